@@ -1,0 +1,1 @@
+"""Gateway to KSeF API 2.0. Import submodules lazily: nothing here runs at start-up."""
