@@ -1,0 +1,367 @@
+"""Companies: list and filter in SQL, create and edit, switch KSeF on/off one by one
+or by serial operation (one transaction, one audit entry per changed company)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
+
+from ksef_tui.domain.nip import InvalidNip, normalize_nip
+from ksef_tui.domain.regon import InvalidRegon, normalize_regon
+from ksef_tui.domain.text import search_key, sort_key
+from ksef_tui.i18n import _
+from ksef_tui.services import audit
+from ksef_tui.services.actor import Actor, require_admin
+from ksef_tui.services.errors import ConflictError, NotFound, OperationCancelled, ValidationFailed
+from ksef_tui.store.engine import Database
+from ksef_tui.store.models import Company, utcnow
+
+CHUNK = 5000
+NAME_MAX = 250
+
+
+@dataclass(frozen=True)
+class CompanyFilter:
+    text: str = ""
+    ksef: bool | None = None  # None: all; True: KSeF on; False: KSeF off
+
+
+@dataclass(frozen=True)
+class CompanyRow:
+    id: int
+    name: str
+    nip: str
+    ksef_enabled: bool
+    version: int
+
+
+@dataclass(frozen=True)
+class CompanyDetail:
+    id: int
+    name: str
+    nip: str
+    regon: str | None
+    address: str | None
+    ksef_enabled: bool
+    notes: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class CompanyInput:
+    name: str
+    nip: str
+    regon: str | None = None
+    address: str | None = None
+    ksef_enabled: bool = False
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class SerialResult:
+    changed: list[int]
+    unchanged: list[int]  # already in the requested state
+    missing: list[int]  # ids that no longer exist
+
+    @property
+    def total(self) -> int:
+        return len(self.changed) + len(self.unchanged) + len(self.missing)
+
+
+def nip_message(exc: InvalidNip) -> str:
+    v = exc.value
+    return {
+        "empty": _("NIP is required."),
+        "letters": _("NIP {value} may hold only digits (and dashes or spaces).").format(value=v),
+        "length": _("NIP {value} must have 10 digits.").format(value=v),
+        "pattern": _("NIP {value} is not a valid NIP (wrong leading digits).").format(value=v),
+        "checksum": _("NIP {value} has a wrong check digit.").format(value=v),
+    }[exc.reason]
+
+
+def regon_message(exc: InvalidRegon) -> str:
+    v = exc.value
+    return {
+        "letters": _("REGON {value} may hold only digits.").format(value=v),
+        "length": _("REGON {value} must have 9 or 14 digits.").format(value=v),
+        "checksum": _("REGON {value} has a wrong check digit.").format(value=v),
+    }[exc.reason]
+
+
+def _blank_to_none(v: str | None) -> str | None:
+    v = (v or "").strip()
+    return v or None
+
+
+def clean_company(data: CompanyInput) -> tuple[dict, dict[str, str]]:
+    """Normalized column values and field errors (empty when valid)."""
+    errors: dict[str, str] = {}
+    name = " ".join((data.name or "").split())
+    if not name:
+        errors["name"] = _("Name is required.")
+    elif len(name) > NAME_MAX:
+        errors["name"] = _("Name is too long (at most {n} characters).").format(n=NAME_MAX)
+    nip = ""
+    try:
+        nip = normalize_nip(data.nip)
+    except InvalidNip as exc:
+        errors["nip"] = nip_message(exc)
+    regon = _blank_to_none(data.regon)
+    if regon:
+        try:
+            regon = normalize_regon(regon)
+        except InvalidRegon as exc:
+            errors["regon"] = regon_message(exc)
+    address = _blank_to_none(data.address)
+    if address and len(address) > 500:
+        errors["address"] = _("Address is too long (at most 500 characters).")
+    values = {
+        "name": name,
+        "nip": nip,
+        "regon": regon,
+        "address": address,
+        "ksef_enabled": bool(data.ksef_enabled),
+        "notes": _blank_to_none(data.notes),
+        "search_key": search_key(name),
+        "sort_key": sort_key(name),
+    }
+    return values, errors
+
+
+_SEPARATORS = re.compile(r"[\s\-]")
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def filter_clause(flt: CompanyFilter):
+    conds = []
+    text = (flt.text or "").strip()
+    if text:
+        name_cond = Company.search_key.like(_like(search_key(text)), escape="\\")
+        digits = _SEPARATORS.sub("", text)
+        if digits[:2].upper() == "PL":
+            digits = digits[2:]
+        if digits.isdigit():
+            conds.append(or_(Company.nip.like(_like(digits), escape="\\"), name_cond))
+        else:
+            conds.append(name_cond)
+    if flt.ksef is not None:
+        conds.append(Company.ksef_enabled == flt.ksef)
+    return and_(true(), *conds)
+
+
+def _detail(c: Company) -> CompanyDetail:
+    return CompanyDetail(
+        id=c.id, name=c.name, nip=c.nip, regon=c.regon, address=c.address,
+        ksef_enabled=c.ksef_enabled, notes=c.notes, created_at=c.created_at,
+        updated_at=c.updated_at, version=c.version,
+    )
+
+
+_AUDITED = ("name", "nip", "regon", "address", "ksef_enabled", "notes")
+
+
+class CompanyService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- reading -------------------------------------------------------------
+    def count(self, actor: Actor, flt: CompanyFilter = CompanyFilter()) -> int:
+        require_admin(actor)
+        q = select(func.count()).select_from(Company).where(filter_clause(flt))
+        with self.db.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def page(self, actor: Actor, flt: CompanyFilter, offset: int, limit: int) -> list[CompanyRow]:
+        require_admin(actor)
+        q = (
+            select(Company.id, Company.name, Company.nip, Company.ksef_enabled, Company.version)
+            .where(filter_clause(flt))
+            .order_by(Company.sort_key, Company.id)
+            .offset(max(0, offset))
+            .limit(max(0, limit))
+        )
+        with self.db.engine.connect() as conn:
+            return [CompanyRow(*r) for r in conn.execute(q)]
+
+    def ids(self, actor: Actor, flt: CompanyFilter = CompanyFilter()) -> list[int]:
+        require_admin(actor)
+        q = select(Company.id).where(filter_clause(flt)).order_by(Company.sort_key, Company.id)
+        with self.db.engine.connect() as conn:
+            return list(conn.execute(q).scalars())
+
+    def get(self, actor: Actor, company_id: int) -> CompanyDetail:
+        require_admin(actor)
+        with self.db.session() as s:
+            c = s.get(Company, company_id)
+            if c is None:
+                raise NotFound(_("The company no longer exists."))
+            return _detail(c)
+
+    def find_by_nip(self, actor: Actor, nip: str) -> CompanyDetail | None:
+        require_admin(actor)
+        with self.db.session() as s:
+            c = s.scalars(select(Company).where(Company.nip == nip)).first()
+            return _detail(c) if c else None
+
+    def ids_by_nips(self, actor: Actor, nips: Iterable[str]) -> dict[str, int]:
+        """Map canonical NIPs to ids; NIPs not in the database are absent from the result."""
+        require_admin(actor)
+        wanted = list(dict.fromkeys(nips))
+        found: dict[str, int] = {}
+        with self.db.engine.connect() as conn:
+            for i in range(0, len(wanted), CHUNK):
+                part = wanted[i : i + CHUNK]
+                for cid, nip in conn.execute(select(Company.id, Company.nip).where(Company.nip.in_(part))):
+                    found[nip] = cid
+        return found
+
+    # ---- writing -------------------------------------------------------------
+    def validate(self, data: CompanyInput) -> dict[str, str]:
+        return clean_company(data)[1]
+
+    def create(self, actor: Actor, data: CompanyInput) -> CompanyDetail:
+        require_admin(actor)
+        values, errors = clean_company(data)
+        if errors:
+            raise ValidationFailed(errors)
+        now = utcnow()
+        try:
+            with self.db.session() as s:
+                c = Company(**values, created_at=now, updated_at=now, version=1)
+                s.add(c)
+                s.flush()
+                audit.record(s, [audit.audit_values(
+                    actor, "company.create", "company", c.id, c.name, None,
+                    {k: values[k] for k in _AUDITED}, at=now,
+                )])
+                return _detail(c)
+        except IntegrityError:
+            raise ValidationFailed({"nip": _duplicate(values["nip"])}) from None
+
+    def update(self, actor: Actor, company_id: int, expected_version: int, data: CompanyInput) -> CompanyDetail:
+        require_admin(actor)
+        values, errors = clean_company(data)
+        if errors:
+            raise ValidationFailed(errors)
+        now = utcnow()
+        try:
+            with self.db.session() as s:
+                c = s.get(Company, company_id)
+                if c is None:
+                    raise NotFound(_("The company no longer exists."))
+                before = {k: getattr(c, k) for k in _AUDITED}
+                res = s.execute(
+                    update(Company)
+                    .where(Company.id == company_id, Company.version == expected_version)
+                    .values(**values, updated_at=now, version=Company.version + 1)
+                )
+                if res.rowcount != 1:
+                    raise ConflictError(_conflict())
+                after = {k: values[k] for k in _AUDITED}
+                changed = {k for k in _AUDITED if before[k] != after[k]}
+                if changed:
+                    audit.record(s, [audit.audit_values(
+                        actor, "company.update", "company", company_id, values["name"],
+                        {k: before[k] for k in sorted(changed)}, {k: after[k] for k in sorted(changed)}, at=now,
+                    )])
+                s.expire(c)
+                return _detail(s.get(Company, company_id))
+        except IntegrityError:
+            raise ValidationFailed({"nip": _duplicate(values["nip"])}) from None
+
+    def set_ksef(self, actor: Actor, company_id: int, enabled: bool, expected_version: int | None = None) -> CompanyDetail:
+        """Switch KSeF for one company (its additional data)."""
+        require_admin(actor)
+        now = utcnow()
+        with self.db.session() as s:
+            c = s.get(Company, company_id)
+            if c is None:
+                raise NotFound(_("The company no longer exists."))
+            if expected_version is not None and c.version != expected_version:
+                raise ConflictError(_conflict())
+            if c.ksef_enabled != enabled:
+                res = s.execute(
+                    update(Company)
+                    .where(Company.id == company_id, Company.version == c.version)
+                    .values(ksef_enabled=enabled, updated_at=now, version=Company.version + 1)
+                )
+                if res.rowcount != 1:
+                    raise ConflictError(_conflict())
+                audit.record(s, [audit.audit_values(
+                    actor, "company.ksef_enable" if enabled else "company.ksef_disable", "company",
+                    company_id, c.name, {"ksef_enabled": not enabled}, {"ksef_enabled": enabled}, at=now,
+                )])
+                s.expire(c)
+            return _detail(s.get(Company, company_id))
+
+    def serial_set_ksef(
+        self,
+        actor: Actor,
+        ids: Iterable[int],
+        enabled: bool,
+        progress: Callable[[int, int], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> SerialResult:
+        """Serial operation "enable KSeF" / "disable KSeF" over ``ids`` in ONE transaction.
+
+        Either every company ends in the requested state, or (on any error or
+        cancellation) nothing changes at all.
+        """
+        require_admin(actor)
+        wanted: Sequence[int] = sorted(set(int(i) for i in ids))
+        total = len(wanted)
+        action = "company.ksef_enable" if enabled else "company.ksef_disable"
+        changed: list[int] = []
+        present: set[int] = set()
+        now = utcnow()
+        with self.db.session() as s:
+            for start in range(0, total, CHUNK):
+                if should_cancel is not None and should_cancel():
+                    raise OperationCancelled(_("Cancelled; nothing was changed."))
+                part = wanted[start : start + CHUNK]
+                rows = s.execute(
+                    update(Company)
+                    .where(Company.id.in_(part), Company.ksef_enabled != enabled)
+                    .values(ksef_enabled=enabled, updated_at=now, version=Company.version + 1)
+                    .returning(Company.id, Company.name)
+                ).all()
+                self._apply_chunk(s, actor, action, enabled, rows, now)
+                changed.extend(r[0] for r in rows)
+                present.update(s.execute(select(Company.id).where(Company.id.in_(part))).scalars())
+                if progress is not None:
+                    progress(min(start + CHUNK, total), total)
+            if should_cancel is not None and should_cancel():
+                raise OperationCancelled(_("Cancelled; nothing was changed."))
+        changed_set = set(changed)
+        return SerialResult(
+            changed=sorted(changed_set),
+            unchanged=sorted(present - changed_set),
+            missing=sorted(set(wanted) - present),
+        )
+
+    @staticmethod
+    def _apply_chunk(s, actor: Actor, action: str, enabled: bool, rows, now) -> None:
+        """Audit one chunk of a serial operation (one entry per changed company)."""
+        audit.record(s, (
+            audit.audit_values(actor, action, "company", cid, name,
+                               {"ksef_enabled": not enabled}, {"ksef_enabled": enabled}, at=now)
+            for cid, name in rows
+        ))
+
+
+def _duplicate(nip: str) -> str:
+    return _("A company with NIP {nip} already exists.").format(nip=nip)
+
+
+def _conflict() -> str:
+    return _("Someone else changed this company since you opened it; reload it and try again.")

@@ -1,0 +1,248 @@
+"""Users of the client companies: list, filter, create, edit, memberships."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, insert, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
+
+from ksef_tui.domain.text import search_key, sort_key
+from ksef_tui.i18n import _
+from ksef_tui.services import audit
+from ksef_tui.services.actor import ROLES, Actor, require_admin
+from ksef_tui.services.errors import ConflictError, NotFound, ValidationFailed
+from ksef_tui.store.engine import Database
+from ksef_tui.store.models import Company, Membership, User, utcnow
+
+LOGIN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,99}")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    text: str = ""
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    login: str
+    full_name: str
+    email: str | None
+    role: str
+    active: bool
+    may_configure_ksef: bool
+    company_count: int
+    version: int
+
+
+@dataclass(frozen=True)
+class UserDetail:
+    id: int
+    login: str
+    full_name: str
+    email: str | None
+    role: str
+    active: bool
+    may_configure_ksef: bool
+    company_ids: list[int]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class UserInput:
+    login: str
+    full_name: str
+    email: str | None = None
+    role: str = "client"
+    active: bool = True
+    may_configure_ksef: bool = False
+
+
+def clean_user(data: UserInput) -> tuple[dict, dict[str, str]]:
+    errors: dict[str, str] = {}
+    login = (data.login or "").strip()
+    if not LOGIN_RE.fullmatch(login):
+        errors["login"] = _(
+            "Login {value} is not valid: 2-100 letters, digits, dots, dashes, @ or underscores."
+        ).format(value=login or "''")
+    full_name = " ".join((data.full_name or "").split())
+    if not full_name:
+        errors["full_name"] = _("Full name is required.")
+    elif len(full_name) > 200:
+        errors["full_name"] = _("Full name is too long (at most 200 characters).")
+    email = (data.email or "").strip() or None
+    if email and not EMAIL_RE.fullmatch(email):
+        errors["email"] = _("E-mail {value} is not a valid address.").format(value=email)
+    role = (data.role or "").strip().lower()
+    role = {"administrator": "admin", "klient": "client", "administrator ": "admin"}.get(role, role)
+    if role not in ROLES:
+        errors["role"] = _("Role {value} is unknown: use admin or client.").format(value=data.role)
+    values = {
+        "login": login,
+        "full_name": full_name,
+        "email": email,
+        "role": role,
+        "active": bool(data.active),
+        "may_configure_ksef": bool(data.may_configure_ksef),
+        "search_key": search_key(f"{login} {full_name} {email or ''}"),
+        "sort_key": sort_key(full_name),
+    }
+    return values, errors
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _where(flt: UserFilter):
+    conds = []
+    if flt.text.strip():
+        conds.append(User.search_key.like(_like(search_key(flt.text.strip())), escape="\\"))
+    if flt.role:
+        conds.append(User.role == flt.role)
+    return and_(true(), *conds)
+
+
+_AUDITED = ("login", "full_name", "email", "role", "active", "may_configure_ksef")
+
+
+class UserService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def count(self, actor: Actor, flt: UserFilter = UserFilter()) -> int:
+        require_admin(actor)
+        with self.db.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(User).where(_where(flt))).scalar_one())
+
+    def page(self, actor: Actor, flt: UserFilter, offset: int, limit: int) -> list[UserRow]:
+        require_admin(actor)
+        members = (
+            select(func.count()).select_from(Membership).where(Membership.user_id == User.id).scalar_subquery()
+        )
+        q = (
+            select(User.id, User.login, User.full_name, User.email, User.role, User.active,
+                   User.may_configure_ksef, members, User.version)
+            .where(_where(flt))
+            .order_by(User.sort_key, User.id)
+            .offset(max(0, offset))
+            .limit(max(0, limit))
+        )
+        with self.db.engine.connect() as conn:
+            return [UserRow(*r) for r in conn.execute(q)]
+
+    def ids(self, actor: Actor, flt: UserFilter = UserFilter()) -> list[int]:
+        require_admin(actor)
+        with self.db.engine.connect() as conn:
+            return list(conn.execute(select(User.id).where(_where(flt)).order_by(User.sort_key, User.id)).scalars())
+
+    def get(self, actor: Actor, user_id: int) -> UserDetail:
+        if not actor.is_admin and actor.id != user_id:
+            require_admin(actor)
+        with self.db.session() as s:
+            u = s.get(User, user_id)
+            if u is None:
+                raise NotFound(_("The user no longer exists."))
+            company_ids = list(s.scalars(select(Membership.company_id).where(Membership.user_id == user_id)))
+            return UserDetail(
+                id=u.id, login=u.login, full_name=u.full_name, email=u.email, role=u.role,
+                active=u.active, may_configure_ksef=u.may_configure_ksef, company_ids=sorted(company_ids),
+                created_at=u.created_at, updated_at=u.updated_at, version=u.version,
+            )
+
+    def find_by_login(self, actor: Actor, login: str) -> UserDetail | None:
+        with self.db.engine.connect() as conn:
+            uid = conn.execute(select(User.id).where(User.login == login)).scalar()
+        return self.get(actor, uid) if uid is not None else None
+
+    def validate(self, data: UserInput) -> dict[str, str]:
+        return clean_user(data)[1]
+
+    def create(self, actor: Actor, data: UserInput, company_ids: Iterable[int] = ()) -> UserDetail:
+        require_admin(actor)
+        values, errors = clean_user(data)
+        if errors:
+            raise ValidationFailed(errors)
+        now = utcnow()
+        try:
+            with self.db.session() as s:
+                u = User(**values, created_at=now, updated_at=now, version=1)
+                s.add(u)
+                s.flush()
+                cids = sorted(set(company_ids))
+                if cids:
+                    found = set(s.scalars(select(Company.id).where(Company.id.in_(cids))))
+                    if found != set(cids):
+                        raise NotFound(_("A company given for the user no longer exists."))
+                    s.execute(insert(Membership), [{"user_id": u.id, "company_id": c} for c in cids])
+                after = {k: values[k] for k in _AUDITED} | {"company_ids": cids}
+                audit.record(s, [audit.audit_values(actor, "user.create", "user", u.id, u.login, None, after, at=now)])
+                uid = u.id
+        except IntegrityError:
+            raise ValidationFailed({"login": _("A user with login {login} already exists.").format(login=values["login"])}) from None
+        return self.get(actor, uid)
+
+    def update(self, actor: Actor, user_id: int, expected_version: int, data: UserInput) -> UserDetail:
+        require_admin(actor)
+        values, errors = clean_user(data)
+        if errors:
+            raise ValidationFailed(errors)
+        now = utcnow()
+        try:
+            with self.db.session() as s:
+                u = s.get(User, user_id)
+                if u is None:
+                    raise NotFound(_("The user no longer exists."))
+                before = {k: getattr(u, k) for k in _AUDITED}
+                res = s.execute(
+                    update(User).where(User.id == user_id, User.version == expected_version)
+                    .values(**values, updated_at=now, version=User.version + 1)
+                )
+                if res.rowcount != 1:
+                    raise ConflictError(_("Someone else changed this user since you opened it; reload it and try again."))
+                changed = sorted(k for k in _AUDITED if before[k] != values[k])
+                if changed:
+                    audit.record(s, [audit.audit_values(
+                        actor, "user.update", "user", user_id, values["login"],
+                        {k: before[k] for k in changed}, {k: values[k] for k in changed}, at=now)])
+        except IntegrityError:
+            raise ValidationFailed({"login": _("A user with login {login} already exists.").format(login=values["login"])}) from None
+        return self.get(actor, user_id)
+
+    def set_memberships(self, actor: Actor, user_id: int, company_ids: Iterable[int]) -> UserDetail:
+        require_admin(actor)
+        cids = sorted(set(company_ids))
+        with self.db.session() as s:
+            u = s.get(User, user_id)
+            if u is None:
+                raise NotFound(_("The user no longer exists."))
+            before = sorted(s.scalars(select(Membership.company_id).where(Membership.user_id == user_id)))
+            if before != cids:
+                s.execute(delete(Membership).where(Membership.user_id == user_id))
+                if cids:
+                    s.execute(insert(Membership), [{"user_id": user_id, "company_id": c} for c in cids])
+                s.execute(update(User).where(User.id == user_id).values(version=User.version + 1, updated_at=utcnow()))
+                audit.record(s, [audit.audit_values(actor, "user.memberships", "user", user_id, u.login,
+                                                    {"company_ids": before}, {"company_ids": cids})])
+        return self.get(actor, user_id)
+
+    def companies_of(self, actor: Actor, user_id: int) -> list[tuple[int, str, str, bool]]:
+        """(id, name, nip, ksef_enabled) of the user's companies, by name."""
+        if not actor.is_admin and actor.id != user_id:
+            require_admin(actor)
+        q = (
+            select(Company.id, Company.name, Company.nip, Company.ksef_enabled)
+            .join(Membership, Membership.company_id == Company.id)
+            .where(Membership.user_id == user_id)
+            .order_by(Company.sort_key, Company.id)
+        )
+        with self.db.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(q)]

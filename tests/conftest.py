@@ -1,0 +1,72 @@
+"""Shared fixtures: every test runs in English on temporary data and config dirs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(os.environ.get("KSEF_TUI_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(var, str(home / var.lower()))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("KSEF_TUI_DATABASE_URL", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(var, raising=False)
+    from ksef_tui import i18n
+
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not beside the checkout")
+    return SHARED
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'ksef-tui.sqlite3'}"
+
+
+@pytest.fixture
+def db(db_url):
+    from ksef_tui.store.engine import open_database
+
+    database = open_database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def admin():
+    from ksef_tui.services.actor import Actor
+
+    return Actor.local_admin("tester")
+
+
+@pytest.fixture
+def ctx(db, admin):
+    from ksef_tui.services.context import AppContext
+
+    return AppContext(db, admin)
+
+
+@pytest.fixture
+def seeded_ctx(ctx):
+    """300 companies and 90 users, deterministic."""
+    from ksef_tui.services.demo import seed_demo
+
+    seed_demo(ctx.db, ctx.actor, companies=300, users=90, seed=7)
+    return ctx
