@@ -92,8 +92,13 @@ def _describe(exc: BaseException, db: Database) -> str:
     return f"The database {where} cannot be used: {first}"
 
 
-def open_database(url: str | None = None, *, migrate: bool = True, busy_timeout_s: float = 5.0) -> Database:
+def open_database(url: str | None = None, *, migrate: bool = True, busy_timeout_s: float | None = None) -> Database:
     """Open (creating if needed) and upgrade the database; raise :class:`StoreError` in plain words."""
+    if busy_timeout_s is None:
+        try:
+            busy_timeout_s = float(os.environ.get("KSEF_TUI_BUSY_TIMEOUT", "5"))
+        except ValueError:
+            busy_timeout_s = 5.0
     resolved = resolve_database_url(url)
     try:
         parsed = make_url(resolved)

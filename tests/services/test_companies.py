@@ -1,0 +1,119 @@
+import pytest
+from sqlalchemy import text
+
+from ksef_tui.services.actor import Actor
+from ksef_tui.services.companies import CompanyFilter, CompanyInput, CompanyService
+from ksef_tui.services.errors import ConflictError, OperationCancelled, PermissionDenied, ValidationFailed
+
+
+def test_create_validates_and_normalizes(ctx):
+    c = ctx.companies.create(ctx.actor, CompanyInput(name="  ACME  [/]  ", nip="PL 526-587-76-35"))
+    assert c.nip == "5265877635" and c.name == "ACME [/]" and c.version == 1
+    with pytest.raises(ValidationFailed) as e:
+        ctx.companies.create(ctx.actor, CompanyInput(name="Other", nip="5265877635"))
+    assert "already exists" in e.value.errors["nip"]
+    for bad, word in (("1234567890", "check digit"), ("52658776AB", "only digits"), ("526587763", "10 digits")):
+        with pytest.raises(ValidationFailed) as e:
+            ctx.companies.create(ctx.actor, CompanyInput(name="X", nip=bad))
+        assert bad in e.value.errors["nip"] and word in e.value.errors["nip"]
+
+
+def test_filter_in_sql_by_name_nip_and_state(seeded_ctx):
+    svc, a = seeded_ctx.companies, seeded_ctx.actor
+    total = svc.count(a)
+    assert total == 300
+    first = svc.page(a, CompanyFilter(), 0, 300)
+    assert len(first) == 300 and len({r.id for r in first}) == 300
+    nip = first[10].nip
+    assert [r.nip for r in svc.page(a, CompanyFilter(text=f"{nip[:3]}-{nip[3:6]}"), 0, 300)].count(nip) == 1
+    word = first[0].name.split()[0]
+    named = svc.page(a, CompanyFilter(text=word.upper()), 0, 1000)
+    assert named and all(word.lower() in r.name.lower() for r in named)
+    on = svc.count(a, CompanyFilter(ksef=True))
+    off = svc.count(a, CompanyFilter(ksef=False))
+    assert on + off == total and on > 0
+    assert svc.ids(a, CompanyFilter(ksef=True)) == [r.id for r in first if r.ksef_enabled]
+    # LIKE wildcards are literal
+    assert svc.count(a, CompanyFilter(text="%")) == 0
+
+
+def test_serial_enable_is_one_transaction_with_one_audit_entry_per_change(seeded_ctx):
+    svc, a = seeded_ctx.companies, seeded_ctx.actor
+    rows = svc.page(a, CompanyFilter(ksef=False), 0, 3) + svc.page(a, CompanyFilter(ksef=True), 0, 2)
+    ids = [r.id for r in rows]
+    before = seeded_ctx.audit.count(a, action="company.ksef_enable")
+    result = svc.serial_set_ksef(a, ids + [999_999], True)
+    assert result.changed == sorted(ids[:3])
+    assert result.unchanged == sorted(ids[3:])
+    assert result.missing == [999_999]
+    assert seeded_ctx.audit.count(a, action="company.ksef_enable") == before + 3
+    assert all(svc.get(a, i).ksef_enabled for i in ids)
+    assert svc.get(a, ids[0]).version == 2 and svc.get(a, ids[3]).version == 1
+
+
+def test_serial_failure_midway_changes_nothing(seeded_ctx, monkeypatch):
+    svc, a = seeded_ctx.companies, seeded_ctx.actor
+    monkeypatch.setattr("ksef_tui.services.companies.CHUNK", 50)
+    ids = svc.ids(a, CompanyFilter(ksef=False))
+    calls = {"n": 0}
+    real = CompanyService._apply_chunk
+
+    def failing(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk full")
+        return real(*args)
+
+    monkeypatch.setattr(CompanyService, "_apply_chunk", staticmethod(failing))
+    audit_before = seeded_ctx.audit.count(a)
+    with pytest.raises(RuntimeError):
+        svc.serial_set_ksef(a, ids, True)
+    assert svc.count(a, CompanyFilter(ksef=False)) == len(ids)
+    assert seeded_ctx.audit.count(a) == audit_before
+
+
+def test_serial_cancel_changes_nothing(seeded_ctx, monkeypatch):
+    svc, a = seeded_ctx.companies, seeded_ctx.actor
+    monkeypatch.setattr("ksef_tui.services.companies.CHUNK", 20)
+    ids = svc.ids(a, CompanyFilter(ksef=False))
+    seen = []
+    with pytest.raises(OperationCancelled):
+        svc.serial_set_ksef(a, ids, True, progress=lambda d, t: seen.append(d), should_cancel=lambda: len(seen) >= 3)
+    assert len(seen) == 3 and svc.count(a, CompanyFilter(ksef=False)) == len(ids)
+
+
+def test_optimistic_locking(seeded_ctx):
+    svc, a = seeded_ctx.companies, seeded_ctx.actor
+    c = svc.page(a, CompanyFilter(), 0, 1)[0]
+    d = svc.get(a, c.id)
+    data = CompanyInput(name=d.name + " bis", nip=d.nip)
+    svc.update(a, d.id, d.version, data)
+    with pytest.raises(ConflictError, match="Someone else changed"):
+        svc.update(a, d.id, d.version, CompanyInput(name="Lost write", nip=d.nip))
+    assert svc.get(a, d.id).name == d.name + " bis"
+    with pytest.raises(ConflictError):
+        svc.set_ksef(a, d.id, not d.ksef_enabled, expected_version=d.version)
+
+
+def test_update_audits_only_changed_fields(ctx):
+    c = ctx.companies.create(ctx.actor, CompanyInput(name="Alfa", nip="7762811692"))
+    ctx.companies.update(ctx.actor, c.id, c.version, CompanyInput(name="Alfa", nip="7762811692", regon="123456785"))
+    e = ctx.audit.entries(ctx.actor, action="company.update")[0]
+    assert e.before == {"regon": None} and e.after == {"regon": "123456785"}
+
+
+def test_audit_log_is_append_only(ctx):
+    ctx.companies.create(ctx.actor, CompanyInput(name="Alfa", nip="7762811692"))
+    for stmt in ("UPDATE audit_entry SET action='x'", "DELETE FROM audit_entry"):
+        with pytest.raises(Exception, match="append-only"):
+            with ctx.db.engine.begin() as conn:
+                conn.execute(text(stmt))
+    assert ctx.audit.count(ctx.actor) == 1
+
+
+def test_clients_cannot_manage_companies(seeded_ctx):
+    client = Actor(id=5, login="c", role="client")
+    with pytest.raises(PermissionDenied):
+        seeded_ctx.companies.serial_set_ksef(client, [1], True)
+    with pytest.raises(PermissionDenied):
+        seeded_ctx.companies.count(client)
