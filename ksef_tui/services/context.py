@@ -38,3 +38,9 @@ class AppContext:
         from ksef_tui.services.csvio import CsvService
 
         return CsvService(self.db)
+
+    @cached_property
+    def credentials(self):
+        from ksef_tui.services.credentials import CredentialService
+
+        return CredentialService(self.db)

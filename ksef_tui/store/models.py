@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -86,3 +86,70 @@ class AuditEntry(SQLModel, table=True):
     object_label: str = Field(default="", max_length=300)
     before: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
     after: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class VaultCheck(SQLModel, table=True):
+    """A known value sealed with the master key: a wrong key is told at start."""
+
+    __tablename__ = "vault_check"
+
+    id: int = Field(default=1, primary_key=True)
+    key_id: str = Field(max_length=32)
+    check: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class KsefEndpoint(SQLModel, table=True):
+    """Where an environment's KSeF lives, when not at its official address (e.g. the simulator)."""
+
+    __tablename__ = "ksef_endpoint"
+
+    environment: str = Field(primary_key=True, max_length=20)
+    base_url: str = Field(max_length=300)
+
+
+class KsefCredential(SQLModel, table=True):
+    """How one user logs in to KSeF for one company in one environment.
+
+    Secret material is sealed by the vault (bound to user, company, environment
+    and field); only facts are kept in clear.
+    """
+
+    __tablename__ = "ksef_credential"
+    __table_args__ = (
+        UniqueConstraint("user_id", "company_id", "environment", name="uq_credential"),
+        Index("ix_credential_company", "company_id"),
+        Index("ix_credential_env_method", "environment", "method"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    company_id: int = Field(foreign_key="company.id", ondelete="CASCADE")
+    environment: str = Field(max_length=20)
+    method: str = Field(max_length=20)  # "token" | "certificate"
+    api_version: str = Field(default="2.0", max_length=5)
+    # KSeF token
+    token_blob: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    token_last4: Optional[str] = Field(default=None, max_length=4)
+    token_reference: Optional[str] = Field(default=None, max_length=36)
+    token_permissions: Optional[str] = Field(default=None, max_length=300)
+    token_status: Optional[str] = Field(default=None, max_length=20)
+    # certificate and its private key
+    cert_blob: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    key_blob: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    cert_subject: Optional[str] = Field(default=None, max_length=500)
+    cert_identifier: Optional[str] = Field(default=None, max_length=60)
+    cert_serial: Optional[str] = Field(default=None, max_length=64)
+    cert_valid_from: Optional[dt.datetime] = Field(default=None)
+    cert_valid_to: Optional[dt.datetime] = Field(default=None)
+    cert_fingerprint: Optional[str] = Field(default=None, max_length=64)
+    # the last authorization
+    last_auth_at: Optional[dt.datetime] = Field(default=None)
+    last_auth_ok: Optional[bool] = Field(default=None)
+    last_auth_method: Optional[str] = Field(default=None, max_length=20)
+    last_auth_reference: Optional[str] = Field(default=None, max_length=36)
+    last_auth_valid_until: Optional[dt.datetime] = Field(default=None)
+    last_auth_error: Optional[str] = Field(default=None, max_length=500)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+    version: int = Field(default=1)
