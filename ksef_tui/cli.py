@@ -27,7 +27,9 @@ def _open_ctx(args: argparse.Namespace):
     from ksef_tui.store.engine import open_database
 
     db = open_database(args.database)
-    return AppContext(db, Actor.local_admin())
+    ctx = AppContext(db, Actor.local_admin())
+    ctx.credentials.vaults.check()  # a missing or wrong master key stops here, in plain words
+    return ctx
 
 
 # ---- panel -----------------------------------------------------------------------
@@ -132,6 +134,98 @@ def cmd_companies_ksef(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---- keys and per-user KSeF ---------------------------------------------------------
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ksef_tui.services.keys import rotate_master_key
+
+    ctx = _open_ctx(args)
+    result = rotate_master_key(ctx.db, ctx.actor, out=Path(args.out) if args.out else None)
+    print(f"Re-encrypted {result.secrets} secret(s) under the new master key {result.new_key_id} "
+          f"(was {result.old_key_id}); key file: {result.key_written_to}.")
+    if args.out:
+        print("Set KSEF_TUI_MASTER_KEY to the content of that file; the old key no longer opens anything.")
+    return EXIT_OK
+
+
+def _user_company_env(ctx, args):
+    from ksef_tui.domain.environments import Environment
+    from ksef_tui.domain.nip import InvalidNip, normalize_nip
+    from ksef_tui.services.companies import nip_message
+
+    try:
+        env = Environment.parse(args.env)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        nip = normalize_nip(args.nip)
+    except InvalidNip as exc:
+        raise CliError(nip_message(exc)) from None
+    user = ctx.users.find_by_login(ctx.actor, args.login)
+    if user is None:
+        raise CliError(f"no user with login {args.login}")
+    company = ctx.companies.find_by_nip(ctx.actor, nip)
+    if company is None:
+        raise CliError(f"no company with NIP {nip}")
+    if args.base_url:
+        ctx.credentials.set_endpoint(ctx.actor, env, args.base_url)
+    return user, company, env
+
+
+def _read_file(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(2_000_000)
+    except OSError as exc:
+        raise CliError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+
+
+def cmd_users_ksef_set(args: argparse.Namespace) -> int:
+    from ksef_tui.services.errors import ValidationFailed
+
+    if args.cert and not args.key:
+        raise CliError("--cert needs --key (or use --pkcs12)")
+    ctx = _open_ctx(args)
+    user, company, env = _user_company_env(ctx, args)
+    password = None
+    if args.password_file:
+        lines = _read_file(args.password_file, "password").decode("utf-8-sig", "replace").splitlines()
+        password = lines[0] if lines else ""
+    try:
+        if args.token_file:
+            token = _read_file(args.token_file, "token").decode("utf-8", "replace")
+            view = ctx.credentials.save_token(ctx.actor, user.id, company.id, env, token)
+            print(f"Saved the KSeF token {view.token_masked} for {user.login} in {company.nip} ({env.value}); "
+                  "login method: token.")
+        else:
+            if args.pkcs12:
+                cred = ctx.credentials.load_certificate(pkcs12_data=_read_file(args.pkcs12, "PKCS#12"), password=password)
+            else:
+                cred = ctx.credentials.load_certificate(cert_data=_read_file(args.cert, "certificate"),
+                                                        key_data=_read_file(args.key, "key"), password=password)
+            view = ctx.credentials.save_certificate(ctx.actor, user.id, company.id, env, cred)
+            print(f"Saved the certificate {view.cert_subject} (valid to {view.cert_valid_to:%Y-%m-%d}) for "
+                  f"{user.login} in {company.nip} ({env.value}); login method: certificate.")
+    except ValidationFailed as exc:
+        raise CliError("; ".join(exc.errors.values())) from None
+    return EXIT_OK
+
+
+def cmd_users_ksef_test(args: argparse.Namespace) -> int:
+    import asyncio
+
+    ctx = _open_ctx(args)
+    user, company, env = _user_company_env(ctx, args)
+    outcome = asyncio.run(ctx.credentials.test_authorization(ctx.actor, user.id, company.id, env))
+    if outcome.ok:
+        until = f" until {outcome.valid_until:%Y-%m-%d %H:%M} UTC" if outcome.valid_until else ""
+        print(f"OK: {user.login} authorized in KSeF {env.value} for {company.nip} by {outcome.method}{until} "
+              f"(reference {outcome.reference_number}).")
+        return EXIT_OK
+    raise CliError(f"{outcome.message} {outcome.hint}".strip(), code=EXIT_FAIL)
+
+
 # ---- parser --------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from ksef_tui import __version__
@@ -181,6 +275,35 @@ def build_parser() -> argparse.ArgumentParser:
         a.add_argument("nips", nargs="*", metavar="NIP")
         a.add_argument("--all", action="store_true", help="every company")
     comp.set_defaults(handler=cmd_companies_ksef)
+
+    keys = sub.add_parser("keys", help="the master key that encrypts stored secrets",
+                          description="Manage the master key (a 0600 file in the config folder, or KSEF_TUI_MASTER_KEY).")
+    keys_sub = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
+    rot = keys_sub.add_parser("rotate", help="re-encrypt every stored secret under a new master key")
+    rot.add_argument("--out", metavar="FILE", help="where to write the new key (required when the key comes from KSEF_TUI_MASTER_KEY)")
+    rot.set_defaults(handler=cmd_keys_rotate)
+
+    users = sub.add_parser("users", help="users and their KSeF authorization",
+                           description="Per-user KSeF authorization, as in Users → the user → KSeF.")
+    users_sub = users.add_subparsers(dest="group", metavar="GROUP", required=True)
+    uk = users_sub.add_parser("ksef", help="set or test a user's KSeF credential")
+    uk_sub = uk.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, handler, helptext in (("set", cmd_users_ksef_set, "save a KSeF token or certificate for LOGIN in company NIP"),
+                                    ("test", cmd_users_ksef_test, "authorize in KSeF with the saved credential")):
+        a = uk_sub.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:] + ". "
+                              "KSeF off for the company, or a user outside the company, is refused.")
+        a.add_argument("login", metavar="LOGIN")
+        a.add_argument("--nip", required=True, help="the company's NIP")
+        a.add_argument("--env", required=True, help="TEST, DEMO or PRODUCTION")
+        a.add_argument("--base-url", metavar="URL", help="point that environment at another server (e.g. the simulator); stored")
+        if name == "set":
+            g = a.add_mutually_exclusive_group(required=True)
+            g.add_argument("--token-file", metavar="F", help="a file with the KSeF token")
+            g.add_argument("--cert", metavar="F", help="certificate (PEM or DER); needs --key")
+            g.add_argument("--pkcs12", metavar="F", help="PKCS#12 (.p12/.pfx) with certificate and key")
+            a.add_argument("--key", metavar="F", help="private key (PEM or DER) for --cert")
+            a.add_argument("--password-file", metavar="F", help="file whose first line is the key or PKCS#12 password")
+        a.set_defaults(handler=handler)
 
     _register_optional(sub)
     return p

@@ -22,7 +22,7 @@ def _clean(data: dict[str, Any] | None) -> str | None:
     if data is None:
         return None
     for k in data:
-        if any(w in k.lower() for w in _SECRET_WORDS) and not k.endswith(("_set", "_last4", "_fingerprint", "_reference")):
+        if any(w in k.lower() for w in _SECRET_WORDS) and not k.endswith(("_set", "_last4", "_fingerprint", "_reference", "_id")):
             raise ValueError(f"audit data must not carry the secret field {k!r}")
     return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
 

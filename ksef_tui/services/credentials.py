@@ -192,10 +192,21 @@ class VaultAccess:
         return self._vault
 
     def _load(self, check_blob: bytes, *, create: bool) -> None:
-        from ksef_tui.ksef.vault import Vault, load_master_key
+        from ksef_tui.ksef.vault import MASTER_KEY_ENV, Vault, VaultError, key_file_path, load_master_key
 
         vault = Vault(load_master_key(create=create, path=self.key_path))
-        vault.verify_check(check_blob)
+        try:
+            vault.verify_check(check_blob)
+        except VaultError:
+            import os
+
+            from ksef_tui.services.keys import finish_interrupted_rotation
+
+            path = self.key_path or key_file_path()
+            if os.environ.get(MASTER_KEY_ENV) or not finish_interrupted_rotation(path, check_blob):
+                raise
+            vault = Vault(load_master_key(create=False, path=path))
+            vault.verify_check(check_blob)
         self._vault = vault
 
     def _create(self) -> None:
