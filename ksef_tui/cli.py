@@ -47,23 +47,35 @@ def _run_app(ctx) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import os
     import tempfile
     from pathlib import Path
 
+    from ksef_tui.ksef.vault import MASTER_KEY_ENV, MasterKey, encode_key
     from ksef_tui.services.actor import Actor
     from ksef_tui.services.context import AppContext
-    from ksef_tui.services.demo import seed_demo
     from ksef_tui.store.engine import open_database
 
     with tempfile.TemporaryDirectory(prefix="ksef-tui-demo-") as tmp:
-        url = args.database or f"sqlite:///{Path(tmp) / 'demo.sqlite3'}"
+        # a throwaway master key: the demo never touches the user's key file
+        os.environ[MASTER_KEY_ENV] = encode_key(MasterKey.generate().raw())
+        url = f"sqlite:///{Path(tmp) / 'demo.sqlite3'}"
         db = open_database(url)
-        actor = Actor.local_admin()
-        seed_demo(db, actor, companies=args.companies, users=args.users)
-        ctx = AppContext(db, actor)
+        ctx = AppContext(db, Actor.local_admin())
+        demo = None
         try:
+            if args.no_simulator:
+                from ksef_tui.services.demo import seed_demo
+
+                seed_demo(db, ctx.actor, companies=args.companies, users=args.users)
+            else:
+                from ksef_tui.demo import prepare
+
+                demo = prepare(ctx, Path(tmp) / "Downloads", companies=args.companies, users=args.users)
             return _run_app(ctx)
         finally:
+            if demo is not None:
+                demo.stop()
             db.dispose()
 
 
@@ -246,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Open the panel on a throwaway demo database with realistic data.")
     d.add_argument("--companies", type=int, default=300, help="number of demo companies (default 300)")
     d.add_argument("--users", type=int, default=900, help="number of demo users (default 900)")
+    d.add_argument("--no-simulator", action="store_true", help="demo data only, without the local KSeF simulators")
     d.set_defaults(handler=cmd_demo)
 
     imp = sub.add_parser("import", help="import companies or users from CSV (all or nothing)",
@@ -311,18 +324,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_optional(sub) -> None:
     """Command groups owned by other modules (each registers itself cheaply)."""
-    try:
-        from ksef_tui.simulator.server import add_cli as add_simulator
-    except ImportError:  # pragma: no cover - during development only
-        add_simulator = None
-    if add_simulator is not None:
-        add_simulator(sub)
-    try:
-        from ksef_tui.cli_ksef import register as add_ksef
-    except ImportError:  # pragma: no cover
-        add_ksef = None
-    if add_ksef is not None:
-        add_ksef(sub)
+    from ksef_tui.simulator.server import add_arguments as simulator_arguments
+
+    sim = sub.add_parser(
+        "simulator", help="run the local KSeF API 2.0 simulator on loopback",
+        description="Serve a local KSeF API 2.0 simulator at http://HOST:PORT/v2; the base URL is the "
+        "first line on stdout, printed when ready. Stops on Ctrl+C or SIGTERM.")
+    simulator_arguments(sim)
+    sim.set_defaults(handler=cmd_simulator)
+
+    from ksef_tui.cli_ksef import register as add_ksef
+
+    add_ksef(sub)
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from ksef_tui.simulator.server import main as simulator_main
+
+    return simulator_main(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

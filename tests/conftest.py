@@ -70,3 +70,27 @@ def seeded_ctx(ctx):
 
     seed_demo(ctx.db, ctx.actor, companies=300, users=90, seed=7)
     return ctx
+
+
+@pytest.fixture(scope="session")
+def ksef_servers():
+    """Loopback simulators for DEMO and PRODUCTION (strict, like the real ones) and TEST, per test session."""
+    from ksef_tui.domain.environments import Environment
+    from ksef_tui.simulator import SimulatorConfig, create_app
+    from ksef_tui.simulator.server import start_in_thread
+
+    servers = {}
+    for env, mode in ((Environment.TEST, "test"), (Environment.DEMO, "strict"), (Environment.PRODUCTION, "strict")):
+        servers[env] = start_in_thread(create_app(SimulatorConfig(
+            mode=mode, status_delay_s=0.0, token_activation_delay_s=0.0, enrollment_delay_s=0.0)))
+    yield servers
+    for s in servers.values():
+        s.stop()
+
+
+@pytest.fixture
+def ksef_ctx(ctx, ksef_servers):
+    """A context whose environments point at the loopback simulators."""
+    for env, server in ksef_servers.items():
+        ctx.credentials.set_endpoint(ctx.actor, env, server.base_url)
+    return ctx
