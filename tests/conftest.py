@@ -94,3 +94,73 @@ def ksef_ctx(ctx, ksef_servers):
     for env, server in ksef_servers.items():
         ctx.credentials.set_endpoint(ctx.actor, env, server.base_url)
     return ctx
+
+
+# ---- secrets never at rest in clear -------------------------------------------------------
+# Every secret the code handles passes through ksef_tui.ksef.secrets.Secret. During the
+# run each such value is remembered; when the whole suite has finished, the database
+# files, logs and snapshots it left are searched byte for byte for any of them.
+_SECRETS: set[bytes] = set()
+
+
+def _remember(value) -> None:
+    data = value.encode() if isinstance(value, str) else bytes(value)
+    if b"PRIVATE KEY" in data:  # a PEM key: remember its body lines, not the armour
+        for line in data.splitlines():
+            if len(line) >= 40 and b"-----" not in line:
+                _SECRETS.add(line)
+    elif len(data) >= 12:
+        _SECRETS.add(data)
+
+
+def pytest_configure(config):
+    from ksef_tui.ksef.secrets import Secret
+
+    original = Secret.__init__
+
+    def recording_init(self, value):
+        original(self, value)
+        try:
+            _remember(value)
+        except Exception:
+            pass
+
+    Secret.__init__ = recording_init
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import glob
+
+    base = session.config._tmp_path_factory.getbasetemp() if hasattr(session.config, "_tmp_path_factory") else None
+    files: list[str] = []
+    if base is not None:
+        for pattern in ("**/*.sqlite3*", "**/*.db", "**/*.log"):
+            files += glob.glob(str(Path(base) / pattern), recursive=True)
+    root = Path(__file__).parent
+    files += glob.glob(str(root / "**/__snapshots__/**/*.svg"), recursive=True)
+    files += glob.glob(str(root.parent / "screenshots" / "*.svg"))
+    leaks = []
+    for f in files:
+        try:
+            data = Path(f).read_bytes()
+        except OSError:
+            continue
+        for secret in _SECRETS:
+            if secret in data:
+                leaks.append(f"{f}: a secret ({len(secret)} bytes) in clear")
+                break
+    session.config._ksef_secret_scan = (len(_SECRETS), len(files), leaks)
+    if leaks:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    scan = getattr(config, "_ksef_secret_scan", None)
+    if scan is None:
+        return
+    n_secrets, n_files, leaks = scan
+    terminalreporter.write_line(
+        f"secret scan: {n_secrets} secrets searched in {n_files} database, log and snapshot files: "
+        + ("LEAKS FOUND" if leaks else "none found in clear"))
+    for leak in leaks:
+        terminalreporter.write_line("  " + leak, red=True)
