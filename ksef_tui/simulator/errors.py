@@ -49,9 +49,7 @@ DESCRIPTIONS: dict[int, str] = {
 
 
 class SimulatorHttpError(Exception):
-    """Base class of errors rendered as HTTP responses."""
-
-    status: int = 500
+    """Base class of errors rendered as HTTP responses (subclasses define ``status``)."""
 
 
 @dataclass

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 #: Reference-number kinds seen in the spec examples.
 AUTH = "AU"
@@ -37,8 +37,12 @@ def ksef_timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0+00:00"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def timestamp_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+    """Unix milliseconds, computed exactly (no float rounding)."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
 def parse_timestamp(text: str) -> datetime:

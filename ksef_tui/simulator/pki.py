@@ -230,7 +230,7 @@ def is_directly_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> b
         return False
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, Exception):  # InvalidSignature and friends
+    except Exception:  # InvalidSignature, ValueError (key mismatch), TypeError (unsupported)
         return False
     return True
 

@@ -1,0 +1,48 @@
+"""Local KSeF API 2.0 simulator (Starlette ASGI), an independent test double of KSeF.
+
+Public API (imports are lazy so that importing this package stays cheap)::
+
+    from ksef_tui.simulator import SimulatorConfig, create_app, serve_in_thread
+    app = create_app(SimulatorConfig(mode="test", rate_limits=False, status_delay_s=0.0))
+    sim = app.state.sim
+    with serve_in_thread(app) as server:
+        server.base_url  # "http://127.0.0.1:<port>/v2"
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .config import SimulatorConfig
+
+if TYPE_CHECKING:
+    from .app import create_app
+    from .clock import ManualClock, SystemClock
+    from .faults import FaultInjector, FaultRule
+    from .server import RunningServer, serve_in_thread
+    from .signing import self_signed_test_certificate, sign_enveloped
+    from .simulator import Simulator
+
+_LAZY = {
+    "create_app": ".app",
+    "serve_in_thread": ".server",
+    "RunningServer": ".server",
+    "Simulator": ".simulator",
+    "ManualClock": ".clock",
+    "SystemClock": ".clock",
+    "FaultInjector": ".faults",
+    "FaultRule": ".faults",
+    "sign_enveloped": ".signing",
+    "self_signed_test_certificate": ".signing",
+}
+
+__all__ = ["SimulatorConfig", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    from importlib import import_module
+
+    return getattr(import_module(module, __name__), name)
