@@ -75,10 +75,41 @@ def _compile() -> None:  # pragma: no cover - developer tool
         print(f"compiled {po_path}")
 
 
+def extract_messages():  # pragma: no cover - developer tool, used by a test too
+    """Every ``_()``/``ngettext()`` string in the package (a babel Catalog)."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.extract import extract_from_dir
+
+    catalog = Catalog(project="ksef-tui", charset="utf-8")
+    root = Path(__file__).parent
+    method_map = [("**.py", "python")]
+    keywords = {"_": None, "ngettext": (1, 2)}
+    for filename, lineno, message, comments, context in extract_from_dir(
+        str(root), method_map=method_map, keywords=keywords
+    ):
+        catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    return catalog
+
+
+def _update() -> None:  # pragma: no cover - developer tool
+    from babel.messages.pofile import read_po, write_po
+
+    template = extract_messages()
+    for po_path in LOCALE_DIR.glob("*/LC_MESSAGES/*.po"):
+        with po_path.open("rb") as f:
+            catalog = read_po(f)
+        catalog.update(template, no_fuzzy_matching=True)
+        with po_path.open("wb") as f:
+            write_po(f, catalog, width=100, omit_header=False, ignore_obsolete=True)
+        missing = sum(1 for m in catalog if m.id and not m.string)
+        print(f"updated {po_path}: {missing} untranslated")
+
+
 if __name__ == "__main__":  # pragma: no cover
     import sys
 
-    if sys.argv[1:] == ["compile"]:
-        _compile()
+    commands = {"compile": _compile, "update": _update}
+    if len(sys.argv) == 2 and sys.argv[1] in commands:
+        commands[sys.argv[1]]()
     else:
-        print("usage: python -m ksef_tui.i18n compile")
+        print("usage: python -m ksef_tui.i18n update|compile")
