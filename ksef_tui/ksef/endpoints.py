@@ -64,8 +64,9 @@ class Endpoint:
         if env:
             try:
                 return cls.for_environment(env)
-            except ValueError as exc:
-                raise EndpointError(str(exc).capitalize() + ".") from None
+            except ValueError:
+                raise EndpointError(f"Unknown KSeF environment {env!r}; use TEST, DEMO or PRODUCTION.",
+                                    code="environment") from None
         return cls.custom(base_url or "")
 
     @property

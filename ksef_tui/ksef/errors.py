@@ -36,9 +36,10 @@ _CODES: dict[int | str, tuple[str, str, str]] = {
             "Send the signed file byte for byte, UTF-8, without re-saving it in an editor.",
             "Wyślij podpisany plik bajt w bajt, w UTF-8, bez ponownego zapisywania w edytorze."),
     21301: ("tokens cannot be collected",
-            "The authentication tokens were already collected or the authentication is not finished. "
-            "Start the authorization again.",
-            "Tokeny zostały już pobrane albo uwierzytelnianie nie jest zakończone. Rozpocznij uwierzytelnianie od nowa."),
+            "This login can no longer give tokens (already collected, session revoked, or authentication "
+            "not finished). Log in again.",
+            "To logowanie nie może już wydać tokenów (zostały pobrane, sesję unieważniono albo uwierzytelnianie "
+            "nie jest zakończone). Zaloguj się ponownie."),
     21304: ("authentication not found",
             "KSeF does not know this authentication operation. Start the authorization again.",
             "KSeF nie zna tej operacji uwierzytelniania. Rozpocznij uwierzytelnianie od nowa."),
@@ -205,6 +206,12 @@ _CODES: dict[int | str, tuple[str, str, str]] = {
     "schema": ("the request does not match the XSD schema",
                "Check the NIP and challenge; the request could not be built.",
                "Sprawdź NIP i wyzwanie; nie udało się zbudować żądania."),
+    "nip": ("invalid NIP",
+            "A NIP has ten digits and a valid check digit; copy it from the company's records.",
+            "NIP ma dziesięć cyfr i poprawną cyfrę kontrolną; przepisz go z dokumentów firmy."),
+    "environment": ("unknown environment",
+                    "Choose TEST (self-signed certificates allowed), DEMO (pre-production) or PRODUCTION.",
+                    "Wybierz TEST (dozwolone certyfikaty samopodpisane), DEMO (przedprodukcyjne) albo PRODUCTION."),
     "endpoint": ("invalid KSeF address",
                  "Use https:// (plain http only on this computer, e.g. for the simulator).",
                  "Użyj https:// (zwykły http tylko na tym komputerze, np. dla symulatora)."),
@@ -308,8 +315,12 @@ class KsefRateLimited(KsefHttpError):
         return f"{base} " + pick(f"Try again {self.human_retry()}.", f"Spróbuj ponownie {self.human_retry()}.")
 
 
-class KsefAuthFailed(KsefError):
-    """An asynchronous operation (authentication, token, enrollment) ended with code >= 400."""
+class KsefOperationFailed(KsefError):
+    """An asynchronous KSeF operation (token activation, enrollment) ended in failure."""
+
+
+class KsefAuthFailed(KsefOperationFailed):
+    """The authentication status ended with a code >= 400 (``code``, ``description``, ``details``)."""
 
 
 class KsefNetworkError(KsefError):

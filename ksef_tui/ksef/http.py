@@ -53,8 +53,12 @@ class HttpPolicy:
     backoff_initial_s: float = 0.25
     backoff_cap_s: float = 4.0
     max_rate_limit_wait_s: float = 60.0  # wait out a 429 when Retry-After <= this
-    max_rate_limit_waits: int = 3
+    max_rate_limit_waits: int = 20
+    max_rate_limit_total_s: float = 120.0  # all waits of one call together
     user_agent: str = "ksef-tui"
+    #: Requests in flight per gateway; more wait in an asyncio queue (cheap), which keeps
+    #: httpcore's connection pool small (its request assignment is quadratic in the queue).
+    max_in_flight: int = 32
 
 
 @dataclass(frozen=True)
@@ -84,9 +88,12 @@ class KsefHttp:
     observer: RequestObserver | None = None
     sleep: Sleeper = asyncio.sleep
     _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
+    _slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
 
     def _ensure_client(self) -> httpx.AsyncClient:
         if self._client is None:
+            _skip_missing_sniffio()
+            self._slots = asyncio.Semaphore(self.policy.max_in_flight)
             timeout = httpx.Timeout(self.policy.timeout_s, connect=self.policy.connect_timeout_s)
             self._client = httpx.AsyncClient(
                 timeout=timeout,
@@ -136,11 +143,14 @@ class KsefHttp:
 
         attempt = 0
         rate_waits = 0
+        rate_waited = 0.0
         while True:
             attempt += 1
             sent = SentRequest(method, path, dict(params or {}), hdrs.get("Content-Type"), body)
             try:
-                response = await client.request(method, url, content=body or None, headers=hdrs, params=params)
+                assert self._slots is not None
+                async with self._slots:
+                    response = await client.request(method, url, content=body or None, headers=hdrs, params=params)
             except httpx.TimeoutException as exc:
                 if retry is Retry.IDEMPOTENT and attempt < self.policy.max_attempts:
                     await self._backoff(attempt)
@@ -168,13 +178,16 @@ class KsefHttp:
 
             if status == 429:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                wait = retry_after if retry_after is not None else self._delay(rate_waits + 1)
+                wait *= 1.0 + 0.25 * random.random()  # spread the herd that was throttled together
                 if (
                     retry is not Retry.NEVER
                     and rate_waits < self.policy.max_rate_limit_waits
                     and (retry_after is None or retry_after <= self.policy.max_rate_limit_wait_s)
+                    and rate_waited + wait <= self.policy.max_rate_limit_total_s
                 ):
                     rate_waits += 1
-                    wait = retry_after if retry_after is not None else self._delay(rate_waits)
+                    rate_waited += wait
                     log.info("KSeF rate limit on %s; waiting %.1f s", operation, wait)
                     await self.sleep(wait)
                     attempt -= 1  # a 429 is not a failed attempt
@@ -198,6 +211,17 @@ class KsefHttp:
 
     async def _backoff(self, attempt: int) -> None:
         await self.sleep(self._delay(attempt))
+
+
+def _skip_missing_sniffio() -> None:
+    """httpcore tries ``import sniffio`` on every lock/cancel-shield; without sniffio installed
+    (anyio 4 no longer needs it) each failed import scans sys.path -- about 1 ms per request.
+    Recording the absence in sys.modules makes the same ImportError immediate."""
+    import importlib.util
+    import sys
+
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 def _error(response: httpx.Response, operation: str, retry_after: float | None) -> KsefHttpError:

@@ -1,0 +1,589 @@
+"""The KSeF API 2.0 gateway: authorization, sessions, KSeF tokens and KSeF certificates.
+
+The rest of the app depends only on :class:`KsefGateway` and the types in
+:mod:`ksef_tui.ksef.models`. All network I/O goes through :class:`KsefHttp`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ksef_tui.ksef import authxml
+from ksef_tui.ksef.credentials import Credential, check_usable
+from ksef_tui.ksef.endpoints import Endpoint
+from ksef_tui.ksef.errors import (
+    KsefAuthFailed,
+    KsefError,
+    KsefHttpError,
+    KsefInputError,
+    KsefOperationFailed,
+    KsefProtocolError,
+    KsefTimeout,
+    code_meaning,
+)
+from ksef_tui.ksef.http import HttpPolicy, KsefHttp, RequestObserver, Retry, json_body
+from ksef_tui.ksef.keys import KEY_CACHE, TOKEN_ENCRYPTION, KeyCache, PublicKeyCert, encrypt_token, select_key
+from ksef_tui.ksef.models import (
+    AuthSession,
+    CertificateInfo,
+    CertificateLimits,
+    Challenge,
+    Context,
+    EnrollmentData,
+    EnrollmentStatus,
+    GeneratedToken,
+    KsefCertificate,
+    Progress,
+    SessionInfo,
+    StatusInfo,
+    TokenInfo,
+    UnsignedRequest,
+    parse_datetime,
+)
+from ksef_tui.ksef.secrets import Secret
+
+TOKEN_PERMISSIONS = (
+    "InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
+    "SubunitManage", "EnforcementOperations", "Introspection",
+)
+
+
+@dataclass(frozen=True)
+class GatewayPolicy:
+    http: HttpPolicy = field(default_factory=HttpPolicy)
+    #: Overall bound for an authentication to leave status 100 (None: by environment,
+    #: 10 min on DEMO/PRODUCTION, 2 min elsewhere).
+    status_bound_s: float | None = None
+    poll_initial_s: float = 0.25
+    poll_factor: float = 1.6
+    poll_cap_s: float = 2.0
+    token_active_bound_s: float = 120.0
+    enrollment_bound_s: float = 300.0
+    #: Send ``verifyCertificateChain`` with XAdES (None: leave it out, KSeF's default).
+    verify_certificate_chain: bool | None = None
+
+
+class KsefGateway:
+    """Async client of one KSeF endpoint. Use ``async with KsefGateway(endpoint) as gw:``."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        policy: GatewayPolicy | None = None,
+        transport: Any = None,
+        observer: RequestObserver | None = None,
+        key_cache: KeyCache = KEY_CACHE,
+        clock: Callable[[], dt.datetime] | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.endpoint = endpoint
+        self.policy = policy or GatewayPolicy()
+        self._sleep = sleep
+        self._http = KsefHttp(endpoint, self.policy.http, transport=transport, observer=observer, sleep=sleep)
+        self._keys = key_cache
+        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    async def __aenter__(self) -> "KsefGateway":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------ basics
+
+    async def challenge(self) -> Challenge:
+        r = await self._http.call("POST", "/auth/challenge", operation="the authorization challenge request",
+                                  retry=Retry.RATE_LIMIT_ONLY)
+        body = json_body(r, "the challenge request")
+        try:
+            ts = parse_datetime(body["timestamp"])
+            ms = body.get("timestampMs")
+            ms = int(ms) if ms is not None else int(ts.timestamp() * 1000)  # type: ignore[union-attr]
+            return Challenge(str(body["challenge"]), ts, ms, body.get("clientIp"))  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KsefProtocolError("KSeF sent a malformed authorization challenge.") from exc
+
+    async def public_keys(self, *, refresh: bool = False) -> list[PublicKeyCert]:
+        cached = None if refresh else self._keys.get(self.endpoint.base_url)
+        if cached is not None:
+            return cached
+        r = await self._http.call("GET", "/security/public-key-certificates",
+                                  operation="the public key list request", retry=Retry.IDEMPOTENT)
+        items = json_body(r, "the public key list request")
+        if not isinstance(items, list):
+            raise KsefProtocolError("KSeF sent a malformed public key list.")
+        certs = [PublicKeyCert.from_json(i) for i in items if isinstance(i, dict)]
+        self._keys.put(self.endpoint.base_url, certs)
+        return certs
+
+    # ------------------------------------------------------------ authorization
+
+    async def authorize_with_token(
+        self,
+        context: Context,
+        token: Secret[str],
+        *,
+        progress: Progress | None = None,
+        allowed_ips: dict[str, list[str]] | None = None,
+    ) -> AuthSession:
+        """KSeF token: RSA-OAEP of ``token|timestampMs`` with the MF key, then status and redeem."""
+        if not token or not token.reveal().strip():
+            raise KsefInputError("The KSeF token is empty.", code="bad-file")
+        ch = await self.challenge()
+        _step(progress, "challenge")
+        init: dict[str, Any] | None = None
+        for attempt in (1, 2):
+            key = select_key(await self.public_keys(refresh=attempt == 2), TOKEN_ENCRYPTION, self._clock())
+            body: dict[str, Any] = {
+                "challenge": ch.challenge,
+                "contextIdentifier": context.as_json(),
+                "encryptedToken": encrypt_token(token, ch.timestamp_ms, key),
+            }
+            if key.public_key_id:
+                body["publicKeyId"] = key.public_key_id
+            if allowed_ips:
+                body["authorizationPolicy"] = {"allowedIps": {
+                    "ip4Addresses": allowed_ips.get("Ip4Address", []),
+                    "ip4Ranges": allowed_ips.get("Ip4Range", []),
+                    "ip4Masks": allowed_ips.get("Ip4Mask", []),
+                }}
+            if attempt == 1:
+                _step(progress, "encrypted")
+            try:
+                r = await self._http.call("POST", "/auth/ksef-token", json=body, expected=(202,),
+                                          operation="the KSeF token authorization", retry=Retry.RATE_LIMIT_ONLY)
+            except KsefHttpError as exc:
+                if exc.code == 21470 and attempt == 1:
+                    self._keys.forget(self.endpoint.base_url)
+                    continue
+                raise
+            init = json_body(r, "the KSeF token authorization")
+            break
+        assert init is not None
+        _step(progress, "sent")
+        return await self._finish(init, "token", context, progress)
+
+    async def authorize_with_certificate(
+        self,
+        context: Context,
+        credential: Credential,
+        *,
+        subject_type: str = "certificateSubject",
+        schema_version: str = "2.0",
+        progress: Progress | None = None,
+    ) -> AuthSession:
+        """XAdES: AuthTokenRequest for a fresh challenge, XSD check, sign, send, poll, redeem."""
+        check_usable(credential.facts, self._clock())
+        ch = await self.challenge()
+        _step(progress, "challenge")
+        xml = authxml.build_auth_token_request(ch.challenge, context, subject_type=subject_type,
+                                               schema_version=schema_version)
+        from ksef_tui.ksef.xades import sign_auth_request
+
+        signed = sign_auth_request(xml, credential, check=False)
+        _step(progress, "signed")
+        init = await self._send_xades(signed)
+        _step(progress, "sent")
+        return await self._finish(init, "certificate", context, progress)
+
+    async def prepare_signed_file_request(
+        self,
+        context: Context,
+        *,
+        subject_type: str = "certificateSubject",
+        schema_version: str = "2.0",
+    ) -> UnsignedRequest:
+        """An unsigned AuthTokenRequest for a fresh challenge, to be signed outside (Profil Zaufany)."""
+        ch = await self.challenge()
+        xml = authxml.build_auth_token_request(ch.challenge, context, subject_type=subject_type,
+                                               schema_version=schema_version)
+        return UnsignedRequest(xml, ch, context)
+
+    async def authorize_with_signed_file(
+        self,
+        data: bytes,
+        *,
+        expected_challenge: Challenge | str | None = None,
+        expected_context: Context | None = None,
+        progress: Progress | None = None,
+    ) -> AuthSession:
+        """Check an externally signed file locally, then send its bytes unchanged."""
+        from ksef_tui.ksef.signedfile import check_signed_file
+
+        facts = check_signed_file(data, expected_challenge=expected_challenge,
+                                  expected_context=expected_context, now=self._clock())
+        _step(progress, "signed")
+        init = await self._send_xades(data)
+        _step(progress, "sent")
+        return await self._finish(init, "signed-file", facts.context, progress)
+
+    async def _send_xades(self, data: bytes) -> dict[str, Any]:
+        params = None
+        if self.policy.verify_certificate_chain is not None:
+            params = {"verifyCertificateChain": str(self.policy.verify_certificate_chain).lower()}
+        r = await self._http.call("POST", "/auth/xades-signature", content=data, content_type="application/xml",
+                                  params=params, expected=(202,), operation="the signed authorization request",
+                                  retry=Retry.RATE_LIMIT_ONLY)
+        return json_body(r, "the signed authorization request")
+
+    async def _finish(self, init: dict[str, Any], method: str, context: Context,
+                      progress: Progress | None) -> AuthSession:
+        try:
+            ref = str(init["referenceNumber"])
+            auth_token: Secret[str] = Secret(str(init["authenticationToken"]["token"]))
+        except (KeyError, TypeError) as exc:
+            raise KsefProtocolError("KSeF did not return a reference number and authentication token.") from exc
+        status = await self.wait_for_authentication(ref, auth_token, progress=progress)
+        tokens = await self._redeem(auth_token)
+        _step(progress, "redeemed")
+        try:
+            access, refresh = tokens["accessToken"], tokens["refreshToken"]
+            return AuthSession(
+                reference_number=ref,
+                method=method,
+                context=context,
+                access_token=Secret(str(access["token"])),
+                access_valid_until=parse_datetime(access["validUntil"]),  # type: ignore[arg-type]
+                refresh_token=Secret(str(refresh["token"])),
+                refresh_valid_until=parse_datetime(refresh["validUntil"]),  # type: ignore[arg-type]
+                ksef_method=_method_name(status),
+                endpoint_url=self.endpoint.base_url,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KsefProtocolError("KSeF returned malformed access and refresh tokens.") from exc
+
+    async def auth_status(self, reference_number: str, authentication_token: Secret[str]) -> dict[str, Any]:
+        r = await self._http.call("GET", f"/auth/{reference_number}", bearer=authentication_token,
+                                  operation="the authentication status request", retry=Retry.IDEMPOTENT)
+        return json_body(r, "the authentication status request")
+
+    async def wait_for_authentication(
+        self, reference_number: str, authentication_token: Secret[str], *, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Poll ``GET /auth/{ref}`` with backoff until 200; raise on any code >= 400 or the bound."""
+        bound = self.policy.status_bound_s or self.endpoint.default_status_bound_s()
+
+        async def fetch() -> tuple[int, dict[str, Any]]:
+            body = await self.auth_status(reference_number, authentication_token)
+            _step(progress, "status")
+            return _status(body).code, body
+
+        code, body = await self._poll(fetch, bound, "the authentication")
+        if code >= 400:
+            st = _status(body)
+            meaning = code_meaning(code) or st.description
+            detail = f": {_join(st.details)}" if st.details else ""
+            raise KsefAuthFailed(
+                f"KSeF authentication failed with status {code} ({meaning}){detail}.",
+                code=code, description=st.description, details=st.details, reference_number=reference_number,
+                problem=body,
+            )
+        return body
+
+    async def _poll(self, fetch: Callable[[], Any], bound_s: float, what: str) -> tuple[int, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + bound_s
+        delay = self.policy.poll_initial_s
+        waited = 0.0  # counted too, so an injected fake sleep also meets the bound
+        while True:
+            code, body = await fetch()
+            if code != 100:
+                return code, body
+            if loop.time() + delay > deadline or waited + delay > bound_s:
+                raise KsefTimeout(
+                    f"KSeF did not finish {what} within {bound_s:g} s (still in progress, status 100)."
+                )
+            await self._sleep(delay)
+            waited += delay
+            delay = min(self.policy.poll_cap_s, delay * self.policy.poll_factor)
+
+    async def _redeem(self, authentication_token: Secret[str]) -> dict[str, Any]:
+        r = await self._http.call("POST", "/auth/token/redeem", bearer=authentication_token,
+                                  operation="the token redeem request", retry=Retry.NEVER)
+        return json_body(r, "the token redeem request")
+
+    # ----------------------------------------------------------------- sessions
+
+    async def refresh(self, session: AuthSession) -> AuthSession:
+        """A new access token from the refresh token (the refresh token stays)."""
+        r = await self._http.call("POST", "/auth/token/refresh", bearer=session.refresh_token,
+                                  operation="the access token refresh", retry=Retry.RATE_LIMIT_ONLY)
+        body = json_body(r, "the access token refresh")
+        try:
+            access = body["accessToken"]
+            return session.with_access(Secret(str(access["token"])), parse_datetime(access["validUntil"]))  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KsefProtocolError("KSeF returned a malformed access token.") from exc
+
+    async def revoke_current(self, session: AuthSession) -> None:
+        await self._http.call("DELETE", "/auth/sessions/current", bearer=session.access_token, expected=(204,),
+                              operation="the session revocation", retry=Retry.RATE_LIMIT_ONLY)
+
+    async def revoke_session(self, session: AuthSession, reference_number: str) -> None:
+        await self._http.call("DELETE", f"/auth/sessions/{reference_number}", bearer=session.access_token,
+                              expected=(204,), operation="the session revocation", retry=Retry.RATE_LIMIT_ONLY)
+
+    async def list_sessions(self, session: AuthSession, *, page_size: int = 10, max_pages: int = 20) -> list[SessionInfo]:
+        out: list[SessionInfo] = []
+        cont: str | None = None
+        for _ in range(max_pages):
+            headers = {"x-continuation-token": cont} if cont else None
+            r = await self._http.call("GET", "/auth/sessions", bearer=session.access_token, headers=headers,
+                                      params={"pageSize": page_size}, operation="the session list request",
+                                      retry=Retry.IDEMPOTENT)
+            body = json_body(r, "the session list request")
+            for item in body.get("items") or []:
+                out.append(SessionInfo(
+                    reference_number=item.get("referenceNumber", ""),
+                    is_current=bool(item.get("isCurrent")),
+                    start_date=parse_datetime(item.get("startDate")),
+                    method=_method_name(item),
+                    status=_status(item) if isinstance(item.get("status"), dict) else None,
+                    is_token_redeemed=item.get("isTokenRedeemed"),
+                    refresh_token_valid_until=parse_datetime(item.get("refreshTokenValidUntil")),
+                ))
+            cont = body.get("continuationToken")
+            if not cont:
+                break
+        return out
+
+    # ------------------------------------------------------------------ tokens
+
+    async def generate_token(self, session: AuthSession, permissions: list[str] | tuple[str, ...],
+                             description: str) -> GeneratedToken:
+        perms = [p.strip() for p in permissions if p.strip()]
+        bad = [p for p in perms if p not in TOKEN_PERMISSIONS]
+        if not perms or bad:
+            raise KsefInputError(
+                f"Unknown token permissions {', '.join(bad) or '(none given)'}; use {', '.join(TOKEN_PERMISSIONS)}.",
+                code=21405,
+            )
+        if not 5 <= len(description) <= 256:
+            raise KsefInputError("A token description must have 5 to 256 characters.", code=21405)
+        r = await self._http.call("POST", "/tokens", bearer=session.access_token, expected=(202,),
+                                  json={"permissions": perms, "description": description},
+                                  operation="the token generation request", retry=Retry.RATE_LIMIT_ONLY)
+        body = json_body(r, "the token generation request")
+        try:
+            return GeneratedToken(str(body["referenceNumber"]), Secret(str(body["token"])))
+        except KeyError as exc:
+            raise KsefProtocolError("KSeF did not return the new token.") from exc
+
+    async def token_status(self, session: AuthSession, reference_number: str) -> TokenInfo:
+        r = await self._http.call("GET", f"/tokens/{reference_number}", bearer=session.access_token,
+                                  operation="the token status request", retry=Retry.IDEMPOTENT)
+        return _token_info(json_body(r, "the token status request"))
+
+    async def wait_token_active(self, session: AuthSession, reference_number: str,
+                                *, bound_s: float | None = None) -> TokenInfo:
+        """Poll until the token is ``Active``; ``Failed``/``Revoked``/``Revoking`` raise."""
+        async def fetch() -> tuple[int, TokenInfo]:
+            info = await self.token_status(session, reference_number)
+            code = {"Pending": 100, "Active": 200}.get(info.status, 400)
+            return code, info
+
+        code, info = await self._poll(fetch, bound_s or self.policy.token_active_bound_s, "the token activation")
+        if code != 200:
+            detail = f": {_join(info.status_details)}" if info.status_details else ""
+            raise KsefOperationFailed(f"The KSeF token did not become active; its status is {info.status}{detail}.",
+                                      code="token-" + info.status.lower(), details=info.status_details,
+                                      reference_number=reference_number)
+        return info
+
+    async def list_tokens(self, session: AuthSession, *, statuses: list[str] | None = None,
+                          description: str | None = None, page_size: int = 100, max_pages: int = 20) -> list[TokenInfo]:
+        out: list[TokenInfo] = []
+        cont: str | None = None
+        params: list[tuple[str, str | int]] = [("pageSize", page_size)]
+        params += [("status", s) for s in statuses or []]
+        if description:
+            params.append(("description", description))
+        for _ in range(max_pages):
+            headers = {"x-continuation-token": cont} if cont else None
+            r = await self._http.call("GET", "/tokens", bearer=session.access_token, headers=headers,
+                                      params=params, operation="the token list request",  # type: ignore[arg-type]
+                                      retry=Retry.IDEMPOTENT)
+            body = json_body(r, "the token list request")
+            out.extend(_token_info(t) for t in body.get("tokens") or [])
+            cont = body.get("continuationToken")
+            if not cont:
+                break
+        return out
+
+    async def revoke_token(self, session: AuthSession, reference_number: str) -> None:
+        await self._http.call("DELETE", f"/tokens/{reference_number}", bearer=session.access_token, expected=(204,),
+                              operation="the token revocation", retry=Retry.RATE_LIMIT_ONLY)
+
+    # ------------------------------------------------------------ certificates
+
+    async def certificate_limits(self, session: AuthSession) -> CertificateLimits:
+        r = await self._http.call("GET", "/certificates/limits", bearer=session.access_token,
+                                  operation="the certificate limits request", retry=Retry.IDEMPOTENT)
+        b = json_body(r, "the certificate limits request")
+        enr, cert = b.get("enrollment") or {}, b.get("certificate") or {}
+        return CertificateLimits(bool(b.get("canRequest")), int(enr.get("remaining", 0)), int(enr.get("limit", 0)),
+                                 int(cert.get("remaining", 0)), int(cert.get("limit", 0)))
+
+    async def enrollment_data(self, session: AuthSession) -> EnrollmentData:
+        r = await self._http.call("GET", "/certificates/enrollments/data", bearer=session.access_token,
+                                  operation="the enrollment data request", retry=Retry.IDEMPOTENT)
+        b = json_body(r, "the enrollment data request")
+        try:
+            return EnrollmentData(
+                common_name=b["commonName"], country_name=b["countryName"], given_name=b.get("givenName"),
+                surname=b.get("surname"), serial_number=b.get("serialNumber"),
+                unique_identifier=b.get("uniqueIdentifier"), organization_name=b.get("organizationName"),
+                organization_identifier=b.get("organizationIdentifier"),
+            )
+        except KeyError as exc:
+            raise KsefProtocolError("KSeF sent incomplete enrollment data.") from exc
+
+    async def enroll_certificate(self, session: AuthSession, name: str, csr_der: bytes, *,
+                                 certificate_type: str = "Authentication",
+                                 valid_from: dt.datetime | None = None) -> str:
+        body: dict[str, Any] = {"certificateName": name, "certificateType": certificate_type,
+                                "csr": base64.b64encode(csr_der).decode("ascii")}
+        if valid_from is not None:
+            body["validFrom"] = valid_from.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        r = await self._http.call("POST", "/certificates/enrollments", bearer=session.access_token, json=body,
+                                  expected=(202,), operation="the certificate enrollment",
+                                  retry=Retry.RATE_LIMIT_ONLY)
+        b = json_body(r, "the certificate enrollment")
+        try:
+            return str(b["referenceNumber"])
+        except KeyError as exc:
+            raise KsefProtocolError("KSeF did not return the enrollment reference number.") from exc
+
+    async def enrollment_status(self, session: AuthSession, reference_number: str) -> EnrollmentStatus:
+        r = await self._http.call("GET", f"/certificates/enrollments/{reference_number}",
+                                  bearer=session.access_token, operation="the enrollment status request",
+                                  retry=Retry.IDEMPOTENT)
+        b = json_body(r, "the enrollment status request")
+        return EnrollmentStatus(reference_number, _status(b), b.get("certificateSerialNumber"))
+
+    async def wait_enrollment(self, session: AuthSession, reference_number: str,
+                              *, bound_s: float | None = None) -> str:
+        """Poll the enrollment until issued; return the certificate serial number."""
+        async def fetch() -> tuple[int, EnrollmentStatus]:
+            st = await self.enrollment_status(session, reference_number)
+            return st.status.code, st
+
+        code, st = await self._poll(fetch, bound_s or self.policy.enrollment_bound_s, "the certificate enrollment")
+        if code >= 400 or not st.certificate_serial_number:
+            detail = f": {_join(st.status.details)}" if st.status.details else ""
+            raise KsefOperationFailed(
+                f"KSeF rejected the certificate enrollment with status {code} ({st.status.description}){detail}.",
+                code=f"enrollment-{code}", description=st.status.description, details=st.status.details,
+                reference_number=reference_number,
+            )
+        return st.certificate_serial_number
+
+    async def retrieve_certificates(self, session: AuthSession, serial_numbers: list[str]) -> list[KsefCertificate]:
+        r = await self._http.call("POST", "/certificates/retrieve", bearer=session.access_token,
+                                  json={"certificateSerialNumbers": list(serial_numbers)},
+                                  operation="the certificate retrieval", retry=Retry.RATE_LIMIT_ONLY)
+        b = json_body(r, "the certificate retrieval")
+        return [KsefCertificate(c["certificateSerialNumber"], c.get("certificateName", ""),
+                                c.get("certificateType", ""), base64.b64decode(c["certificate"]))
+                for c in b.get("certificates") or []]
+
+    async def query_certificates(self, session: AuthSession, *, serial_number: str | None = None,
+                                 name: str | None = None, certificate_type: str | None = None,
+                                 status: str | None = None, page_size: int = 50,
+                                 page_offset: int = 0) -> tuple[list[CertificateInfo], bool]:
+        body = {k: v for k, v in {"certificateSerialNumber": serial_number, "name": name,
+                                  "type": certificate_type, "status": status}.items() if v}
+        r = await self._http.call("POST", "/certificates/query", bearer=session.access_token, json=body,
+                                  params={"pageSize": page_size, "pageOffset": page_offset},
+                                  operation="the certificate query", retry=Retry.RATE_LIMIT_ONLY)
+        b = json_body(r, "the certificate query")
+        out = []
+        for c in b.get("certificates") or []:
+            ident = c.get("subjectIdentifier") or {}
+            out.append(CertificateInfo(
+                serial_number=c.get("certificateSerialNumber", ""), name=c.get("name", ""), type=c.get("type", ""),
+                common_name=c.get("commonName"), status=c.get("status", ""),
+                subject_identifier=f"{ident.get('type')} {ident.get('value')}" if ident else None,
+                valid_from=parse_datetime(c.get("validFrom")), valid_to=parse_datetime(c.get("validTo")),
+            ))
+        return out, bool(b.get("hasMore"))
+
+    async def revoke_certificate(self, session: AuthSession, serial_number: str,
+                                 reason: str | None = None) -> None:
+        body = {"revocationReason": reason} if reason else {}
+        await self._http.call("POST", f"/certificates/{serial_number}/revoke", bearer=session.access_token,
+                              json=body, expected=(204,), operation="the certificate revocation",
+                              retry=Retry.RATE_LIMIT_ONLY)
+
+    async def request_certificate(self, session: AuthSession, name: str, *, key: str = "ec",
+                                  certificate_type: str = "Authentication") -> tuple[KsefCertificate, Secret[bytes]]:
+        """The whole enrollment: data, CSR with a new key, enroll, wait, retrieve."""
+        from ksef_tui.ksef.csr import build_csr
+
+        data = await self.enrollment_data(session)
+        csr = build_csr(data, key=key)
+        ref = await self.enroll_certificate(session, name, csr.csr_der, certificate_type=certificate_type)
+        serial = await self.wait_enrollment(session, ref)
+        certs = await self.retrieve_certificates(session, [serial])
+        if not certs:
+            raise KsefProtocolError(f"KSeF did not return the issued certificate {serial}.")
+        return certs[0], csr.private_key_pem
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _join(details: tuple[str, ...]) -> str:
+    return "; ".join(d.strip().rstrip(".") for d in details)
+
+
+def _step(progress: Progress | None, name: str) -> None:
+    if progress is not None:
+        progress(name)
+
+
+def _status(body: dict[str, Any]) -> StatusInfo:
+    st = body.get("status") if isinstance(body, dict) else None
+    if not isinstance(st, dict) or "code" not in st:
+        raise KsefProtocolError("KSeF sent a status without a code.")
+    return StatusInfo(int(st["code"]), str(st.get("description") or ""),
+                      tuple(str(d) for d in st.get("details") or ()))
+
+
+def _method_name(body: dict[str, Any]) -> str | None:
+    info = body.get("authenticationMethodInfo")
+    if isinstance(info, dict) and info.get("displayName"):
+        return str(info["displayName"])
+    method = body.get("authenticationMethod")
+    return str(method) if method else None
+
+
+def _token_info(t: dict[str, Any]) -> TokenInfo:
+    ctx = t.get("contextIdentifier") or {}
+    author = t.get("authorIdentifier") or {}
+    context = None
+    if ctx.get("type") in ("Nip", "InternalId", "NipVatUe", "PeppolId"):
+        context = Context(ctx["type"], str(ctx.get("value", "")))
+    return TokenInfo(
+        reference_number=str(t.get("referenceNumber", "")),
+        status=str(t.get("status", "")),
+        description=str(t.get("description", "")),
+        permissions=tuple(t.get("requestedPermissions") or ()),
+        context=context,
+        author=f"{author.get('type')} {author.get('value')}" if author else None,
+        date_created=parse_datetime(t.get("dateCreated")),
+        last_use_date=parse_datetime(t.get("lastUseDate")),
+        status_details=tuple(str(d) for d in t.get("statusDetails") or ()),
+    )
+
+
+__all__ = ["GatewayPolicy", "KsefGateway", "TOKEN_PERMISSIONS", "KsefError"]
