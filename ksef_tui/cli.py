@@ -337,6 +337,10 @@ def _register_optional(sub) -> None:
 
     add_ksef(sub)
 
+    from ksef_tui.cli_db import register as add_db
+
+    add_db(sub)
+
 
 def cmd_simulator(args: argparse.Namespace) -> int:
     from ksef_tui.simulator.server import main as simulator_main

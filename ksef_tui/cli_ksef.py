@@ -92,6 +92,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, metavar="FILE")
     gen.add_argument("--force", action="store_true", help="overwrite an existing file")
     gen.set_defaults(handler=cmd_token_generate)
+    from ksef_tui.cli_check import add_check
+
+    add_check(ks)
     return k
 
 

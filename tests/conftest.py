@@ -35,9 +35,95 @@ def shared_dir() -> Path:
     return SHARED
 
 
+# ---- the engine under test ------------------------------------------------------------------
+# KSEF_TUI_TEST_DATABASE=postgresql+psycopg://postgres@127.0.0.1:PORT/postgres runs every test
+# that uses `db_url` on PostgreSQL: each test gets a fresh database, dropped afterwards.
+TEST_DATABASE_ENV = "KSEF_TUI_TEST_DATABASE"
+
+
+class PostgresServer:
+    """A PostgreSQL server the tests may create and drop databases on (AUTOCOMMIT)."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine, make_url
+
+        self.url = make_url(url)
+        self.engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
+
+    def create(self) -> str:
+        import secrets
+
+        name = f"ksef_t_{secrets.token_hex(6)}"
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        from sqlalchemy import make_url
+
+        name = make_url(url).database
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_PG_SERVER: PostgresServer | None = None
+
+
+def postgres_server() -> PostgresServer | None:
+    """The server named by KSEF_TUI_TEST_DATABASE, or None when the tests run on SQLite."""
+    global _PG_SERVER
+    url = os.environ.get(TEST_DATABASE_ENV, "").strip()
+    if not url:
+        return None
+    if not url.startswith("postgresql"):
+        raise pytest.UsageError(f"{TEST_DATABASE_ENV} must be a postgresql+psycopg:// URL, not {url!r}")
+    if _PG_SERVER is None:
+        _PG_SERVER = PostgresServer(url)
+    return _PG_SERVER
+
+
+def read_database_bytes(url: str) -> bytes:
+    """Everything a database holds, as raw bytes: the SQLite file (with its WAL), or on
+    PostgreSQL every table in binary COPY form (bytea and text values appear as they are)."""
+    from sqlalchemy import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        path = Path(u.database)
+        return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    import psycopg
+
+    out = bytearray()
+    conninfo = u.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+        for t in tables:
+            with conn.cursor().copy(f'COPY "{t}" TO STDOUT (FORMAT binary)') as copy:
+                for chunk in copy:
+                    out += chunk
+    return bytes(out)
+
+
+@pytest.fixture
+def database_bytes():
+    """``database_bytes(url)``: the raw contents of a database on either engine."""
+    return read_database_bytes
+
+
 @pytest.fixture
 def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'ksef-tui.sqlite3'}"
+    server = postgres_server()
+    if server is None:
+        yield f"sqlite:///{tmp_path / 'ksef-tui.sqlite3'}"
+        return
+    url = server.create()
+    yield url
+    try:  # left where the suite-wide secret scan searches (it reads **/*.db under the temp dir)
+        (tmp_path / "postgresql-contents.db").write_bytes(read_database_bytes(url))
+    except Exception:
+        pass
+    server.drop(url)
 
 
 @pytest.fixture

@@ -81,11 +81,15 @@ class KsefGateway:
         key_cache: KeyCache = KEY_CACHE,
         clock: Callable[[], dt.datetime] | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        limiter: Any = None,
     ) -> None:
         self.endpoint = endpoint
         self.policy = policy or GatewayPolicy()
         self._sleep = sleep
-        self._http = KsefHttp(endpoint, self.policy.http, transport=transport, observer=observer, sleep=sleep)
+        #: optional :class:`ksef_tui.ksef.limits.RateLimiter` pacing every request (PROTOCOL.md §8)
+        self.limiter = limiter
+        self._http = KsefHttp(endpoint, self.policy.http, transport=transport, observer=observer, sleep=sleep,
+                              limiter=limiter)
         self._keys = key_cache
         self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
@@ -242,11 +246,14 @@ class KsefGateway:
             auth_token: Secret[str] = Secret(str(init["authenticationToken"]["token"]))
         except (KeyError, TypeError) as exc:
             raise KsefProtocolError("KSeF did not return a reference number and authentication token.") from exc
+        self._bind(auth_token, context)
         status = await self.wait_for_authentication(ref, auth_token, progress=progress)
         tokens = await self._redeem(auth_token)
         _step(progress, "redeemed")
         try:
             access, refresh = tokens["accessToken"], tokens["refreshToken"]
+            self._bind(Secret(str(access["token"])), context)
+            self._bind(Secret(str(refresh["token"])), context)
             return AuthSession(
                 reference_number=ref,
                 method=method,
@@ -260,6 +267,11 @@ class KsefGateway:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise KsefProtocolError("KSeF returned malformed access and refresh tokens.") from exc
+
+    def _bind(self, token: Secret[str], context: Context) -> None:
+        """Requests made with this bearer count against ``context``'s limits (per context and IP)."""
+        if self.limiter is not None:
+            self.limiter.bind(token.reveal(), str(context))
 
     async def auth_status(self, reference_number: str, authentication_token: Secret[str]) -> dict[str, Any]:
         r = await self._http.call("GET", f"/auth/{reference_number}", bearer=authentication_token,
@@ -320,6 +332,7 @@ class KsefGateway:
         body = json_body(r, "the access token refresh")
         try:
             access = body["accessToken"]
+            self._bind(Secret(str(access["token"])), session.context)
             return session.with_access(Secret(str(access["token"])), parse_datetime(access["validUntil"]))  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError) as exc:
             raise KsefProtocolError("KSeF returned a malformed access token.") from exc

@@ -87,6 +87,8 @@ class KsefHttp:
     transport: httpx.AsyncBaseTransport | None = None
     observer: RequestObserver | None = None
     sleep: Sleeper = asyncio.sleep
+    #: optional client-side pacing (:class:`ksef_tui.ksef.limits.RateLimiter`); None: none
+    limiter: Any = None
     _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     _slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
 
@@ -141,6 +143,12 @@ class KsefHttp:
             hdrs["Authorization"] = f"Bearer {bearer.reveal()}"
         url = self.endpoint.url(path)
 
+        limiter = self.limiter
+        if limiter is not None:
+            from ksef_tui.ksef.limits import group_for
+
+            limit_group = group_for(path)
+            limit_key = limiter.key_for(bearer.reveal() if bearer is not None else None)
         attempt = 0
         rate_waits = 0
         rate_waited = 0.0
@@ -150,7 +158,15 @@ class KsefHttp:
             try:
                 assert self._slots is not None
                 async with self._slots:
-                    response = await client.request(method, url, content=body or None, headers=hdrs, params=params)
+                    if limiter is None:
+                        response = await client.request(method, url, content=body or None, headers=hdrs, params=params)
+                    else:
+                        permit = await limiter.acquire(limit_group, limit_key)
+                        try:
+                            response = await client.request(method, url, content=body or None, headers=hdrs,
+                                                            params=params)
+                        finally:
+                            limiter.done(permit)
             except httpx.TimeoutException as exc:
                 if retry is Retry.IDEMPOTENT and attempt < self.policy.max_attempts:
                     await self._backoff(attempt)
@@ -178,6 +194,8 @@ class KsefHttp:
 
             if status == 429:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if limiter is not None:
+                    limiter.throttled(limit_group, limit_key, retry_after)
                 wait = retry_after if retry_after is not None else self._delay(rate_waits + 1)
                 wait *= 1.0 + 0.25 * random.random()  # spread the herd that was throttled together
                 if (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -69,10 +69,13 @@ class SerialResult:
     changed: list[int]
     unchanged: list[int]  # already in the requested state
     missing: list[int]  # ids that no longer exist
+    # changed by someone else since the caller saw them (their version moved on) and not in
+    # the requested state: left as the other administrator saved them
+    skipped: list[int] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return len(self.changed) + len(self.unchanged) + len(self.missing)
+        return len(self.changed) + len(self.unchanged) + len(self.missing) + len(self.skipped)
 
 
 def nip_message(exc: InvalidNip) -> str:
@@ -311,17 +314,30 @@ class CompanyService:
         enabled: bool,
         progress: Callable[[int, int], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
+        *,
+        expected_versions: Mapping[int, int] | None = None,
     ) -> SerialResult:
         """Serial operation "enable KSeF" / "disable KSeF" over ``ids`` in ONE transaction.
 
-        Either every company ends in the requested state, or (on any error or
-        cancellation) nothing changes at all.
+        Either every company ends in the requested state, or (on any error, cancellation
+        or a killed process) nothing changes at all.
+
+        ``expected_versions`` maps ids to the versions the user saw when choosing them: a
+        company another administrator has changed since then (its version moved on) is not
+        touched and comes back in ``SerialResult.skipped`` (unless it is already in the
+        requested state: then it is ``unchanged``). Ids without an entry are changed
+        whatever their version. Rows are locked while the operation runs (PostgreSQL:
+        SELECT ... FOR UPDATE in id order, so two serial operations never deadlock; SQLite:
+        the database's single writer lock), so an edit made meanwhile by someone else waits
+        for it and then meets a version conflict instead of being lost.
         """
         require_admin(actor)
         wanted: Sequence[int] = sorted(set(int(i) for i in ids))
         total = len(wanted)
         action = "company.ksef_enable" if enabled else "company.ksef_disable"
+        lock_rows = self.db.dialect == "postgresql"
         changed: list[int] = []
+        skipped: list[int] = []
         present: set[int] = set()
         now = utcnow()
         with self.db.session() as s:
@@ -329,15 +345,29 @@ class CompanyService:
                 if should_cancel is not None and should_cancel():
                     raise OperationCancelled(_("Cancelled; nothing was changed."))
                 part = wanted[start : start + CHUNK]
-                rows = s.execute(
-                    update(Company)
-                    .where(Company.id.in_(part), Company.ksef_enabled != enabled)
-                    .values(ksef_enabled=enabled, updated_at=now, version=Company.version + 1)
-                    .returning(Company.id, Company.name)
-                ).all()
+                if lock_rows:
+                    s.execute(select(Company.id).where(Company.id.in_(part)).order_by(Company.id).with_for_update())
+                groups: dict[int | None, list[int]] = {}
+                for cid in part:
+                    groups.setdefault(None if expected_versions is None else expected_versions.get(cid), []).append(cid)
+                rows = []
+                for version, group in groups.items():
+                    conds = [Company.id.in_(group), Company.ksef_enabled != enabled]
+                    if version is not None:
+                        conds.append(Company.version == int(version))
+                    rows += s.execute(
+                        update(Company)
+                        .where(*conds)
+                        .values(ksef_enabled=enabled, updated_at=now, version=Company.version + 1)
+                        .returning(Company.id, Company.name)
+                    ).all()
                 self._apply_chunk(s, actor, action, enabled, rows, now)
-                changed.extend(r[0] for r in rows)
-                present.update(s.execute(select(Company.id).where(Company.id.in_(part))).scalars())
+                done = {r[0] for r in rows}
+                changed.extend(done)
+                for cid, state in s.execute(select(Company.id, Company.ksef_enabled).where(Company.id.in_(part))):
+                    present.add(cid)
+                    if cid not in done and bool(state) != enabled:
+                        skipped.append(cid)
                 if progress is not None:
                     progress(min(start + CHUNK, total), total)
             if should_cancel is not None and should_cancel():
@@ -345,8 +375,9 @@ class CompanyService:
         changed_set = set(changed)
         return SerialResult(
             changed=sorted(changed_set),
-            unchanged=sorted(present - changed_set),
+            unchanged=sorted(present - changed_set - set(skipped)),
             missing=sorted(set(wanted) - present),
+            skipped=sorted(skipped),
         )
 
     @staticmethod

@@ -42,6 +42,12 @@ if TYPE_CHECKING:  # imported lazily at run time: start-up never loads KSeF code
     from ksef_tui.ksef.vault import Vault
 
 DEFAULT_PERMISSIONS = ("InvoiceRead", "InvoiceWrite")
+# the permissions a KSeF token may carry (as in ksef.gateway.TOKEN_PERMISSIONS; kept here so the UI
+# can offer them without importing KSeF code at start)
+TOKEN_PERMISSIONS = (
+    "InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
+    "SubunitManage", "EnforcementOperations", "Introspection",
+)
 PANEL_ENVIRONMENTS = (Environment.DEMO, Environment.PRODUCTION)
 EXPIRY_WARNING_DAYS = 30
 
@@ -151,6 +157,15 @@ class PreparedFile:
     environment: Environment
     # the challenge as the gateway knows it, for the local check of the signed file
     request: Any = None
+
+
+@dataclass(frozen=True)
+class SignedFileCheck:
+    """What the local check of a signed Profil Zaufany file found (no secrets)."""
+
+    challenge: str
+    context: str
+    signatures: int
 
 
 class KsefOperationError(ServiceError):
@@ -648,6 +663,29 @@ class CredentialService:
                                                 {"environment": env.value, "user_id": user_id,
                                                  "challenge": req.challenge.challenge})])
         return PreparedFile(out_path, req.challenge.challenge, req.expires_at, nip, env, req)
+
+    @staticmethod
+    def check_signed_file(signed: bytes, prepared: PreparedFile | None = None, *,
+                          nip: str | None = None) -> SignedFileCheck:
+        """Profil Zaufany step 3: the local checks the gateway makes before sending (no network).
+
+        The same checks run again when the file is sent; this only lets the UI say at once
+        that the file is not signed, is for another challenge or company, or has expired.
+        """
+        from ksef_tui.ksef.errors import KsefError
+        from ksef_tui.ksef.models import Context
+        from ksef_tui.ksef.signedfile import check_signed_file
+
+        expected = None
+        if prepared is not None:
+            expected = prepared.request.challenge if prepared.request is not None else prepared.challenge
+        nip = nip or (prepared.nip if prepared is not None else None)
+        try:
+            facts = check_signed_file(signed, expected_challenge=expected,
+                                      expected_context=Context.nip(nip) if nip else None)
+        except KsefError as exc:
+            raise _operation_error(exc) from None
+        return SignedFileCheck(facts.challenge, str(facts.context), facts.signatures)
 
     async def token_from_signed_file(self, actor: Actor, user_id: int, company_id: int, env: Environment,
                                      signed: bytes, *, expected_challenge: str | None = None,

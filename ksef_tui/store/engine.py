@@ -11,6 +11,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 DATABASE_ENV = "KSEF_TUI_DATABASE_URL"
 APP_NAME = "ksef-tui"
@@ -70,8 +71,17 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
         with self._sessions() as s:
-            with s.begin():
-                yield s
+            try:
+                with s.begin():
+                    yield s
+            except StaleDataError:
+                # a versioned row (see models) was changed by someone else since it was read
+                from ksef_tui.i18n import _
+                from ksef_tui.services.errors import ConflictError  # a leaf module of plain exceptions
+
+                raise ConflictError(
+                    _("Someone else changed this record since you opened it; reload it and try again.")
+                ) from None
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -10,7 +10,7 @@ from ksef_tui.store.engine import Database, StoreError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest revision; a test checks it equals Alembic's head.
-HEAD = "0002"
+HEAD = "0003"
 
 
 def current_revision(db: Database) -> str | None:
@@ -50,7 +50,44 @@ def upgrade_if_needed(db: Database) -> None:
     command.upgrade(_config(db), "head")
 
 
-def downgrade(db: Database, revision: str) -> None:
+def upgrade_to(db: Database, revision: str = "head") -> None:
+    """Upgrade to a given revision (tests build old schemas with it; start-up uses upgrade_if_needed)."""
     from alembic import command
 
-    command.downgrade(_config(db), revision)
+    command.upgrade(_config(db), revision)
+
+
+def downgrade(db: Database, revision: str) -> str | None:
+    """Take the schema back to ``revision`` (a known revision, or "base" for none at all).
+
+    A step that would lose data refuses (the migration raises); then nothing changes and
+    :class:`StoreError` says why. Returns the revision the database is at afterwards.
+    """
+    from alembic import command
+
+    known = list(reversed(known_revisions()))  # oldest first
+    current = current_revision(db)
+    if revision not in known and revision != "base":
+        raise StoreError(
+            f"Unknown schema version {revision!r}; the versions are: {', '.join(known)} (or base)."
+        )
+    if current is None:
+        raise StoreError(f"The database {db.display_name} has no ksef-tui schema to downgrade.")
+    if current not in known:
+        raise StoreError(
+            f"The database {db.display_name} was made by a newer ksef-tui (schema {current}); "
+            "downgrade it with that version."
+        )
+    target = -1 if revision == "base" else known.index(revision)
+    if target > known.index(current):
+        raise StoreError(
+            f"The database {db.display_name} is at schema {current}, older than {revision}: "
+            "that is an upgrade (it happens on start)."
+        )
+    if target == known.index(current):
+        return current
+    try:
+        command.downgrade(_config(db), revision)
+    except RuntimeError as exc:
+        raise StoreError(f"Downgrade of {db.display_name} to {revision} refused: {exc}") from None
+    return current_revision(db)

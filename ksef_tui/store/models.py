@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -108,6 +108,14 @@ class KsefEndpoint(SQLModel, table=True):
     base_url: str = Field(max_length=300)
 
 
+# The credential's version is also the ORM's version counter: every UPDATE or DELETE of a
+# loaded row says "WHERE version = <the version read>", so a write based on a stale read
+# (another administrator or process saved in between) matches nothing and is refused
+# (StaleDataError, turned into ConflictError by Database.session) instead of overwriting.
+# The services still raise the version themselves (version_id_generator=False).
+_credential_version = Column("version", Integer, nullable=False, server_default="1", default=1)
+
+
 class KsefCredential(SQLModel, table=True):
     """How one user logs in to KSeF for one company in one environment.
 
@@ -121,6 +129,7 @@ class KsefCredential(SQLModel, table=True):
         Index("ix_credential_company", "company_id"),
         Index("ix_credential_env_method", "environment", "method"),
     )
+    __mapper_args__ = {"version_id_col": _credential_version, "version_id_generator": False}
 
     id: Optional[int] = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
@@ -152,4 +161,4 @@ class KsefCredential(SQLModel, table=True):
     last_auth_error: Optional[str] = Field(default=None, max_length=500)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
-    version: int = Field(default=1)
+    version: int = Field(default=1, sa_column=_credential_version)

@@ -1,5 +1,4 @@
 import os
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -25,6 +24,17 @@ def prepared(db_url, tmp_path):
     return db_url, tmp_path
 
 
+def _token_blob(url: str) -> bytes:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return bytes(conn.exec_driver_sql("select token_blob from ksef_credential").fetchone()[0])
+    finally:
+        engine.dispose()
+
+
 def test_set_token_then_rotate_keys(prepared):
     db, tmp = prepared
     r = run("users", "ksef", "set", "anna", "--nip", "5265877635", "--env", "DEMO", "--token-file", str(tmp / "token.txt"), db=db)
@@ -34,12 +44,12 @@ def test_set_token_then_rotate_keys(prepared):
     key = os.path.join(cfg, "ksef-tui", "master.key")
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     old = open(key).read()
-    blob_before = sqlite3.connect(db.removeprefix("sqlite:///")).execute("select token_blob from ksef_credential").fetchone()[0]
+    blob_before = _token_blob(db)
     r = run("keys", "rotate", db=db)
     assert r.returncode == 0, r.stderr
     assert "Re-encrypted 1 secret(s)" in r.stdout
     assert open(key).read() != old and stat.S_IMODE(os.stat(key).st_mode) == 0o600
-    blob_after = sqlite3.connect(db.removeprefix("sqlite:///")).execute("select token_blob from ksef_credential").fetchone()[0]
+    blob_after = _token_blob(db)
     assert blob_after != blob_before
     # the old key no longer opens the database: a clear line, not a traceback
     with open(key, "w") as f:

@@ -1,6 +1,5 @@
 """Credential rules, enforced by the service (no network here; flows with KSeF are in test_credentials_e2e)."""
 
-import sqlite3
 
 import pytest
 
@@ -34,7 +33,8 @@ def test_paste_token_saved_sealed_and_masked(setup):
     assert view.token_masked.endswith(TOKEN[-4:]) and TOKEN[:20] not in view.token_masked
     assert view.token_reference == "20251010-EC-1DCE3E3000-12ECB5B36E-45"
     assert TOKEN not in repr(view)
-    raw = sqlite3.connect(ctx.db.engine.url.database).execute("select token_blob from ksef_credential").fetchone()[0]
+    with ctx.db.engine.connect() as conn:
+        raw = conn.exec_driver_sql("select token_blob from ksef_credential").fetchone()[0]
     assert TOKEN.encode() not in raw and TOKEN[-20:].encode() not in raw
     for e in ctx.audit.entries(ctx.actor):
         assert TOKEN[-20:] not in str(e.after) and TOKEN[-20:] not in str(e.before)
@@ -104,7 +104,7 @@ def test_demo_material_never_opens_for_production(setup):
             ctx.credentials._material(rows["PRODUCTION"])
 
 
-def test_certificate_saved_with_facts_and_method_rules(setup):
+def test_certificate_saved_with_facts_and_method_rules(setup, database_bytes):
     from ksef_tui.ksef.testcert import make_test_certificate
 
     ctx, on, _off, anna, _bob = setup
@@ -119,7 +119,7 @@ def test_certificate_saved_with_facts_and_method_rules(setup):
     back = ctx.credentials.set_method(ctx.actor, anna.id, on.id, Environment.DEMO, AuthMethod.TOKEN)
     assert back.method is AuthMethod.TOKEN and back.version == view.version + 1
     key_pem = key.reveal()
-    raw = open(ctx.db.engine.url.database, "rb").read()
+    raw = database_bytes(ctx.db.url)
     assert key_pem[40:80] not in raw and b"PRIVATE KEY" not in raw
 
 

@@ -259,6 +259,10 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
         if self._source is not None:
             self.load(self._source, keep_cursor=True)
 
+    def loaded_rows(self) -> list[RowT]:
+        """The rows fetched so far (the pages in the cache), as the user saw them."""
+        return [row for page in self._pages.values() for row in page]
+
     def row_at(self, index: int) -> RowT | None:
         if self._source is None or not 0 <= index < self._count:
             return None

@@ -1,0 +1,76 @@
+"""`ksef-tui ksef check [--env ENV] [--within-days N] [--json]`: for cron and monitoring.
+
+Authorizes every configured credential (of companies with KSeF on) under the same client-side
+limits as the panel's bulk test, and exits 1 when any authorization fails or any credential stops
+working within N days (a certificate's validTo; a KSeF token's 31 Dec 2026). Exit 0: all fine.
+The JSON lists every row; it never holds a token, key or access token.
+
+Wire it with ``add_check(ksef_subparsers)`` from :func:`ksef_tui.cli_ksef.register`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def add_check(ksef_subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``check`` to the ``ksef`` command group."""
+    c = ksef_subparsers.add_parser(
+        "check", help="authorize every configured credential; exit 1 if any fails or expires soon",
+        description="Authorize every configured KSeF credential (respecting KSeF's request limits) and "
+        "report each. Exit codes: 0 all authorized and none expires within N days, 1 otherwise, 2 bad input.")
+    c.add_argument("--env", metavar="ENV", help="only TEST, DEMO or PRODUCTION (default: all)")
+    c.add_argument("--within-days", type=int, default=30, metavar="N",
+                   help="fail when a certificate or token stops working within N days (default 30)")
+    c.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
+    c.add_argument("--concurrency", type=int, default=None, help=argparse.SUPPRESS)
+    c.set_defaults(handler=cmd_check)
+    return c
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Alternative wiring: a top-level ``check`` (not used when ``add_check`` is)."""
+    return add_check(subparsers)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+    import datetime as dt
+    import json
+
+    from ksef_tui.cli import _open_ctx
+    from ksef_tui.domain.environments import Environment
+    from ksef_tui.services.bulk import DEFAULT_CONCURRENCY, configured_targets
+    from ksef_tui.services.bulk import check_rows
+
+    if args.within_days < 0:
+        print("ksef-tui: --within-days must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    env = None
+    if args.env:
+        try:
+            env = Environment.parse(args.env)
+        except ValueError as exc:
+            print(f"ksef-tui: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    ctx = _open_ctx(args)
+    targets = configured_targets(ctx.credentials, ctx.actor, env)
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = asyncio.run(check_rows(ctx.credentials, ctx.actor, targets, within_days=args.within_days, now=now,
+                                  concurrency=args.concurrency or DEFAULT_CONCURRENCY))
+    bad = [r for r in rows if not r["ok"] or r["expiring"]]
+    if args.json:
+        json.dump({"checked_at": now.isoformat(), "within_days": args.within_days, "environment": env.value if env else None,
+                   "total": len(rows), "problems": len(bad), "rows": rows}, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for r in rows:
+            mark = "OK  " if r["ok"] and not r["expiring"] else "FAIL"
+            extra = f" (stops working in {r['days_left']} days)" if r["expiring"] else ""
+            print(f"{mark} {r['environment']:<10} {r['login']:<20} {r['nip']} {r['method']:<11} {r['message']}{extra}")
+        print(f"{len(rows)} checked, {len(bad)} with problems.")
+    return EXIT_FAIL if bad else EXIT_OK

@@ -1,0 +1,51 @@
+"""The panel's commands in the command palette (Ctrl+P)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from ksef_tui.i18n import _
+
+if TYPE_CHECKING:
+    from ksef_tui.ui.app import KsefApp
+
+
+class PanelCommands(Provider):
+    """Go to a section, serial operations on the selection, help."""
+
+    @property
+    def panel(self) -> KsefApp:
+        return cast("KsefApp", self.app)
+
+    def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        app = self.panel
+        return [
+            (_("Go to Companies"), _("Users and Companies → Companies"),
+             partial(app.action_goto, "companies")),
+            (_("Go to Users"), _("Users and Companies → Users"), partial(app.action_goto, "users")),
+            (_("Go to KSeF"), _("The KSeF section"), partial(app.action_goto, "ksef")),
+            (_("Enable KSeF for the selected companies"), _("Serial operations"),
+             partial(app.serial_ksef, True)),
+            (_("Disable KSeF for the selected companies"), _("Serial operations"),
+             partial(app.serial_ksef, False)),
+            (_("Select all companies in the list"), _("Only the rows the filter shows"),
+             partial(app.companies_action, "select_all")),
+            (_("Clear the selection of companies"), _("Esc in the list"),
+             partial(app.companies_action, "clear_selection")),
+            (_("Keys"), _("Show the keys (? or F1)"), app.action_help),
+        ]
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self.commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self.commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -1,0 +1,55 @@
+"""Typed messages that workers post back to the screens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+from ksef_tui.services.companies import SerialResult
+
+
+@dataclass
+class RowsLoaded(Message):
+    """A filtered list was counted and its first page fetched (in a worker)."""
+
+    generation: int
+    source: Any
+    count: int
+    first_page: Sequence[Any]
+
+
+@dataclass
+class IdsLoaded(Message):
+    """All ids of the filtered list, for "select all" or "invert selection"."""
+
+    generation: int
+    purpose: str  # "select_all" | "invert"
+    ids: list[int]
+
+
+@dataclass
+class LoadFailed(Message):
+    """A list could not be read; ``message`` is for the user."""
+
+    message: str
+
+
+@dataclass
+class SerialProgress(Message):
+    """A serial operation has handled ``done`` of ``total`` companies."""
+
+    done: int
+    total: int
+
+
+@dataclass
+class SerialFinished(Message):
+    """A serial operation ended: ``result`` on success, else ``error`` (nothing changed)."""
+
+    enabled: bool
+    result: SerialResult | None = None
+    error: str | None = None
+    cancelled: bool = False

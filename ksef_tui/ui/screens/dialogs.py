@@ -1,0 +1,180 @@
+"""Small modal dialogs: confirm, message, serial-operation menu, progress, result."""
+
+from __future__ import annotations
+
+import threading
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, OptionList, ProgressBar, Static
+from textual.widgets.option_list import Option
+
+from ksef_tui.i18n import _
+from ksef_tui.services.companies import SerialResult
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes/no question; ``True`` only when the user confirms."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "answer(False)", _("Cancel"), id="dialog.cancel"),
+        Binding("y", "answer(True)", _("Yes"), show=False, id="dialog.yes"),
+        Binding("n", "answer(False)", _("No"), show=False, id="dialog.no"),
+    ]
+
+    def __init__(self, question: str, *, yes: str | None = None, no: str | None = None,
+                 title: str | None = None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.question = question
+        self.yes_label = yes or _("Yes")
+        self.no_label = no or _("Cancel")
+        self.title_text = title or _("Confirm")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm") as box:
+            box.border_title = self.title_text
+            yield Static(Text(self.question), classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes_label, variant="primary", id="yes")
+                yield Button(self.no_label, id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class MessageDialog(ModalScreen[None]):
+    """A message to acknowledge; ``error=True`` shows it as an error."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", _("Close"), id="dialog.close"),
+    ]
+
+    def __init__(self, title: str, message: str, *, error: bool = False) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.message = message
+        self.error = error
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="message") as box:
+            box.border_title = self.title_text
+            box.set_class(self.error, "-error")
+            yield Static(Text(self.message), classes="dialog-text", id="message-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(_("OK"), variant="error" if self.error else "primary", id="ok")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class SerialMenu(ModalScreen[bool | None]):
+    """"Serial operations" for the selected companies: ``True`` enable, ``False`` disable."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", _("Cancel"), id="dialog.cancel"),
+    ]
+
+    def __init__(self, selected: int) -> None:
+        super().__init__(classes="dialog-screen")
+        self.selected = selected
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="serial-menu") as box:
+            box.border_title = _("Serial operations")
+            yield Label(_("Selected companies: {n}").format(n=self.selected), classes="dialog-text")
+            yield OptionList(
+                Option(_("Enable KSeF"), id="enable"),
+                Option(_("Disable KSeF"), id="disable"),
+                id="serial-options",
+            )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id == "enable")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ProgressDialog(ModalScreen[None]):
+    """Progress of a long operation; Esc asks the worker to stop (``cancel`` is set).
+
+    The caller dismisses it when the operation ends.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", _("Cancel"), id="progress.cancel"),
+    ]
+
+    def __init__(self, title: str, total: int, cancel: threading.Event) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.total = total
+        self.cancel = cancel
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="progress") as box:
+            box.border_title = self.title_text
+            yield ProgressBar(total=self.total, show_eta=False, id="progress-bar")
+            yield Label(_("Esc: cancel (nothing will be changed)"), id="progress-hint",
+                        classes="dialog-hint")
+
+    def advance(self, done: int, total: int) -> None:
+        self.query_one(ProgressBar).update(total=total, progress=done)
+
+    def action_cancel(self) -> None:
+        if not self.cancel.is_set():
+            self.cancel.set()
+            self.query_one("#progress-hint", Label).update(_("Cancelling…"))
+            self.query_one("#progress", Vertical).add_class("-cancelling")
+
+
+class SerialResultDialog(ModalScreen[None]):
+    """Summary of a finished serial operation."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", _("Close"), id="dialog.close"),
+    ]
+
+    def __init__(self, enabled: bool, result: SerialResult) -> None:
+        super().__init__(classes="dialog-screen")
+        self.enabled = enabled
+        self.result = result
+
+    def compose(self) -> ComposeResult:
+        title = _("KSeF enabled") if self.enabled else _("KSeF disabled")
+        already = _("Already enabled") if self.enabled else _("Already disabled")
+        rows = (
+            (_("Changed"), len(self.result.changed), "-changed"),
+            (already, len(self.result.unchanged), "-unchanged"),
+            (_("Skipped (no longer exist)"), len(self.result.missing), "-missing"),
+        )
+        if self.result.skipped:
+            rows += ((_("Skipped (changed by someone else; reload)"), len(self.result.skipped), "-skipped"),)
+        with Vertical(classes="dialog", id="serial-result") as box:
+            box.border_title = title
+            for label, count, cls in rows:
+                with Horizontal(classes=f"result-row {cls}"):
+                    yield Label(label, classes="result-label")
+                    yield Label(str(count), classes="result-count")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(_("OK"), variant="primary", id="ok")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,68 @@
+"""Users and Companies → Users: the list, filter and selection; enter opens the user's KSeF."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+
+from ksef_tui.i18n import _
+from ksef_tui.services.users import UserFilter, UserRow
+from ksef_tui.ui.screens.list_screen import ListScreen
+from ksef_tui.ui.sources import UserSource
+from ksef_tui.ui.widgets.virtual_table import Column
+
+
+def role_label(role: str) -> str:
+    return {"admin": _("admin"), "client": _("client")}.get(role, role)
+
+
+def yes_no(value: bool) -> Text:
+    return Text(_("yes"), style="bold") if value else Text(_("no"))
+
+
+class UsersScreen(ListScreen[UserRow]):
+    SECTION = "users"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "details", _("Details"), id="users.details",
+                tooltip=_("The user's details")),
+    ]
+
+    def action_details(self) -> None:
+        from ksef_tui.ui.screens.user_detail import UserDetailScreen
+
+        row = self.table.cursor_row
+        if row is not None:
+            self.app.push_screen(UserDetailScreen(row.id))
+
+    def filter_placeholder(self) -> str:
+        return _("/ Filter by login, name or e-mail")
+
+    def empty_text(self) -> str:
+        return _("No users match the filter.")
+
+    def columns(self) -> Sequence[Column[UserRow]]:
+        return [
+            Column("login", _("Login"), lambda r: r.login, width=16),
+            Column("full_name", _("Full name"), lambda r: r.full_name, min_width=12, weight=3),
+            Column("email", _("E-mail"), lambda r: r.email or "", weight=2, hide_below=100),
+            Column("role", _("Role"), lambda r: role_label(r.role), width=6),
+            Column("active", _("Active"), lambda r: yes_no(r.active), width=6),
+            Column("ksef", _("KSeF"), lambda r: yes_no(r.may_configure_ksef), width=4),
+            Column("companies", _("Firms"), lambda r: str(r.company_count), width=5,
+                   justify="right"),
+        ]
+
+    def make_source(self) -> UserSource:
+        return UserSource(self.ctx.users, self.ctx.actor, UserFilter(text=self.filter_text))
+
+    def status_extra(self) -> str:
+        return _("KSeF: may configure KSeF themselves")
+
+    def open_row(self, row: UserRow) -> None:
+        from ksef_tui.ui.screens.user_ksef import UserKsefScreen
+
+        self.app.push_screen(UserKsefScreen(self.ctx, row.id))

@@ -1,0 +1,46 @@
+"""Row sources for :class:`~ksef_tui.ui.widgets.virtual_table.VirtualTable` over the services.
+
+A source is one filter applied to one service for one actor: it is immutable,
+so a worker can count and fetch the first page while the old source is still
+on screen, and the table swaps them in one step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ksef_tui.services.actor import Actor
+from ksef_tui.services.companies import CompanyFilter, CompanyRow, CompanyService
+from ksef_tui.services.users import UserFilter, UserRow, UserService
+
+
+@dataclass(frozen=True)
+class CompanySource:
+    service: CompanyService
+    actor: Actor
+    filter: CompanyFilter
+
+    def count(self) -> int:
+        return self.service.count(self.actor, self.filter)
+
+    def page(self, offset: int, limit: int) -> list[CompanyRow]:
+        return self.service.page(self.actor, self.filter, offset, limit)
+
+    def ids(self) -> list[int]:
+        return self.service.ids(self.actor, self.filter)
+
+
+@dataclass(frozen=True)
+class UserSource:
+    service: UserService
+    actor: Actor
+    filter: UserFilter
+
+    def count(self) -> int:
+        return self.service.count(self.actor, self.filter)
+
+    def page(self, offset: int, limit: int) -> list[UserRow]:
+        return self.service.page(self.actor, self.filter, offset, limit)
+
+    def ids(self) -> list[int]:
+        return self.service.ids(self.actor, self.filter)

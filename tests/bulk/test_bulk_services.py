@@ -1,0 +1,253 @@
+"""Bulk test authorization, refresh from KSeF, the dashboard counts and CSV, `ksef check`.
+
+Against a strict simulator with the production request limits on; no timed assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import json
+import threading
+
+from sqlalchemy import select
+
+from ksef_tui.domain.environments import Environment
+from ksef_tui.ksef.gateway import KsefGateway
+from ksef_tui.ksef.limits import AUTH, OTHER, RateLimiter, group_for
+from ksef_tui.services import dashboard as dash
+from ksef_tui.services.bulk import CANCELLED, ERROR, FAILED, OK, SKIPPED, KsefBulk, Target, run_bulk
+from ksef_tui.store.models import AuditEntry, KsefCredential
+
+from .conftest import seed
+
+DEMO = Environment.DEMO
+
+
+def _bulk(ctx, limiter=None, observer=None, **kw):
+    endpoint = ctx.credentials._endpoint(DEMO)
+    limiter = limiter or RateLimiter()
+    return KsefBulk(ctx.credentials, ctx.actor, limiter=limiter,
+                    gateway_factory=lambda e: KsefGateway(endpoint, limiter=limiter, observer=observer), **kw)
+
+
+def _creds(ctx):
+    with ctx.db.session() as s:
+        return {(c.user_id, c.company_id): (c.last_auth_ok, c.last_auth_reference, c.last_auth_error, c.token_status)
+                for c in s.scalars(select(KsefCredential))}
+
+
+def test_limit_groups_and_bound():
+    assert group_for("/auth/challenge") == AUTH
+    assert group_for("/auth/20250101-AU-1") == AUTH
+    assert group_for("/auth/sessions") == OTHER
+    assert group_for("/tokens/abc") == OTHER
+    assert group_for("/certificates/query") == OTHER
+    lim = RateLimiter()
+    assert lim.minimum_seconds(AUTH, 60) == 0
+    assert lim.minimum_seconds(AUTH, 2001) == 33
+    assert lim.minimum_seconds(OTHER, 31) == 60  # 30 a minute
+    assert lim.minimum_seconds(OTHER, 121) == 3600
+
+
+def test_limiter_never_lets_more_than_the_window_through():
+    now = [0.0]
+    lim = RateLimiter({"g": ((1.0, 3),)}, clock=lambda: now[0], margin_s=0.0)
+
+    async def go():
+        permits = [await lim.acquire("g", "k") for _ in range(3)]
+        for p in permits:
+            lim.done(p)
+        waiter = asyncio.create_task(lim.acquire("g", "k"))
+        await asyncio.sleep(0)
+        assert not waiter.done()  # the 4th waits for the window to slide
+        now[0] = 1.01
+        lim.done(permits[0])  # any wake-up re-checks
+        return await asyncio.wait_for(waiter, 5)
+
+    permit = asyncio.run(go())
+    assert permit.slot.at == 1.01
+    lim.throttled("g", "k", 30)
+    assert lim.stats.throttled == 1
+
+
+def test_bulk_test_authorization_all_ok_and_429_honoured(bulk_ctx, limited_sim):
+    targets = seed(bulk_ctx, limited_sim.sim, 30, users_per_company=3)
+    limited_sim.sim.faults.throttle("/auth/challenge", retry_after=1, times=2)
+    limiter = RateLimiter()
+    progress = []
+
+    async def run():
+        async with _bulk(bulk_ctx, limiter) as bulk:
+            return await run_bulk("test", targets, bulk.test_authorization, concurrency=16,
+                                  on_progress=progress.append)
+
+    report = asyncio.run(run())
+    assert report.counts[OK] == 30, [r.message for r in report.results if not r.ok]
+    assert limiter.stats.throttled == 2  # the injected 429s were met, waited out and repeated
+    assert progress[-1].done == 30 and progress[-1].eta_s == 0
+    assert all(ok for ok, *_ in _creds(bulk_ctx).values())
+    assert report.rerun_targets() == []
+
+
+def test_faults_give_precise_results_and_rerun_fixes_only_failed_rows(bulk_ctx, limited_sim):
+    sim = limited_sim.sim
+    targets = seed(bulk_ctx, sim, 60)
+    # three tokens revoked in KSeF: a final "no" that a re-run cannot fix
+    with bulk_ctx.db.session() as s:
+        refs = {c.user_id: c.token_reference for c in s.scalars(select(KsefCredential))}
+    for t in targets[:3]:
+        sim.state.ksef_tokens[refs[t.user_id]].revoked = True
+    # 5% of the state-changing auth calls fail with a 5xx or a dropped connection
+    sim.faults.fail("/auth/ksef-token", 503, times=None, probability=0.05)
+    sim.faults.fail("/auth/challenge", 502, times=None, probability=0.05)
+    sim.faults.drop("/auth/token/redeem", times=2)
+
+    async def run(ts):
+        async with _bulk(bulk_ctx, transient_attempts=1) as bulk:
+            return await run_bulk("test", ts, bulk.test_authorization, concurrency=12)
+
+    first = asyncio.run(run(targets))
+    by_user = {r.target.user_id: r for r in first.results}
+    assert all(r.status in (OK, FAILED, ERROR) for r in first.results)
+    revoked = [by_user[t.user_id] for t in targets[:3]]
+    for r in revoked:  # unless a fault came first, KSeF's final "no"
+        assert r.status == ERROR or (r.status == FAILED and "450" in r.message and "unieważniony" in r.message.lower())
+    errors = [r for r in first.results if r.status == ERROR]
+    assert errors, "the injected faults hit no row"
+    for r in errors:
+        assert "nothing was saved" in r.message.lower()
+        assert any(s in r.message for s in ("503", "502", "reach KSeF", "answer"))
+    before = _creds(bulk_ctx)
+    for r in errors:  # a temporary problem leaves the credential as it was
+        assert before[(r.target.user_id, r.target.company_id)][0] is None
+    for r in revoked:
+        if r.status == FAILED:
+            assert before[(r.target.user_id, r.target.company_id)][0] is False
+            assert before[(r.target.user_id, r.target.company_id)][3] == "Revoked"
+
+    sim.faults.clear()
+    rerun_targets = first.rerun_targets()
+    assert {t.user_id for t in rerun_targets} == {r.target.user_id for r in first.results if r.status != OK}
+    second = asyncio.run(run(rerun_targets))
+    after = _creds(bulk_ctx)
+    merged = first.merged(second)
+    assert merged.counts[OK] == 57 and merged.counts[FAILED] == 3
+    assert {r.target.user_id for r in merged.results if r.status == FAILED} == {t.user_id for t in targets[:3]}
+    assert all(after[(t.user_id, t.company_id)][3] == "Revoked" for t in targets[:3])
+    for r in first.results:  # the rows that were fine were not touched again
+        if r.status == OK:
+            key = (r.target.user_id, r.target.company_id)
+            assert after[key][1] == before[key][1] == r.reference
+
+
+def test_cancel_saves_nothing_half_done(bulk_ctx, limited_sim):
+    targets = seed(bulk_ctx, limited_sim.sim, 10)
+    cancel = threading.Event()
+    cancel.set()
+
+    async def run():
+        async with _bulk(bulk_ctx) as bulk:
+            return await run_bulk("test", targets, bulk.test_authorization, cancel=cancel)
+
+    report = asyncio.run(run())
+    assert report.cancelled and report.counts[CANCELLED] == 10
+    assert len(report.rerun_targets()) == 10
+    assert all(v[0] is None for v in _creds(bulk_ctx).values())
+
+
+def test_refresh_marks_revoked_tokens_and_dashboard_counts(bulk_ctx, limited_sim):
+    sim = limited_sim.sim
+    targets = seed(bulk_ctx, sim, 6)
+    with bulk_ctx.db.session() as s:
+        refs = {c.user_id: c.token_reference for c in s.scalars(select(KsefCredential))}
+    sim.state.ksef_tokens[refs[targets[0].user_id]].revoked = True
+
+    async def run():
+        async with _bulk(bulk_ctx) as bulk:
+            return await run_bulk("refresh", targets, bulk.refresh_from_ksef)
+
+    report = asyncio.run(run())
+    assert report.counts[OK] == 5 and report.counts[FAILED] == 1
+    assert "Revoked" in report.results[0].message
+    svc = dash.DashboardService(bulk_ctx.db)
+    now = dt.datetime(2026, 11, 24, 12, tzinfo=dt.timezone.utc)
+    summary = svc.summary(bulk_ctx.actor, now=now)
+    assert summary.token_days_left == 38
+    demo = summary.counts(DEMO)
+    assert demo.counts[dash.TOKEN] == 6
+    assert demo.counts[dash.TOKEN_INACTIVE] == 1
+    assert demo.counts[dash.FAILING] == 1 and demo.reasons[0].count == 1
+    assert demo.counts[dash.NEVER_TESTED] == 0
+    assert demo.counts[dash.NOT_CONFIGURED] == 0
+    rows = svc.page(bulk_ctx.actor, DEMO, dash.FAILING, 0, 10, now=now)
+    assert [r.user_id for r in rows] == [targets[0].user_id]
+    assert dash.split_row_id(rows[0].id) == (targets[0].user_id, targets[0].company_id, DEMO)
+    out = io.StringIO()
+    assert svc.export_csv(bulk_ctx.actor, DEMO, dash.TOKEN, out, now=now) == 6
+    text = out.getvalue()
+    assert text.splitlines()[0].startswith("environment,login")
+    with bulk_ctx.db.session() as s:
+        for c in s.scalars(select(KsefCredential)):
+            assert c.token_last4 in text
+    assert bulk_ctx.audit.count(bulk_ctx.actor, action="credential.token_status") == 1
+
+
+def test_dashboard_states_in_sql(ctx):
+    from benchmarks.bench_bulk import seed_token_users  # noqa: F401  (same seeding shape)
+    from ksef_tui.services.demo import seed_demo
+
+    seed_demo(ctx.db, ctx.actor, companies=40, users=60, seed=3)
+    svc = dash.DashboardService(ctx.db)
+    now = dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)
+    summary = svc.summary(ctx.actor, now=now)
+    assert [e.environment for e in summary.environments] == [Environment.DEMO, Environment.PRODUCTION]
+    n = summary.counts(DEMO).counts[dash.NOT_CONFIGURED]
+    assert n == svc.count(ctx.actor, DEMO, dash.NOT_CONFIGURED) > 0
+    assert len(svc.keys(ctx.actor, DEMO, dash.NOT_CONFIGURED)) == n
+    rows = svc.page(ctx.actor, DEMO, dash.NOT_CONFIGURED, 0, 5)
+    assert [r.id for r in svc.rows_for(ctx.actor, [r.id for r in rows])] == sorted(r.id for r in rows)
+
+
+def test_ksef_check_cli_json(bulk_ctx, limited_sim, db_url, capsys):
+    import argparse
+
+    from ksef_tui.cli_check import add_check
+
+    targets = seed(bulk_ctx, limited_sim.sim, 4)
+    with bulk_ctx.db.session() as s:
+        refs = {c.user_id: c.token_reference for c in s.scalars(select(KsefCredential))}
+    limited_sim.sim.state.ksef_tokens[refs[targets[1].user_id]].revoked = True
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database")
+    add_check(parser.add_subparsers(dest="c"))
+
+    def check(*extra):
+        args = parser.parse_args(["--database", db_url, "check", "--json", *extra])
+        code = args.handler(args)
+        return code, json.loads(capsys.readouterr().out)
+
+    code, out = check("--env", "DEMO", "--within-days", "10")
+    assert code == 1 and out["total"] == 4 and out["problems"] == 1
+    bad = [r for r in out["rows"] if not r["ok"]]
+    assert [r["login"] for r in bad] == ["user0001"] and "450" in bad[0]["message"]
+    assert all(r["days_left"] in (37, 38) for r in out["rows"])
+    code, out = check("--within-days", "60")  # every token stops working within 60 days
+    assert code == 1 and out["problems"] == 4
+    with bulk_ctx.db.session() as s:
+        secrets = [bulk_ctx.credentials._material(c).reveal() for c in s.scalars(select(KsefCredential))]
+    assert not any(sec in json.dumps(out) for sec in secrets)
+
+
+def test_skipped_rows_have_a_reason(bulk_ctx, limited_sim):
+    targets = seed(bulk_ctx, limited_sim.sim, 2)
+    missing = Target(targets[0].user_id, targets[0].company_id, Environment.PRODUCTION, "x")
+
+    async def run():
+        async with _bulk(bulk_ctx) as bulk:
+            return await run_bulk("test", [missing], bulk.test_authorization)
+
+    report = asyncio.run(run())
+    assert report.results[0].status == SKIPPED and "PRODUCTION" in report.results[0].message
+    assert AuditEntry is not None

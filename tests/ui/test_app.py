@@ -1,0 +1,129 @@
+"""App shell: sections, help, command palette provider, users list, bindings."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.widgets import Static
+
+from ksef_tui.services.users import UserFilter
+from ksef_tui.ui.app import KsefApp
+from ksef_tui.ui.commands.panel import PanelCommands
+from ksef_tui.ui.screens.companies import CompaniesScreen
+from ksef_tui.ui.screens.company_detail import CompanyDetailScreen
+from ksef_tui.ui.screens.dialogs import ConfirmDialog, SerialMenu
+from ksef_tui.ui.screens.help import HelpScreen
+from ksef_tui.ui.screens.dashboard import KsefDashboardScreen
+from ksef_tui.ui.screens.list_screen import ListScreen
+from ksef_tui.ui.screens.user_detail import UserDetailScreen
+from ksef_tui.ui.screens.users import UsersScreen
+from ksef_tui.ui.widgets.virtual_table import VirtualTable
+
+from .conftest import settle, wait_until
+
+
+async def test_function_keys_switch_sections_and_keep_the_selection(app: KsefApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, CompaniesScreen)
+        await pilot.press("space")
+        await pilot.press("f3")
+        await pilot.pause()
+        assert isinstance(app.screen, UsersScreen)
+        await pilot.press("f4")
+        await pilot.pause()
+        assert isinstance(app.screen, KsefDashboardScreen)
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, CompaniesScreen)
+        assert len(app.screen.selection) == 1
+
+
+async def test_users_list_filter_select_and_detail(app: KsefApp, seeded_ctx) -> None:
+    actor = seeded_ctx.actor
+    expected = seeded_ctx.users.count(actor, UserFilter(text="anna"))
+    assert 0 < expected < 90
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f3")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, UsersScreen)
+        assert screen.table.row_count == 90
+        await pilot.press("slash", *"anna")
+        await wait_until(pilot, lambda: screen.table.row_count == expected, "users filtered")
+        await pilot.press("escape", "a")
+        await settle(pilot)
+        assert screen.selection == set(seeded_ctx.users.ids(actor, UserFilter(text="anna")))
+        await pilot.press("i")
+        await settle(pilot)
+        assert screen.selection == set()
+        first = screen.table.cursor_row
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, UserDetailScreen)
+        assert app.screen.user_id == first.id  # type: ignore[union-attr]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.press("enter")  # Users → the user → KSeF
+        await pilot.pause()
+        from ksef_tui.ui.screens.user_ksef import UserKsefScreen
+
+        assert isinstance(app.screen, UserKsefScreen)
+
+
+async def test_help_lists_the_keys_of_the_bindings(app: KsefApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(str(s.render()) for s in app.screen.query(".help-keys"))
+        assert "Serial operations on the selected companies" in text
+        assert "Select all rows of the filtered list" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, CompaniesScreen)
+
+
+def test_every_binding_has_an_id_and_no_unsafe_keys() -> None:
+    from ksef_tui.ui.screens import dialogs
+
+    classes = [KsefApp, VirtualTable, ListScreen, CompaniesScreen, UsersScreen, CompanyDetailScreen,
+               UserDetailScreen, HelpScreen, dialogs.ConfirmDialog, dialogs.MessageDialog,
+               dialogs.SerialMenu, dialogs.ProgressDialog, dialogs.SerialResultDialog]
+    for cls in classes:
+        for binding in cls.BINDINGS:
+            assert isinstance(binding, Binding), cls
+            assert binding.id, (cls, binding.key)
+            for key in binding.key.split(","):
+                assert key not in ("ctrl+m", "ctrl+i", "ctrl+h"), (cls, key)
+
+
+async def test_command_palette_provider_offers_our_commands(app: KsefApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        provider = PanelCommands(app.screen)
+        names = [name for name, _help, _cb in provider.commands()]
+        assert "Go to Users" in names
+        assert "Enable KSeF for the selected companies" in names
+        hits = [hit async for hit in provider.search("enable ksef")]
+        assert hits and "Enable KSeF" in str(hits[0].match_display)
+        # the command runs the same flow as the key: straight to the confirmation
+        await pilot.press("space")
+        app.serial_ksef(True)
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("escape")
+        await pilot.pause()
+        app.action_goto("users")
+        await pilot.pause()
+        assert isinstance(app.screen, UsersScreen)
+
+
+async def test_serial_menu_escape_does_nothing(app: KsefApp, seeded_ctx) -> None:
+    before = seeded_ctx.audit.count(seeded_ctx.actor)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("space", "o")
+        await pilot.pause()
+        assert isinstance(app.screen, SerialMenu)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, CompaniesScreen)
+    assert seeded_ctx.audit.count(seeded_ctx.actor) == before

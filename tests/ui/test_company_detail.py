@@ -1,0 +1,121 @@
+"""Company → "Additional data": inline validation, save with version, conflict, leaving."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Static, Switch
+
+from ksef_tui.services.companies import CompanyInput
+from ksef_tui.ui.app import KsefApp
+from ksef_tui.ui.screens.companies import CompaniesScreen
+from ksef_tui.ui.screens.company_detail import CompanyDetailScreen
+from ksef_tui.ui.screens.dialogs import ConfirmDialog
+
+from .conftest import rows
+
+
+async def open_first(pilot) -> CompanyDetailScreen:
+    await pilot.press("enter")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, CompanyDetailScreen)
+    return screen
+
+
+def error_text(screen: CompanyDetailScreen, field: str) -> str:
+    return str(screen.query_one(f"#err-{field}", Static).render())
+
+
+def message(screen: CompanyDetailScreen) -> str:
+    return str(screen.query_one("#form-message", Static).render())
+
+
+async def test_enter_opens_additional_data_with_the_company(app: KsefApp, seeded_ctx) -> None:
+    first = rows(seeded_ctx, limit=1)[0]
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_first(pilot)
+        assert screen.company_id == first.id
+        assert screen.query_one("#tabs").active == "additional"
+        assert screen.query_one("#in-name", Input).value == first.name
+        assert screen.query_one("#in-ksef_enabled", Switch).value == first.ksef_enabled
+        assert not screen.is_dirty
+
+
+async def test_invalid_nip_shows_the_error_under_the_field(app: KsefApp, seeded_ctx) -> None:
+    first = rows(seeded_ctx, limit=1)[0]
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_first(pilot)
+        nip = screen.query_one("#in-nip", Input)
+        nip.focus()
+        nip.value = "526-000-00-00"
+        await pilot.pause()
+        assert error_text(screen, "nip") == ""  # not while typing the first time
+        await pilot.press("tab")  # leaving the field
+        assert "wrong check digit" in error_text(screen, "nip")
+        assert screen.query_one("#field-nip").has_class("-invalid")
+        await pilot.press("ctrl+s")
+        assert "Correct the marked fields" in message(screen)
+        assert app.focused is nip
+        nip.value = first.nip  # fixed: the error goes away as you type
+        await pilot.pause()
+        assert error_text(screen, "nip") == ""
+    assert seeded_ctx.companies.get(seeded_ctx.actor, first.id).version == first.version
+
+
+async def test_save_uses_the_loaded_version_and_updates(app: KsefApp, seeded_ctx) -> None:
+    first = rows(seeded_ctx, limit=1)[0]
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_first(pilot)
+        screen.query_one("#in-name", Input).value = "Apteka Nowa Sp. z o.o."
+        screen.query_one("#in-ksef_enabled", Switch).value = True
+        await pilot.pause()
+        assert screen.is_dirty
+        await pilot.press("ctrl+s")
+        assert message(screen) == "Saved."
+        assert not screen.is_dirty
+        await pilot.press("escape")  # nothing unsaved: straight back
+        await pilot.pause()
+        assert isinstance(app.screen, CompaniesScreen)
+    saved = seeded_ctx.companies.get(seeded_ctx.actor, first.id)
+    assert saved.name == "Apteka Nowa Sp. z o.o."
+    assert saved.ksef_enabled
+    assert saved.version == first.version + 1
+
+
+async def test_conflict_keeps_the_edits_and_says_reload(app: KsefApp, seeded_ctx) -> None:
+    first = rows(seeded_ctx, limit=1)[0]
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_first(pilot)
+        screen.query_one("#in-name", Input).value = "My edit"
+        # someone else saves the same company meanwhile
+        other = seeded_ctx.companies.get(seeded_ctx.actor, first.id)
+        seeded_ctx.companies.update(seeded_ctx.actor, first.id, other.version, CompanyInput(
+            name="Their edit", nip=other.nip, address=other.address, ksef_enabled=other.ksef_enabled))
+        await pilot.press("ctrl+s")
+        assert "Someone else changed this company; reload" in message(screen)
+        assert screen.query_one("#form-message").has_class("-error")
+        assert screen.query_one("#in-name", Input).value == "My edit"
+        await pilot.press("f5")  # reload asks first, the edits are unsaved
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        await pilot.pause()
+        assert screen.query_one("#in-name", Input).value == "Their edit"
+    assert seeded_ctx.companies.get(seeded_ctx.actor, first.id).name == "Their edit"
+
+
+async def test_escape_with_unsaved_changes_asks(app: KsefApp, seeded_ctx) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_first(pilot)
+        screen.query_one("#in-notes", Input).value = "call on Monday"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("escape")  # keep editing
+        await pilot.pause()
+        assert app.screen is screen
+        assert screen.query_one("#in-notes", Input).value == "call on Monday"
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("y")  # discard
+        await pilot.pause()
+        assert isinstance(app.screen, CompaniesScreen)
