@@ -79,6 +79,14 @@ async def users(pilot: Pilot) -> None:
 
 async def ksef(pilot: Pilot) -> None:
     await pilot.press("f4")
+    await _settle(pilot)
+
+
+async def user_ksef(pilot: Pilot) -> None:
+    await pilot.press("f3")
+    await pilot.pause()
+    await pilot.press("enter")
+    await _settle(pilot)
 
 
 async def help_screen(pilot: Pilot) -> None:
@@ -94,6 +102,7 @@ SHOTS: dict[str, Step] = {
     "company-additional-data": additional_data,
     "users": users,
     "ksef": ksef,
+    "user-ksef": user_ksef,
     "help": help_screen,
 }
 
@@ -109,6 +118,7 @@ async def shoot(name: str, step: Step, size: tuple[int, int], out: Path, workdir
     try:
         ctx = AppContext(db, Actor.local_admin("admin"))
         seed_demo(db, ctx.actor, companies=300, users=90, seed=7)
+        _sample_credentials(ctx)
         app = KsefApp(ctx)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
@@ -121,6 +131,20 @@ async def shoot(name: str, step: Step, size: tuple[int, int], out: Path, workdir
     return Path(path)
 
 
+def _sample_credentials(ctx) -> None:
+    """A few saved KSeF tokens (well-formed, not real) so the KSeF screens show something."""
+    from ksef_tui.domain.environments import Environment
+    from ksef_tui.services.users import UserFilter
+
+    first = ctx.users.page(ctx.actor, UserFilter(), 0, 6)
+    for n, user in enumerate(first):
+        for cid, _name, nip, enabled in ctx.users.companies_of(ctx.actor, user.id):
+            if not enabled:
+                ctx.companies.set_ksef(ctx.actor, cid, True)
+            token = f"20261124-EC-{n:010X}-{cid:010X}-{n:02X}|nip-{nip}|{n:064x}"
+            ctx.credentials.save_token(ctx.actor, user.id, cid, Environment.DEMO, token)
+
+
 async def main(size: tuple[int, int], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,6 +154,9 @@ async def main(size: tuple[int, int], out: Path) -> None:
 
 def _setup_environment() -> None:
     os.environ.pop("NO_COLOR", None)
+    from ksef_tui.ksef.vault import MASTER_KEY_ENV, MasterKey, encode_key
+
+    os.environ[MASTER_KEY_ENV] = encode_key(MasterKey.generate().raw())  # never the user's key
     from ksef_tui import i18n
 
     i18n.set_language("en")

@@ -131,7 +131,8 @@ class UserKsefScreen(PanelScreen[None]):
             return
         index = list(self.views).index(keep) if keep in self.views else 0
         table.move_cursor(row=index)
-        self.show_row(list(self.views)[index])
+        # the table paints first; the form of the row (many widgets) is mounted right after
+        self.call_after_refresh(self.show_row, list(self.views)[index])
 
     def _cells(self, view: CredentialView) -> list[Text]:
         state = describe(view, self.clock())
