@@ -84,6 +84,9 @@ def main() -> None:
             cred = ctx.credentials.load_certificate(cert_data=cert.encode(), key_data=key.encode())
             for cid in cids[: len(cids) // 2]:  # half the rows configured, as in real life
                 ctx.credentials.save_certificate(ctx.actor, uid, cid, Environment.DEMO, cred)
+            t = time.perf_counter()
+            asyncio.run(ctx.credentials.authorize_certificate(ctx.actor, uid, cids[0], Environment.PRODUCTION, cred))
+            cold = time.perf_counter() - t  # the first one also imports the XML and signing libraries
             auth = []
             for _ in range(args.runs):
                 t = time.perf_counter()
@@ -97,7 +100,8 @@ def main() -> None:
           f"table painted median {statistics.median(painted) * 1000:.1f} ms (max {max(painted) * 1000:.1f}; goal 100 ms); "
           f"with the row's form mounted median {statistics.median(complete) * 1000:.1f} ms")
     print(f"certificate authorization (EC P-256, loopback simulator, strict): median "
-          f"{statistics.median(auth) * 1000:.1f} ms, max {max(auth) * 1000:.1f} ms ({args.runs} runs; goal 300 ms)")
+          f"{statistics.median(auth) * 1000:.1f} ms, max {max(auth) * 1000:.1f} ms ({args.runs} runs; goal 300 ms); "
+          f"first in the process (imports lxml/xmlsec) {cold * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

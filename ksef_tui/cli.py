@@ -35,13 +35,16 @@ def _open_ctx(args: argparse.Namespace):
 # ---- panel -----------------------------------------------------------------------
 def cmd_panel(args: argparse.Namespace) -> int:
     ctx = _open_ctx(args)
-    return _run_app(ctx)
+    from ksef_tui.services.accounts import AccountService
+
+    # once any user has a password, the panel asks who is logging in (else: the local operator)
+    return _run_app(ctx, login=AccountService(ctx.db).login_required())
 
 
-def _run_app(ctx) -> int:
+def _run_app(ctx, *, login: bool = False) -> int:
     from ksef_tui.ui.app import KsefApp
 
-    app = KsefApp(ctx)
+    app = KsefApp(ctx, login=login)
     app.run()
     return int(app.return_code or 0)
 
@@ -340,6 +343,10 @@ def _register_optional(sub) -> None:
     from ksef_tui.cli_db import register as add_db
 
     add_db(sub)
+
+    from ksef_tui.cli_accounts import register as add_accounts
+
+    add_accounts(sub)
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:

@@ -6,9 +6,9 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ksef_tui.services.actor import Actor, require_admin
@@ -71,17 +71,89 @@ def record(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     return len(batch)
 
 
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit log screen filters by; empty fields do not filter.
+
+    ``user``: part of the acting login, or of the label of a user the entry is about;
+    ``company``: part of the label (a company's name, or the NIP in a credential's label);
+    ``action``: an exact action (``user.update``) or a prefix ending in a dot (``credential.``);
+    ``date_from`` / ``date_to``: days (UTC), both inclusive.
+    """
+
+    user: str = ""
+    company: str = ""
+    action: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _conditions(flt: AuditFilter, action: str | None, object_type: str | None, object_id: int | None) -> list:
+    conds = []
+    if action:
+        conds.append(AuditEntry.action == action)
+    if object_type:
+        conds.append(AuditEntry.object_type == object_type)
+    if object_id is not None:
+        conds.append(AuditEntry.object_id == object_id)
+    if flt.user.strip():
+        pattern = _like(flt.user.strip().lower())
+        conds.append(or_(
+            func.lower(AuditEntry.actor_login).like(pattern, escape="\\"),
+            and_(AuditEntry.object_type == "user", func.lower(AuditEntry.object_label).like(pattern, escape="\\")),
+        ))
+    if flt.company.strip():
+        text = flt.company.strip()
+        digits = "".join(ch for ch in text if ch.isdigit())
+        options = [and_(AuditEntry.object_type == "company",
+                        func.lower(AuditEntry.object_label).like(_like(text.lower()), escape="\\"))]
+        if len(digits) >= 3 and not text.strip("0123456789- "):
+            options.append(AuditEntry.object_label.like(_like(digits), escape="\\"))
+        conds.append(or_(*options))
+    if flt.action.strip():
+        a = flt.action.strip()
+        conds.append(AuditEntry.action.like(a.replace("%", "") + "%") if a.endswith(".") else AuditEntry.action == a)
+    if flt.date_from is not None:
+        conds.append(AuditEntry.at >= dt.datetime.combine(flt.date_from, dt.time(), tzinfo=dt.timezone.utc))
+    if flt.date_to is not None:
+        conds.append(AuditEntry.at < dt.datetime.combine(flt.date_to + dt.timedelta(days=1), dt.time(),
+                                                         tzinfo=dt.timezone.utc))
+    return conds
+
+
+def _row(e: AuditEntry) -> AuditRow:
+    at = e.at if e.at.tzinfo is not None else e.at.replace(tzinfo=dt.timezone.utc)
+    return AuditRow(
+        id=e.id, at=at, actor_login=e.actor_login, action=e.action,
+        object_type=e.object_type, object_id=e.object_id, object_label=e.object_label,
+        before=json.loads(e.before) if e.before else None,
+        after=json.loads(e.after) if e.after else None,
+    )
+
+
+CSV_HEADER = ("id", "at_utc", "actor", "action", "object_type", "object_id", "object", "before", "after")
+
+
+def _csv_cell(value: Any) -> str:
+    """A cell that a spreadsheet never runs as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 class AuditService:
+    """Read-only: the app never edits or deletes an entry (the database refuses it too)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def count(self, actor: Actor, *, action: str | None = None, object_type: str | None = None) -> int:
+    def count(self, actor: Actor, *, action: str | None = None, object_type: str | None = None,
+              flt: AuditFilter = AuditFilter()) -> int:
         require_admin(actor)
-        q = select(func.count()).select_from(AuditEntry)
-        if action:
-            q = q.where(AuditEntry.action == action)
-        if object_type:
-            q = q.where(AuditEntry.object_type == object_type)
+        q = select(func.count()).select_from(AuditEntry).where(*_conditions(flt, action, object_type, None))
         with self.db.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
 
@@ -94,22 +166,43 @@ class AuditService:
         object_id: int | None = None,
         offset: int = 0,
         limit: int = 100,
+        flt: AuditFilter = AuditFilter(),
     ) -> list[AuditRow]:
         require_admin(actor)
-        q = select(AuditEntry).order_by(AuditEntry.id.desc()).offset(offset).limit(limit)
-        if action:
-            q = q.where(AuditEntry.action == action)
-        if object_type:
-            q = q.where(AuditEntry.object_type == object_type)
-        if object_id is not None:
-            q = q.where(AuditEntry.object_id == object_id)
+        q = (select(AuditEntry).where(*_conditions(flt, action, object_type, object_id))
+             .order_by(AuditEntry.id.desc()).offset(max(0, offset)).limit(max(0, limit)))
         with self.db.session() as s:
-            return [
-                AuditRow(
-                    id=e.id, at=e.at, actor_login=e.actor_login, action=e.action,
-                    object_type=e.object_type, object_id=e.object_id, object_label=e.object_label,
-                    before=json.loads(e.before) if e.before else None,
-                    after=json.loads(e.after) if e.after else None,
-                )
-                for e in s.scalars(q)
-            ]
+            return [_row(e) for e in s.scalars(q)]
+
+    def actions(self, actor: Actor) -> list[str]:
+        """The distinct actions in the log (for the action filter)."""
+        require_admin(actor)
+        with self.db.engine.connect() as conn:
+            return list(conn.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars())
+
+    def export_csv(self, actor: Actor, out: TextIO, flt: AuditFilter = AuditFilter(), *,
+                   batch: int = 1000) -> int:
+        """Write the filtered entries (oldest first) as CSV to ``out``; returns how many."""
+        import csv
+
+        require_admin(actor)
+        w = csv.writer(out, lineterminator="\r\n")
+        w.writerow(CSV_HEADER)
+        n = 0
+        last = 0
+        conds = _conditions(flt, None, None, None)
+        while True:
+            q = select(AuditEntry).where(*conds, AuditEntry.id > last).order_by(AuditEntry.id).limit(batch)
+            with self.db.session() as s:
+                rows = [_row(e) for e in s.scalars(q)]
+            if not rows:
+                return n
+            for r in rows:
+                w.writerow([_csv_cell(v) for v in (
+                    r.id, r.at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"), r.actor_login, r.action,
+                    r.object_type, r.object_id, r.object_label,
+                    json.dumps(r.before, ensure_ascii=False, sort_keys=True) if r.before is not None else "",
+                    json.dumps(r.after, ensure_ascii=False, sort_keys=True) if r.after is not None else "",
+                )])
+            n += len(rows)
+            last = rows[-1].id

@@ -272,12 +272,12 @@ class CredentialService:
                 )
         member = s.get(Membership, (user_id, company_id))
         if member is None:
-            raise ServiceError(
+            raise (ServiceError if actor.is_admin else PermissionDenied)(
                 _("{login} does not belong to the company {name} (NIP {nip}).").format(
                     login=user.login, name=company.name, nip=format_nip(company.nip))
             )
         if write and not company.ksef_enabled:
-            raise ServiceError(
+            raise (ServiceError if actor.is_admin else PermissionDenied)(
                 _("KSeF is switched off for {name} (NIP {nip}); switch it on in the company's Additional data first.").format(
                     name=company.name, nip=format_nip(company.nip))
             )
@@ -570,7 +570,7 @@ class CredentialService:
         with self.db.session() as s:
             _u, company = self._subject(s, actor, user_id, company_id, write=False)
             if not company.ksef_enabled:
-                raise ServiceError(_("KSeF is switched off for {name} (NIP {nip}); switch it on in the company's Additional data first.").format(
+                raise (ServiceError if actor.is_admin else PermissionDenied)(_("KSeF is switched off for {name} (NIP {nip}); switch it on in the company's Additional data first.").format(
                     name=company.name, nip=format_nip(company.nip)))
             row = self._row(s, user_id, company_id, env)
             if row is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, delete, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +14,7 @@ from ksef_tui.domain.text import search_key, sort_key
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import ROLES, Actor, require_admin
-from ksef_tui.services.errors import ConflictError, NotFound, ValidationFailed
+from ksef_tui.services.errors import ConflictError, NotFound, OperationCancelled, ValidationFailed
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, Membership, User, utcnow
 
@@ -63,7 +63,26 @@ class UserInput:
     email: str | None = None
     role: str = "client"
     active: bool = True
-    may_configure_ksef: bool = False
+    # None: the global default for new users (AccountService, setting
+    # clients_may_configure_ksef; off unless set); on update, None keeps the user's flag
+    may_configure_ksef: bool | None = None
+
+
+@dataclass(frozen=True)
+class SerialResult:
+    """Outcome of a serial operation on users (same shape as the companies' one)."""
+
+    changed: list[int]
+    unchanged: list[int]  # already in the requested state
+    missing: list[int]  # ids that no longer exist
+    skipped: list[int] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.changed) + len(self.unchanged) + len(self.missing) + len(self.skipped)
+
+
+CHUNK = 500
 
 
 def clean_user(data: UserInput) -> tuple[dict, dict[str, str]]:
@@ -174,6 +193,10 @@ class UserService:
         now = utcnow()
         try:
             with self.db.session() as s:
+                if data.may_configure_ksef is None:
+                    from ksef_tui.services.accounts import clients_may_configure_default
+
+                    values["may_configure_ksef"] = clients_may_configure_default(s)
                 u = User(**values, created_at=now, updated_at=now, version=1)
                 s.add(u)
                 s.flush()
@@ -202,6 +225,8 @@ class UserService:
                 if u is None:
                     raise NotFound(_("The user no longer exists."))
                 before = {k: getattr(u, k) for k in _AUDITED}
+                if data.may_configure_ksef is None:
+                    values["may_configure_ksef"] = bool(u.may_configure_ksef)
                 res = s.execute(
                     update(User).where(User.id == user_id, User.version == expected_version)
                     .values(**values, updated_at=now, version=User.version + 1)
@@ -246,3 +271,52 @@ class UserService:
         )
         with self.db.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(q)]
+
+    def serial_set_may_configure(
+        self,
+        actor: Actor,
+        ids: Iterable[int],
+        allowed: bool,
+        progress: Callable[[int, int], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> SerialResult:
+        """Serial operation "Allow / Block KSeF self-service" over ``ids`` in ONE transaction.
+
+        Every user ends in the requested state, or (on an error or cancellation) nothing changes.
+        Each change is audited (``user.ksef_allow`` / ``user.ksef_block``).
+        """
+        require_admin(actor)
+        wanted = sorted(set(int(i) for i in ids))
+        total = len(wanted)
+        action = "user.ksef_allow" if allowed else "user.ksef_block"
+        changed: list[int] = []
+        present: set[int] = set()
+        now = utcnow()
+        with self.db.session() as s:
+            for start in range(0, total, CHUNK):
+                if should_cancel is not None and should_cancel():
+                    raise OperationCancelled(_("Cancelled; nothing was changed."))
+                part = wanted[start : start + CHUNK]
+                present.update(s.scalars(select(User.id).where(User.id.in_(part))))
+                rows = s.execute(
+                    update(User)
+                    .where(User.id.in_(part), User.may_configure_ksef != allowed)
+                    .values(may_configure_ksef=allowed, updated_at=now, version=User.version + 1)
+                    .returning(User.id, User.login)
+                ).all()
+                audit.record(s, [
+                    audit.audit_values(actor, action, "user", uid, login, {"may_configure_ksef": not allowed},
+                                       {"may_configure_ksef": allowed}, at=now)
+                    for uid, login in rows
+                ])
+                changed.extend(r[0] for r in rows)
+                if progress is not None:
+                    progress(min(start + CHUNK, total), total)
+            if should_cancel is not None and should_cancel():
+                raise OperationCancelled(_("Cancelled; nothing was changed."))
+        done = set(changed)
+        return SerialResult(
+            changed=sorted(done),
+            unchanged=[i for i in wanted if i in present and i not in done],
+            missing=[i for i in wanted if i not in present],
+        )

@@ -54,6 +54,13 @@ class User(SQLModel, table=True):
     role: str = Field(default="client", max_length=20)  # "admin" | "client"
     active: bool = Field(default=True)
     may_configure_ksef: bool = Field(default=False)
+    # sign-in (migration 0004): a salted scrypt hash, never the password
+    password_hash: Optional[str] = Field(default=None, max_length=300)
+    password_set_at: Optional[dt.datetime] = Field(default=None)
+    failed_logins: int = Field(default=0)
+    locked_until: Optional[dt.datetime] = Field(default=None)
+    one_time_code_hash: Optional[str] = Field(default=None, max_length=300)
+    one_time_code_expires: Optional[dt.datetime] = Field(default=None)
     search_key: str = Field(default="", max_length=600)
     sort_key: str = Field(default="", max_length=400)
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -162,3 +169,13 @@ class KsefCredential(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
     version: int = Field(default=1, sa_column=_credential_version)
+
+
+class Setting(SQLModel, table=True):
+    """Office-wide settings (migration 0004), e.g. the default of "may configure KSeF themselves"."""
+
+    __tablename__ = "setting"
+
+    key: str = Field(primary_key=True, max_length=100)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: Optional[dt.datetime] = Field(default=None)

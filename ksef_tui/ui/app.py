@@ -9,16 +9,29 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 
 from ksef_tui.i18n import _
+from ksef_tui.services.actor import Actor
 from ksef_tui.services.context import AppContext
 from ksef_tui.ui.commands.panel import PanelCommands
 from ksef_tui.ui.screens.companies import CompaniesScreen
 from ksef_tui.ui.screens.help import HelpScreen
+from ksef_tui.ui.screens.login import LoginScreen
 from ksef_tui.ui.screens.dashboard import KsefDashboardScreen
 from ksef_tui.ui.screens.users import UsersScreen
 
 
+#: who acts before anyone has logged in: no role, so every service refuses
+NOBODY = Actor(id=None, login="", role="none")
+#: actions only an administrator's panel has
+PANEL_ACTIONS = frozenset({"goto", "audit_log", "command_palette_panel"})
+
+
 class KsefApp(App[None]):
-    """``KsefApp(ctx)``: the panel for the actor and database in ``ctx``."""
+    """``KsefApp(ctx)``: the panel for the actor and database in ``ctx``.
+
+    ``KsefApp(ctx, login=True)`` first asks who is logging in (:class:`LoginScreen`): an
+    administrator then gets the panel, a client only their own KSeF configuration
+    (:class:`ClientKsefScreen`, mode ``client``), without the panel's sections.
+    """
 
     CSS_PATH = "app.tcss"
     TITLE = "ksef-tui"
@@ -27,8 +40,9 @@ class KsefApp(App[None]):
         "companies": CompaniesScreen,
         "users": UsersScreen,
         "ksef": KsefDashboardScreen,
+        "login": LoginScreen,
     }
-    MODES: ClassVar[dict] = {"companies": "companies", "users": "users", "ksef": "ksef"}
+    MODES: ClassVar[dict] = {"companies": "companies", "users": "users", "ksef": "ksef", "login": "login"}
     DEFAULT_MODE: ClassVar[str] = "companies"
     COMMANDS = App.COMMANDS | {PanelCommands}
 
@@ -42,6 +56,8 @@ class KsefApp(App[None]):
                 tooltip=_("Users and Companies → Users")),
         Binding("f4", "goto('ksef')", _("KSeF"), show=False, id="app.ksef",
                 tooltip=_("The KSeF section")),
+        Binding("f7", "audit_log", _("Audit log"), show=False, id="app.audit_log",
+                tooltip=_("Who changed what and when (administrators)")),
         Binding("ctrl+p", "command_palette", _("Commands"), show=False, priority=True,
                 id="app.command_palette", tooltip=_("All commands")),
         Binding("ctrl+q", "quit", _("Quit"), show=False, priority=True, id="app.quit",
@@ -49,15 +65,62 @@ class KsefApp(App[None]):
         Binding("ctrl+c", "help_quit", show=False, system=True, id="app.help_quit"),
     ]
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, *, login: bool = False, accounts=None) -> None:
+        # the first mode: the login screen, or (no passwords in the database) the panel
+        self.DEFAULT_MODE = "login" if login else type(self).DEFAULT_MODE
         super().__init__()
         self.ctx = ctx
+        self.login_required = login
+        self._accounts = accounts
+        if login:
+            ctx.actor = NOBODY
+
+    @property
+    def accounts(self):
+        if self._accounts is None:
+            from ksef_tui.services.accounts import AccountService
+
+            self._accounts = AccountService(self.ctx.db)
+        return self._accounts
+
+    @property
+    def is_panel(self) -> bool:
+        """True when the administrator's panel is shown (not the login, not a client)."""
+        return self.ctx.actor.is_admin and self.current_mode not in ("login", "client")
+
+    def logged_in(self, actor: Actor) -> None:
+        """The login screen succeeded: the panel for an administrator, the client view otherwise."""
+        self.ctx.actor = actor
+        if actor.is_admin:
+            self.switch_mode("companies")
+        else:
+            from ksef_tui.ui.screens.client_ksef import ClientKsefScreen
+
+            user_id = actor.id
+            assert user_id is not None
+            self.add_mode("client", lambda: ClientKsefScreen(self.ctx, user_id))
+            self.switch_mode("client")
+        self.sub_title = actor.login
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in PANEL_ACTIONS and not self.is_panel:
+            return False
+        return super().check_action(action, parameters)
 
     def action_goto(self, mode: str) -> None:
         """Switch section; not while a dialog is open (it belongs to the current one)."""
-        if isinstance(self.screen, ModalScreen):
+        if isinstance(self.screen, ModalScreen) or not self.is_panel:
             return
         self.switch_mode(mode)
+
+    def action_audit_log(self) -> None:
+        """The audit log (administrators): pushed over the current section."""
+        if isinstance(self.screen, ModalScreen) or not self.is_panel:
+            return
+        from ksef_tui.ui.screens.audit_log import AuditLogScreen
+
+        if not isinstance(self.screen, AuditLogScreen):
+            self.push_screen(AuditLogScreen())
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -70,10 +133,22 @@ class KsefApp(App[None]):
 
     def serial_ksef(self, enabled: bool) -> None:
         """Command palette: enable/disable KSeF for the selected companies."""
+        if not self.is_panel:
+            return
         self.action_goto("companies")
         self.companies_screen().run_serial_operation(enabled)
 
+    def serial_users_ksef(self, allowed: bool) -> None:
+        """Command palette: allow/block KSeF self-service for the selected users."""
+        if not self.is_panel:
+            return
+        self.action_goto("users")
+        screen = self.get_screen("users")
+        screen.run_serial_operation(allowed)  # type: ignore[attr-defined]
+
     def companies_action(self, action: str) -> None:
+        if not self.is_panel:
+            return
         self.action_goto("companies")
         screen = self.companies_screen()
         getattr(screen, f"action_{action}")()

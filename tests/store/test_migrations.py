@@ -29,10 +29,12 @@ def _fill(conn, at: str) -> dict[str, list[tuple]]:
     from ksef_tui.domain.text import search_key, sort_key
     from ksef_tui.store.dump import reset_sequences
 
-    tables = {t.name: t for t in SQLModel.metadata.sorted_tables}
+    from sqlalchemy import MetaData, Table
 
     def put(table: str, cols: tuple[str, ...], rows: list[tuple]) -> None:
-        conn.execute(insert(tables[table]), [dict(zip(cols, r)) for r in rows])
+        # the table as it is at schema ``at`` (reflected), not as the newest models describe it
+        reflected = Table(table, MetaData(), autoload_with=conn)
+        conn.execute(insert(reflected), [dict(zip(cols, r)) for r in rows])
 
     companies = [
         (i + 1, name, _nip(i), "123456785" if i % 2 else None, f"ul. Długa {i}" if i % 3 else None,

@@ -23,6 +23,8 @@ class PanelCommands(Provider):
 
     def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         app = self.panel
+        if not app.is_panel:  # the login screen and the client's view have no panel commands
+            return [(_("Keys"), _("Show the keys (? or F1)"), app.action_help)]
         return [
             (_("Go to Companies"), _("Users and Companies → Companies"),
              partial(app.action_goto, "companies")),
@@ -32,6 +34,11 @@ class PanelCommands(Provider):
              partial(app.serial_ksef, True)),
             (_("Disable KSeF for the selected companies"), _("Serial operations"),
              partial(app.serial_ksef, False)),
+            (_("Allow KSeF self-service for the selected users"), _("Serial operations on users"),
+             partial(app.serial_users_ksef, True)),
+            (_("Block KSeF self-service for the selected users"), _("Serial operations on users"),
+             partial(app.serial_users_ksef, False)),
+            (_("Audit log"), _("Who changed what and when (F7)"), app.action_audit_log),
             (_("Select all companies in the list"), _("Only the rows the filter shows"),
              partial(app.companies_action, "select_all")),
             (_("Clear the selection of companies"), _("Esc in the list"),

@@ -132,7 +132,7 @@ class UserKsefScreen(PanelScreen[None]):
         index = list(self.views).index(keep) if keep in self.views else 0
         table.move_cursor(row=index)
         # the table paints first; the form of the row (many widgets) is mounted right after
-        self.call_after_refresh(self.show_row, list(self.views)[index])
+        self.call_after_refresh(self._show_if_not_shown, list(self.views)[index])
 
     def _cells(self, view: CredentialView) -> list[Text]:
         state = describe(view, self.clock())
@@ -175,6 +175,11 @@ class UserKsefScreen(PanelScreen[None]):
 
     def panel_widget(self) -> KsefCredentialPanel | None:
         return self._panel
+
+    def _show_if_not_shown(self, key: str) -> None:
+        # moving the cursor may already have shown this row (RowHighlighted)
+        if self.current != key or self.panel_widget() is None:
+            self.show_row(key)
 
     def show_row(self, key: str) -> None:
         panel = self.panel_widget()
