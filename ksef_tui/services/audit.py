@@ -66,9 +66,49 @@ def audit_values(
 def record(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     """Insert audit rows (from :func:`audit_values`) in the caller's transaction."""
     batch = list(rows)
-    if batch:
-        session.execute(insert(AuditEntry), batch)
+    if not batch:
+        return 0
+    # one driver-level executemany: a serial operation writes up to 100,000 of these, and
+    # SQLAlchemy's per-row parameter compilation would cost seconds
+    conn = session.connection()
+    dialect = conn.dialect
+    table = AuditEntry.__table__
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    processors = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in _COLUMNS]
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in _COLUMNS)}) "
+           f"VALUES ({', '.join([mark] * len(_COLUMNS))})")
+    converted: list[dict] = [{} for _ in _COLUMNS]  # a serial operation repeats the same values
+
+    def bind(i: int, value: Any) -> Any:
+        proc = processors[i]
+        if proc is None or value is None:
+            return value
+        memo = converted[i]
+        if value not in memo:
+            memo[value] = proc(value)
+        return memo[value]
+
+    conn.exec_driver_sql(sql, [tuple(bind(i, row[c]) for i, c in enumerate(_COLUMNS)) for row in batch])
     return len(batch)
+
+
+_COLUMNS = ("at", "actor_id", "actor_login", "action", "object_type", "object_id", "object_label", "before", "after")
+
+
+def same_change(
+    actor: Actor,
+    action: str,
+    object_type: str,
+    objects: Iterable[tuple[int, str]],
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    at: dt.datetime | None = None,
+) -> Iterable[dict[str, Any]]:
+    """Audit rows for one change made to many objects (a serial operation): checked and encoded once."""
+    template = audit_values(actor, action, object_type, None, "", before, after, at)
+    for object_id, label in objects:
+        yield template | {"object_id": object_id, "object_label": label[:300]}
 
 
 @dataclass(frozen=True)

@@ -351,20 +351,22 @@ class CompanyService:
                 for cid in part:
                     groups.setdefault(None if expected_versions is None else expected_versions.get(cid), []).append(cid)
                 rows = []
+                conn = s.connection()  # Core statements: no ORM bookkeeping for 100,000 rows
+                t = Company.__table__.c
                 for version, group in groups.items():
-                    conds = [Company.id.in_(group), Company.ksef_enabled != enabled]
+                    conds = [t.id.in_(group), t.ksef_enabled != enabled]
                     if version is not None:
-                        conds.append(Company.version == int(version))
-                    rows += s.execute(
-                        update(Company)
+                        conds.append(t.version == int(version))
+                    rows += conn.execute(
+                        update(Company.__table__)
                         .where(*conds)
-                        .values(ksef_enabled=enabled, updated_at=now, version=Company.version + 1)
-                        .returning(Company.id, Company.name)
+                        .values(ksef_enabled=enabled, updated_at=now, version=t.version + 1)
+                        .returning(t.id, t.name)
                     ).all()
                 self._apply_chunk(s, actor, action, enabled, rows, now)
                 done = {r[0] for r in rows}
                 changed.extend(done)
-                for cid, state in s.execute(select(Company.id, Company.ksef_enabled).where(Company.id.in_(part))):
+                for cid, state in conn.execute(select(t.id, t.ksef_enabled).where(t.id.in_(part))):
                     present.add(cid)
                     if cid not in done and bool(state) != enabled:
                         skipped.append(cid)
@@ -383,11 +385,8 @@ class CompanyService:
     @staticmethod
     def _apply_chunk(s, actor: Actor, action: str, enabled: bool, rows, now) -> None:
         """Audit one chunk of a serial operation (one entry per changed company)."""
-        audit.record(s, (
-            audit.audit_values(actor, action, "company", cid, name,
-                               {"ksef_enabled": not enabled}, {"ksef_enabled": enabled}, at=now)
-            for cid, name in rows
-        ))
+        audit.record(s, audit.same_change(actor, action, "company", ((cid, name) for cid, name in rows),
+                                          {"ksef_enabled": not enabled}, {"ksef_enabled": enabled}, at=now))
 
 
 def _duplicate(nip: str) -> str:
