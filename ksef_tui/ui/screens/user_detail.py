@@ -66,7 +66,8 @@ class UserDetailScreen(PanelScreen[None]):
         for _id, name, nip, ksef in companies:
             text.append(f"  {format_nip(nip)}  ")
             text.append(name)
-            text.append(f"  ({_('KSeF on') if ksef else _('KSeF off')})\n")
+            state = _("KSeF on") if ksef else _("KSeF off")
+            text.append(f"  ({state})\n")
         text.append("\n")
         text.append(
             _("The user's KSeF settings (environment, token or certificate, authorization) "
