@@ -23,3 +23,8 @@ _SORT_TABLE = str.maketrans(_SORT)
 def sort_key(text: str) -> str:
     """Binary-comparable key in Polish alphabetical order (a < ą < b … z < ź < ż)."""
     return text.casefold().translate(_SORT_TABLE)
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching ``text`` anywhere, wildcards taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

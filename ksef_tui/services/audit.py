@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from ksef_tui.domain.text import contains_pattern
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import AuditEntry, utcnow
@@ -128,10 +129,6 @@ class AuditFilter:
     date_to: dt.date | None = None
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _conditions(flt: AuditFilter, action: str | None, object_type: str | None, object_id: int | None) -> list:
     conds = []
     if action:
@@ -141,7 +138,7 @@ def _conditions(flt: AuditFilter, action: str | None, object_type: str | None, o
     if object_id is not None:
         conds.append(AuditEntry.object_id == object_id)
     if flt.user.strip():
-        pattern = _like(flt.user.strip().lower())
+        pattern = contains_pattern(flt.user.strip().lower())
         conds.append(or_(
             func.lower(AuditEntry.actor_login).like(pattern, escape="\\"),
             and_(AuditEntry.object_type == "user", func.lower(AuditEntry.object_label).like(pattern, escape="\\")),
@@ -150,9 +147,9 @@ def _conditions(flt: AuditFilter, action: str | None, object_type: str | None, o
         text = flt.company.strip()
         digits = "".join(ch for ch in text if ch.isdigit())
         options = [and_(AuditEntry.object_type == "company",
-                        func.lower(AuditEntry.object_label).like(_like(text.lower()), escape="\\"))]
+                        func.lower(AuditEntry.object_label).like(contains_pattern(text.lower()), escape="\\"))]
         if len(digits) >= 3 and not text.strip("0123456789- "):
-            options.append(AuditEntry.object_label.like(_like(digits), escape="\\"))
+            options.append(AuditEntry.object_label.like(contains_pattern(digits), escape="\\"))
         conds.append(or_(*options))
     if flt.action.strip():
         a = flt.action.strip()

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ksef_tui.domain.nip import InvalidNip, normalize_nip
 from ksef_tui.domain.regon import InvalidRegon, normalize_regon
-from ksef_tui.domain.text import search_key, sort_key
+from ksef_tui.domain.text import contains_pattern, search_key, sort_key
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
@@ -141,20 +141,16 @@ def clean_company(data: CompanyInput) -> tuple[dict, dict[str, str]]:
 _SEPARATORS = re.compile(r"[\s\-]")
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def filter_clause(flt: CompanyFilter):
     conds = []
     text = (flt.text or "").strip()
     if text:
-        name_cond = Company.search_key.like(_like(search_key(text)), escape="\\")
+        name_cond = Company.search_key.like(contains_pattern(search_key(text)), escape="\\")
         digits = _SEPARATORS.sub("", text)
         if digits[:2].upper() == "PL":
             digits = digits[2:]
         if digits.isdigit():
-            conds.append(or_(Company.nip.like(_like(digits), escape="\\"), name_cond))
+            conds.append(or_(Company.nip.like(contains_pattern(digits), escape="\\"), name_cond))
         else:
             conds.append(name_cond)
     if flt.ksef is not None:

@@ -7,10 +7,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, delete, func, insert, or_, select, true, update
+from sqlalchemy import and_, delete, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
-from ksef_tui.domain.text import search_key, sort_key
+from ksef_tui.domain.text import contains_pattern, search_key, sort_key
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import ROLES, Actor, require_admin
@@ -117,14 +117,10 @@ def clean_user(data: UserInput) -> tuple[dict, dict[str, str]]:
     return values, errors
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _where(flt: UserFilter):
     conds = []
     if flt.text.strip():
-        conds.append(User.search_key.like(_like(search_key(flt.text.strip())), escape="\\"))
+        conds.append(User.search_key.like(contains_pattern(search_key(flt.text.strip())), escape="\\"))
     if flt.role:
         conds.append(User.role == flt.role)
     return and_(true(), *conds)

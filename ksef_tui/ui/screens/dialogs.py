@@ -80,23 +80,29 @@ class MessageDialog(ModalScreen[None]):
 
 
 class SerialMenu(ModalScreen[bool | None]):
-    """"Serial operations" for the selected companies: ``True`` enable, ``False`` disable."""
+    """"Serial operations" on the selected rows: ``True`` the first option, ``False`` the second.
+
+    The texts default to the companies' "Enable KSeF" / "Disable KSeF"."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", _("Cancel"), id="dialog.cancel"),
     ]
 
-    def __init__(self, selected: int) -> None:
+    def __init__(self, selected: int, *, count_text: str | None = None, yes: str | None = None,
+                 no: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.selected = selected
+        self.count_text = count_text or _("Selected companies: {n}")
+        self.yes = yes or _("Enable KSeF")
+        self.no = no or _("Disable KSeF")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="serial-menu") as box:
             box.border_title = _("Serial operations")
-            yield Label(_("Selected companies: {n}").format(n=self.selected), classes="dialog-text")
+            yield Label(self.count_text.format(n=self.selected), classes="dialog-text")
             yield OptionList(
-                Option(_("Enable KSeF"), id="enable"),
-                Option(_("Disable KSeF"), id="disable"),
+                Option(self.yes, id="enable"),
+                Option(self.no, id="disable"),
                 id="serial-options",
             )
 
@@ -148,20 +154,23 @@ class SerialResultDialog(ModalScreen[None]):
         Binding("escape", "close", _("Close"), id="dialog.close"),
     ]
 
-    def __init__(self, enabled: bool, result: SerialResult) -> None:
+    def __init__(self, enabled: bool, result: SerialResult, *, title: str | None = None,
+                 already: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.enabled = enabled
         self.result = result
+        self.title_text = title
+        self.already = already
 
     def compose(self) -> ComposeResult:
-        title = _("KSeF enabled") if self.enabled else _("KSeF disabled")
-        already = _("Already enabled") if self.enabled else _("Already disabled")
+        title = self.title_text or (_("KSeF enabled") if self.enabled else _("KSeF disabled"))
+        already = self.already or (_("Already enabled") if self.enabled else _("Already disabled"))
         rows = (
             (_("Changed"), len(self.result.changed), "-changed"),
             (already, len(self.result.unchanged), "-unchanged"),
             (_("Skipped (no longer exist)"), len(self.result.missing), "-missing"),
         )
-        if self.result.skipped:
+        if getattr(self.result, "skipped", None):
             rows += ((_("Skipped (changed by someone else; reload)"), len(self.result.skipped), "-skipped"),)
         with Vertical(classes="dialog", id="serial-result") as box:
             box.border_title = title
