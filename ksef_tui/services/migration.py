@@ -132,6 +132,17 @@ class CertificateMove:
             return result_from_error(target, exc, prefix=_("Enrollment: "))
         credential = self.credentials.load_certificate(cert_data=cert.pem, key_data=key_pem.reveal())
         serial = credential.facts.serial_number
+        if self._logs_in_with_certificate(target):
+            # a renewal: the certificate in use keeps working unless the new one passes its test
+            trial = self.bulk.load(target)
+            trial.certificate = credential
+            try:
+                await self.bulk.authorize(target, trial, with_=AuthMethod.CERTIFICATE.value)
+            except KsefError as exc:
+                r = result_from_error(target, exc, prefix=_("Test with the new certificate: "))
+                return RowResult(target, r.status, r.message + " " + _(
+                    "The new certificate {serial} was not stored; the one in use is unchanged.").format(serial=serial),
+                    r.hint, r.code, detail=serial)
         try:
             stored_version = self._store(target, credential, version, road)
         except ServiceError as exc:
@@ -414,6 +425,11 @@ class CertificateMove:
         with self.db.session() as s:
             row = self._row(s, target)
             return None if row is None else row.version
+
+    def _logs_in_with_certificate(self, target: Target) -> bool:
+        with self.db.session() as s:
+            row = self._row(s, target)
+            return row is not None and row.method == AuthMethod.CERTIFICATE.value and row.cert_blob is not None
 
     def _store(self, target: Target, credential: Any, expected_version: int | None, road: str) -> int:
         """Seal the new certificate and key into the row; the login method stays as it is (a new row,
