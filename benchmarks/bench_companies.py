@@ -2,7 +2,8 @@
 
     python -m benchmarks.bench_companies                 # 1,000 / 10,000 / 100,000 companies
     python -m benchmarks.bench_companies --sizes 1000,10000 --runs 7
-    python -m benchmarks.bench_companies --database postgresql+psycopg://user@127.0.0.1/db
+    python -m benchmarks.bench_companies --throwaway-postgres     # ksef-tui on PostgreSQL too
+    python -m benchmarks.bench_companies --database postgresql+psycopg://user@127.0.0.1/postgres
 
 For every size it builds one database, then measures each implementation in its own
 process (so peak RSS is that implementation's), headless at 120x40. Keys are delivered as the
@@ -305,6 +306,65 @@ def _copy_database(src_url: str, workdir: Path, tag: str) -> str:
     return src_url
 
 
+class Postgres:
+    """Fresh PostgreSQL databases for the PostgreSQL column (a given server, or a throwaway cluster)."""
+
+    def __init__(self, url: str | None, throwaway: bool) -> None:
+        from sqlalchemy import create_engine
+
+        self.root = Path(__file__).resolve().parents[1]
+        self.dir = None
+        if throwaway:
+            self.dir = Path(tempfile.mkdtemp(prefix="ksef-bench-pg-"))
+            url = subprocess.run([str(self.root / ".ci" / "pg-throwaway"), "start", str(self.dir / "cluster")],
+                                 check=True, capture_output=True, text=True).stdout.strip()
+        self.server_url = url
+        self.admin = create_engine(url, isolation_level="AUTOCOMMIT")
+
+    def database(self, n: int) -> str:
+        import secrets
+
+        from sqlalchemy import make_url
+
+        name = f"ksef_bench_{n}_{secrets.token_hex(3)}"
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+        build_database(url, n)
+        return url
+
+    def drop(self, url: str) -> None:
+        from sqlalchemy import make_url
+
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self.admin.dispose()
+        if self.dir is not None:
+            subprocess.run([str(self.root / ".ci" / "pg-throwaway"), "stop", str(self.dir / "cluster")],
+                           capture_output=True)
+            subprocess.run(["rm", "-rf", str(self.dir)])
+
+
+def measure_pg(pg: Postgres, n: int, runs: int) -> dict:
+    for attempt in (1, 2):
+        url = pg.database(n)
+        try:
+            r = subprocess.run([sys.executable, "-m", "benchmarks.bench_companies", "--child", "ksef-tui",
+                                "--url", url, "--runs", str(runs)], capture_output=True, text=True,
+                               env=dict(os.environ, KSEF_TUI_MASTER_KEY="A" * 43), timeout=900,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            continue
+        finally:
+            pg.drop(url)
+        if r.returncode == 0:
+            return json.loads(r.stdout.strip().splitlines()[-1])
+        print(f"  (PostgreSQL run {attempt} failed: {r.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
+    raise SystemExit("the PostgreSQL run failed twice")
+
+
 def measure(impl: str, base: str, work: Path, runs: int) -> dict:
     env = dict(os.environ, KSEF_TUI_MASTER_KEY=os.environ.get("KSEF_TUI_MASTER_KEY", "A" * 43))
     for attempt in (1, 2):
@@ -339,7 +399,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="1000,10000,100000")
     p.add_argument("--runs", type=int, default=7, help="keystrokes and toggles measured per size (median)")
-    p.add_argument("--database", help="a PostgreSQL URL to use instead of SQLite files (emptied per size)")
+    p.add_argument("--database", help="also run ksef-tui on PostgreSQL: a server URL where it may CREATE/DROP DATABASE")
+    p.add_argument("--throwaway-postgres", action="store_true",
+                   help="also run ksef-tui on a throwaway local PostgreSQL cluster (.ci/pg-throwaway)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -352,11 +414,21 @@ def main() -> None:
               f"{'toggle (handled)':>23} | {'select-all+enable':>23} | {'peak RSS':>19}")
     print(header)
     print("-" * len(header))
+    pg = Postgres(args.database, args.throwaway_postgres) if (args.database or args.throwaway_postgres) else None
+    if pg is not None:
+        print("rows marked (pg): ksef-tui on PostgreSQL, same sizes and steps (the DataTable column is SQLite only)")
+    try:
+        run_sizes(sizes, args, pg)
+    finally:
+        if pg is not None:
+            pg.close()
+    print(f"ksef-tui --help: {_ms(help_time())} (median of 10)")
+
+
+def run_sizes(sizes: list[int], args, pg) -> None:
     with tempfile.TemporaryDirectory(prefix="ksef-bench-") as tmp:
         work = Path(tmp)
         for n in sizes:
-            if args.database:
-                raise SystemExit("PostgreSQL runs: see benchmarks/bench_engines.py")
             base = f"sqlite:///{work / f'base-{n}.sqlite3'}"
             build_database(base, n)
             ours = measure("ksef-tui", base, work, args.runs)
@@ -364,7 +436,11 @@ def main() -> None:
             cells = [f"{_ms(ours[k])} | {_ms(theirs[k])}" for k in ("open", "filter", "toggle", "toggle_handled", "select_all_enable")]
             rss = f"{ours['rss_mib']:6.0f} | {theirs['rss_mib']:6.0f} MiB"
             print(f"{n:>10,} | " + " | ".join(cells) + f" | {rss}", flush=True)
-    print(f"ksef-tui --help: {_ms(help_time())} (median of 10)")
+            if pg is not None:
+                on_pg = measure_pg(pg, n, args.runs)
+                cells = [f"{_ms(on_pg[k])} | {'':>11}" for k in ("open", "filter", "toggle", "toggle_handled",
+                                                                  "select_all_enable")]
+                print(f"{'(pg)':>10} | " + " | ".join(cells) + f" | {on_pg['rss_mib']:6.0f} |", flush=True)
 
 
 if __name__ == "__main__":
