@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,7 @@ from ksef_tui.domain.text import contains_pattern, search_key, sort_key
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
+from ksef_tui.services.results import SerialResult  # noqa: F401  (re-exported)
 from ksef_tui.services.errors import ConflictError, NotFound, OperationCancelled, ValidationFailed
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, utcnow
@@ -62,20 +63,6 @@ class CompanyInput:
     address: str | None = None
     ksef_enabled: bool = False
     notes: str | None = None
-
-
-@dataclass(frozen=True)
-class SerialResult:
-    changed: list[int]
-    unchanged: list[int]  # already in the requested state
-    missing: list[int]  # ids that no longer exist
-    # changed by someone else since the caller saw them (their version moved on) and not in
-    # the requested state: left as the other administrator saved them
-    skipped: list[int] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return len(self.changed) + len(self.unchanged) + len(self.missing) + len(self.skipped)
 
 
 def nip_message(exc: InvalidNip) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +14,7 @@ from ksef_tui.domain.text import contains_pattern, search_key, sort_key
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import ROLES, Actor, require_admin
+from ksef_tui.services.results import SerialResult  # noqa: F401  (re-exported)
 from ksef_tui.services.errors import ConflictError, NotFound, OperationCancelled, ValidationFailed
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, Membership, User, utcnow
@@ -66,20 +67,6 @@ class UserInput:
     # None: the global default for new users (AccountService, setting
     # clients_may_configure_ksef; off unless set); on update, None keeps the user's flag
     may_configure_ksef: bool | None = None
-
-
-@dataclass(frozen=True)
-class SerialResult:
-    """Outcome of a serial operation on users (same shape as the companies' one)."""
-
-    changed: list[int]
-    unchanged: list[int]  # already in the requested state
-    missing: list[int]  # ids that no longer exist
-    skipped: list[int] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return len(self.changed) + len(self.unchanged) + len(self.missing) + len(self.skipped)
 
 
 CHUNK = 500
