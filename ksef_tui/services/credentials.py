@@ -439,17 +439,7 @@ class CredentialService:
             _u, company = self._subject(s, actor, user_id, company_id, write=True)
             token = self.check_token(token_text, company.nip)
             shape = parse_token(token)
-            row = self._row(s, user_id, company_id, env)
-            if row is not None and expected_version is not None and row.version != expected_version:
-                raise ConflictError(_("Someone else changed this KSeF setting since you opened it; reload it."))
-            before = _audit_facts(row)
-            if row is None:
-                row = KsefCredential(user_id=user_id, company_id=company_id, environment=env.value,
-                                     method=AuthMethod.TOKEN.value, created_at=now)
-                s.add(row)
-            else:
-                row.version += 1
-            row.method = AuthMethod.TOKEN.value
+            row, before = self._row_for_write(s, user_id, company_id, env, AuthMethod.TOKEN, expected_version, now)
             row.api_version = api_version.value
             row.token_blob = vault.seal(token.encode(), _ctx(user_id, company_id, env.value, "token"))
             row.token_last4 = token[-4:]
@@ -474,35 +464,35 @@ class CredentialService:
         check_usable(credential.facts)
         vault = self.vaults.vault()
         now = utcnow()
-        facts = credential.facts
         with self.db.session() as s:
             _u, company = self._subject(s, actor, user_id, company_id, write=True)
-            row = self._row(s, user_id, company_id, env)
-            if row is not None and expected_version is not None and row.version != expected_version:
-                raise ConflictError(_("Someone else changed this KSeF setting since you opened it; reload it."))
-            before = _audit_facts(row)
-            if row is None:
-                row = KsefCredential(user_id=user_id, company_id=company_id, environment=env.value,
-                                     method=AuthMethod.CERTIFICATE.value, created_at=now)
-                s.add(row)
-            else:
-                row.version += 1
-            row.method = AuthMethod.CERTIFICATE.value
+            row, before = self._row_for_write(s, user_id, company_id, env, AuthMethod.CERTIFICATE,
+                                              expected_version, now)
             row.api_version = api_version.value
-            row.cert_blob = vault.seal(credential.certificate_pem, _ctx(user_id, company_id, env.value, "certificate"))
-            row.key_blob = vault.seal(credential.private_key_pem.reveal(), _ctx(user_id, company_id, env.value, "key"))
-            row.cert_subject = facts.subject[:500]
-            row.cert_identifier = facts.identifier
-            row.cert_serial = facts.serial_number
-            row.cert_valid_from = facts.valid_from
-            row.cert_valid_to = facts.valid_to
-            row.cert_fingerprint = facts.fingerprint_sha256
+            seal_certificate(vault, row, credential)
             _record_auth(row, auth, now)
             row.updated_at = now
             s.flush()
             audit.record(s, [audit.audit_values(actor, action, "credential", row.id,
                                                 f"{company.nip}/{env.value}/user {user_id}", before, _audit_facts(row))])
             return _view(user_id, company_id, company.name, company.nip, company.ksef_enabled, env, row)
+
+    def _row_for_write(self, s, user_id: int, company_id: int, env: Environment, method: AuthMethod,
+                       expected_version: int | None, now: dt.datetime) -> tuple[KsefCredential, dict | None]:
+        """The row to change (a new one if none), checked against the version the caller saw;
+        with its audit facts before the change. The login method becomes ``method``."""
+        row = self._row(s, user_id, company_id, env)
+        if row is not None and expected_version is not None and row.version != expected_version:
+            raise ConflictError(_("Someone else changed this KSeF setting since you opened it; reload it."))
+        before = _audit_facts(row)
+        if row is None:
+            row = KsefCredential(user_id=user_id, company_id=company_id, environment=env.value,
+                                 method=method.value, created_at=now)
+            s.add(row)
+        else:
+            row.version += 1
+        row.method = method.value
+        return row, before
 
     def set_method(self, actor: Actor, user_id: int, company_id: int, env: Environment, method: AuthMethod,
                    api_version: ApiVersion = ApiVersion.V2, expected_version: int | None = None) -> CredentialView:
@@ -746,6 +736,20 @@ class CredentialService:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def seal_certificate(vault: "Vault", row: KsefCredential, credential: "Credential") -> None:
+    """Seal a certificate and its key into ``row`` (bound to its user, company and environment), with its facts."""
+    facts = credential.facts
+    env = row.environment
+    row.cert_blob = vault.seal(credential.certificate_pem, _ctx(row.user_id, row.company_id, env, "certificate"))
+    row.key_blob = vault.seal(credential.private_key_pem.reveal(), _ctx(row.user_id, row.company_id, env, "key"))
+    row.cert_subject = facts.subject[:500]
+    row.cert_identifier = facts.identifier
+    row.cert_serial = facts.serial_number
+    row.cert_valid_from = facts.valid_from
+    row.cert_valid_to = facts.valid_to
+    row.cert_fingerprint = facts.fingerprint_sha256
 
 
 def _cert_name(text: str) -> str:

@@ -51,7 +51,7 @@ from ksef_tui.services.bulk import (
     result_from_error,
     run_bulk,
 )
-from ksef_tui.services.credentials import _audit_facts, _cert_name, _ctx
+from ksef_tui.services.credentials import _audit_facts, _cert_name, seal_certificate
 from ksef_tui.services.errors import ConflictError, ServiceError
 from ksef_tui.store.models import KsefCredential, utcnow
 
@@ -438,7 +438,6 @@ class CertificateMove:
 
         check_usable(credential.facts)
         vault = self.credentials.vaults.vault()
-        facts = credential.facts
         now = utcnow()
         env = target.environment.value
         with self.db.session() as s:
@@ -454,14 +453,7 @@ class CertificateMove:
                 s.add(row)
             else:
                 row.version += 1
-            row.cert_blob = vault.seal(credential.certificate_pem, _ctx(target.user_id, target.company_id, env, "certificate"))
-            row.key_blob = vault.seal(credential.private_key_pem.reveal(), _ctx(target.user_id, target.company_id, env, "key"))
-            row.cert_subject = facts.subject[:500]
-            row.cert_identifier = facts.identifier
-            row.cert_serial = facts.serial_number
-            row.cert_valid_from = facts.valid_from
-            row.cert_valid_to = facts.valid_to
-            row.cert_fingerprint = facts.fingerprint_sha256
+            seal_certificate(vault, row, credential)
             row.updated_at = now
             s.flush()
             after = _audit_facts(row)
