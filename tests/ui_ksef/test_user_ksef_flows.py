@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from textual import events
-from textual.widgets import Button, Checkbox, DataTable, Input, Select
+from textual.widgets import Button, Checkbox, Input, Select
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
@@ -22,6 +22,7 @@ from ksef_tui.ui.widgets.ksef_panel import KsefCredentialPanel
 from ksef_tui.ui.widgets.ksef_pz_wizard import GOV_PL_SIGN_URL, ProfilZaufanyWizard
 from ksef_tui.ui.widgets.ksef_status import KsefProblem, KsefSteps
 from ksef_tui.ui.widgets.ksef_token_form import TokenInput
+from ksef_tui.ui.widgets.virtual_table import VirtualTable
 
 from .conftest import NIP, OTHER_NIP, PESEL, Panel, Sims, host, settle, wait_until
 
@@ -37,7 +38,7 @@ def screen(pilot) -> UserKsefScreen:
 def status(pilot, env: Environment, company: str = "Alfa") -> str:
     s = screen(pilot)
     key = next(k for k, v in s.views.items() if v.environment is env and v.company_name.startswith(company))
-    return str(s.query_one(DataTable).get_cell(key, "status"))
+    return s.cell(key, "status")
 
 
 def panel_of(pilot) -> KsefCredentialPanel:
@@ -49,13 +50,20 @@ def cert_form(pilot, env: Environment) -> KsefCertForm:
 
 
 async def go_to_row(pilot, env: Environment, company: str = "Alfa") -> None:
-    """Move the table cursor to the row of ``company`` × ``env``."""
+    """Move the table cursor to the row of ``company`` × ``env``; the form follows once it rests."""
     s = screen(pilot)
-    table = s.query_one(DataTable)
+    table = s.table
     table.focus()
     keys = list(s.views)
     target = next(k for k, v in s.views.items() if v.environment is env and v.company_name.startswith(company))
-    table.move_cursor(row=keys.index(target))
+    table.move_cursor(keys.index(target))
+    for _ in range(200):
+        await pilot.pause(0.01)
+        panel = s.panel_widget()
+        if s.current == target and panel is not None and panel.is_mounted:
+            break
+    else:
+        raise AssertionError(f"the form of {target} never came")
     await pilot.pause()
 
 
@@ -90,9 +98,9 @@ async def test_table_lists_companies_by_environment(panel: Panel) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         s = screen(pilot)
-        table = s.query_one(DataTable)
+        table = s.table
         assert table.row_count == 4
-        rows = [[str(c) for c in table.get_row_at(i)] for i in range(4)]
+        rows = [[s.cell(k, c) for c in ("company", "nip", "env", "method", "status")] for k in s.views]
         assert [r[2] for r in rows] == ["DEMO", "PROD", "DEMO", "PROD"]
         assert rows[0][4] == "not configured" and rows[2][4] == "KSeF off for the company"
         assert rows[2][0] == "Beta [/] S.A."  # markup in a name is shown, not parsed
@@ -106,7 +114,7 @@ async def test_table_lists_companies_by_environment(panel: Panel) -> None:
         await pilot.press("enter")
         assert isinstance(app.focused, TokenInput)
         await pilot.press("escape")
-        assert isinstance(app.focused, DataTable)
+        assert isinstance(app.focused, VirtualTable)
         await pilot.press("escape")
         assert not isinstance(app.screen, UserKsefScreen)
 
@@ -266,7 +274,7 @@ async def test_profil_zaufany_three_steps_give_an_active_token(panel: Panel, sim
         assert set(view.token_permissions) == {"InvoiceRead", "InvoiceWrite"}
         assert status(pilot, Environment.DEMO) == f"token {view.token_masked}"
         # and the new token works
-        screen(pilot).query_one(DataTable).focus()
+        screen(pilot).table.focus()
         await pilot.press("t")
         await settle(pilot)
         assert panel_of(pilot).query_one("#test-result", KsefProblem).kind == "ok"
@@ -419,7 +427,7 @@ async def test_failed_reauthorization_keeps_the_working_certificate(panel: Panel
         assert after.cert_fingerprint == before.cert_fingerprint and after.version == before.version
         form.query_one("#cert-file", Input).focus()
         await pilot.press("escape")  # from the form to the table
-        assert isinstance(pilot.app.focused, DataTable)
+        assert isinstance(pilot.app.focused, VirtualTable)
         await go_to_row(pilot, Environment.DEMO)
         await pilot.press("t")
         await settle(pilot)
@@ -483,11 +491,11 @@ async def test_switching_the_method_uses_the_saved_material(panel: Panel, sims: 
     async with host(panel).run_test(size=SIZE) as pilot:
         await settle(pilot)
         s = screen(pilot)
-        assert str(s.query_one(DataTable).get_cell(f"{panel.alfa}:DEMO", "method")) == "Cert."
+        assert s.cell(f"{panel.alfa}:DEMO", "method") == "Cert."
         panel_of(pilot).query_one("#panel-method", Select).value = AuthMethod.TOKEN.value
         await pilot.pause()
         assert ctx.credentials.get(ctx.actor, panel.user_id, panel.alfa, Environment.DEMO).method is AuthMethod.TOKEN
-        assert str(s.query_one(DataTable).get_cell(f"{panel.alfa}:DEMO", "method")) == "Token"
+        assert s.cell(f"{panel.alfa}:DEMO", "method") == "Token"
         await pilot.press("t")
         await settle(pilot)
         assert panel_of(pilot).query_one("#test-result", KsefProblem).kind == "ok"
@@ -501,7 +509,7 @@ async def test_screen_runs_inside_the_panel_app(panel: Panel) -> None:
         await settle(pilot)
         app.push_screen(UserKsefScreen(panel.ctx, panel.user_id))
         await settle(pilot)
-        assert isinstance(app.screen, UserKsefScreen) and app.screen.query_one(DataTable).row_count == 4
+        assert isinstance(app.screen, UserKsefScreen) and app.screen.table.row_count == 4
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, UserKsefScreen)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, DataTable, Input, Select
+from textual.widgets import Button, Input, Select
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
@@ -139,8 +139,8 @@ def test_pkcs12_form_with_details(snap_compare, panel: Panel, size) -> None:
     async def run_before(pilot: Pilot) -> None:
         await _ready(pilot)
         s = _screen(pilot)
-        table = s.query_one(DataTable)
-        table.move_cursor(row=1)  # Alfa PRODUCTION
+        table = s.table
+        table.move_cursor(1)  # Alfa PRODUCTION
         await pilot.pause()
         s.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
         await pilot.pause()

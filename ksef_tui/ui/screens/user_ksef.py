@@ -8,15 +8,17 @@ then goes back to the table, then back to the users.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.timer import Timer
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
@@ -26,6 +28,7 @@ from ksef_tui.services.credentials import CredentialView, describe
 from ksef_tui.services.errors import ServiceError
 from ksef_tui.ui.screens.base import PanelScreen
 from ksef_tui.ui.widgets.ksef_panel import KsefCredentialPanel
+from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 from ksef_tui.ui.widgets.ksef_status import (
     STATE_STYLE,
     Clock,
@@ -36,17 +39,38 @@ from ksef_tui.ui.widgets.ksef_status import (
     system_clock,
 )
 
-# fixed column widths (cells get one column of padding on each side)
-NIP_W, ENV_W, METHOD_W = 13, 4, 5
-STATUS_MIN, STATUS_MAX, COMPANY_MIN, COMPANY_WANTED = 26, 40, 10, 17
+# the form follows the table's cursor after it rests this long (seconds)
+FORM_DELAY = 0.08
 
-# DataTable cells are Rich text: the status colours are looked up in the current theme
+# the status colours are looked up in the current theme
 _STATE_VARIABLE = {"$success": "text-success", "$error": "text-error", "$warning": "text-warning",
                    "$text-muted": "foreground-muted"}
 
 
 def row_key(company_id: int, env: Environment) -> str:
     return f"{company_id}:{env.value}"
+
+
+@dataclass(frozen=True)
+class KsefRow:
+    """One row of the table: a company × environment of the user (``id`` is its position)."""
+
+    id: int
+    key: str
+    view: CredentialView
+
+
+class _Rows:
+    """The table's rows: the user's companies × environments, a few hundred at most."""
+
+    def __init__(self, rows: list[KsefRow]) -> None:
+        self.rows = rows
+
+    def count(self) -> int:
+        return len(self.rows)
+
+    def page(self, offset: int, limit: int) -> list[KsefRow]:
+        return self.rows[offset:offset + limit]
 
 
 class UserKsefScreen(PanelScreen[None]):
@@ -70,8 +94,10 @@ class UserKsefScreen(PanelScreen[None]):
         self.clock = clock
         self.views: dict[str, CredentialView] = {}
         self.current: str | None = None
-        self._widths: tuple[int, int] | None = None
+        self._rows = _Rows([])
         self._panel: KsefCredentialPanel | None = None
+        self._pending: str | None = None
+        self._pending_timer: Timer | None = None
 
     @property
     def ctx(self) -> AppContext:  # given, not taken from the app: any App may host the screen
@@ -82,7 +108,7 @@ class UserKsefScreen(PanelScreen[None]):
     def compose(self) -> ComposeResult:
         yield self.nav_bar()
         yield Static(id="ksef-title")
-        yield DataTable(id="ksef-table", cursor_type="row", zebra_stripes=True, cell_padding=1)
+        yield VirtualTable(self._columns(), selectable=False, id="ksef-table")
         with VerticalScroll(id="ksef-form"):
             yield KsefProblem(id="ksef-message")
         yield Footer(compact=True)
@@ -96,19 +122,40 @@ class UserKsefScreen(PanelScreen[None]):
         self.query_one("#ksef-title", Static).update(Content.assemble(
             (user.full_name, "bold"), f" ({user.login}) → ", (_("KSeF authorization"), "bold")))
         self.load()
-        self.query_one(DataTable).focus()
+        self.table.focus()
 
     # ------------------------------------------------------------------ table
 
-    def _column_widths(self) -> tuple[int, int]:
-        width = self.query_one(DataTable).size.width or self.app.size.width
-        fixed = NIP_W + ENV_W + METHOD_W + 10 + 1  # 5 columns × 2 padding, 1 for a scrollbar edge
-        rest = max(0, width - fixed)
-        status = max(STATUS_MIN, min(STATUS_MAX, rest - COMPANY_WANTED))
-        return max(COMPANY_MIN, rest - status), status
+    @property
+    def table(self) -> VirtualTable[KsefRow]:
+        return self.query_one("#ksef-table", VirtualTable)
+
+    def _columns(self) -> list[Column[KsefRow]]:
+        return [
+            Column("company", _("Company"), lambda r: r.view.company_name, weight=2, min_width=10),
+            Column("nip", "NIP", lambda r: format_nip(r.view.nip), width=14),
+            Column("env", _("Env"), lambda r: env_short(r.view.environment), width=5),
+            Column("method", _("Login"), self._method_cell, width=6),
+            Column("status", _("Status"), self._status_cell, weight=3, min_width=24),
+        ]
+
+    def _method_cell(self, row: KsefRow) -> Text:
+        return Text(method_label(row.view), style="dim" if row.view.method is None else "")
+
+    def _status_cell(self, row: KsefRow) -> Text:
+        state = describe(row.view, self.clock())
+        variable = _STATE_VARIABLE.get(STATE_STYLE.get(state.kind, ""))
+        colour = self.app.theme_variables.get(variable, "") if variable else ""
+        return Text(state.text, style=colour[:7] if colour.startswith("#") else "")
+
+    def cell(self, key: str, column: str) -> str:
+        """The text the table shows for a row's column."""
+        row = next(r for r in self._rows.rows if r.key == key)
+        value = next(c for c in self.table.columns if c.key == column).cell(row)
+        return value.plain if isinstance(value, Text) else value
 
     def load(self, keep: str | None = None) -> None:
-        table = self.query_one(DataTable)
+        table = self.table
         message = self.query_one("#ksef-message", KsefProblem)
         try:
             views = self.ctx.credentials.overview(self.ctx.actor, self.user_id)
@@ -117,58 +164,49 @@ class UserKsefScreen(PanelScreen[None]):
             return
         self.views = {row_key(v.company_id, v.environment): v for v in views}
         keep = keep or self.current
-        company_w, status_w = self._widths = self._column_widths()
-        table.clear(columns=True)
-        table.add_column(_("Company"), width=company_w, key="company")
-        table.add_column("NIP", width=NIP_W, key="nip")
-        table.add_column(_("Env"), width=ENV_W, key="env")
-        table.add_column(_("Login"), width=METHOD_W, key="method")
-        table.add_column(_("Status"), width=status_w, key="status")
-        for key, view in self.views.items():
-            table.add_row(*self._cells(view), key=key)
+        self._rows = _Rows([KsefRow(i, key, view) for i, (key, view) in enumerate(self.views.items())])
+        table.load(self._rows)
         if not views:
             message.show_note(_("This user belongs to no company yet: add them to a company first."))
             return
         index = list(self.views).index(keep) if keep in self.views else 0
-        table.move_cursor(row=index)
+        table.move_cursor(index)
         # the table paints first; the form of the row (many widgets) is mounted right after
         self.call_after_refresh(self._show_if_not_shown, list(self.views)[index])
-
-    def _cells(self, view: CredentialView) -> list[Text]:
-        state = describe(view, self.clock())
-        variable = _STATE_VARIABLE.get(STATE_STYLE.get(state.kind, ""))
-        colour = self.app.theme_variables.get(variable, "") if variable else ""
-        style = colour[:7] if colour.startswith("#") else ""
-        return [
-            Text(view.company_name, overflow="ellipsis", no_wrap=True),
-            Text(format_nip(view.nip)),
-            Text(env_short(view.environment)),
-            Text(method_label(view), style="dim" if view.method is None else ""),
-            Text(state.text, style=style, overflow="ellipsis", no_wrap=True),
-        ]
 
     def update_row(self, view: CredentialView) -> None:
         key = row_key(view.company_id, view.environment)
         if key not in self.views:
             return
         self.views[key] = view
-        table = self.query_one(DataTable)
-        for column, cell in zip(("company", "nip", "env", "method", "status"), self._cells(view)):
-            table.update_cell(key, column, cell)
+        rows = self._rows.rows
+        index = next(i for i, r in enumerate(rows) if r.key == key)
+        rows[index] = KsefRow(index, key, view)
+        self.table.reload()
 
-    def on_resize(self, event: events.Resize) -> None:
-        if self.views and self._widths != self._column_widths():
-            self.load()
+    @on(VirtualTable.CursorMoved, "#ksef-table")
+    def _highlighted(self, event: VirtualTable.CursorMoved) -> None:
+        key = event.row.key if event.row is not None else None
+        if key is None or key == self.current:
+            self._pending = None
+            return
+        # The form (dozens of widgets) follows the cursor once it rests: the table repaints at
+        # once, and holding an arrow key does not mount a form for every row it passes.
+        self._pending = key
+        if self._pending_timer is not None:
+            self._pending_timer.stop()
+        self._pending_timer = self.set_timer(FORM_DELAY, self._show_pending)
 
-    @on(DataTable.RowHighlighted, "#ksef-table")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value if event.row_key is not None else None
+    def _show_pending(self) -> None:
+        self._pending_timer = None
+        key, self._pending = self._pending, None
         if key is not None and key != self.current:
             self.show_row(key)
 
-    @on(DataTable.RowSelected, "#ksef-table")
-    def _selected(self, event: DataTable.RowSelected) -> None:
+    @on(VirtualTable.RowActivated, "#ksef-table")
+    def _selected(self, event: VirtualTable.RowActivated) -> None:
         event.stop()
+        self._show_pending()  # Enter before the form followed the cursor: show it now
         self.focus_form()
 
     # ------------------------------------------------------------------- form
@@ -227,7 +265,7 @@ class UserKsefScreen(PanelScreen[None]):
         panel = self.panel_widget()
         if panel is not None and panel.cancel():
             return
-        table = self.query_one(DataTable)
+        table = self.table
         focused = self.focused
         if focused is not None and focused is not table and panel is not None and panel in focused.ancestors:
             table.focus()

@@ -194,6 +194,7 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
         columns: Sequence[Column[RowT]],
         *,
         selection: set[int] | None = None,
+        selectable: bool = True,
         empty_text: str = "",
         name: str | None = None,
         id: str | None = None,
@@ -202,6 +203,9 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.columns: list[Column[RowT]] = list(columns)
         self.selection: set[int] = selection if selection is not None else set()
+        # without selection: no check-mark column, and space/shift+arrows do nothing
+        self.selectable = selectable
+        self._check_width = _CHECK_WIDTH if selectable else 1
         self.empty_text = empty_text or _("No rows")
         self._source: RowSource[RowT] | None = None
         self._count = 0
@@ -337,6 +341,11 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
 
     # ------------------------------------------------------------- selection
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.selectable and action in ("toggle", "extend_up", "extend_down"):
+            return False
+        return True
+
     def action_toggle(self) -> None:
         """Select or unselect the row under the cursor, then move down."""
         self._end_range()
@@ -405,7 +414,7 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
         self._end_range()
         self.move_cursor(index)
         row = self.cursor_row
-        if meta.get("check") and row is not None:
+        if meta.get("check") and row is not None and self.selectable:
             if row.id in self.selection:
                 self.selection.discard(row.id)
             else:
@@ -423,7 +432,7 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
         columns = [c for c in self.columns if width >= c.hide_below]
         fixed = sum(c.width for c in columns if c.width) + _GAP * len(columns)
         flexible = [c for c in columns if not c.width]
-        remaining = max(0, width - _CHECK_WIDTH - fixed)
+        remaining = max(0, width - self._check_width - fixed)
         total_weight = sum(c.weight for c in flexible) or 1
         widths: dict[str, int] = {}
         left = remaining
@@ -457,7 +466,7 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
     def _header(self, width: int) -> Strip:
         style = self.rich_style + self.get_component_rich_style("virtual-table--header")
         cells = [(Text(c.label), w, c.justify) for c, w in self._layout(width)]
-        return self._line(cells, Text(" " * _CHECK_WIDTH), style, width, {})
+        return self._line(cells, Text(" " * self._check_width), style, width, {})
 
     def _row(self, index: int, width: int) -> Strip:
         row = self.row_at(index)
@@ -469,10 +478,12 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
             style += self.get_component_rich_style("virtual-table--selected")
         if index == self._cursor:
             style += self.get_component_rich_style("virtual-table--cursor")
+        cells = [(_clean(c.cell(row)), w, c.justify) for c, w in self._layout(width)]
+        if not self.selectable:
+            return self._line(cells, Text(" "), style, width, {"row": index})
         check = Text(f" {CHECK_ON if selected else CHECK_OFF} ")
         if selected:
             check.stylize(self.get_component_rich_style("virtual-table--check"), 1, 4)
-        cells = [(_clean(c.cell(row)), w, c.justify) for c, w in self._layout(width)]
         strip = self._line(cells, check, style, width, {"row": index})
         check_strip = strip.crop(0, _CHECK_WIDTH).apply_meta({"row": index, "check": True})
         return Strip.join([check_strip, strip.crop(_CHECK_WIDTH, width)])
