@@ -75,7 +75,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 from ksef_tui.demo import prepare
 
                 demo = prepare(ctx, Path(tmp) / "Downloads", companies=args.companies, users=args.users)
-            return _run_app(ctx)
+            if args.login:
+                from ksef_tui.demo import add_demo_logins
+
+                add_demo_logins(ctx, demo)
+            return _run_app(ctx, login=args.login)
         finally:
             if demo is not None:
                 demo.stop()
@@ -262,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--companies", type=int, default=300, help="number of demo companies (default 300)")
     d.add_argument("--users", type=int, default=900, help="number of demo users (default 900)")
     d.add_argument("--no-simulator", action="store_true", help="demo data only, without the local KSeF simulators")
+    d.add_argument("--login", action="store_true",
+                   help="start at the login screen, with demo passwords for an administrator and two clients")
     d.set_defaults(handler=cmd_demo)
 
     imp = sub.add_parser("import", help="import companies or users from CSV (all or nothing)",

@@ -8,6 +8,10 @@ environments at them. Ready-made demo credentials are issued by the simulators.
 Profil Zaufany is simulated too: an unsigned AuthTokenRequest saved in the demo's
 Downloads folder is "signed on gov.pl" within a second, as ``<name>-signed.xml``
 beside it, like a file downloaded after signing.
+
+``ksef-tui demo --login`` (:func:`add_demo_logins`) adds three accounts with published
+passwords (:data:`DEMO_LOGINS`: an administrator, a client allowed to configure KSeF
+and a blocked one) and starts at the login screen, which lists them (demo only).
 """
 
 from __future__ import annotations
@@ -132,6 +136,68 @@ def _issue_credentials(ctx: AppContext, demo: DemoKsef, count: int) -> None:
                 nip=nip, given_name="Jan", surname="Demo", key="ec")
             cred = ctx.credentials.load_certificate(cert_data=cert_pem.encode(), key_data=key_pem.encode())
             ctx.credentials.save_certificate(ctx.actor, uid, cid, Environment.PRODUCTION, cred)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """A demo account whose password is published (only ever in a throwaway demo database)."""
+
+    login: str
+    password: str
+    full_name: str
+    role: str  # "admin" | "client"
+    may_configure_ksef: bool
+
+    def describe(self) -> str:
+        from ksef_tui.i18n import _
+
+        if self.role == "admin":
+            return _("administrator")
+        return _("client") if self.may_configure_ksef else _("blocked client")
+
+
+DEMO_LOGINS: tuple[DemoLogin, ...] = (
+    DemoLogin("admin", "admin-demo", "Ewa Administratorka", "admin", True),
+    DemoLogin("client", "client-demo", "Jan Klient", "client", True),
+    DemoLogin("blocked", "blocked-demo", "Ola Zablokowana", "client", False),
+)
+
+
+def add_demo_logins(ctx: AppContext, demo: DemoKsef | None = None, *, accounts=None) -> list[DemoLogin]:
+    """Create the :data:`DEMO_LOGINS` users with their passwords, for ``ksef-tui demo --login``.
+
+    The clients belong to companies with KSeF on (and the first also to one with KSeF off);
+    with the simulators (``demo``) each client gets a working DEMO token for their first
+    company, so the client view shows a configured credential. The list lands in
+    ``ctx.options["demo_logins"]``: the login screen shows it only when it is there.
+    """
+    from ksef_tui.services.accounts import AccountService
+    from ksef_tui.services.users import UserInput
+
+    accounts = accounts or AccountService(ctx.db)
+    with ctx.db.engine.connect() as conn:
+        rows = conn.execute(select(Company.id, Company.nip, Company.ksef_enabled)
+                            .order_by(Company.sort_key, Company.id)).all()
+    on = [(cid, nip) for cid, nip, enabled in rows if enabled]
+    off = [cid for cid, _nip, enabled in rows if not enabled]
+    companies: dict[str, list[tuple[int, str | None]]] = {
+        "admin": [],
+        "client": on[:2] + [(cid, None) for cid in off[:1]],
+        "blocked": on[2:3] or on[:1],
+    }
+    for item in DEMO_LOGINS:
+        mine = companies[item.login]
+        user = ctx.users.create(ctx.actor, UserInput(
+            login=item.login, full_name=item.full_name, email=f"{item.login}@biuro-demo.example.pl",
+            role=item.role, may_configure_ksef=item.may_configure_ksef), [cid for cid, _nip in mine])
+        accounts.set_password(ctx.actor, user.id, item.password)
+        if demo is not None and mine and mine[0][1] is not None:
+            cid, nip = mine[0]
+            token = demo.sim(Environment.DEMO).issue_ksef_token(nip, description=f"demo token of {item.login}")
+            ctx.credentials.save_token(ctx.actor, user.id, cid, Environment.DEMO, token,
+                                       permissions=("InvoiceRead", "InvoiceWrite"), status="Active")
+    ctx.options["demo_logins"] = list(DEMO_LOGINS)
+    return list(DEMO_LOGINS)
 
 
 def wait_ready(path: Path, timeout: float = 5.0) -> Path | None:  # pragma: no cover - helper for manual use

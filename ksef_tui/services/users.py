@@ -255,6 +255,35 @@ class UserService:
         with self.db.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(q)]
 
+    def set_may_configure(self, actor: Actor, user_id: int, expected_version: int, allowed: bool) -> UserDetail:
+        """The user's detail: allow or block "may configure KSeF themselves" (administrators).
+
+        Optimistic locking: ``expected_version`` is the version the administrator saw; if the
+        user changed since, :class:`ConflictError` and nothing is written. A real change is
+        audited like the serial operation (``user.ksef_allow`` / ``user.ksef_block``).
+        """
+        require_admin(actor)
+        allowed = bool(allowed)
+        now = utcnow()
+        with self.db.session() as s:
+            u = s.get(User, user_id)
+            if u is None:
+                raise NotFound(_("The user no longer exists."))
+            if u.version != expected_version:
+                raise ConflictError(_("Someone else changed this user since you opened it; reload it and try again."))
+            if bool(u.may_configure_ksef) != allowed:
+                res = s.execute(
+                    update(User).where(User.id == user_id, User.version == expected_version)
+                    .values(may_configure_ksef=allowed, updated_at=now, version=User.version + 1)
+                )
+                if res.rowcount != 1:
+                    raise ConflictError(
+                        _("Someone else changed this user since you opened it; reload it and try again."))
+                audit.record(s, [audit.audit_values(
+                    actor, "user.ksef_allow" if allowed else "user.ksef_block", "user", user_id, u.login,
+                    {"may_configure_ksef": not allowed}, {"may_configure_ksef": allowed}, at=now)])
+        return self.get(actor, user_id)
+
     def serial_set_may_configure(
         self,
         actor: Actor,

@@ -82,8 +82,12 @@ class ClientKsefScreen(UserKsefScreen):
                 yield widget
 
     def on_mount(self) -> None:
+        # Textual then runs UserKsefScreen.on_mount itself (handlers are called along the
+        # MRO), which loads the table: see load() below for what the client sees on top
         self.read_switch()
-        super().on_mount()
+
+    def load(self, keep: str | None = None) -> None:
+        super().load(keep)
         try:
             user = self.ctx.users.get(self.ctx.actor, self.user_id)
         except ServiceError:
@@ -115,6 +119,12 @@ class ClientKsefScreen(UserKsefScreen):
         panel = self.panel_widget()
         if panel is not None:
             panel.disabled = self.blocked
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "test" and self.blocked:
+            return False  # read-only: no "Test authorization" in the footer either
+        return super().check_action(action, parameters)
 
     def show_row(self, key: str) -> None:
         if key == self.current and self.panel_widget() is not None:

@@ -42,6 +42,8 @@ class LoginScreen(Screen[None]):
         #login-message { height: auto; min-height: 1; margin: 1 0 0 0; color: $text-error; }
         #login-message.-info { color: $text-muted; }
         #login-buttons { height: 1; margin: 1 0 1 0; align-horizontal: right; }
+        #login-demo-hint { height: auto; margin: 0 0 1 0; padding: 0 1; color: $text-muted;
+                           border-left: thick $accent; }
     }
     """
 
@@ -77,7 +79,21 @@ class LoginScreen(Screen[None]):
             yield Static("", id="login-message", markup=False)
             with Horizontal(id="login-buttons"):
                 yield Button(_("Log in"), id="login-submit", variant="primary", compact=True)
+            hint = self.demo_hint()
+            if hint:
+                yield Static(hint, id="login-demo-hint", markup=False)
         yield Footer(compact=True)
+
+    def demo_hint(self) -> str:
+        """Only ``ksef-tui demo --login`` puts accounts with published passwords in the context
+        (``ksef_tui.demo.add_demo_logins``); the real app never does, so it shows no hint."""
+        ctx = getattr(self.app, "ctx", None)
+        logins = ctx.options.get("demo_logins") if ctx is not None else None
+        if not logins:
+            return ""
+        lines = [_("Demo accounts (login / password):")]
+        lines += [f"{d.login} / {d.password} — {d.describe()}" for d in logins]
+        return "\n".join(lines)
 
     def on_mount(self) -> None:
         self.query_one("#login-name", Input).focus()
