@@ -31,7 +31,7 @@ class CredentialFacts:
     pesel: str | None
     identifier: str | None  # raw "TINPL-…", "PNOPL-…" or "VATPL-…" value
     is_seal: bool
-    serial_number: str  # hex, upper case
+    serial_number: str  # hex, upper case, zero-padded to 16 digits (KSeF's form)
     valid_from: dt.datetime
     valid_to: dt.datetime
     fingerprint_sha256: str  # hex, upper case
@@ -247,7 +247,7 @@ def _facts(cert: Any, key: Any) -> CredentialFacts:
         pesel=pesel,
         identifier=identifier,
         is_seal=is_seal,
-        serial_number=format(cert.serial_number, "X"),
+        serial_number=format(cert.serial_number, "016X"),  # as KSeF writes it: 16 hex digits at least
         valid_from=cert.not_valid_before_utc,
         valid_to=cert.not_valid_after_utc,
         fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex().upper(),

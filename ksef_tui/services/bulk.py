@@ -408,7 +408,7 @@ class KsefBulk:
                 status = "Active"
                 if loaded.cert_serial:
                     found, _more = await self.gateway(target.environment).query_certificates(
-                        session, serial_number=loaded.cert_serial)
+                        session, serial_number=ksef_serial(loaded.cert_serial))
                     status = found[0].status if found else _("not a KSeF certificate")
                 notes.append(_("certificate {status}").format(status=status))
                 if status in ("Blocked", "Revoked", "Expired"):
@@ -447,6 +447,13 @@ def _says_revoked(exc: Exception) -> bool:
     """KSeF status 450 with "Token unieważniony" (token revoked)."""
     details = " ".join(getattr(exc, "details", ()) or ()).lower()
     return getattr(exc, "code", None) == 450 and ("unieważniony" in details or "revoked" in details)
+
+
+def ksef_serial(serial: str) -> str:
+    """A certificate serial as KSeF writes it: 16 upper-case hex digits, leading zeros included
+    (a serial read from the certificate itself may lack them)."""
+    serial = serial.upper()
+    return serial.zfill(16) if len(serial) < 16 else serial
 
 
 def _with_method(row: KsefCredential, method: str) -> Any:

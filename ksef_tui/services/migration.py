@@ -195,7 +195,9 @@ class CertificateMove:
         req = await self.bulk.gateway(target.environment).prepare_signed_file_request(Context.nip(nip))
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"AuthTokenRequest-{target.environment.value}-{nip}-{_slug(login)}.xml"
-        path.write_bytes(req.xml)
+        part = path.with_name(path.name + ".part")  # whole or not at all: the user (or gov.pl) may open it at once
+        part.write_bytes(req.xml)
+        part.replace(path)
         with self.db.session() as s:
             audit.record(s, [audit.audit_values(self.actor, "credential.pz_file", "company", target.company_id, nip,
                                                 None, {"environment": target.environment.value,
@@ -228,8 +230,9 @@ class CertificateMove:
 
         cancel = cancel or threading.Event()
         waiting = {p.challenge: p for p in pending}
-        ours = {p.path.resolve() for p in pending}
-        seen: set[tuple[str, int, int]] = set()
+        # the prepared files are read too (once per version): a signed file saved over its unsigned
+        # original, under the same name, is picked up like any other
+        seen: set[tuple[str, int, int, int]] = set()
         results: dict[str, RowResult] = {}
         slots = asyncio.Semaphore(concurrency)
         tasks: set[asyncio.Task] = set()
@@ -263,8 +266,9 @@ class CertificateMove:
                     st = path.stat()
                 except OSError:
                     continue
-                mark = (path.name, st.st_mtime_ns, st.st_size)
-                if mark in seen or path.resolve() in ours:
+                # the inode too: a file replaced by a rename within the same clock tick is a new file
+                mark = (path.name, st.st_ino, st.st_mtime_ns, st.st_size)
+                if mark in seen:
                     continue
                 seen.add(mark)
                 try:

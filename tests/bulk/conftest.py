@@ -65,3 +65,151 @@ def give_each_rights(sim, targets, ctx) -> dict[int, str]:
             sim.testdata_person({"nip": nip, "pesel": pesel, "isBailiff": False, "description": f"person {login}"})
             out[login] = pesel
     return out
+
+
+class GovPl:
+    """Simulated gov.pl Profil Zaufany, outside the app: signs every unsigned ``AuthTokenRequest-*.xml``
+    that appears in ``folder`` (each version once) and saves it as ``<name>-podpisany.xml``, or with
+    ``in_place`` over the unsigned file (any name works: the watch matches by challenge).
+
+    ``people`` maps a login (the file name's last part) to the signer's PESEL; ``with GovPl(...)``
+    runs the signer in a thread; :attr:`errors` holds what went wrong in it."""
+
+    def __init__(self, sim, folder, people: dict[str, str] | None = None, *, in_place: bool = False) -> None:
+        import threading
+
+        self.sim, self.folder, self.people, self.in_place = sim, folder, people or {}, in_place
+        self.stop = threading.Event()
+        self.signed: list = []
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, name="gov.pl", daemon=True)
+
+    def __enter__(self) -> "GovPl":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+    def _run(self) -> None:
+        try:
+            self.loop()
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            self.errors.append(exc)
+
+    def loop(self) -> None:
+        import hashlib
+
+        done: set[tuple[str, str]] = set()
+        while not self.stop.wait(0.02):
+            if not self.folder.is_dir():
+                continue
+            for path in sorted(self.folder.glob("AuthTokenRequest-*.xml")):
+                if path.stem.endswith("-podpisany"):
+                    continue
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    continue
+                mark = (path.name, hashlib.sha256(data).hexdigest())
+                if b"Signature" in data or mark in done or not _whole_xml(data):
+                    continue  # signed already, seen, or still being written
+                done.add(mark)
+                login = path.stem.rsplit("-", 1)[-1]
+                signed = self.sim.sign_as_trusted_profile(data, pesel=self.people.get(login, PESEL),
+                                                          given_name="Jan", surname="Kowalski")
+                out = path if self.in_place else path.with_name(path.stem + "-podpisany.xml")
+                tmp = out.with_name(out.name + ".part")
+                tmp.write_bytes(signed)
+                tmp.replace(out)
+                self.signed.append(out)
+
+
+def _whole_xml(data: bytes) -> bool:
+    from lxml import etree
+
+    try:
+        etree.fromstring(data)
+    except etree.XMLSyntaxError:
+        return False
+    return True
+
+
+def give_expiring_certificate(ctx, sim, target, *, days: int = 20, pesel: str = PESEL):
+    """``target`` logs in with a KSeF certificate (of ``pesel``, who needs rights in the company) that
+    expires in ``days`` days; its token stays saved. Returns the certificate's serial."""
+    import datetime as dt
+
+    from ksef_tui.domain.auth import AuthMethod
+
+    ends = sim.now() + dt.timedelta(days=days)
+    cert_pem, key_pem = sim.issue_ksef_certificate(pesel=pesel, given_name="Jan", surname="Kowalski",
+                                                   valid_from=ends.replace(year=ends.year - 2))
+    cred = ctx.credentials.load_certificate(cert_data=cert_pem.encode(), key_data=key_pem.encode())
+    ctx.credentials.save_certificate(ctx.actor, target.user_id, target.company_id, target.environment, cred)
+    view = ctx.credentials.get(ctx.actor, target.user_id, target.company_id, target.environment)
+    assert view.method is AuthMethod.CERTIFICATE and view.cert_serial == cred.facts.serial_number
+    return cred.facts.serial_number
+
+
+# ---- driving the panel with the keyboard ----------------------------------------------------
+#: generous: a slow CI machine must not fail these; a broken flow still fails (never happens)
+UI_TIMEOUT_S = 120.0
+
+
+async def wait_for(pilot, condition, what: str, timeout: float = UI_TIMEOUT_S) -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        await pilot.pause(0.05)
+
+
+def shown(screen, selector: str) -> str:
+    """The plain text a Static shows."""
+    from textual.widgets import Static
+
+    return str(screen.query_one(selector, Static).render())
+
+
+def counts(screen, env=None) -> dict[str, int]:
+    """The dashboard's count per bucket of one environment (DEMO)."""
+    from ksef_tui.domain.environments import Environment
+
+    env = env or Environment.DEMO
+    return {r.bucket: r.count for r in screen.counts_table().loaded_rows() if r.environment is env}
+
+
+async def open_bucket(pilot, bucket: str, env=None) -> None:
+    """On the dashboard: focus the counts (shift+tab), walk to ``bucket`` of ``env`` with the arrow
+    keys and press Enter; the rows table gets the focus."""
+    from ksef_tui.domain.environments import Environment
+
+    env = env or Environment.DEMO
+    screen = pilot.app.screen
+    table = screen.counts_table()
+    for _ in range(3):
+        if pilot.app.focused is table:
+            break
+        await pilot.press("shift+tab")
+    assert pilot.app.focused is table, pilot.app.focused
+    await pilot.press("home")
+    for _ in range(len(table.loaded_rows()) + 1):
+        row = table.cursor_row
+        if row is not None and row.environment is env and row.bucket == bucket:
+            break
+        await pilot.press("down")
+    else:
+        raise AssertionError(f"no {env.value} · {bucket} count on the dashboard")
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: screen.opened is not None and screen.opened.bucket == bucket
+                   and pilot.app.focused is screen.rows_table(), f"{bucket} rows opened")
+
+
+def same_serial(a: str | None, b: str | None) -> bool:
+    """Certificate serials compared as numbers (KSeF writes 16 hex digits, leading zeros included)."""
+    return a is not None and b is not None and int(a, 16) == int(b, 16)

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, ProgressBar, Static
 
-from ksef_tui.i18n import _
+from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.bulk import BulkProgress, BulkReport, RowResult, Target
 from ksef_tui.ui.screens.base import PanelScreen
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
@@ -24,6 +24,8 @@ from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 TEST, ENROLL, REVOKE, REFRESH = "test", "enroll", "revoke", "refresh"
 TITLES = {TEST: _("Test authorization"), ENROLL: _("Enroll KSeF certificate"),
           REVOKE: _("Revoke KSeF tokens"), REFRESH: _("Refresh from KSeF")}
+#: shown only here, never a result: a Profil Zaufany file prepared, its signed twin not yet processed
+WAITING = "waiting"
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,15 @@ class _ListSource:
         return self.rows[offset:offset + limit]
 
 
+def _status_text(status: str) -> str:
+    return {"ok": _("ok"), "failed": _("failed"), "error": _("error"), "skipped": _("skipped"),
+            "cancelled": _("cancelled"), WAITING: _("waiting")}.get(status, status)
+
+
 def _status_cell(row: ResultRow) -> Text:
-    style = {"ok": "green", "failed": "red", "error": "yellow", "skipped": "dim", "cancelled": "dim"}
-    return Text(row.result.status, style=style.get(row.result.status, ""))
+    style = {"ok": "green", "failed": "red", "error": "yellow", "skipped": "dim", "cancelled": "dim",
+             WAITING: "cyan"}
+    return Text(_status_text(row.result.status), style=style.get(row.result.status, ""))
 
 
 def _seconds(value: float | None) -> str:
@@ -75,12 +83,17 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
         self.results: dict[tuple, RowResult] = {}
         self.report: BulkReport | None = None
         self.running = False
+        #: Profil Zaufany files prepared by an enrollment (by row key), and the rows still waiting for theirs
+        self.files: dict[tuple, Any] = {}
+        self.waiting: set[tuple] = set()
 
     def compose(self) -> ComposeResult:
         yield self.nav_bar()
         yield Static(Text(TITLES.get(self.operation, self.operation)), id="bulk-title", classes="placeholder-title")
         yield ProgressBar(total=max(1, len(self.targets)), show_eta=False, id="bulk-progress")
         yield Static("", id="bulk-status")
+        if self.operation == ENROLL:
+            yield Static("", id="bulk-files")
         yield VirtualTable[ResultRow](
             [Column("status", _("Result"), _status_cell, width=10),
              Column("row", _("User · company"), lambda r: r.result.target.label, weight=2, min_width=16),
@@ -91,6 +104,7 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
 
     def on_mount(self) -> None:
         self._show_status(None)
+        self._show_files()
         if self.autostart:
             self.start(self.targets)
 
@@ -121,11 +135,43 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
                 error=c.get("error", 0), elapsed=_seconds(progress.elapsed_s), eta=_seconds(progress.eta_s))
         status.update(Text(text))
 
+    def _show_files(self) -> None:
+        if self.operation != ENROLL:
+            return
+        line = self.query_one("#bulk-files", Static)
+        line.display = bool(self.files)
+        if not self.files:
+            return
+        n = len(self.files)
+        text = ngettext("Profil Zaufany: {n} file prepared in {folder}.",
+                        "Profil Zaufany: {n} files prepared in {folder}.", n).format(n=n, folder=self.folder)
+        if self.running:
+            text += " " + _("Sign each one at gov.pl and save the signed file into the same folder (any name); "
+                            "each is processed as it arrives. Waiting for {waiting} of {n}.").format(
+                waiting=len(self.waiting), n=n)
+        line.update(Text(text))
+
+    def show_files(self, files: Sequence[Any]) -> None:
+        """The enrollment wrote Profil Zaufany files (:class:`~ksef_tui.services.migration.PendingFile`)."""
+        for f in files:
+            self.files[f.target.key] = f
+            self.waiting.add(f.target.key)
+        self._show_files()
+        self._reload()
+
+    def _waiting_row(self, target: Target) -> RowResult:
+        f = self.files[target.key]
+        return RowResult(target, WAITING, _(
+            "Waiting for the signed file: sign {file} with Profil Zaufany at gov.pl and save it into the folder "
+            "before {when}.").format(file=f.path.name, when=f.expires_at.astimezone().strftime("%H:%M")))
+
     def show_progress(self, progress: BulkProgress) -> None:
         if progress.last is not None:
             self.results[progress.last.target.key] = progress.last
+            self.waiting.discard(progress.last.target.key)
         self.query_one("#bulk-progress", ProgressBar).update(total=max(1, progress.total), progress=progress.done)
         self._show_status(progress)
+        self._show_files()
         self._reload()
 
     def show_report(self, report: BulkReport) -> None:
@@ -133,13 +179,16 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
         self.report = report if self.report is None or report.operation != "rerun" else self.report.merged(report)
         for r in report.results:
             self.results[r.target.key] = r
+        self.waiting.clear()
         self.query_one("#bulk-progress", ProgressBar).update(total=max(1, len(self.targets)),
                                                              progress=len(self.targets))
         self._show_status(None)
+        self._show_files()
         self._reload()
 
     def _reload(self) -> None:
-        rows = [ResultRow(i, self.results[t.key]) for i, t in enumerate(self.targets) if t.key in self.results]
+        rows = [ResultRow(i, self._waiting_row(t) if t.key in self.waiting else self.results[t.key])
+                for i, t in enumerate(self.targets) if t.key in self.waiting or t.key in self.results]
         self.query_one("#bulk-results", VirtualTable).load(_ListSource(rows), keep_cursor=True)
 
     # ------------------------------------------------------------------ work
@@ -161,11 +210,16 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
         def progress(p: BulkProgress) -> None:
             self.app.call_from_thread(self.show_progress, p)
 
+        def files(prepared: list) -> None:
+            if prepared:
+                self.app.call_from_thread(self.show_files, prepared)
+
         async def go() -> BulkReport:
             async with KsefBulk(ctx.credentials, ctx.actor) as bulk:
                 if self.operation == ENROLL:
                     return await CertificateMove(bulk).enroll(targets, self.folder or Path.cwd(),
-                                                              cancel=self.cancel, on_progress=progress)
+                                                              cancel=self.cancel, on_progress=progress,
+                                                              on_files=files)
                 move = CertificateMove(bulk)
                 op = {TEST: bulk.test_authorization, REFRESH: bulk.refresh_from_ksef,
                       REVOKE: move.revoke_token}[self.operation]
