@@ -7,11 +7,11 @@
 
 For every size it builds one database, then measures each implementation in its own
 process (so peak RSS is that implementation's), headless at 120x40. Keys are delivered as the
-terminal driver delivers them and every time ends when the screen has been repainted
-(``call_after_refresh``), without the test harness's idle waits:
+terminal driver delivers them and every time ends when the first frame showing the result is
+handed to the terminal driver (``App._display``), without the test harness's idle waits:
 
-- open: from pushing a fresh Companies screen to it painted with its first rows;
-- filter: median of one keystroke in the filter to the repainted, filtered screen
+- open: from pushing a fresh Companies screen to the first frame with its rows;
+- filter: median of one keystroke in the filter to the first frame of the filtered rows
   (ksef-tui: type into the filter, wait until the filtered rows are on screen;
   DataTable: the usual rebuild, clear() + add_rows() of the rows matching the filter);
 - select-all + enable: select every row and switch KSeF on for all of them, until committed
@@ -88,6 +88,52 @@ def trace(what: str) -> None:
         print(what, file=sys.stderr, flush=True)
 
 
+class Frames:
+    """When frames reach the terminal: wraps ``App._display``, where Textual hands each composed
+    frame to the driver (the headless driver then drops it). :meth:`until` returns the time of
+    the first frame, from now on, painted while ``condition`` held, i.e. a frame showing it."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.waiters: list[list] = []
+        display = app._display
+
+        def timed(screen, renderable) -> None:
+            display(screen, renderable)
+            if renderable is None or app._batch_count or not self.waiters:
+                return
+            now = time.perf_counter()
+            for waiter in list(self.waiters):
+                if waiter[0]():
+                    waiter[1] = now
+                    waiter[2].set()
+                    self.waiters.remove(waiter)
+
+        app._display = timed
+
+    def expect(self, condition, what: str = "") -> list:
+        """Start watching the frames for ``condition`` (before the action that should cause it)."""
+        waiter = [condition, None, asyncio.Event(), what]
+        self.waiters.append(waiter)
+        return waiter
+
+    async def until(self, condition, what: str = "") -> float:
+        return await self.wait(self.expect(condition, what))
+
+    async def wait(self, waiter: list) -> float:
+        condition, what = waiter[0], waiter[3]
+        trace(f"frame with {what or condition.__code__.co_firstlineno}")
+        deadline = time.monotonic() + 15
+        while not waiter[2].is_set():
+            try:
+                await asyncio.wait_for(waiter[2].wait(), 0.25)
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no frame ever showed {what or condition}") from None
+                self.app.screen.refresh()  # nothing painted for a while: make sure a frame comes
+        return waiter[1]
+
+
 async def until(app, condition, what: str = "") -> None:
     trace(f"waiting {what or condition.__code__.co_firstlineno}")
     deadline = time.monotonic() + 15
@@ -118,14 +164,17 @@ async def run_ksef_tui(url: str, runs: int) -> dict:
     app = KsefApp(ctx)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        frames = Frames(app)
         opens = []
         for _ in range(runs):  # a fresh Companies screen each time, over the same data
             t = time.perf_counter()
             screen = CompaniesScreen()
             trace("push")
+            shown = frames.expect(
+                lambda: app.screen is screen and screen.table.row_count == n and not screen.has_class("-loading"),
+                "the rows")
             await app.push_screen(screen)
-            await until(app, lambda: screen.table.row_count == n and not screen.has_class("-loading"))
-            opens.append(time.perf_counter() - t)
+            opens.append(await frames.wait(shown) - t)
             trace("pop")
             app.pop_screen()
             await pilot.pause()
@@ -142,18 +191,18 @@ async def run_ksef_tui(url: str, runs: int) -> dict:
             screen.apply_filter()
             before = ctx.companies.count(ctx.actor, CompanyFilter(text=text[:-1]))
             await until(app, lambda: screen.table.row_count == before and not screen.has_class("-loading")
-                        and screen._filter_timer is None)
+                        and not screen.filter_pending)
             expected = ctx.companies.count(ctx.actor, CompanyFilter(text=text))
             t = time.perf_counter()
             key(app, text[-1])
-            await until(app, lambda: screen.filter_input.value == text and screen.table.row_count == expected
-                        and not screen.has_class("-loading"))
-            filter_times.append(time.perf_counter() - t)
+            filter_times.append(await frames.until(
+                lambda: screen.filter_input.value == text and screen.table.row_count == expected
+                and not screen.has_class("-loading"), "the filtered rows") - t)
         screen.filter_input.value = ""
         screen.apply_filter()
         # the programmatic value change also schedules the debounced filter: let it land first
         await until(app, lambda: screen.table.row_count == n and not screen.has_class("-loading")
-                    and screen._filter_timer is None)
+                    and not screen.filter_pending)
         screen.table.focus()
         await until(app, lambda: app.focused is screen.table, "the table focused")
 
@@ -170,8 +219,7 @@ async def run_ksef_tui(url: str, runs: int) -> dict:
                 await painted(app)
                 continue
             handled.append(time.perf_counter() - t)
-            await painted(app)
-            toggle_times.append(time.perf_counter() - t)
+            toggle_times.append(await frames.until(lambda: True, "the toggled row") - t)
         screen.action_clear_selection()
         await painted(app)
 
@@ -237,13 +285,15 @@ async def run_datatable(url: str, runs: int) -> dict:
     app = App()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        frames = Frames(app)
         opens = []
         for _ in range(runs):
             t = time.perf_counter()
             screen = TableScreen()
+            shown = frames.expect(lambda: app.screen is screen and screen.query_one(DataTable).row_count == n,
+                                  "the rows")
             await app.push_screen(screen)
-            await until(app, lambda: screen.query_one(DataTable).row_count == n)
-            opens.append(time.perf_counter() - t)
+            opens.append(await frames.wait(shown) - t)
             app.pop_screen()
             await pilot.pause()
         await app.push_screen(screen := TableScreen())
@@ -254,8 +304,7 @@ async def run_datatable(url: str, runs: int) -> dict:
             expected = len(fetch(text))
             t = time.perf_counter()
             screen.load(text)  # what a keystroke in a filter box does to a DataTable
-            await until(app, lambda: table.row_count == expected)
-            filter_times.append(time.perf_counter() - t)
+            filter_times.append(await frames.until(lambda: table.row_count == expected, "the filtered rows") - t)
         screen.load("")
         await until(app, lambda: table.row_count == n)
         toggle_times, handled = [], []
@@ -265,8 +314,7 @@ async def run_datatable(url: str, runs: int) -> dict:
             table.update_cell(row_key, "check", "[x]")
             table.action_cursor_down()
             handled.append(time.perf_counter() - t)
-            await painted(app)
-            toggle_times.append(time.perf_counter() - t)
+            toggle_times.append(await frames.until(lambda: True, "the toggled row") - t)
         t = time.perf_counter()
         for row_key in list(table.rows):
             table.update_cell(row_key, "check", "[x]")

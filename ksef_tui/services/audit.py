@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from ksef_tui.domain.text import contains_pattern
@@ -110,6 +110,31 @@ def same_change(
     template = audit_values(actor, action, object_type, None, "", before, after, at)
     for object_id, label in objects:
         yield template | {"object_id": object_id, "object_label": label[:300]}
+
+
+def record_same_change(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    objects: Select,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    at: dt.datetime | None = None,
+) -> None:
+    """One change made to many objects, audited in SQL: ``objects`` selects (id, label) of each
+    object, and one INSERT ... SELECT writes an entry for every row it returns."""
+    template = audit_values(actor, action, object_type, None, "", before, after, at)
+    table = AuditEntry.__table__
+    rows = objects.subquery()
+    object_id, label = list(rows.c)[:2]
+
+    def value(column: str):
+        return literal(template[column], type_=table.c[column].type)
+
+    columns = [value("at"), value("actor_id"), value("actor_login"), value("action"), value("object_type"),
+               object_id, func.substr(label, 1, 300), value("before"), value("after")]
+    session.connection().execute(table.insert().from_select(list(_COLUMNS), select(*columns)))
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,37 @@ async def test_filter_as_you_type_with_polish_letters_and_escape_leaves_input(
         assert screen.filter_input.value == "ŁĄKA"
 
 
+async def test_keystrokes_typed_during_a_slow_filter_fold_into_one_query(
+    app: KsefApp, seeded_ctx, monkeypatch
+) -> None:
+    """The first keystroke filters at once; those typed while its query runs become one query."""
+    service = seeded_ctx.companies
+    counted: list[str] = []
+    release = threading.Event()
+    real_count = service.count
+
+    def slow_count(actor, flt=CompanyFilter()):
+        counted.append(flt.text)
+        if flt.text == "a":
+            assert release.wait(10)
+        return real_count(actor, flt)
+
+    monkeypatch.setattr(service, "count", slow_count)
+    expected = real_count(seeded_ctx.actor, CompanyFilter(text="apt"))
+    assert 0 < expected < 300
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = companies(app)
+        counted.clear()
+        await pilot.press("slash", "a")
+        await wait_until(pilot, lambda: counted == ["a"], "the first query started without waiting")
+        await pilot.press("p", "t")
+        assert screen.filter_pending and counted == ["a"]
+        release.set()
+        await wait_until(pilot, lambda: not screen.filter_pending and screen.table.row_count == expected, "apt")
+        assert counted == ["a", "apt"]
+        assert all("apt" in n.lower() for n in visible_names(app))
+
+
 async def test_filter_by_nip_with_separators(app: KsefApp, seeded_ctx) -> None:
     target = rows(seeded_ctx, limit=1)[0]
     dashed = f"{target.nip[:3]}-{target.nip[3:6]}"

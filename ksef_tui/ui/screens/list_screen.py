@@ -18,7 +18,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from ksef_tui.i18n import _
@@ -27,8 +26,6 @@ from ksef_tui.ui.screens.base import PanelScreen
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, HasId, RowSource, VirtualTable
 
 log = logging.getLogger(__name__)
-
-FILTER_DELAY = 0.03  # seconds of quiet typing before the list is filtered
 
 RowT = TypeVar("RowT", bound=HasId)
 
@@ -56,7 +53,9 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         super().__init__()
         self.selection: set[int] = set()
         self._generation = 0
-        self._filter_timer: Timer | None = None
+        # at most one filter query in flight; typing meanwhile asks for one more when it returns
+        self._in_flight = False
+        self._filter_again = False
         self._busy = 0
         self._had_selection = True  # forces the first selection_changed() to refresh
 
@@ -137,9 +136,17 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self) -> None:
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-        self._filter_timer = self.set_timer(FILTER_DELAY, self.apply_filter)
+        # The first keystroke filters at once (no debounce delay); keystrokes typed while its
+        # query runs are folded into one query, for the latest text, when it returns.
+        if self._in_flight:
+            self._filter_again = True
+        else:
+            self.apply_filter()
+
+    @property
+    def filter_pending(self) -> bool:
+        """A filter query is running, or one more is due when it returns."""
+        return self._in_flight or self._filter_again
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -148,9 +155,8 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
 
     def apply_filter(self) -> None:
         """Count and fetch the first page for the current filter in a worker."""
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-            self._filter_timer = None
+        self._filter_again = False
+        self._in_flight = True
         self._generation += 1
         self.status_line.set_class(True, "-loading")
         self._load_rows(self.make_source(), self._generation)
@@ -169,12 +175,20 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
     def on_rows_loaded(self, message: RowsLoaded) -> None:
         if message.generation != self._generation:
             return  # a newer filter is on its way
-        self.status_line.set_class(False, "-loading")
+        self._in_flight = False
         self.table.load(message.source, count=message.count, first_page=message.first_page)
         self.update_status()
+        if self._filter_again:
+            self.apply_filter()  # typed while this one ran: the latest text next
+        else:
+            self.status_line.set_class(False, "-loading")
 
     def on_load_failed(self, message: LoadFailed) -> None:
-        self.status_line.set_class(False, "-loading")
+        self._in_flight = False
+        if self._filter_again:
+            self.apply_filter()  # typed meanwhile: try the latest text
+        else:
+            self.status_line.set_class(False, "-loading")
         self.set_busy(False)
         self.notify(message.message, title=_("The list could not be read"), severity="error")
 
