@@ -225,13 +225,23 @@ class UserService:
             raise ValidationFailed({"login": _("A user with login {login} already exists.").format(login=values["login"])}) from None
         return self.get(actor, user_id)
 
-    def set_memberships(self, actor: Actor, user_id: int, company_ids: Iterable[int]) -> UserDetail:
+    def set_memberships(self, actor: Actor, user_id: int, company_ids: Iterable[int], *,
+                        expected_version: int | None = None) -> UserDetail:
+        """Replace the user's companies. ``expected_version`` (the version the administrator saw):
+        if the user changed since, :class:`ConflictError` and nothing is written."""
         require_admin(actor)
         cids = sorted(set(company_ids))
         with self.db.session() as s:
-            u = s.get(User, user_id)
+            # the user's row first, locked on PostgreSQL: concurrent saves queue here and each
+            # then reads the memberships the one before wrote (never a duplicate-key error)
+            locked = select(User).where(User.id == user_id).execution_options(populate_existing=True)
+            if self.db.dialect == "postgresql":
+                locked = locked.with_for_update()
+            u = s.scalars(locked).first()
             if u is None:
                 raise NotFound(_("The user no longer exists."))
+            if expected_version is not None and u.version != expected_version:
+                raise ConflictError(_("Someone else changed this user since you opened it; reload it and try again."))
             before = sorted(s.scalars(select(Membership.company_id).where(Membership.user_id == user_id)))
             if before != cids:
                 s.execute(delete(Membership).where(Membership.user_id == user_id))
