@@ -14,7 +14,8 @@ handed to the terminal driver (``App._display``), without the test harness's idl
 - filter: median of one keystroke in the filter to the first frame of the filtered rows
   (ksef-tui: type into the filter, wait until the filtered rows are on screen;
   DataTable: the usual rebuild, clear() + add_rows() of the rows matching the filter);
-- select-all + enable: select every row and switch KSeF on for all of them, until committed
+- select-all + enable: select every row and switch KSeF on for all of them, until the result
+  summary (shown after the commit) is painted
   (DataTable: a check-mark column updated with update_cell on every row, then the same service call);
 - toggle: median of one selection toggle (space) until handled, and until repainted (Textual
   paints at most 60 frames a second, so a repaint waits up to ~16 ms for its frame);
@@ -120,10 +121,10 @@ class Frames:
     async def until(self, condition, what: str = "") -> float:
         return await self.wait(self.expect(condition, what))
 
-    async def wait(self, waiter: list) -> float:
+    async def wait(self, waiter: list, timeout: float = 15) -> float:
         condition, what = waiter[0], waiter[3]
         trace(f"frame with {what or condition.__code__.co_firstlineno}")
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + timeout
         while not waiter[2].is_set():
             try:
                 await asyncio.wait_for(waiter[2].wait(), 0.25)
@@ -228,13 +229,12 @@ async def run_ksef_tui(url: str, runs: int) -> dict:
         await until(app, lambda: len(screen.selection) == n)
         screen.run_serial_operation(True)  # the menu's "Enable KSeF" (a worker)
         await until(app, lambda: type(app.screen).__name__ == "ConfirmDialog")
+        # done: the result summary (shown only after the commit) is on screen
+        summary = frames.expect(lambda: type(app.screen).__name__ == "SerialResultDialog", "the result summary")
         key(app, "enter")  # confirm
-        deadline = time.monotonic() + 120
-        while ctx.companies.count(ctx.actor, CompanyFilter(ksef=True)) != n:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"serial operation did not commit; screen {type(app.screen).__name__}")
-            await asyncio.sleep(0.002)
-        enabled = time.perf_counter() - t
+        enabled = await frames.wait(summary, timeout=120) - t
+        if ctx.companies.count(ctx.actor, CompanyFilter(ksef=True)) != n:
+            raise RuntimeError("the summary came, but not every company has KSeF on")
     return {"open": statistics.median(opens), "filter": statistics.median(filter_times),
             "toggle": statistics.median(toggle_times), "toggle_handled": statistics.median(handled),
             "select_all_enable": enabled}
@@ -426,7 +426,7 @@ def measure(impl: str, base: str, work: Path, runs: int) -> dict:
             continue
         if r.returncode == 0:
             return json.loads(r.stdout.strip().splitlines()[-1])
-        print(f"  ({impl}: run {attempt} failed: {r.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
+        print(f"  ({impl}: run {attempt} failed: {r.stderr.strip().splitlines()[-4:]})", file=sys.stderr)
     raise SystemExit(f"{impl} failed twice")
 
 

