@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 
 from ksef_tui.i18n import _
@@ -101,6 +102,16 @@ class KsefApp(App[None]):
             self.add_mode("client", lambda: ClientKsefScreen(self.ctx, user_id))
             self.switch_mode("client")
         self.sub_title = actor.login
+
+    def update_styles(self, node: DOMNode, animate: bool = True) -> None:
+        # Textual restyles a widget and its subtree on every class change, even before the widget
+        # is in the DOM, although mounting styles it anyway: Input(compact=True), Select, Button
+        # and our forms' state classes each cost a pass over the whole stylesheet for nothing
+        # (the user's KSeF form: ~90 widgets, 365 → see benchmarks/bench_user_ksef). Not yet in
+        # the DOM: nothing to update.
+        if node is not self and not node.is_attached:
+            return
+        super().update_styles(node, animate)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in PANEL_ACTIONS and not self.is_panel:

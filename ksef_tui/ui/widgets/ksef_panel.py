@@ -77,11 +77,13 @@ class KsefCredentialPanel(Vertical):
 
     def __init__(self, ctx: "AppContext", view: CredentialView, *, clock: Clock = system_clock,
                  id: str | None = None) -> None:
-        super().__init__(id=id)
+        shown = view.method or AuthMethod.TOKEN
+        # the method's class from the start: set after mounting, it would restyle ~90 widgets
+        super().__init__(id=id, classes="-token" if shown is AuthMethod.TOKEN else "-certificate")
         self.ctx = ctx
         self.view = view
         self.clock = clock
-        self.shown_method = view.method or AuthMethod.TOKEN
+        self.shown_method = shown
         self.running: Worker | None = None
 
     # ---------------------------------------------------------------- layout
@@ -146,8 +148,8 @@ class KsefCredentialPanel(Vertical):
 
     def _show_method(self) -> None:
         token = self.shown_method is AuthMethod.TOKEN
-        self.set_class(token, "-token")
-        self.set_class(not token, "-certificate")
+        if self.has_class("-token") != token or self.has_class("-certificate") == token:
+            self.update_classes({"-token": token, "-certificate": not token})  # one restyle, not two
 
     def first_field(self):
         """Where Enter/Tab from the table lands."""
