@@ -287,4 +287,4 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
             status.append("  ·  " + extra)
         if self._busy:
             status.append("  ·  " + _("working…"))
-        self.status_line.update(status)
+        self.status_line.update(status, layout=False)  # one line, fixed height: a repaint, not a layout
