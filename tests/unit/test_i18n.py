@@ -110,6 +110,19 @@ def test_set_language_pl_translates():
     assert i18n._("Companies") == "Companies"
 
 
+def test_ksef_statuses_are_shown_in_polish():
+    from ksef_tui.ui.widgets.ksef_status import ksef_status_label
+
+    assert ksef_status_label("Active") == "Active" and ksef_status_label("Revoked") == "Revoked"
+    i18n.set_language("pl")
+    try:
+        assert ksef_status_label("Active") == "aktywny"
+        assert ksef_status_label("Revoked") == "unieważniony"
+        assert ksef_status_label("SomethingNew") == "SomethingNew"  # as KSeF wrote it
+    finally:
+        i18n.set_language("en")
+
+
 def _run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ksef_tui", *args], cwd=ROOT, capture_output=True,
                           text=True, encoding="utf-8", timeout=120)

@@ -24,6 +24,7 @@ from ksef_tui.services import dashboard as dash
 from ksef_tui.services.bulk import targets_from_rows
 from ksef_tui.ui.screens.base import PanelScreen
 from ksef_tui.ui.screens.bulk_run import ENROLL, REFRESH, REVOKE, TEST, BulkRunScreen
+from ksef_tui.ui.widgets.ksef_status import ksef_status_label
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
 
@@ -75,7 +76,7 @@ def _state(row: dash.DashboardRow) -> str:
 
 def _method(row: dash.DashboardRow) -> str:
     if row.method == "token":
-        return _("token …{last4}").format(last4=row.token_last4 or "") + (f" {row.token_status}" if row.token_status else "")
+        return _("token …{last4}").format(last4=row.token_last4 or "") + (f" {ksef_status_label(row.token_status)}" if row.token_status else "")
     if row.method == "certificate":
         return _("cert to {when}").format(when=row.cert_valid_to.strftime("%Y-%m-%d") if row.cert_valid_to else "?")
     return "-"

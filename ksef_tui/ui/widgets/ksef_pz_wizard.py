@@ -38,6 +38,7 @@ from ksef_tui.ui.widgets.ksef_status import (
     Clock,
     KsefProblem,
     KsefSteps,
+    ksef_status_label,
     step_label,
     system_clock,
     tokens_notice,
@@ -427,7 +428,7 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
             self._failed(exc)
             return
         self._succeeded(saved, _("KSeF token saved for {env}: {masked}, status {status}.").format(
-            env=saved.environment.value, masked=saved.token_masked, status=saved.token_status or "—"))
+            env=saved.environment.value, masked=saved.token_masked, status=ksef_status_label(saved.token_status) if saved.token_status else "—"))
 
     @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
     async def _enroll(self) -> None:

@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from ksef_tui.domain.auth import TOKENS_LAST_DAY, token_days_left
 from ksef_tui.domain.environments import Environment
-from ksef_tui.i18n import _, ngettext
+from ksef_tui.i18n import _, ngettext, pick
 from ksef_tui.services.credentials import CredentialState, CredentialView
 
 Clock = Callable[[], dt.datetime]
@@ -48,6 +48,14 @@ def method_label(view: CredentialView) -> str:
     if view.method is None:
         return "—"
     return _("Token") if view.method.value == "token" else _("Cert.")
+
+
+def ksef_status_label(status: str) -> str:
+    """A KSeF token or certificate status (``Active``, ``Revoked``, …) in the user's language;
+    an unknown value is shown as KSeF wrote it."""
+    polish = {"Pending": "oczekuje", "Active": "aktywny", "Revoking": "w trakcie unieważniania",
+              "Revoked": "unieważniony", "Failed": "nieudany", "Blocked": "zablokowany", "Expired": "wygasł"}
+    return pick(status, polish[status]) if status in polish else status
 
 
 STATE_STYLE = {

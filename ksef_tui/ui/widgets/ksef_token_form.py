@@ -21,7 +21,7 @@ from ksef_tui.domain.token import clean_token
 from ksef_tui.i18n import _
 from ksef_tui.services.credentials import CredentialView
 from ksef_tui.services.errors import ServiceError, ValidationFailed
-from ksef_tui.ui.widgets.ksef_status import Clock, CredentialChanged, system_clock
+from ksef_tui.ui.widgets.ksef_status import Clock, CredentialChanged, ksef_status_label, system_clock
 
 if TYPE_CHECKING:
     from ksef_tui.services.context import AppContext
@@ -51,7 +51,8 @@ def saved_token_text(view: CredentialView) -> Content:
         return Content.styled(_("No KSeF token saved for {env}.").format(env=view.environment.value), "$text-muted")
     parts: list[Content | str | tuple[str, str]] = [_("Saved token") + ": ", (view.token_masked, "bold")]
     if view.token_status:
-        parts += [" · ", (view.token_status, "$success" if view.token_status == "Active" else "$warning")]
+        parts += [" · ", (ksef_status_label(view.token_status),
+                          "$success" if view.token_status == "Active" else "$warning")]
     if view.token_permissions:
         parts += [" · ", ", ".join(view.token_permissions)]
     if view.token_reference:
