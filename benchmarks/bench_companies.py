@@ -355,6 +355,8 @@ def _copy_database(src_url: str, workdir: Path, tag: str) -> str:
 
         src = Path(src_url.removeprefix("sqlite:///"))
         dst = workdir / f"{tag}.sqlite3"
+        for stale in (dst, dst.with_name(dst.name + "-wal"), dst.with_name(dst.name + "-shm")):
+            stale.unlink(missing_ok=True)  # a WAL left by the previous size's copy would corrupt this one
         shutil.copyfile(src, dst)
         return f"sqlite:///{dst}"
     return src_url
