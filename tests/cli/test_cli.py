@@ -110,3 +110,29 @@ def test_default_database_in_user_data_dir(companies_csv, tmp_path):
     r = run("import", "companies", str(companies_csv), env_extra={"XDG_DATA_HOME": str(data)})
     assert r.returncode == 0
     assert (data / "ksef-tui" / "ksef-tui.sqlite3").exists()
+
+
+def test_demo_login_starts_at_the_login_screen_with_working_demo_accounts(monkeypatch):
+    """`ksef-tui demo --login`: the app starts at the login screen, and the demo accounts it lists
+    really log in (the administrator to the panel, the client as a client)."""
+    from ksef_tui import cli
+    from ksef_tui.services.accounts import AccountService
+
+    seen = {}
+
+    def fake_run_app(ctx, *, login=False):
+        seen["login"] = login
+        accounts = AccountService(ctx.db)
+        seen["logins"] = ctx.options.get("demo_logins")
+        seen["admin"] = accounts.login("admin", "admin-demo")
+        seen["client"] = accounts.login("client", "client-demo")
+        return 0
+
+    monkeypatch.setattr(cli, "_run_app", fake_run_app)
+    from ksef_tui.ksef.vault import MASTER_KEY_ENV
+
+    monkeypatch.setenv(MASTER_KEY_ENV, "placeholder")  # the demo sets its own key: restored afterwards
+    assert cli.main(["demo", "--no-simulator", "--login", "--companies", "20", "--users", "10"]) == 0
+    assert seen["login"] is True
+    assert {d.login for d in seen["logins"]} == {"admin", "client", "blocked"}
+    assert seen["admin"].is_admin and not seen["client"].is_admin
