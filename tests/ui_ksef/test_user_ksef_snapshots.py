@@ -44,6 +44,18 @@ def _screen(pilot: Pilot):
     return pilot.app.screen_stack[1]
 
 
+async def _form_of(pilot: Pilot, key: str) -> None:
+    """The form follows the table's cursor once it rests: wait until it shows ``key``."""
+    s = _screen(pilot)
+    for _ in range(300):
+        await pilot.pause(0.01)
+        panel = s.panel_widget()
+        if s.current == key and panel is not None and panel.is_mounted:
+            await pilot.pause()
+            return
+    raise AssertionError(f"the form of {key} never came")
+
+
 async def _ready(pilot: Pilot) -> None:
     await settle(pilot)
     no_blink(pilot.app)
@@ -141,7 +153,7 @@ def test_pkcs12_form_with_details(snap_compare, panel: Panel, size) -> None:
         s = _screen(pilot)
         table = s.table
         table.move_cursor(1)  # Alfa PRODUCTION
-        await pilot.pause()
+        await _form_of(pilot, list(s.views)[1])
         s.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
         await pilot.pause()
         form = s.query_one("#cert-production", KsefCertForm)
