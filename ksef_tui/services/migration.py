@@ -132,12 +132,14 @@ class CertificateMove:
             return result_from_error(target, exc, prefix=_("Enrollment: "))
         credential = self.credentials.load_certificate(cert_data=cert.pem, key_data=key_pem.reveal())
         serial = credential.facts.serial_number
+        new_session: "AuthSession | None" = None
         if self._logs_in_with_certificate(target):
-            # a renewal: the certificate in use keeps working unless the new one passes its test
+            # a renewal: the certificate in use keeps working unless the new one passes its test,
+            # and that test (before storing) is the one the switch below relies on
             trial = self.bulk.load(target)
             trial.certificate = credential
             try:
-                await self.bulk.authorize(target, trial, with_=AuthMethod.CERTIFICATE.value)
+                new_session = await self.bulk.authorize(target, trial, with_=AuthMethod.CERTIFICATE.value)
             except KsefError as exc:
                 r = result_from_error(target, exc, prefix=_("Test with the new certificate: "))
                 return RowResult(target, r.status, r.message + " " + _(
@@ -149,15 +151,16 @@ class CertificateMove:
             return RowResult(target, FAILED, _("KSeF certificate {serial} was issued but not stored: {reason} "
                                                "Revoke it in KSeF or re-run.").format(serial=serial, reason=exc),
                              detail=serial)
-        loaded = self.bulk.load(target)
-        loaded.certificate = credential
-        try:
-            new_session = await self.bulk.authorize(target, loaded, with_=AuthMethod.CERTIFICATE.value)
-        except KsefError as exc:
-            r = result_from_error(target, exc, prefix=_("Test with the new certificate: "))
-            return RowResult(target, r.status, r.message + " " + _(
-                "The certificate {serial} is stored; the login method was not changed.").format(serial=serial),
-                r.hint, r.code, detail=serial)
+        if new_session is None:  # a move from a token: the new certificate is tested once stored
+            loaded = self.bulk.load(target)
+            loaded.certificate = credential
+            try:
+                new_session = await self.bulk.authorize(target, loaded, with_=AuthMethod.CERTIFICATE.value)
+            except KsefError as exc:
+                r = result_from_error(target, exc, prefix=_("Test with the new certificate: "))
+                return RowResult(target, r.status, r.message + " " + _(
+                    "The certificate {serial} is stored; the login method was not changed.").format(serial=serial),
+                    r.hint, r.code, detail=serial)
         try:
             self._switch(target, stored_version, new_session)
         except ServiceError as exc:
