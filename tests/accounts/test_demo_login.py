@@ -10,21 +10,9 @@ from ksef_tui.services.actor import Actor
 from ksef_tui.services.context import AppContext
 from ksef_tui.ui.app import KsefApp
 
+from tests.pilot import settle, wait_until
+
 from .conftest import FAST
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def wait_until(pilot, condition, what: str) -> None:
-    for _ in range(300):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.fixture

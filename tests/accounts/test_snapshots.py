@@ -11,7 +11,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services import audit
@@ -19,6 +18,8 @@ from ksef_tui.services.accounts import AccountService
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.context import AppContext
 from ksef_tui.ui.app import KsefApp
+
+from tests.pilot import no_blink, settle, wait_until
 
 from .conftest import FAST, NIP_ALFA, NIP_BETA, T0, Office
 
@@ -30,26 +31,6 @@ TOKEN = f"20261124-EC-2A1B3C4D5E-6F7A8B9C0D-4E|nip-{NIP_ALFA}|" + "9f3b" * 15 + 
 
 class _App(KsefApp):
     CSS_PATH = str(Path(__import__("ksef_tui.ui.app").ui.app.__file__).with_name("app.tcss"))
-
-
-def _no_blink(app) -> None:
-    for screen in app.screen_stack:
-        for widget in screen.query(Input):
-            widget.cursor_blink = False
-
-
-async def _settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def _wait_until(pilot, condition, what: str) -> None:
-    for _ in range(300):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}")
 
 
 @pytest.fixture
@@ -79,12 +60,12 @@ def _with_token(office: Office) -> None:
 
 def _log_in_as_anna():
     async def run_before(pilot) -> None:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press(*"anna", "enter", *PASSWORD, "enter")
-        await _settle(pilot)
-        await _wait_until(pilot, lambda: pilot.app.current_mode == "client", "the client view")
-        await _settle(pilot)
-        _no_blink(pilot.app)
+        await settle(pilot)
+        await wait_until(pilot, lambda: pilot.app.current_mode == "client", "the client view")
+        await settle(pilot)
+        no_blink(pilot.app)
         text = pilot.app.export_screenshot()
         assert TOKEN[:-4] not in text and TOKEN[-12:-4] not in text
         await pilot.pause()
@@ -95,9 +76,9 @@ def _log_in_as_anna():
 @pytest.mark.parametrize("size", SIZES)
 def test_login(snap_compare, office, fake_time, size) -> None:
     async def run_before(pilot) -> None:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press(*"anna", "enter")  # on to the password
-        _no_blink(pilot.app)
+        no_blink(pilot.app)
         await pilot.pause()
 
     assert snap_compare(_login_app(office, fake_time), terminal_size=size, run_before=run_before)
@@ -155,8 +136,8 @@ def test_audit_log(snap_compare, ctx, size) -> None:
             self.push_screen(AuditLogScreen())
 
     async def run_before(pilot) -> None:
-        await _settle(pilot)
-        _no_blink(pilot.app)
+        await settle(pilot)
+        no_blink(pilot.app)
         await pilot.pause()
 
     assert snap_compare(AuditApp(ctx), terminal_size=size, run_before=run_before)

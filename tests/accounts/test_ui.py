@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import DataTable, Input
 
 from ksef_tui.domain.environments import Environment
@@ -10,23 +9,11 @@ from ksef_tui.services.accounts import AccountService
 from ksef_tui.services.context import AppContext
 from ksef_tui.ui.app import KsefApp
 
+from tests.pilot import settle, wait_until
+
 from .conftest import FAST, NIP_ALFA, Office
 
 PASSWORD = "Hasło-Anny-2026"
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def wait_until(pilot, condition, what: str, rounds: int = 300) -> None:
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}")
 
 
 def client_app(office: Office, fake_time) -> KsefApp:

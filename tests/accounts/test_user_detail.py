@@ -15,6 +15,8 @@ from ksef_tui.services.actor import Actor
 from ksef_tui.services.errors import ConflictError, PermissionDenied
 from ksef_tui.ui.app import KsefApp
 
+from tests.pilot import settle
+
 from .conftest import Office
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
@@ -22,12 +24,6 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40"
 
 class _App(KsefApp):
     CSS_PATH = str(Path(__import__("ksef_tui.ui.app").ui.app.__file__).with_name("app.tcss"))
-
-
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def open_detail_of_first_user(pilot) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.widgets import Static
 
 from ksef_tui.services.users import UserFilter
 from ksef_tui.ui.app import KsefApp

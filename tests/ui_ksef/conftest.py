@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 from textual.app import App
-from textual.pilot import Pilot
-from textual.widgets import Input
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.companies import CompanyInput
 from ksef_tui.services.context import AppContext
 from ksef_tui.services.users import UserInput
+from tests.pilot import no_blink, settle, wait_until  # noqa: F401  (the tests import them from here)
 
 NIP = "5265877635"  # Alfa, KSeF on
 OTHER_NIP = "7762811692"  # Beta, KSeF off
@@ -95,23 +94,3 @@ def host(panel: Panel, clock=None) -> Host:
 
     kwargs = {"clock": clock} if clock else {}
     return Host(lambda: UserKsefScreen(panel.ctx, panel.user_id, **kwargs))
-
-
-async def settle(pilot: Pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-async def wait_until(pilot: Pilot, condition: Callable[[], bool], what: str, rounds: int = 300) -> None:
-    for _ in range(rounds):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}")
-
-
-def no_blink(app: App) -> None:
-    for screen in app.screen_stack:
-        for widget in screen.query(Input):
-            widget.cursor_blink = False
