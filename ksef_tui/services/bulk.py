@@ -337,6 +337,13 @@ class KsefBulk:
         self.credentials._record(self.actor, target.user_id, target.company_id, target.environment,
                                  loaded.version, outcome)
 
+    def _record_authorized(self, target: Target, loaded: _Loaded, session: "AuthSession") -> None:
+        """The credential in use authorized: its last authorization is this session."""
+        self.record(target, loaded, AuthOutcome(True, target.environment, loaded.method,
+                                                _("Authorized in KSeF {env}.").format(env=target.environment.value),
+                                                reference_number=session.reference_number,
+                                                valid_until=session.refresh_valid_until))
+
     # ---- operation: test authorization -------------------------------------------------
 
     async def test_authorization(self, target: Target) -> RowResult:
@@ -355,10 +362,7 @@ class KsefBulk:
                                                         reference_number=result.reference))
             return result
         self.credentials._sessions[(target.user_id, target.company_id, target.environment.value)] = session
-        self.record(target, loaded, AuthOutcome(True, target.environment, loaded.method,
-                                                _("Authorized in KSeF {env}.").format(env=target.environment.value),
-                                                reference_number=session.reference_number,
-                                                valid_until=session.refresh_valid_until))
+        self._record_authorized(target, loaded, session)
         return RowResult(target, OK, _("Authorized by {method}.").format(method=_method_text(loaded.method)),
                          reference=session.reference_number)
 
@@ -376,10 +380,7 @@ class KsefBulk:
             try:
                 session = await self.authorize(target, loaded, with_=AuthMethod.TOKEN.value)
                 if loaded.method == AuthMethod.TOKEN.value:
-                    self.record(target, loaded, AuthOutcome(True, target.environment, loaded.method,
-                                                            _("Authorized in KSeF {env}.").format(env=target.environment.value),
-                                                            reference_number=session.reference_number,
-                                                            valid_until=session.refresh_valid_until))
+                    self._record_authorized(target, loaded, session)
                 status = loaded.token_reference and (await self.gateway(target.environment).token_status(
                     session, loaded.token_reference)).status
                 status = status or "Active"
@@ -401,10 +402,7 @@ class KsefBulk:
             try:
                 session = await self.authorize(target, loaded, with_=AuthMethod.CERTIFICATE.value)
                 if loaded.method == AuthMethod.CERTIFICATE.value:
-                    self.record(target, loaded, AuthOutcome(True, target.environment, loaded.method,
-                                                            _("Authorized in KSeF {env}.").format(env=target.environment.value),
-                                                            reference_number=session.reference_number,
-                                                            valid_until=session.refresh_valid_until))
+                    self._record_authorized(target, loaded, session)
                 status = "Active"
                 if loaded.cert_serial:
                     found, _more = await self.gateway(target.environment).query_certificates(
