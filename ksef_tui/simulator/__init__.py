@@ -36,7 +36,19 @@ _LAZY = {
     "self_signed_test_certificate": ".signing",
 }
 
-__all__ = ["SimulatorConfig", *_LAZY]
+__all__ = [
+    "FaultInjector",
+    "FaultRule",
+    "ManualClock",
+    "RunningServer",
+    "Simulator",
+    "SimulatorConfig",
+    "SystemClock",
+    "create_app",
+    "self_signed_test_certificate",
+    "serve_in_thread",
+    "sign_enveloped",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from . import validation as v
 from .config import SimulatorConfig
+from .core import Caller
 from .errors import (
     ProblemError,
     SimulatorHttpError,
@@ -23,7 +24,7 @@ from .errors import (
     error_body,
     wants_problem_details,
 )
-from .simulator import Caller, Simulator
+from .simulator import Simulator
 
 PREFIX = "/v2"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -71,11 +72,11 @@ async def _json_body(request: Request, *, optional: bool = False) -> Any:
 
 def build_routes(sim: Simulator) -> list[Route]:
     def caller(request: Request, *, allow_refresh: bool = False) -> Caller:
-        return sim.authenticate(_bearer(request.headers), _client_ip(request), allow_refresh=allow_refresh)
+        return sim.sessions.authenticate(_bearer(request.headers), _client_ip(request), allow_refresh=allow_refresh)
 
     # -- auth ----------------------------------------------------------------------------------
     async def challenge(request: Request) -> Response:
-        return _json(sim.create_challenge(_client_ip(request)))
+        return _json(sim.auth.create_challenge(_client_ip(request)))
 
     async def xades_signature(request: Request) -> Response:
         media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
@@ -83,45 +84,45 @@ def build_routes(sim: Simulator) -> list[Route]:
             raise ProblemError(415, f"Nieobsługiwany typ treści '{media or '-'}'; oczekiwano application/xml.")
         verify = (request.query_params.get("verifyCertificateChain") or "false").lower() == "true"
         body = await request.body()
-        return _json(sim.init_xades_auth(body, _client_ip(request), verify_chain=verify), 202)
+        return _json(sim.auth.init_xades_auth(body, _client_ip(request), verify_chain=verify), 202)
 
     async def ksef_token(request: Request) -> Response:
-        return _json(sim.init_token_auth(await _json_body(request), _client_ip(request)), 202)
+        return _json(sim.auth.init_token_auth(await _json_body(request), _client_ip(request)), 202)
 
     async def auth_status(request: Request) -> Response:
         ref = request.path_params["referenceNumber"]
-        return _json(sim.auth_status(ref, _bearer(request.headers)))
+        return _json(sim.sessions.auth_status(ref, _bearer(request.headers)))
 
     async def redeem(request: Request) -> Response:
-        return _json(sim.redeem(_bearer(request.headers)))
+        return _json(sim.sessions.redeem(_bearer(request.headers)))
 
     async def refresh(request: Request) -> Response:
-        return _json(sim.refresh(_bearer(request.headers)))
+        return _json(sim.sessions.refresh(_bearer(request.headers)))
 
     async def sessions(request: Request) -> Response:
         who = caller(request)
         size = v.page_size(request.query_params.get("pageSize"), default=10, low=10, high=100)
-        return _json(sim.list_sessions(who, size, request.headers.get("x-continuation-token")))
+        return _json(sim.sessions.list_sessions(who, size, request.headers.get("x-continuation-token")))
 
     async def session_current(request: Request) -> Response:
-        sim.revoke_current_session(caller(request, allow_refresh=True))
+        sim.sessions.revoke_current_session(caller(request, allow_refresh=True))
         return _no_content()
 
     async def session_by_ref(request: Request) -> Response:
-        sim.revoke_session(caller(request), request.path_params["referenceNumber"])
+        sim.sessions.revoke_session(caller(request), request.path_params["referenceNumber"])
         return _no_content()
 
     async def public_keys(request: Request) -> Response:
-        return _json(sim.public_key_certificates())
+        return _json([entry.to_api(sim.ts) for entry in sim.pki.public_keys])
 
     # -- tokens --------------------------------------------------------------------------------
     async def tokens(request: Request) -> Response:
         who = caller(request)
         if request.method == "POST":
-            return _json(sim.generate_token(who, await _json_body(request)), 202)
+            return _json(sim.tokens.generate_token(who, await _json_body(request)), 202)
         q = request.query_params
         return _json(
-            sim.query_tokens(
+            sim.tokens.query_tokens(
                 who,
                 statuses=q.getlist("status"),
                 description=q.get("description"),
@@ -136,56 +137,56 @@ def build_routes(sim: Simulator) -> list[Route]:
         who = caller(request)
         ref = request.path_params["referenceNumber"]
         if request.method == "DELETE":
-            sim.revoke_token(who, ref)
+            sim.tokens.revoke_token(who, ref)
             return _no_content()
-        return _json(sim.token_status(who, ref))
+        return _json(sim.tokens.token_status(who, ref))
 
     # -- certificates --------------------------------------------------------------------------
     async def cert_limits(request: Request) -> Response:
-        return _json(sim.certificate_limits(caller(request)))
+        return _json(sim.certificates.certificate_limits(caller(request)))
 
     async def enrollment_data(request: Request) -> Response:
-        return _json(sim.enrollment_data(caller(request)))
+        return _json(sim.certificates.enrollment_data(caller(request)))
 
     async def enroll(request: Request) -> Response:
         who = caller(request)
-        return _json(sim.enroll(who, await _json_body(request)), 202)
+        return _json(sim.certificates.enroll(who, await _json_body(request)), 202)
 
     async def enrollment_status(request: Request) -> Response:
-        return _json(sim.enrollment_status(caller(request), request.path_params["referenceNumber"]))
+        return _json(sim.certificates.enrollment_status(caller(request), request.path_params["referenceNumber"]))
 
     async def retrieve(request: Request) -> Response:
         who = caller(request)
-        return _json(sim.retrieve_certificates(who, await _json_body(request)))
+        return _json(sim.certificates.retrieve_certificates(who, await _json_body(request)))
 
     async def query(request: Request) -> Response:
         who = caller(request)
         q = request.query_params
         size = v.page_size(q.get("pageSize"), default=10, low=10, high=50)
         offset = v.page_size(q.get("pageOffset"), default=0, low=0, high=1_000_000, name="pageOffset")
-        return _json(sim.query_certificates(who, await _json_body(request, optional=True), size, offset))
+        return _json(sim.certificates.query_certificates(who, await _json_body(request, optional=True), size, offset))
 
     async def revoke_cert(request: Request) -> Response:
         who = caller(request)
         body = await _json_body(request, optional=True)
-        sim.revoke_certificate(who, request.path_params["serial"], body)
+        sim.certificates.revoke_certificate(who, request.path_params["serial"], body)
         return _no_content()
 
     # -- limits --------------------------------------------------------------------------------
     async def rate_limits(request: Request) -> Response:
         who = caller(request)
-        return _json(sim.effective_rate_limits(sim._context_key(*who.context)))
+        return _json(sim.limits.rate_limits(who))
 
     async def testdata_rate_limits(request: Request) -> Response:
         who = caller(request)
         if request.method == "DELETE":
-            sim.reset_rate_limits(who)
+            sim.limits.reset_rate_limits(who)
         else:
-            sim.set_rate_limits(who, await _json_body(request))
+            sim.limits.set_rate_limits(who, await _json_body(request))
         return _empty_ok()
 
     async def testdata_rate_limits_production(request: Request) -> Response:
-        sim.production_rate_limits(caller(request))
+        sim.limits.production_rate_limits(caller(request))
         return _empty_ok()
 
     # -- testdata (public) ---------------------------------------------------------------------
@@ -219,15 +220,15 @@ def build_routes(sim: Simulator) -> list[Route]:
         Route("/rate-limits", rate_limits, methods=["GET"]),
         Route("/testdata/rate-limits", testdata_rate_limits, methods=["POST", "DELETE"]),
         Route("/testdata/rate-limits/production", testdata_rate_limits_production, methods=["POST"]),
-        Route("/testdata/person", testdata(sim.testdata_person), methods=["POST"]),
-        Route("/testdata/person/remove", testdata(sim.testdata_person_remove), methods=["POST"]),
-        Route("/testdata/subject", testdata(sim.testdata_subject), methods=["POST"]),
-        Route("/testdata/subject/remove", testdata(sim.testdata_subject_remove), methods=["POST"]),
-        Route("/testdata/permissions", testdata(sim.testdata_permissions), methods=["POST"]),
-        Route("/testdata/permissions/revoke", testdata(sim.testdata_permissions_revoke), methods=["POST"]),
-        Route("/testdata/context/block", testdata(sim.testdata_block_context, optional=True), methods=["POST"]),
+        Route("/testdata/person", testdata(sim.testdata.person), methods=["POST"]),
+        Route("/testdata/person/remove", testdata(sim.testdata.person_remove), methods=["POST"]),
+        Route("/testdata/subject", testdata(sim.testdata.subject), methods=["POST"]),
+        Route("/testdata/subject/remove", testdata(sim.testdata.subject_remove), methods=["POST"]),
+        Route("/testdata/permissions", testdata(sim.testdata.grant_permissions), methods=["POST"]),
+        Route("/testdata/permissions/revoke", testdata(sim.testdata.revoke_permissions), methods=["POST"]),
+        Route("/testdata/context/block", testdata(sim.testdata.block_context, optional=True), methods=["POST"]),
         Route(
-            "/testdata/context/unblock", testdata(sim.testdata_unblock_context, optional=True), methods=["POST"]
+            "/testdata/context/unblock", testdata(sim.testdata.unblock_context, optional=True), methods=["POST"]
         ),
     ]
 
@@ -261,7 +262,7 @@ class SimulatorApp(Starlette):
                 await self._send_fault(scope, send, action.status, action.retry_after, problem)
                 return
 
-        decision = self.sim.check_rate_limit(sub_path, _client_ip(scope), _bearer(headers))
+        decision = self.sim.limits.check_rate_limit(sub_path, _client_ip(scope), _bearer(headers))
         if not decision.allowed:
             await self._send_error(
                 send, TooManyRequestsError(decision.retry_after, decision.detail), problem, path

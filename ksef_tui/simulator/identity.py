@@ -121,4 +121,31 @@ def read_identity(cert: x509.Certificate) -> CertificateIdentity:
             **common,
         )
 
-    return CertificateIdentity(kind="none", organization_name=org, **common)
+    return CertificateIdentity(
+        kind="none", organization_name=org, common_name=cn, country=country, unique_identifier=unique
+    )
+
+
+def personal_name(given_name: str, surname: str, serial_number: str, common_name: str | None) -> x509.Name:
+    """Subject of a personal certificate (``serialNumber`` ``TINPL-<nip>`` or ``PNOPL-<pesel>``)."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.GIVEN_NAME, given_name),
+            x509.NameAttribute(NameOID.SURNAME, surname),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, serial_number),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name or f"{given_name} {surname}"),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
+        ]
+    )
+
+
+def seal_name(organization_name: str, nip: str, common_name: str | None) -> x509.Name:
+    """Subject of a company seal (``organizationIdentifier`` ``VATPL-<nip>``)."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization_name),
+            x509.NameAttribute(ORGANIZATION_IDENTIFIER, f"VATPL-{nip}"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name or organization_name),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
+        ]
+    )

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 #: Reference-number kinds seen in the spec examples.
 AUTH = "AU"
@@ -21,7 +21,7 @@ def _checksum(text: str) -> str:
 
 def reference_number(kind: str, moment: datetime) -> str:
     """``YYYYMMDD-XX-HHHHHHHHHH-HHHHHHHHHH-CC`` (36 chars), e.g. ``20250514-AU-2DFC46C000-3AC6D5877F-D4``."""
-    day = moment.astimezone(timezone.utc).strftime("%Y%m%d")
+    day = moment.astimezone(UTC).strftime("%Y%m%d")
     micros_of_day = (
         moment.hour * 3600 + moment.minute * 60 + moment.second
     ) * 1_000_000 + moment.microsecond
@@ -33,11 +33,11 @@ def reference_number(kind: str, moment: datetime) -> str:
 
 def ksef_timestamp(moment: datetime) -> str:
     """ISO 8601 with 7 fractional digits and offset: ``2025-07-11T12:23:56.0154302+00:00``."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0+00:00"
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def timestamp_ms(moment: datetime) -> int:
@@ -56,8 +56,8 @@ def parse_timestamp(text: str) -> datetime:
         text = f"{head}.{(digits + '000000')[:6]}{rest}"
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def opaque_jwt(claims: dict[str, object], secret: bytes) -> str:

@@ -9,11 +9,13 @@ import base64
 import hashlib
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -84,7 +86,7 @@ def key_to_pem(key: PrivateKey) -> str:
 def key_from_pem(pem: str) -> PrivateKey:
     key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-        raise ValueError("unsupported key type")
+        raise TypeError("unsupported key type")
     return key
 
 
@@ -130,7 +132,7 @@ def serial_hex(cert: x509.Certificate) -> str:
     return f"{cert.serial_number:016X}"
 
 
-def _signature_hash(key: PrivateKey) -> hashes.HashAlgorithm:
+def _signature_hash(key: PrivateKey) -> hashes.SHA256:
     return hashes.SHA256()
 
 
@@ -230,7 +232,7 @@ def is_directly_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> b
         return False
     try:
         cert.verify_directly_issued_by(issuer)
-    except Exception:  # InvalidSignature, ValueError (key mismatch), TypeError (unsupported)
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):  # bad signature, key mismatch
         return False
     return True
 
@@ -263,7 +265,7 @@ class PublicKeyEntry:
     def public_key_id(self) -> str:
         return public_key_id(self.material.cert)
 
-    def to_api(self, timestamp: callable) -> dict[str, object]:  # type: ignore[valid-type]
+    def to_api(self, timestamp: Callable[[datetime], str]) -> dict[str, object]:
         cert = self.material.cert
         return {
             "certificate": cert_der_b64(cert),

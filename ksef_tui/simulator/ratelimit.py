@@ -39,8 +39,10 @@ _FAST_PATHS = [
     r"/auth/token/redeem",
     r"/auth/token/refresh",
     r"/security/public-key-certificates",
-    r"/testdata/(subject|subject/remove|person|person/remove|permissions|permissions/revoke"
-    r"|attachment|attachment/revoke)",
+    (
+        r"/testdata/(subject|subject/remove|person|person/remove|permissions|permissions/revoke"
+        r"|attachment|attachment/revoke)"
+    ),
     r"/auth/(?!sessions)[^/]+",
 ]
 _FAST = re.compile("^(" + "|".join(_FAST_PATHS) + ")$")

@@ -6,7 +6,7 @@ producer from ksef-client's xmlsec-based signer (2 references); the verifier acc
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -55,9 +55,9 @@ def self_signed_test_certificate(
     ``nip`` alone gives a seal (``VATPL-<nip>``); with ``given_name``/``surname`` a personal
     certificate (``TINPL-<nip>`` or ``PNOPL-<pesel>``). Validity: now - 61 min, 2 years.
     """
-    from .simulator import personal_name, seal_name
+    from .identity import personal_name, seal_name
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     private_key = pki.new_key(key)
     if pesel or given_name or surname:
         serial = f"PNOPL-{pesel}" if pesel else f"TINPL-{nip}"

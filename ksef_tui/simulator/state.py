@@ -219,7 +219,7 @@ def _decode_as(tp: Any, value: Any) -> Any:
         return _decode_as(options[0], value)
     if tp is datetime:
         return parse_timestamp(value)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _decode(tp, value)
     if origin is list:
         (item,) = typing.get_args(tp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -131,3 +132,22 @@ def internal_id_checksum_ok(value: str) -> bool:
     digits = value.replace("-", "")
     total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits[:14]))
     return total % 10 == int(digits[14])
+
+
+def continuation_token(offset: int) -> str:
+    """An opaque ``continuationToken`` for the next page (``x-continuation-token`` on the next call)."""
+    return base64.b64encode(json.dumps({"skip": offset}).encode()).decode()
+
+
+def continuation_offset(token: str | None) -> int:
+    """The offset a continuation token stands for (0 without one); a damaged token answers 21418."""
+    if not token:
+        return 0
+    try:
+        data = json.loads(base64.b64decode(token, validate=True))
+        offset = int(data["skip"])
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise KsefApiError(21418) from exc
+    if offset < 0:
+        raise KsefApiError(21418)
+    return offset

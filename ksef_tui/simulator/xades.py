@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -102,7 +102,7 @@ def safe_parse(data: bytes, *, max_bytes: int) -> etree._Element:
     return root
 
 
-@lru_cache(maxsize=None)
+@cache
 def auth_schema(namespace: str) -> etree.XMLSchema:
     """The official AuthTokenRequest XSD for a namespace (copies in ``simulator/schemas``)."""
     text = resources.files(__package__).joinpath("schemas", _SCHEMA_FILES[namespace]).read_bytes()
@@ -123,7 +123,7 @@ def _text(element: etree._Element | None) -> str:
 
 def _read_fields(root: etree._Element) -> AuthTokenRequest:
     ns = etree.QName(root).namespace or ""
-    q = lambda tag: f"{{{ns}}}{tag}"  # noqa: E731
+    q = lambda tag: f"{{{ns}}}{tag}"
     context = root.find(q("ContextIdentifier"))
     assert context is not None and len(context)
     ctx_el = context[0]

@@ -11,9 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # make ``tests.contract`` importable whatever the import mode
     sys.path.insert(0, str(ROOT))
 
-from tests.contract.openapi import match_template, validate_httpx_response  # noqa: E402
-
-from ksef_tui.simulator import ManualClock, SimulatorConfig, create_app, serve_in_thread  # noqa: E402
+from ksef_tui.simulator import ManualClock, SimulatorConfig, create_app, serve_in_thread
+from tests.contract.openapi import match_template, validate_httpx_response
 
 NIP = "5265877635"
 OTHER_NIP = "7762811692"
@@ -34,7 +33,7 @@ def contract_hook(response: httpx.Response) -> None:
 
 
 def fast_config(**overrides: object) -> SimulatorConfig:
-    values: dict[str, object] = dict(status_delay_s=0.0, token_activation_delay_s=0.0, enrollment_delay_s=0.0)
+    values: dict[str, object] = {"status_delay_s": 0.0, "token_activation_delay_s": 0.0, "enrollment_delay_s": 0.0}
     values.update(overrides)
     return SimulatorConfig(**values)  # type: ignore[arg-type]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -47,7 +47,7 @@ def subject(*, nip: str | None = None, pesel: str | None = None, person: bool = 
 
 def self_signed(name: x509.Name, key: Any, *, not_before: datetime | None = None,
                 not_after: datetime | None = None) -> x509.Certificate:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(name)

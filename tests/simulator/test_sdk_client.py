@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from conftest import NIP
 from kclient import new_key, self_signed, subject
-
 from ksef_client import KsefClient, KsefClientOptions
 from ksef_client.services.workflows import AuthCoordinator
 

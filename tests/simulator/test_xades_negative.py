@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import NIP
@@ -50,7 +50,7 @@ def test_expired_challenge_21111(client, seal, clock):
 
 def test_expired_certificate_460(client):
     key = new_key("rsa")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cert = self_signed(subject(nip=NIP), key, not_before=now - timedelta(days=800), not_after=now - timedelta(days=1))
     k = Ksef(client)
     started = k.start_xades(sign(auth_xml(k.challenge()["challenge"], NIP), key, cert))
