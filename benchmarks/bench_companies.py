@@ -52,7 +52,7 @@ def build_database(url: str, n: int) -> None:
     from sqlalchemy import insert
 
     from ksef_tui.services.actor import Actor
-    from ksef_tui.services.demo import company_rows
+    from ksef_tui.demo.seed import company_rows
     from ksef_tui.store.engine import open_database
     from ksef_tui.store.models import Company
 
@@ -162,7 +162,7 @@ async def until(app, condition, what: str = "") -> None:
 async def run_ksef_tui(url: str, runs: int) -> dict:
     from ksef_tui.services.companies import CompanyFilter
     from ksef_tui.ui.app import KsefApp
-    from ksef_tui.ui.screens.companies import CompaniesScreen
+    from ksef_tui.ui.companies.companies import CompaniesScreen
 
     ctx = _ctx(url)
     n = ctx.companies.count(ctx.actor)

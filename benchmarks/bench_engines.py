@@ -33,7 +33,7 @@ FIGURES = ("count", "page@middle", "filter 'ko'", "select-all ids", "enable all"
 def build(url: str, n: int) -> None:
     from sqlalchemy import insert
 
-    from ksef_tui.services.demo import company_rows
+    from ksef_tui.demo.seed import company_rows
     from ksef_tui.store.engine import open_database
     from ksef_tui.store.models import Company
 

@@ -24,11 +24,11 @@ from pathlib import Path
 
 def _setup(tmp: Path, companies: int):
     from ksef_tui.domain.environments import Environment
-    from ksef_tui.ksef.vault import MASTER_KEY_ENV, MasterKey, encode_key
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, encode_key
     from ksef_tui.services.actor import Actor
     from ksef_tui.services.companies import CompanyInput
     from ksef_tui.services.context import AppContext
-    from ksef_tui.services.demo import demo_nips
+    from ksef_tui.demo.seed import demo_nips
     from ksef_tui.services.users import UserInput
     from ksef_tui.store.engine import open_database
 
@@ -44,7 +44,7 @@ def _setup(tmp: Path, companies: int):
 
 async def _open_times(ctx, user_id: int, runs: int) -> tuple[list[float], list[float]]:
     from ksef_tui.ui.app import KsefApp
-    from ksef_tui.ui.screens.user_ksef import UserKsefScreen
+    from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
 
     painted, complete = [], []
     app = KsefApp(ctx)

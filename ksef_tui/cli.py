@@ -54,7 +54,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from ksef_tui.ksef.vault import MASTER_KEY_ENV, MasterKey, encode_key
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, encode_key
     from ksef_tui.services.actor import Actor
     from ksef_tui.services.context import AppContext
     from ksef_tui.store.engine import open_database
@@ -68,15 +68,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         demo = None
         try:
             if args.no_simulator:
-                from ksef_tui.services.demo import seed_demo
+                from ksef_tui.demo.seed import seed_demo
 
                 seed_demo(db, ctx.actor, companies=args.companies, users=args.users)
             else:
-                from ksef_tui.demo import prepare
+                from ksef_tui.demo.environment import prepare
 
                 demo = prepare(ctx, Path(tmp) / "Downloads", companies=args.companies, users=args.users)
             if args.login:
-                from ksef_tui.demo import add_demo_logins
+                from ksef_tui.demo.environment import add_demo_logins
 
                 add_demo_logins(ctx, demo)
             return _run_app(ctx, login=args.login)
@@ -157,7 +157,7 @@ def cmd_companies_ksef(args: argparse.Namespace) -> int:
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ksef_tui.services.keys import rotate_master_key
+    from ksef_tui.services.key_rotation import rotate_master_key
 
     ctx = _open_ctx(args)
     result = rotate_master_key(ctx.db, ctx.actor, out=Path(args.out) if args.out else None)

@@ -62,7 +62,7 @@ def _fail(message: str, code: int = EXIT_USAGE):
 
 
 def _password(args: argparse.Namespace):
-    from ksef_tui.ksef.secrets import Secret
+    from ksef_tui.domain.secret import Secret
 
     if args.password_file:
         try:

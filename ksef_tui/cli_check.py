@@ -44,8 +44,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from ksef_tui.cli import _open_ctx
     from ksef_tui.domain.environments import Environment
-    from ksef_tui.services.bulk import DEFAULT_CONCURRENCY, configured_targets
-    from ksef_tui.services.bulk import check_rows
+    from ksef_tui.services.ksef.bulk import DEFAULT_CONCURRENCY, configured_targets
+    from ksef_tui.services.ksef.bulk import check_rows
 
     if args.within_days < 0:
         print("ksef-tui: --within-days must be 0 or more", file=sys.stderr)

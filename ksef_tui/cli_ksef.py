@@ -130,7 +130,7 @@ def _policy(args: argparse.Namespace) -> Any:
 
 def _credentials(args: argparse.Namespace) -> Any:
     from ksef_tui.ksef.errors import KsefInputError
-    from ksef_tui.services import ksef_tools as tools
+    from ksef_tui.services.ksef import tools
 
     if args.key and not args.cert:
         raise KsefInputError("--key goes with --cert.", code="bad-file")
@@ -163,7 +163,7 @@ _METHOD_TEXT = {"token": "a KSeF token", "certificate": "a certificate (XAdES)",
 
 def cmd_test_cert(args: argparse.Namespace) -> int:
     try:
-        from ksef_tui.services import ksef_tools as tools
+        from ksef_tui.services.ksef import tools
 
         nip = tools.parse_nip(args.nip)
         files = tools.make_test_cert_files(nip, args.out_dir, kind=args.kind, key=args.key, force=args.force)
@@ -179,7 +179,7 @@ def cmd_challenge_file(args: argparse.Namespace) -> int:
     import asyncio
 
     try:
-        from ksef_tui.services import ksef_tools as tools
+        from ksef_tui.services.ksef import tools
 
         nip = tools.parse_nip(args.nip)
         endpoint = tools.endpoint_from(args.env, args.base_url)
@@ -197,7 +197,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
 
     try:
         from ksef_tui.ksef.gateway import KsefGateway
-        from ksef_tui.services import ksef_tools as tools
+        from ksef_tui.services.ksef import tools
 
         nip = tools.parse_nip(args.nip)
         endpoint = tools.endpoint_from(args.env, args.base_url)
@@ -231,7 +231,7 @@ def cmd_token_generate(args: argparse.Namespace) -> int:
     import asyncio
 
     try:
-        from ksef_tui.services import ksef_tools as tools
+        from ksef_tui.services.ksef import tools
 
         nip = tools.parse_nip(args.nip)
         endpoint = tools.endpoint_from(args.env, args.base_url)

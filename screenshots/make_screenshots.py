@@ -110,7 +110,7 @@ SHOTS: dict[str, Step] = {
 async def shoot(name: str, step: Step, size: tuple[int, int], out: Path, workdir: Path) -> Path:
     from ksef_tui.services.actor import Actor
     from ksef_tui.services.context import AppContext
-    from ksef_tui.services.demo import seed_demo
+    from ksef_tui.demo.seed import seed_demo
     from ksef_tui.store.engine import open_database
     from ksef_tui.ui.app import KsefApp
 
@@ -154,7 +154,7 @@ async def main(size: tuple[int, int], out: Path) -> None:
 
 def _setup_environment() -> None:
     os.environ.pop("NO_COLOR", None)
-    from ksef_tui.ksef.vault import MASTER_KEY_ENV, MasterKey, encode_key
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, encode_key
 
     os.environ[MASTER_KEY_ENV] = encode_key(MasterKey.generate().raw())  # never the user's key
     from ksef_tui import i18n

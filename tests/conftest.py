@@ -152,7 +152,7 @@ def ctx(db, admin):
 @pytest.fixture
 def seeded_ctx(ctx):
     """300 companies and 90 users, deterministic."""
-    from ksef_tui.services.demo import seed_demo
+    from ksef_tui.demo.seed import seed_demo
 
     seed_demo(ctx.db, ctx.actor, companies=300, users=90, seed=7)
     return ctx
@@ -183,7 +183,7 @@ def ksef_ctx(ctx, ksef_servers):
 
 
 # ---- secrets never at rest in clear -------------------------------------------------------
-# Every secret the code handles passes through ksef_tui.ksef.secrets.Secret. During the
+# Every secret the code handles passes through ksef_tui.domain.secret.Secret. During the
 # run each such value is remembered; when the whole suite has finished, the database
 # files, logs and snapshots it left are searched byte for byte for any of them.
 _SECRETS: set[bytes] = set()
@@ -200,7 +200,7 @@ def _remember(value) -> None:
 
 
 def pytest_configure(config):
-    from ksef_tui.ksef.secrets import Secret
+    from ksef_tui.domain.secret import Secret
 
     original = Secret.__init__
 

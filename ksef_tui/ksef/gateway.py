@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ksef_tui.ksef import authxml
-from ksef_tui.ksef.credentials import Credential, check_usable
+from ksef_tui.ksef.certificates import Credential, check_usable
 from ksef_tui.ksef.endpoints import Endpoint
 from ksef_tui.ksef.errors import (
     KsefAuthFailed,
@@ -27,7 +27,7 @@ from ksef_tui.ksef.errors import (
     code_meaning,
 )
 from ksef_tui.ksef.http import HttpPolicy, KsefHttp, RequestObserver, Retry, json_body
-from ksef_tui.ksef.keys import KEY_CACHE, TOKEN_ENCRYPTION, KeyCache, PublicKeyCert, encrypt_token, select_key
+from ksef_tui.ksef.public_keys import KEY_CACHE, TOKEN_ENCRYPTION, KeyCache, PublicKeyCert, encrypt_token, select_key
 from ksef_tui.ksef.models import (
     AuthSession,
     CertificateInfo,
@@ -45,7 +45,7 @@ from ksef_tui.ksef.models import (
     UnsignedRequest,
     parse_datetime,
 )
-from ksef_tui.ksef.secrets import Secret
+from ksef_tui.domain.secret import Secret
 
 TOKEN_PERMISSIONS = (
     "InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",

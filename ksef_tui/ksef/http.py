@@ -34,7 +34,7 @@ from ksef_tui.ksef.errors import (
     error_from_response,
     human_retry_en,
 )
-from ksef_tui.ksef.secrets import Secret
+from ksef_tui.domain.secret import Secret
 
 log = logging.getLogger(__name__)
 

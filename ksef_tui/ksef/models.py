@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ksef_tui.ksef.secrets import Secret
+from ksef_tui.domain.secret import Secret
 
 CHALLENGE_LIFETIME = dt.timedelta(minutes=10)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ksef_tui.ksef.secrets import Secret
+from ksef_tui.domain.secret import Secret
 
 
 def make_test_certificate(

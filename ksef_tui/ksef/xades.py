@@ -10,7 +10,7 @@ with a SHA-256 CertDigest). Here we validate against the XSD first and return by
 from __future__ import annotations
 
 from ksef_tui.ksef import authxml
-from ksef_tui.ksef.credentials import Credential, check_usable
+from ksef_tui.ksef.certificates import Credential, check_usable
 
 
 def sign_auth_request(xml: bytes, credential: Credential, *, check: bool = True) -> bytes:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, column, func, select, table, update
 
 from ksef_tui.i18n import _
-from ksef_tui.ksef.secrets import Secret
+from ksef_tui.domain.secret import Secret
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.errors import NotFound, ServiceError, ValidationFailed

@@ -17,7 +17,7 @@ from ksef_tui.store.engine import Database
 
 
 def key_warning(key_id: str | None) -> str:
-    from ksef_tui.ksef.vault import MASTER_KEY_ENV, key_file_path
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV, key_file_path
 
     which = f" (key id {key_id})" if key_id else ""
     return (f"Warning: a backup without its key cannot be read. Stored KSeF tokens and certificate keys are "
@@ -28,7 +28,7 @@ def key_warning(key_id: str | None) -> str:
 def current_key_id() -> str | None:
     """The id of the master key this program would use now (None when there is none)."""
     try:
-        from ksef_tui.ksef.vault import load_master_key
+        from ksef_tui.vault.envelope import load_master_key
 
         return load_master_key(create=False).key_id_hex
     except Exception:

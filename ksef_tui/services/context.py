@@ -35,12 +35,12 @@ class AppContext:
 
     @cached_property
     def csv(self):
-        from ksef_tui.services.csvio import CsvService
+        from ksef_tui.services.csv_io import CsvService
 
         return CsvService(self.db)
 
     @cached_property
     def credentials(self):
-        from ksef_tui.services.credentials import CredentialService
+        from ksef_tui.services.ksef.credentials import CredentialService
 
         return CredentialService(self.db)

@@ -13,11 +13,11 @@ from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.context import AppContext
 from ksef_tui.ui.commands.panel import PanelCommands
-from ksef_tui.ui.screens.companies import CompaniesScreen
-from ksef_tui.ui.screens.help import HelpScreen
-from ksef_tui.ui.screens.login import LoginScreen
-from ksef_tui.ui.screens.dashboard import KsefDashboardScreen
-from ksef_tui.ui.screens.users import UsersScreen
+from ksef_tui.ui.companies.companies import CompaniesScreen
+from ksef_tui.ui.common.help import HelpScreen
+from ksef_tui.ui.accounts.login import LoginScreen
+from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
+from ksef_tui.ui.users.users import UsersScreen
 
 
 #: who acts before anyone has logged in: no role, so every service refuses
@@ -95,7 +95,7 @@ class KsefApp(App[None]):
         if actor.is_admin:
             self.switch_mode("companies")
         else:
-            from ksef_tui.ui.screens.client_ksef import ClientKsefScreen
+            from ksef_tui.ui.ksef.client_ksef import ClientKsefScreen
 
             user_id = actor.id
             assert user_id is not None
@@ -128,7 +128,7 @@ class KsefApp(App[None]):
         """The audit log (administrators): pushed over the current section."""
         if isinstance(self.screen, ModalScreen) or not self.is_panel:
             return
-        from ksef_tui.ui.screens.audit_log import AuditLogScreen
+        from ksef_tui.ui.audit.audit_log import AuditLogScreen
 
         if not isinstance(self.screen, AuditLogScreen):
             self.push_screen(AuditLogScreen())

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from ksef_tui.ksef.secrets import Secret
+from ksef_tui.domain.secret import Secret
 from ksef_tui.services.accounts import (
     AccountInactive,
     AccountLocked,

@@ -18,8 +18,8 @@ from .conftest import FAST
 @pytest.fixture
 def demo_ctx(ksef_ctx: AppContext, ksef_servers, tmp_path, fake_time):
     """A small demo database (as ``ksef-tui demo --login`` makes it) on the session's simulators."""
-    from ksef_tui.demo import DemoKsef, add_demo_logins
-    from ksef_tui.services.demo import seed_demo
+    from ksef_tui.demo.environment import DemoKsef, add_demo_logins
+    from ksef_tui.demo.seed import seed_demo
 
     seed_demo(ksef_ctx.db, ksef_ctx.actor, companies=20, users=10)
     accounts = AccountService(ksef_ctx.db, clock=fake_time.clock, sleep=fake_time.sleep, params=FAST)
@@ -39,7 +39,7 @@ async def log_in(pilot, login: str, password: str) -> None:
 
 
 async def test_demo_client_logs_in_to_a_configured_credential(demo_ctx) -> None:
-    from ksef_tui.ui.screens.client_ksef import ClientKsefScreen
+    from ksef_tui.ui.ksef.client_ksef import ClientKsefScreen
 
     ctx, accounts, logins = demo_ctx
     client = logins["client"]
@@ -60,7 +60,7 @@ async def test_demo_client_logs_in_to_a_configured_credential(demo_ctx) -> None:
 
 
 async def test_demo_blocked_client_sees_a_read_only_form(demo_ctx) -> None:
-    from ksef_tui.ui.screens.client_ksef import ClientKsefScreen
+    from ksef_tui.ui.ksef.client_ksef import ClientKsefScreen
 
     ctx, accounts, logins = demo_ctx
     app = login_app(ctx, accounts)

@@ -36,10 +36,10 @@ class _App(KsefApp):
 @pytest.fixture
 def fixed_client_clock(monkeypatch):
     """The client view is made by the app after login: give it the fixed clock."""
-    from ksef_tui.ui.screens import client_ksef
+    from ksef_tui.ui.ksef import client_ksef
 
     class FixedClockClient(client_ksef.ClientKsefScreen):
-        CSS_PATH = str(Path(client_ksef.__file__).parents[1] / "ksef.tcss")
+        CSS_PATH = str(Path(client_ksef.__file__).with_name("ksef.tcss"))
 
         def __init__(self, ctx, user_id, *, clock=lambda: T0) -> None:
             super().__init__(ctx, user_id, clock=clock)
@@ -127,7 +127,7 @@ def _audit_entries(ctx: AppContext) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_audit_log(snap_compare, ctx, size) -> None:
-    from ksef_tui.ui.screens.audit_log import AuditLogScreen
+    from ksef_tui.ui.audit.audit_log import AuditLogScreen
 
     _audit_entries(ctx)
 

@@ -30,8 +30,8 @@ async def log_in(pilot, login: str, password: str) -> None:
 
 
 async def test_client_logs_in_configures_token_then_is_blocked(office: Office, ksef_servers, fake_time):
-    from ksef_tui.ui.screens.client_ksef import ClientKsefScreen
-    from ksef_tui.ui.widgets.ksef_token_form import TokenInput
+    from ksef_tui.ui.ksef.client_ksef import ClientKsefScreen
+    from ksef_tui.ui.ksef.token_form import TokenInput
 
     admin = office.ctx.actor
     sim = ksef_servers[Environment.DEMO].app.state.sim
@@ -92,8 +92,8 @@ async def test_five_wrong_passwords_show_lockout(office: Office, fake_time):
 
 
 async def test_administrator_logs_in_to_the_panel_and_unblocks_three(office: Office, fake_time):
-    from ksef_tui.ui.screens.dialogs import ConfirmDialog
-    from ksef_tui.ui.screens.users import UserSerialMenu, UserSerialResultDialog
+    from ksef_tui.ui.common.dialogs import ConfirmDialog
+    from ksef_tui.ui.users.users import UserSerialMenu, UserSerialResultDialog
 
     ctx = office.ctx
     admin = ctx.actor
@@ -119,7 +119,7 @@ async def test_administrator_logs_in_to_the_panel_and_unblocks_three(office: Off
         assert len(app.screen.result.changed) == 3
         await pilot.press("escape", "f7")
         await settle(pilot)
-        from ksef_tui.ui.screens.audit_log import AuditLogScreen
+        from ksef_tui.ui.audit.audit_log import AuditLogScreen
 
         assert isinstance(app.screen, AuditLogScreen)
         table = app.screen.query_one(DataTable)
@@ -133,7 +133,7 @@ async def test_administrator_logs_in_to_the_panel_and_unblocks_three(office: Off
 
 
 async def test_audit_log_exports_csv(office: Office, tmp_path):
-    from ksef_tui.ui.screens.audit_log import AuditLogScreen
+    from ksef_tui.ui.audit.audit_log import AuditLogScreen
 
     app = KsefApp(office.ctx)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -40,9 +40,9 @@ def text_of(screen, selector: str) -> str:
 
 
 async def test_switch_toggles_by_keyboard_saves_and_audits(office: Office) -> None:
-    from ksef_tui.ui.screens.user_detail import UserDetailScreen
-    from ksef_tui.ui.screens.user_ksef import UserKsefScreen
-    from ksef_tui.ui.screens.users import UsersScreen
+    from ksef_tui.ui.users.user_detail import UserDetailScreen
+    from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
+    from ksef_tui.ui.users.users import UsersScreen
 
     ctx, admin = office.ctx, office.ctx.actor
     version = ctx.users.get(admin, office.anna).version

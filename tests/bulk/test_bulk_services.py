@@ -16,8 +16,8 @@ from sqlalchemy import select
 from ksef_tui.domain.environments import Environment
 from ksef_tui.ksef.gateway import KsefGateway
 from ksef_tui.ksef.limits import AUTH, OTHER, RateLimiter, group_for
-from ksef_tui.services import dashboard as dash
-from ksef_tui.services.bulk import CANCELLED, ERROR, FAILED, OK, SKIPPED, KsefBulk, Target, run_bulk
+from ksef_tui.services.ksef import dashboard as dash
+from ksef_tui.services.ksef.bulk import CANCELLED, ERROR, FAILED, OK, SKIPPED, KsefBulk, Target, run_bulk
 from ksef_tui.store.models import AuditEntry, KsefCredential
 
 from .conftest import seed
@@ -196,7 +196,7 @@ def test_refresh_marks_revoked_tokens_and_dashboard_counts(bulk_ctx, limited_sim
 
 def test_dashboard_states_in_sql(ctx):
     from benchmarks.bench_bulk import seed_token_users  # noqa: F401  (same seeding shape)
-    from ksef_tui.services.demo import seed_demo
+    from ksef_tui.demo.seed import seed_demo
 
     seed_demo(ctx.db, ctx.actor, companies=40, users=60, seed=3)
     svc = dash.DashboardService(ctx.db)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from ksef_tui.ksef.gateway import KsefGateway
 from ksef_tui.ksef.limits import RateLimiter
-from ksef_tui.services.bulk import OK, SKIPPED, KsefBulk, run_bulk
-from ksef_tui.services.migration import CertificateMove
+from ksef_tui.services.ksef.bulk import OK, SKIPPED, KsefBulk, run_bulk
+from ksef_tui.services.ksef.certificate_move import CertificateMove
 from ksef_tui.store.models import KsefCredential
 
 from .conftest import PESEL, give_each_rights, give_rights, seed

@@ -16,13 +16,13 @@ from sqlalchemy import select
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
-from ksef_tui.services import dashboard as dash
-from ksef_tui.services.bulk import KsefBulk
+from ksef_tui.services.ksef import dashboard as dash
+from ksef_tui.services.ksef.bulk import KsefBulk
 from ksef_tui.store.models import AuditEntry, KsefCredential
 from ksef_tui.ui.app import KsefApp
-from ksef_tui.ui.screens.bulk_run import ENROLL, REVOKE, TEST, BulkRunScreen
-from ksef_tui.ui.screens.dashboard import KsefDashboardScreen
-from ksef_tui.ui.screens.dialogs import ConfirmDialog
+from ksef_tui.ui.ksef.bulk_run import ENROLL, REVOKE, TEST, BulkRunScreen
+from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
+from ksef_tui.ui.common.dialogs import ConfirmDialog
 
 from .conftest import (
     PESEL,

@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
-from ksef_tui.services import dashboard as dash
+from ksef_tui.services.ksef import dashboard as dash
 from ksef_tui.store.models import AuditEntry, KsefCredential
 from ksef_tui.ui.app import KsefApp
-from ksef_tui.ui.screens.bulk_run import ENROLL, BulkRunScreen
-from ksef_tui.ui.screens.dashboard import KsefDashboardScreen
+from ksef_tui.ui.ksef.bulk_run import ENROLL, BulkRunScreen
+from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
 
 from .conftest import counts, give_expiring_certificate, give_rights, open_bucket, same_serial, seed, shown, wait_for
 
@@ -144,7 +144,7 @@ async def test_a_failing_test_of_the_new_certificate_keeps_the_old_one(bulk_ctx,
 async def test_refresh_finds_a_renewed_certificate_whose_serial_starts_with_zero(bulk_ctx, limited_sim, monkeypatch):
     """KSeF writes serials as 16 hex digits; the one read from the certificate drops leading zeros
     (about one KSeF certificate in 16): "Refresh from KSeF" must still find it in /certificates/query."""
-    from ksef_tui.services.bulk import OK, KsefBulk, run_bulk
+    from ksef_tui.services.ksef.bulk import OK, KsefBulk, run_bulk
     from ksef_tui.simulator import pki
 
     ctx, sim = bulk_ctx, limited_sim.sim

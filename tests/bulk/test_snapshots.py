@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ksef_tui.services.bulk import CANCELLED, ERROR, FAILED, OK, BulkProgress, BulkReport, RowResult
+from ksef_tui.services.ksef.bulk import CANCELLED, ERROR, FAILED, OK, BulkProgress, BulkReport, RowResult
 from ksef_tui.store.models import KsefCredential
 from ksef_tui.ui.app import KsefApp
 
@@ -59,7 +59,7 @@ def _results(targets):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_dashboard(snap_compare, states_ctx, size) -> None:
-    from ksef_tui.ui.screens.dashboard import KsefDashboardScreen
+    from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
 
     ctx, _targets = states_ctx
 
@@ -76,7 +76,7 @@ def test_dashboard(snap_compare, states_ctx, size) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_bulk_run_in_progress(snap_compare, states_ctx, size) -> None:
-    from ksef_tui.ui.screens.bulk_run import TEST, BulkRunScreen
+    from ksef_tui.ui.ksef.bulk_run import TEST, BulkRunScreen
 
     ctx, targets = states_ctx
     results = _results(targets)[:5]
@@ -96,7 +96,7 @@ def test_bulk_run_in_progress(snap_compare, states_ctx, size) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_bulk_run_summary(snap_compare, states_ctx, size) -> None:
-    from ksef_tui.ui.screens.bulk_run import TEST, BulkRunScreen
+    from ksef_tui.ui.ksef.bulk_run import TEST, BulkRunScreen
 
     ctx, targets = states_ctx
     targets = targets[:7]

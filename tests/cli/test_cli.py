@@ -129,7 +129,7 @@ def test_demo_login_starts_at_the_login_screen_with_working_demo_accounts(monkey
         return 0
 
     monkeypatch.setattr(cli, "_run_app", fake_run_app)
-    from ksef_tui.ksef.vault import MASTER_KEY_ENV
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV
 
     monkeypatch.setenv(MASTER_KEY_ENV, "placeholder")  # the demo sets its own key: restored afterwards
     assert cli.main(["demo", "--no-simulator", "--login", "--companies", "20", "--users", "10"]) == 0

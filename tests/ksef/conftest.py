@@ -31,13 +31,13 @@ def seal_pair():
 
 @pytest.fixture
 def rsa_cred(rsa_pair):
-    from ksef_tui.ksef.credentials import load_credential
+    from ksef_tui.ksef.certificates import load_credential
 
     return load_credential(cert_data=rsa_pair[0], key_data=rsa_pair[1].reveal())
 
 
 @pytest.fixture
 def ec_cred(ec_pair):
-    from ksef_tui.ksef.credentials import load_credential
+    from ksef_tui.ksef.certificates import load_credential
 
     return load_credential(cert_data=ec_pair[0], key_data=ec_pair[1].reveal())

@@ -11,9 +11,9 @@ import pytest
 
 from ksef_tui.ksef import authxml
 from ksef_tui.ksef.errors import KsefError, KsefInputError
-from ksef_tui.ksef.keys import PublicKeyCert, encrypt_token, select_key
+from ksef_tui.ksef.public_keys import PublicKeyCert, encrypt_token, select_key
 from ksef_tui.ksef.models import Context, EnrollmentData
-from ksef_tui.ksef.secrets import Secret
+from ksef_tui.domain.secret import Secret
 
 from conftest import NIP
 

@@ -8,7 +8,7 @@ import datetime as dt
 import httpx
 import pytest
 
-from ksef_tui.ksef.credentials import load_credential
+from ksef_tui.ksef.certificates import load_credential
 from ksef_tui.ksef.endpoints import Endpoint
 from ksef_tui.ksef.errors import (
     CredentialError,
@@ -19,9 +19,9 @@ from ksef_tui.ksef.errors import (
 )
 from ksef_tui.ksef.gateway import GatewayPolicy, KsefGateway
 from ksef_tui.ksef.http import HttpPolicy
-from ksef_tui.ksef.keys import KeyCache
+from ksef_tui.ksef.public_keys import KeyCache
 from ksef_tui.ksef.models import Challenge, Context
-from ksef_tui.ksef.secrets import Secret
+from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef.testcert import make_test_certificate
 
 from conftest import NIP, OTHER_NIP

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 
 from ksef_tui.ksef import authxml
-from ksef_tui.ksef.credentials import inspect_credential, load_credential, read_password
+from ksef_tui.ksef.certificates import inspect_credential, load_credential, read_password
 from ksef_tui.ksef.errors import CredentialError, SignedFileError
 from ksef_tui.ksef.models import Challenge, Context
-from ksef_tui.ksef.secrets import Secret
+from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef.signedfile import MAX_SIGNED_FILE_BYTES, check_signed_file
 
 from conftest import NIP, OTHER_NIP

@@ -17,9 +17,9 @@ from ksef_tui.ksef.errors import (
     KsefTimeout,
 )
 from ksef_tui.ksef.gateway import GatewayPolicy, KsefGateway
-from ksef_tui.ksef.keys import KeyCache
+from ksef_tui.ksef.public_keys import KeyCache
 from ksef_tui.ksef.models import Context
-from ksef_tui.ksef.secrets import Secret
+from ksef_tui.domain.secret import Secret
 
 from conftest import NIP
 from fake_ksef import FakeKsef, legacy_error

@@ -7,7 +7,7 @@ from ksef_tui.domain.auth import ApiVersion, AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.companies import CompanyInput
-from ksef_tui.services.credentials import describe
+from ksef_tui.services.ksef.credentials import describe
 from ksef_tui.services.errors import PermissionDenied, ServiceError, ValidationFailed
 from ksef_tui.services.users import UserInput
 
@@ -94,7 +94,7 @@ def test_demo_material_never_opens_for_production(setup):
         conn.exec_driver_sql(
             "UPDATE ksef_credential SET token_blob=(SELECT token_blob FROM ksef_credential WHERE environment='DEMO') "
             "WHERE environment='PRODUCTION'")
-    from ksef_tui.ksef.vault import VaultError
+    from ksef_tui.vault.envelope import VaultError
     from ksef_tui.store.models import KsefCredential
 
     with ctx.db.session() as s:
@@ -139,8 +139,8 @@ def test_wrong_material_is_refused_by_field(setup):
 def test_wrong_master_key_stops_with_clear_message(setup, monkeypatch):
     ctx, on, _off, anna, _bob = setup
     ctx.credentials.save_token(ctx.actor, anna.id, on.id, Environment.DEMO, TOKEN)
-    from ksef_tui.ksef.vault import MASTER_KEY_ENV, MasterKey, VaultError, encode_key
-    from ksef_tui.services.credentials import VaultAccess
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, VaultError, encode_key
+    from ksef_tui.services.ksef.credentials import VaultAccess
 
     monkeypatch.setenv(MASTER_KEY_ENV, encode_key(MasterKey.generate().raw()))
     with pytest.raises(VaultError, match="is not the key these secrets were stored with"):

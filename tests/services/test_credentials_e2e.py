@@ -7,7 +7,7 @@ import pytest
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.companies import CompanyInput
-from ksef_tui.services.credentials import KsefOperationError, describe
+from ksef_tui.services.ksef.credentials import KsefOperationError, describe
 from ksef_tui.services.users import UserInput
 
 NIP = "5265877635"

@@ -44,7 +44,7 @@ CHILD = textwrap.dedent("""
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkill_mid_serial_operation_is_all_or_nothing(db_url):
-    from ksef_tui.services.demo import seed_demo
+    from ksef_tui.demo.seed import seed_demo
 
     db = open_database(db_url)
     try:

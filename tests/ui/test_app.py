@@ -7,14 +7,14 @@ from textual.binding import Binding
 from ksef_tui.services.users import UserFilter
 from ksef_tui.ui.app import KsefApp
 from ksef_tui.ui.commands.panel import PanelCommands
-from ksef_tui.ui.screens.companies import CompaniesScreen
-from ksef_tui.ui.screens.company_detail import CompanyDetailScreen
-from ksef_tui.ui.screens.dialogs import ConfirmDialog, SerialMenu
-from ksef_tui.ui.screens.help import HelpScreen
-from ksef_tui.ui.screens.dashboard import KsefDashboardScreen
-from ksef_tui.ui.screens.list_screen import ListScreen
-from ksef_tui.ui.screens.user_detail import UserDetailScreen
-from ksef_tui.ui.screens.users import UsersScreen
+from ksef_tui.ui.companies.companies import CompaniesScreen
+from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
+from ksef_tui.ui.common.dialogs import ConfirmDialog, SerialMenu
+from ksef_tui.ui.common.help import HelpScreen
+from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
+from ksef_tui.ui.common.list_screen import ListScreen
+from ksef_tui.ui.users.user_detail import UserDetailScreen
+from ksef_tui.ui.users.users import UsersScreen
 from ksef_tui.ui.widgets.virtual_table import VirtualTable
 
 from .conftest import settle, wait_until
@@ -64,7 +64,7 @@ async def test_users_list_filter_select_and_detail(app: KsefApp, seeded_ctx) -> 
         assert app.screen is screen
         await pilot.press("enter")  # Users → the user → KSeF
         await pilot.pause()
-        from ksef_tui.ui.screens.user_ksef import UserKsefScreen
+        from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
 
         assert isinstance(app.screen, UserKsefScreen)
 
@@ -83,7 +83,7 @@ async def test_help_lists_the_keys_of_the_bindings(app: KsefApp) -> None:
 
 
 def test_every_binding_has_an_id_and_no_unsafe_keys() -> None:
-    from ksef_tui.ui.screens import dialogs
+    from ksef_tui.ui.common import dialogs
 
     classes = [KsefApp, VirtualTable, ListScreen, CompaniesScreen, UsersScreen, CompanyDetailScreen,
                UserDetailScreen, HelpScreen, dialogs.ConfirmDialog, dialogs.MessageDialog,

@@ -11,8 +11,8 @@ from ksef_tui.domain.nip import make_nip
 from ksef_tui.services import companies as companies_module
 from ksef_tui.services.companies import CompanyFilter, CompanyInput, CompanyService
 from ksef_tui.ui.app import KsefApp
-from ksef_tui.ui.screens.companies import CompaniesScreen
-from ksef_tui.ui.screens.dialogs import (
+from ksef_tui.ui.companies.companies import CompaniesScreen
+from ksef_tui.ui.common.dialogs import (
     ConfirmDialog,
     MessageDialog,
     ProgressDialog,

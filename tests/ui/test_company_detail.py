@@ -6,9 +6,9 @@ from textual.widgets import Input, Static, Switch
 
 from ksef_tui.services.companies import CompanyInput
 from ksef_tui.ui.app import KsefApp
-from ksef_tui.ui.screens.companies import CompaniesScreen
-from ksef_tui.ui.screens.company_detail import CompanyDetailScreen
-from ksef_tui.ui.screens.dialogs import ConfirmDialog
+from ksef_tui.ui.companies.companies import CompaniesScreen
+from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
+from ksef_tui.ui.common.dialogs import ConfirmDialog
 
 from .conftest import rows
 

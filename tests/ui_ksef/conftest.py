@@ -90,7 +90,7 @@ class Host(App[None]):
 
 
 def host(panel: Panel, clock=None) -> Host:
-    from ksef_tui.ui.screens.user_ksef import UserKsefScreen
+    from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
 
     kwargs = {"clock": clock} if clock else {}
     return Host(lambda: UserKsefScreen(panel.ctx, panel.user_id, **kwargs))

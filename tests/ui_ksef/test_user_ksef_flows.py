@@ -16,12 +16,12 @@ from textual.widgets import Button, Checkbox, Input, Select
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
-from ksef_tui.ui.screens.user_ksef import UserKsefScreen
-from ksef_tui.ui.widgets.ksef_cert_form import KsefCertForm
-from ksef_tui.ui.widgets.ksef_panel import KsefCredentialPanel
-from ksef_tui.ui.widgets.ksef_pz_wizard import GOV_PL_SIGN_URL, ProfilZaufanyWizard
-from ksef_tui.ui.widgets.ksef_status import KsefProblem, KsefSteps
-from ksef_tui.ui.widgets.ksef_token_form import TokenInput
+from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
+from ksef_tui.ui.ksef.cert_form import KsefCertForm
+from ksef_tui.ui.ksef.panel import KsefCredentialPanel
+from ksef_tui.ui.ksef.pz_wizard import GOV_PL_SIGN_URL, ProfilZaufanyWizard
+from ksef_tui.ui.ksef.status import KsefProblem, KsefSteps
+from ksef_tui.ui.ksef.token_form import TokenInput
 from ksef_tui.ui.widgets.virtual_table import VirtualTable
 
 from .conftest import NIP, OTHER_NIP, PESEL, Panel, Sims, host, settle, wait_until

@@ -19,10 +19,10 @@ from textual.widgets import Button, Input, Select
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
-from ksef_tui.services.credentials import PreparedFile, SignedFileCheck
-from ksef_tui.ui.widgets.ksef_cert_form import KsefCertForm
-from ksef_tui.ui.widgets.ksef_pz_wizard import ProfilZaufanyWizard
-from ksef_tui.ui.widgets.ksef_token_form import KsefTokenForm, TokenInput
+from ksef_tui.services.ksef.credentials import PreparedFile, SignedFileCheck
+from ksef_tui.ui.ksef.cert_form import KsefCertForm
+from ksef_tui.ui.ksef.pz_wizard import ProfilZaufanyWizard
+from ksef_tui.ui.ksef.token_form import KsefTokenForm, TokenInput
 
 from .conftest import DATA, FROZEN, NIP, Panel, host, no_blink, settle
 

@@ -7,7 +7,7 @@ from ksef_tui.domain.environments import Environment
 
 
 def test_demo_prepares_working_credentials_and_signs_downloads(ctx, tmp_path):
-    from ksef_tui.demo import prepare
+    from ksef_tui.demo.environment import prepare
 
     demo = prepare(ctx, tmp_path / "Downloads", companies=30, users=40, credentials=4)
     try:

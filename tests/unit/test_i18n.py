@@ -111,7 +111,7 @@ def test_set_language_pl_translates():
 
 
 def test_ksef_statuses_are_shown_in_polish():
-    from ksef_tui.ui.widgets.ksef_status import ksef_status_label
+    from ksef_tui.ui.ksef.status import ksef_status_label
 
     assert ksef_status_label("Active") == "Active" and ksef_status_label("Revoked") == "Revoked"
     i18n.set_language("pl")

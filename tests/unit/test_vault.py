@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from ksef_tui.ksef.vault import MASTER_KEY_ENV, MasterKey, Vault, VaultError, encode_key, load_master_key
+from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, Vault, VaultError, encode_key, load_master_key
 
 
 def test_round_trip_and_context_binding():

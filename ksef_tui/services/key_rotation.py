@@ -1,0 +1,77 @@
+"""Master key rotation: every sealed secret re-wrapped under a new key, in one transaction."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ksef_tui.services import audit
+from ksef_tui.services.actor import Actor, require_admin
+from ksef_tui.store.engine import Database
+from ksef_tui.store.models import KsefCredential, VaultCheck
+
+_BLOBS = ("token_blob", "cert_blob", "key_blob")
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    secrets: int
+    old_key_id: str
+    new_key_id: str
+    key_written_to: Path
+
+
+def rotate_master_key(db: Database, actor: Actor, *, key_path: Path | None = None, out: Path | None = None) -> RotationResult:
+    """Re-wrap all secrets under a new master key.
+
+    With a key file, the new key replaces it (written first as ``<file>.new``, so a crash
+    between the commit and the rename is finished at the next start). With
+    ``KSEF_TUI_MASTER_KEY``, the new key is written to ``out`` (0600) and the caller
+    must update the variable.
+    """
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, Vault, VaultError, key_file_path, write_key_file
+    from ksef_tui.services.ksef.credentials import VaultAccess
+
+    require_admin(actor)
+    from_env = bool(os.environ.get(MASTER_KEY_ENV))
+    key_path = key_path or key_file_path()
+    if from_env and out is None:
+        raise VaultError(f"The master key comes from {MASTER_KEY_ENV}: give --out FILE for the new key.")
+    old = VaultAccess(db, key_path).vault()
+    new = Vault(MasterKey.generate(str(out or key_path)))
+    staged = Path(out) if out is not None else key_path.with_name(key_path.name + ".new")
+    write_key_file(staged, new.key)
+    count = 0
+    with db.session() as s:
+        for row in s.scalars(select(KsefCredential)):
+            for field in _BLOBS:
+                blob = getattr(row, field)
+                if blob is not None:
+                    setattr(row, field, old.rewrap(blob, new))
+                    count += 1
+        check = s.get(VaultCheck, 1)
+        check.key_id = new.key.key_id_hex
+        check.check = new.make_check()
+        audit.record(s, [audit.audit_values(actor, "keys.rotate", "vault", None, "master key",
+                                            {"key_id": old.key.key_id_hex}, {"key_id": new.key.key_id_hex, "rewrapped": count})])
+    if out is None:
+        os.replace(staged, key_path)
+    return RotationResult(count, old.key.key_id_hex, new.key.key_id_hex, Path(out) if out else key_path)
+
+
+def finish_interrupted_rotation(key_path: Path, check_blob: bytes) -> bool:
+    """If a rotation committed but did not rename its new key file, finish it."""
+    from ksef_tui.vault.envelope import Vault, VaultError, read_key_file
+
+    staged = key_path.with_name(key_path.name + ".new")
+    if not staged.exists():
+        return False
+    try:
+        Vault(read_key_file(staged)).verify_check(check_blob)
+    except VaultError:
+        return False
+    os.replace(staged, key_path)
+    return True

@@ -1,0 +1,332 @@
+"""Use cases behind the low-level ``ksef-tui ksef`` commands.
+
+Load credential files, authorize, write the unsigned AuthTokenRequest for Profil Zaufany,
+generate a KSeF token into a file, make a self-signed TEST certificate. Async functions
+(the CLI runs them with ``asyncio.run``); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+from ksef_tui.ksef.errors import KsefInputError
+from ksef_tui.domain.secret import Secret
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ksef_tui.ksef.certificates import Credential, CredentialFacts
+    from ksef_tui.ksef.endpoints import Endpoint
+    from ksef_tui.ksef.gateway import GatewayPolicy
+    from ksef_tui.ksef.models import AuthSession, Challenge, Context
+
+MAX_TOKEN_FILE_BYTES = 4096
+MAX_SIGNED_FILE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TokenCredentials:
+    token: Secret[str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CertificateCredentials:
+    credential: "Credential"
+
+
+@dataclass(frozen=True)
+class SignedFileCredentials:
+    data: bytes
+    path: str = ""
+
+
+AuthCredentials = Union[TokenCredentials, CertificateCredentials, SignedFileCredentials]
+
+
+# ----------------------------------------------------------------------- inputs
+
+
+def parse_nip(value: str) -> str:
+    from ksef_tui.domain.nip import InvalidNip, normalize_nip
+
+    try:
+        return normalize_nip(value)
+    except InvalidNip as exc:
+        reasons = {"empty": "is empty", "letters": "must contain digits only", "length": "must have 10 digits",
+                   "pattern": "does not match the NIP pattern", "checksum": "has a wrong check digit"}
+        raise KsefInputError(f"The NIP {value!r} {reasons.get(exc.reason, 'is invalid')}.", code="nip") from None
+
+
+def endpoint_from(env: str | None, base_url: str | None) -> "Endpoint":
+    from ksef_tui.ksef.endpoints import Endpoint
+
+    return Endpoint.parse(env, base_url)
+
+
+def _read_small(path: str | Path, limit: int, what: str) -> bytes:
+    p = Path(path)
+    try:
+        if p.stat().st_size > limit:
+            raise KsefInputError(f"The {what} file {p} is too large.", code="too-large")
+        return p.read_bytes()
+    except OSError as exc:
+        raise KsefInputError(f"Cannot read the {what} file {p}: {exc.strerror or exc}.", code="bad-file") from None
+
+
+def load_token_file(path: str | Path) -> Secret[str]:
+    """A KSeF token file: the first non-empty line."""
+    data = _read_small(path, MAX_TOKEN_FILE_BYTES, "token")
+    try:
+        lines = [ln.strip() for ln in data.decode("utf-8-sig").splitlines() if ln.strip()]
+    except UnicodeDecodeError:
+        raise KsefInputError(f"The token file {path} is not text.", code="bad-file") from None
+    if not lines:
+        raise KsefInputError(f"The token file {path} is empty.", code="bad-file")
+    return Secret(lines[0])
+
+
+def load_certificate_credentials(
+    *,
+    cert: str | None = None,
+    key: str | None = None,
+    pkcs12: str | None = None,
+    password_file: str | None = None,
+) -> CertificateCredentials:
+    from ksef_tui.ksef.certificates import load_credential, read_password
+
+    password = read_password(password_file) if password_file else None
+    if pkcs12:
+        return CertificateCredentials(load_credential(pkcs12_file=pkcs12, password=password))
+    if not cert:
+        raise KsefInputError("Give --cert with --key, or --pkcs12.", code="bad-file")
+    return CertificateCredentials(load_credential(cert_file=cert, key_file=key, password=password))
+
+
+def load_signed_file(path: str | Path) -> SignedFileCredentials:
+    return SignedFileCredentials(_read_small(path, MAX_SIGNED_FILE_BYTES, "signed"), str(path))
+
+
+def inspect_certificate(*, cert: str | None = None, key: str | None = None, pkcs12: str | None = None,
+                        password_file: str | None = None) -> "CredentialFacts":
+    from ksef_tui.ksef.certificates import inspect_credential, read_password
+
+    password = read_password(password_file) if password_file else None
+    if pkcs12:
+        return inspect_credential(pkcs12_file=pkcs12, password=password)
+    return inspect_credential(cert_file=cert, key_file=key, password=password)
+
+
+# ---------------------------------------------------------------------- outputs
+
+
+def write_private_file(path: str | Path, data: bytes, *, force: bool = False) -> Path:
+    """Write ``data`` with mode 0600 (created so: never briefly world-readable)."""
+    p = Path(path)
+    if p.exists() and not force:
+        raise KsefInputError(f"{p} already exists; remove it or choose another file.", code="bad-file")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(p, flags, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise KsefInputError(f"Cannot write {p}: {exc.strerror or exc}.", code="bad-file") from None
+    return p
+
+
+def write_public_file(path: str | Path, data: bytes, *, force: bool = False) -> Path:
+    p = Path(path)
+    if p.exists() and not force:
+        raise KsefInputError(f"{p} already exists; remove it or choose another file.", code="bad-file")
+    try:
+        p.write_bytes(data)
+    except OSError as exc:
+        raise KsefInputError(f"Cannot write {p}: {exc.strerror or exc}.", code="bad-file") from None
+    return p
+
+
+@dataclass(frozen=True)
+class TestCertFiles:
+    cert_path: Path
+    key_path: Path
+    facts: "CredentialFacts"
+
+
+def make_test_cert_files(nip: str, out_dir: str | Path, *, kind: str = "personal", key: str = "rsa",
+                         force: bool = False) -> TestCertFiles:
+    from ksef_tui.ksef.certificates import load_credential
+    from ksef_tui.ksef.testcert import make_test_certificate
+
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KsefInputError(f"Cannot create {out}: {exc.strerror or exc}.", code="bad-file") from None
+    cert_pem, key_pem = make_test_certificate(nip=nip, kind=kind, key=key)
+    cred = load_credential(cert_data=cert_pem, key_data=key_pem.reveal())
+    cert_path = out / "cert.pem"
+    key_path = out / "key.pem"
+    for p in (cert_path, key_path):
+        if p.exists() and not force:
+            raise KsefInputError(f"{p} already exists; remove it or choose another directory.", code="bad-file")
+    write_private_file(key_path, key_pem.reveal(), force=True)
+    write_public_file(cert_path, cert_pem, force=True)
+    return TestCertFiles(cert_path, key_path, cred.facts)
+
+
+# ------------------------------------------------- pending challenges (signed-file path)
+
+
+def _pending_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("ksef-tui", appauthor=False)) / "pending-challenges.json"
+
+
+def _load_pending() -> dict[str, dict[str, object]]:
+    try:
+        data = json.loads(_pending_path().read_text("utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def remember_challenge(challenge: "Challenge", context: "Context", endpoint: "Endpoint") -> None:
+    """Keep the challenge so that ``auth --signed-file`` can check its expiry and context."""
+    pending = _load_pending()
+    now = dt.datetime.now(dt.timezone.utc)
+    pending = {k: v for k, v in pending.items()
+               if dt.datetime.fromisoformat(str(v.get("expires_at"))) > now - dt.timedelta(days=1)}
+    pending[challenge.challenge] = {
+        "timestamp": challenge.timestamp.isoformat(), "timestamp_ms": challenge.timestamp_ms,
+        "expires_at": challenge.expires_at.isoformat(), "context_type": context.type,
+        "context_value": context.value, "base_url": endpoint.base_url,
+    }
+    path = _pending_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(pending, indent=1), "utf-8")
+    except OSError:
+        pass  # the record is a convenience; the checks still run without it
+
+
+def recall_challenge(challenge: str) -> "Challenge | None":
+    from ksef_tui.ksef.models import Challenge
+
+    entry = _load_pending().get(challenge)
+    if not entry:
+        return None
+    try:
+        return Challenge(challenge, dt.datetime.fromisoformat(str(entry["timestamp"])), int(entry["timestamp_ms"]))  # type: ignore[call-overload]
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class ChallengeFile:
+    path: Path
+    challenge: str
+    expires_at: dt.datetime
+
+
+async def write_challenge_file(endpoint: "Endpoint", nip: str, out: str | Path, *, force: bool = False,
+                               policy: "GatewayPolicy | None" = None) -> ChallengeFile:
+    from ksef_tui.ksef.gateway import KsefGateway
+    from ksef_tui.ksef.models import Context
+
+    p = Path(out)
+    if p.exists() and not force:
+        raise KsefInputError(f"{p} already exists; remove it or choose another file.", code="bad-file")
+    context = Context.nip(nip)
+    async with KsefGateway(endpoint, policy=policy) as gw:
+        req = await gw.prepare_signed_file_request(context)
+    write_public_file(p, req.xml, force=True)
+    remember_challenge(req.challenge, context, endpoint)
+    return ChallengeFile(p, req.challenge.challenge, req.expires_at)
+
+
+# ------------------------------------------------------------------ authorization
+
+
+async def authorize(
+    endpoint: "Endpoint",
+    nip: str,
+    credentials: AuthCredentials,
+    *,
+    policy: "GatewayPolicy | None" = None,
+    progress: Callable[[str], None] | None = None,
+    gateway: object | None = None,
+) -> "AuthSession":
+    """Authorize in the context of ``nip`` with a token, a certificate or a signed file."""
+    from ksef_tui.ksef.gateway import KsefGateway
+
+    if gateway is not None:
+        return await _authorize(gateway, nip, credentials, progress)  # type: ignore[arg-type]
+    async with KsefGateway(endpoint, policy=policy) as gw:
+        return await _authorize(gw, nip, credentials, progress)
+
+
+async def _authorize(gw: "object", nip: str, credentials: AuthCredentials,
+                     progress: Callable[[str], None] | None) -> "AuthSession":
+    from ksef_tui.ksef.gateway import KsefGateway
+    from ksef_tui.ksef.models import Context
+    from ksef_tui.ksef.signedfile import check_signed_file
+
+    assert isinstance(gw, KsefGateway)
+    context = Context.nip(nip)
+    if isinstance(credentials, TokenCredentials):
+        return await gw.authorize_with_token(context, credentials.token, progress=progress)
+    if isinstance(credentials, CertificateCredentials):
+        return await gw.authorize_with_certificate(context, credentials.credential, progress=progress)
+    facts = check_signed_file(credentials.data, expected_context=context)
+    expected = recall_challenge(facts.challenge)
+    return await gw.authorize_with_signed_file(
+        credentials.data, expected_challenge=expected, expected_context=context, progress=progress
+    )
+
+
+@dataclass(frozen=True)
+class GeneratedTokenFile:
+    path: Path
+    reference_number: str
+    permissions: tuple[str, ...]
+    token: Secret[str] = field(repr=False)
+
+
+async def generate_token_to_file(
+    endpoint: "Endpoint",
+    nip: str,
+    credentials: AuthCredentials,
+    *,
+    permissions: list[str],
+    description: str,
+    out: str | Path,
+    force: bool = False,
+    policy: "GatewayPolicy | None" = None,
+    progress: Callable[[str], None] | None = None,
+) -> GeneratedTokenFile:
+    """Authorize, generate a KSeF token, wait until it is Active, write it (0600), end the session."""
+    from ksef_tui.ksef.gateway import KsefGateway
+
+    p = Path(out)
+    if p.exists() and not force:
+        raise KsefInputError(f"{p} already exists; remove it or choose another file.", code="bad-file")
+    async with KsefGateway(endpoint, policy=policy) as gw:
+        session = await _authorize(gw, nip, credentials, progress)
+        try:
+            generated = await gw.generate_token(session, permissions, description)
+            info = await gw.wait_token_active(session, generated.reference_number)
+            write_private_file(p, generated.token.reveal().encode("utf-8") + b"\n", force=True)
+        finally:
+            try:
+                await gw.revoke_current(session)
+            except Exception:  # noqa: BLE001 - ending the helper session is best effort
+                pass
+    return GeneratedTokenFile(p, generated.reference_number, info.permissions, generated.token)

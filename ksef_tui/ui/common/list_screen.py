@@ -1,0 +1,290 @@
+"""A list screen: filter line, virtual table with a selection set, status line.
+
+Companies and Users share the keyboard model:
+``/`` filter (as you type), ``space`` select, ``shift+up/down`` extend,
+``a`` select all filtered rows, ``i`` invert within them, ``escape`` clear,
+``enter`` open. The selection is a ``set`` of database ids kept here, so it
+survives filtering; the table only draws it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import Footer, Input, Static
+
+from ksef_tui.i18n import _
+from ksef_tui.ui.messages import IdsLoaded, LoadFailed, RowsLoaded
+from ksef_tui.ui.common.base import PanelScreen
+from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, HasId, RowSource, VirtualTable
+
+log = logging.getLogger(__name__)
+
+RowT = TypeVar("RowT", bound=HasId)
+
+
+class IdSource(RowSource[Any], Protocol):
+    def ids(self) -> list[int]: ...
+
+
+class ListScreen(PanelScreen[None], Generic[RowT]):
+    """Base of the Companies and Users screens."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_filter", _("Filter"), key_display="/", id="list.filter",
+                tooltip=_("Filter the list as you type; Esc returns to the list")),
+        Binding("a", "select_all", _("All"), id="list.select_all",
+                tooltip=_("Select all rows of the filtered list")),
+        Binding("i", "invert", _("Invert"), id="list.invert",
+                tooltip=_("Invert the selection within the filtered list")),
+        Binding("escape", "escape", _("Clear"), show=False, id="list.escape",
+                tooltip=_("Leave the filter; in the list, clear the selection")),
+        Binding("down", "focus_table", _("To the list"), show=False, id="list.to_table"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selection: set[int] = set()
+        self._generation = 0
+        # at most one filter query in flight; typing meanwhile asks for one more when it returns
+        self._in_flight = False
+        self._filter_again = False
+        self._busy = 0
+        self._had_selection = True  # forces the first selection_changed() to refresh
+
+    # ------------------------------------------------------------- subclass
+
+    def columns(self) -> Sequence[Column[RowT]]:
+        raise NotImplementedError
+
+    def make_source(self) -> IdSource:
+        """The source for the current filter (called on the event loop)."""
+        raise NotImplementedError
+
+    def open_row(self, row: RowT) -> None:
+        raise NotImplementedError
+
+    def filter_placeholder(self) -> str:
+        return _("/ Filter")
+
+    def empty_text(self) -> str:
+        return _("Nothing matches the filter.")
+
+    def compose_toolbar_start(self) -> ComposeResult:
+        yield from ()
+
+    def compose_toolbar_end(self) -> ComposeResult:
+        yield from ()
+
+    def status_extra(self) -> str:
+        return ""
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield self.nav_bar()
+        with Horizontal(id="toolbar"):
+            yield from self.compose_toolbar_start()
+            yield Input(placeholder=self.filter_placeholder(), id="filter", compact=True)
+            yield from self.compose_toolbar_end()
+        yield VirtualTable[RowT](self.columns(), selection=self.selection,
+                                 empty_text=self.empty_text(), id="table")
+        yield Static(id="status")
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> VirtualTable[RowT]:
+        return self.query_one("#table", VirtualTable)
+
+    @property
+    def status_line(self) -> Static:
+        """State classes (-has-selection, -busy, -loading) live here, not on the screen,
+        so a change restyles one line instead of the whole screen."""
+        return self.query_one("#status", Static)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    @property
+    def filter_text(self) -> str:
+        return self.filter_input.value
+
+    def on_mount(self) -> None:
+        try:
+            self.table.load(self.make_source())
+        except Exception as exc:  # noqa: BLE001 - shown to the user, logged
+            log.exception("loading the list failed")
+            self.notify(str(exc), title=_("The list could not be read"), severity="error")
+        self.table.focus()
+        self.selection_changed()
+
+    def on_screen_resume(self) -> None:
+        # Back from a detail screen or another section: the data may have changed.
+        if self.is_mounted and self.table.source is not None:
+            self.table.reload()
+            self.update_status()
+
+    # ---------------------------------------------------------------- filter
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        # The first keystroke filters at once (no debounce delay); keystrokes typed while its
+        # query runs are folded into one query, for the latest text, when it returns.
+        if self._in_flight:
+            self._filter_again = True
+        else:
+            self.apply_filter()
+
+    @property
+    def filter_pending(self) -> bool:
+        """A filter query is running, or one more is due when it returns."""
+        return self._in_flight or self._filter_again
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.apply_filter()
+        self.table.focus()
+
+    def apply_filter(self) -> None:
+        """Count and fetch the first page for the current filter in a worker."""
+        self._filter_again = False
+        self._in_flight = True
+        self._generation += 1
+        self.status_line.set_class(True, "-loading")
+        self._load_rows(self.make_source(), self._generation)
+
+    @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
+    def _load_rows(self, source: IdSource, generation: int) -> None:
+        try:
+            count = source.count()
+            first_page = source.page(0, PAGE_SIZE)
+        except Exception as exc:  # noqa: BLE001 - reported to the user
+            log.exception("filtering the list failed")
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(RowsLoaded(generation, source, count, first_page))
+
+    def on_rows_loaded(self, message: RowsLoaded) -> None:
+        if message.generation != self._generation:
+            return  # a newer filter is on its way
+        self._in_flight = False
+        self.table.load(message.source, count=message.count, first_page=message.first_page)
+        self.update_status()
+        if self._filter_again:
+            self.apply_filter()  # typed while this one ran: the latest text next
+        else:
+            self.status_line.set_class(False, "-loading")
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self._in_flight = False
+        if self._filter_again:
+            self.apply_filter()  # typed meanwhile: try the latest text
+        else:
+            self.status_line.set_class(False, "-loading")
+        self.set_busy(False)
+        self.notify(message.message, title=_("The list could not be read"), severity="error")
+
+    # ------------------------------------------------------------- selection
+
+    def action_focus_filter(self) -> None:
+        self.filter_input.focus()
+
+    def action_focus_table(self) -> None:
+        self.table.focus()
+
+    def action_escape(self) -> None:
+        if self.filter_input.has_focus:
+            self.table.focus()
+        else:
+            self.action_clear_selection()
+
+    def action_clear_selection(self) -> None:
+        if self.selection:
+            self.selection.clear()
+            self.table.refresh_selection()
+            self.selection_changed()
+
+    def action_select_all(self) -> None:
+        self._start_ids("select_all")
+
+    def action_invert(self) -> None:
+        self._start_ids("invert")
+
+    def _start_ids(self, purpose: str) -> None:
+        source = self.table.source
+        if source is None:
+            return
+        self.set_busy(True)
+        self._load_ids(source, purpose, self._generation)  # type: ignore[arg-type]
+
+    @work(thread=True, group="ids", exit_on_error=False)
+    def _load_ids(self, source: IdSource, purpose: str, generation: int) -> None:
+        try:
+            ids = source.ids()
+        except Exception as exc:  # noqa: BLE001 - reported to the user
+            log.exception("reading ids failed")
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(IdsLoaded(generation, purpose, ids))
+
+    def on_ids_loaded(self, message: IdsLoaded) -> None:
+        # Applied even if the filter changed meanwhile: the ids are the rows that
+        # were listed when the key was pressed.
+        self.set_busy(False)
+        if message.purpose == "select_all":
+            self.selection.update(message.ids)
+        else:
+            filtered = set(message.ids)
+            selected_here = self.selection & filtered
+            self.selection.difference_update(selected_here)
+            self.selection.update(filtered - selected_here)
+        self.table.refresh_selection()
+        self.selection_changed()
+
+    @on(VirtualTable.SelectionChanged)
+    def _table_selection_changed(self) -> None:
+        self.selection_changed()
+
+    @on(VirtualTable.RowActivated)
+    def _row_activated(self, event: VirtualTable.RowActivated) -> None:
+        self.open_row(event.row)  # type: ignore[arg-type]
+
+    def selection_changed(self) -> None:
+        """Everything that depends on the selection: status, classes, bindings."""
+        has_selection = bool(self.selection)
+        self.update_status()
+        if has_selection != self._had_selection:
+            # Only "something selected or not" changes what the bindings allow; refreshing
+            # them rebuilds the footer, so not on every toggle.
+            self._had_selection = has_selection
+            self.status_line.set_class(has_selection, "-has-selection")
+            self.refresh_bindings()
+
+    def set_busy(self, busy: bool) -> None:
+        self._busy = max(0, self._busy + (1 if busy else -1))
+        self.status_line.set_class(self._busy > 0, "-busy")
+        self.update_status()
+
+    def update_status(self) -> None:
+        status = Text()
+        status.append(
+            _("{selected} selected of {total}").format(
+                selected=f"{len(self.selection):,}".replace(",", " "),
+                total=f"{self.table.row_count:,}".replace(",", " "),
+            ),
+            style="bold" if self.selection else "",
+        )
+        extra = self.status_extra()
+        if extra:
+            status.append("  ·  " + extra)
+        if self._busy:
+            status.append("  ·  " + _("working…"))
+        self.status_line.update(status, layout=False)  # one line, fixed height: a repaint, not a layout

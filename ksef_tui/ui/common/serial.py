@@ -1,0 +1,156 @@
+"""Serial operations on the selected rows of a list (Operacje seryjne), shared by the lists.
+
+A list screen that offers them says what its two operations are (the ``serial_*`` hooks);
+this class runs the rest as in the panel: a menu enabled only with a selection, a
+confirmation naming the count, a thread worker with a progress dialog (Esc cancels),
+and a result summary, or "Nothing was changed: …".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Generic
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.screen import ModalScreen
+from textual.widgets import Button
+from textual.worker import get_current_worker
+
+from ksef_tui.i18n import _
+from ksef_tui.services.errors import OperationCancelled, ServiceError
+from ksef_tui.ui.messages import SerialFinished, SerialProgress
+from ksef_tui.ui.common.dialogs import ConfirmDialog, MessageDialog, ProgressDialog
+from ksef_tui.ui.common.list_screen import ListScreen, RowT
+
+log = logging.getLogger(__name__)
+
+
+class SerialListScreen(ListScreen[RowT], Generic[RowT]):
+    """A list with a "Serial operations ▾" button and `o`/F6 (bindings defined by the subclass)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cancel = threading.Event()
+        self._progress: ProgressDialog | None = None
+
+    # ---- what the subclass says ---------------------------------------------------
+    def serial_menu(self, selected: int) -> ModalScreen[bool | None]:
+        raise NotImplementedError
+
+    def serial_question(self, flag: bool, n: int) -> str:
+        raise NotImplementedError
+
+    def serial_yes(self, flag: bool) -> str:
+        raise NotImplementedError
+
+    def serial_progress_title(self, flag: bool) -> str:
+        raise NotImplementedError
+
+    def serial_tooltip(self, has_selection: bool) -> str:
+        raise NotImplementedError
+
+    def serial_run(self, ids: list[int], flag: bool, progress: Callable[[int, int], None],
+                   should_cancel: Callable[[], bool], seen: dict[int, int]) -> Any:
+        """The service call (in a thread); ``seen`` holds the versions of the rows the user saw."""
+        raise NotImplementedError
+
+    def serial_result_dialog(self, flag: bool, result: Any) -> ModalScreen[None]:
+        raise NotImplementedError
+
+    # ---- the mechanism ------------------------------------------------------------
+    def compose_toolbar_start(self) -> ComposeResult:
+        yield Button(_("Serial operations ▾"), id="serial", compact=True, disabled=True,
+                     tooltip=self.serial_tooltip(False))
+
+    def selection_changed(self) -> None:
+        super().selection_changed()
+        button = self.query_one("#serial", Button)
+        if button.disabled == bool(self.selection):
+            button.disabled = not self.selection
+            button.tooltip = self.serial_tooltip(bool(self.selection))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "serial_menu" and not self.selection:
+            return None  # shown dimmed in the footer
+        return super().check_action(action, parameters)
+
+    @on(Button.Pressed, "#serial")
+    def _serial_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_serial_menu()
+
+    def action_serial_menu(self) -> None:
+        self.run_serial_operation(None)
+
+    @work(exclusive=True, group="serial-dialogs")
+    async def run_serial_operation(self, flag: bool | None) -> None:
+        """Menu (unless ``flag`` is given), confirmation, then the thread worker."""
+        ids = frozenset(self.selection)
+        if not ids:
+            self.notify(self.serial_tooltip(False) + ".", severity="warning")
+            return
+        if flag is None:
+            flag = await self.app.push_screen_wait(self.serial_menu(len(ids)))
+            if flag is None:
+                return
+        confirmed = await self.app.push_screen_wait(
+            ConfirmDialog(self.serial_question(flag, len(ids)), yes=self.serial_yes(flag),
+                          title=_("Serial operations"))
+        )
+        if not confirmed:
+            return
+        self._cancel = threading.Event()
+        # the versions the user saw: a row another administrator changed since is skipped
+        seen = {row.id: row.version for row in self.table.loaded_rows()
+                if row.id in ids and hasattr(row, "version")}
+        # the work starts at once; the progress dialog mounts meanwhile (its updates wait for it)
+        self._serial_worker(sorted(ids), flag, self._cancel, seen)
+        self._progress = ProgressDialog(self.serial_progress_title(flag), len(ids), self._cancel)
+        self.app.push_screen(self._progress)
+
+    @work(thread=True, exclusive=True, group="serial", exit_on_error=False)
+    def _serial_worker(self, ids: list[int], flag: bool, cancel: threading.Event, seen: dict[int, int]) -> None:
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(SerialProgress(done, total))
+
+        def should_cancel() -> bool:
+            return cancel.is_set() or worker.is_cancelled
+
+        try:
+            result = self.serial_run(ids, flag, progress, should_cancel, seen)
+        except OperationCancelled as exc:
+            self.post_message(SerialFinished(flag, error=str(exc), cancelled=True))
+        except ServiceError as exc:
+            self.post_message(SerialFinished(flag, error=str(exc)))
+        except Exception as exc:  # noqa: BLE001 - the transaction rolled back; say so
+            log.exception("serial operation failed")
+            self.post_message(SerialFinished(flag, error=str(exc) or type(exc).__name__))
+        else:
+            self.post_message(SerialFinished(flag, result=result))
+
+    def on_serial_progress(self, message: SerialProgress) -> None:
+        if self._progress is not None and self._progress.is_attached:
+            self._progress.advance(message.done, message.total)
+
+    def on_serial_finished(self, message: SerialFinished) -> None:
+        if self._progress is not None:
+            if self.app.screen is self._progress:
+                self._progress.dismiss(None)
+            self._progress = None
+        self.table.reload()
+        self.update_status()
+        if message.result is not None:
+            self.app.push_screen(self.serial_result_dialog(message.enabled, message.result))
+        elif message.cancelled:
+            self.app.push_screen(MessageDialog(_("Cancelled"), _("Cancelled; nothing was changed.")))
+        else:
+            self.app.push_screen(MessageDialog(
+                _("Serial operation failed"),
+                _("Nothing was changed: {reason}").format(reason=message.error),
+                error=True,
+            ))

@@ -1,0 +1,110 @@
+"""Users and Companies → Companies: the list, its filters and the serial operations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Label
+
+from ksef_tui.domain.nip import format_nip
+from ksef_tui.i18n import _
+from ksef_tui.services.companies import CompanyFilter, CompanyRow
+from ksef_tui.ui.common.dialogs import SerialMenu, SerialResultDialog
+from ksef_tui.ui.common.serial import SerialListScreen
+from ksef_tui.ui.common.sources import CompanySource
+from ksef_tui.ui.widgets.virtual_table import Column
+
+
+# The KSeF filter cycles through these: all, KSeF on, KSeF off.
+KSEF_FILTERS: tuple[bool | None, ...] = (None, True, False)
+
+
+def ksef_filter_label(value: bool | None) -> str:
+    if value is None:
+        return _("KSeF: all")
+    return _("KSeF: on") if value else _("KSeF: off")
+
+
+def ksef_cell(row: CompanyRow) -> Text:
+    return Text(_("on"), style="bold") if row.ksef_enabled else Text(_("off"))
+
+
+class CompaniesScreen(SerialListScreen[CompanyRow]):
+    SECTION = "companies"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("k", "cycle_ksef_filter", _("KSeF"), id="companies.ksef_filter",
+                tooltip=_("Show all companies, those with KSeF on, those with KSeF off")),
+        Binding("o", "serial_menu", _("Serial ops"), id="companies.serial",
+                tooltip=_("Serial operations on the selected companies")),
+        Binding("f6", "serial_menu", _("Serial operations"), show=False,
+                id="companies.serial_f6"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ksef_filter: bool | None = None
+
+    def filter_placeholder(self) -> str:
+        return _("/ Filter by name or NIP")
+
+    def empty_text(self) -> str:
+        return _("No companies match the filter.")
+
+    def columns(self) -> Sequence[Column[CompanyRow]]:
+        return [
+            Column("name", _("Name"), lambda r: r.name, min_width=16),
+            Column("nip", _("NIP"), lambda r: format_nip(r.nip), width=13),
+            Column("ksef", _("KSeF"), ksef_cell, width=4),
+        ]
+
+    def make_source(self) -> CompanySource:
+        flt = CompanyFilter(text=self.filter_text, ksef=self.ksef_filter)
+        return CompanySource(self.ctx.companies, self.ctx.actor, flt)
+
+    def compose_toolbar_end(self) -> ComposeResult:
+        yield Label(ksef_filter_label(None), id="ksef-filter")
+
+    def open_row(self, row: CompanyRow) -> None:
+        from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
+
+        self.app.push_screen(CompanyDetailScreen(row.id))
+
+    # ---------------------------------------------------------------- filter
+
+    def action_cycle_ksef_filter(self) -> None:
+        index = KSEF_FILTERS.index(self.ksef_filter)
+        self.ksef_filter = KSEF_FILTERS[(index + 1) % len(KSEF_FILTERS)]
+        label = self.query_one("#ksef-filter", Label)
+        label.update(ksef_filter_label(self.ksef_filter))
+        label.set_class(self.ksef_filter is not None, "-active")
+        self.apply_filter()
+
+    # ------------------------------------------------------ serial operations
+
+    def serial_menu(self, selected: int) -> SerialMenu:
+        return SerialMenu(selected)
+
+    def serial_question(self, flag: bool, n: int) -> str:
+        return (_("Enable KSeF for {n} companies?") if flag else _("Disable KSeF for {n} companies?")).format(n=n)
+
+    def serial_yes(self, flag: bool) -> str:
+        return _("Enable") if flag else _("Disable")
+
+    def serial_progress_title(self, flag: bool) -> str:
+        return _("Enabling KSeF…") if flag else _("Disabling KSeF…")
+
+    def serial_tooltip(self, has_selection: bool) -> str:
+        return (_("Enable or disable KSeF for the selected companies") if has_selection
+                else _("Select companies first (space, a)"))
+
+    def serial_run(self, ids, flag, progress, should_cancel, seen):
+        return self.ctx.companies.serial_set_ksef(self.ctx.actor, ids, flag, progress=progress,
+                                                  should_cancel=should_cancel, expected_versions=seen)
+
+    def serial_result_dialog(self, flag: bool, result) -> SerialResultDialog:
+        return SerialResultDialog(flag, result)

@@ -1,0 +1,287 @@
+"""Users and Companies → Companies → (a company): Overview and "Additional data".
+
+"Additional data" (PL "Dane dodatkowe") holds the KSeF switch and the editable
+fields. Each field is validated by the service as the user types; its error is
+shown under it once the user has left the field (or tried to save). Saving
+passes the version that was loaded: if someone else saved meanwhile, the
+service refuses and the user's edits stay on screen.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Footer, Input, Label, Static, Switch, TabbedContent, TabPane
+
+from ksef_tui.domain.nip import format_nip
+from ksef_tui.i18n import _
+from ksef_tui.services.companies import CompanyDetail, CompanyInput
+from ksef_tui.services.errors import ConflictError, NotFound, ServiceError, ValidationFailed
+from ksef_tui.ui.common.base import PanelScreen
+from ksef_tui.ui.common.dialogs import ConfirmDialog
+
+log = logging.getLogger(__name__)
+
+TEXT_FIELDS: tuple[str, ...] = ("name", "nip", "regon", "address", "notes")
+
+
+def field_label(field: str) -> str:
+    return {
+        "name": _("Name"),
+        "nip": _("NIP"),
+        "regon": _("REGON"),
+        "address": _("Address"),
+        "notes": _("Notes"),
+        "ksef_enabled": _("KSeF"),
+    }[field]
+
+
+def _text(value: str | None) -> str:
+    return value or ""
+
+
+class CompanyDetailScreen(PanelScreen[None]):
+    SECTION = "companies"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", _("Save"), id="company.save"),
+        Binding("f5", "reload", _("Reload"), id="company.reload",
+                tooltip=_("Load the company again (asks before dropping your edits)")),
+        Binding("escape", "back", _("Back"), id="company.back",
+                tooltip=_("Back to the list (asks before dropping your edits)")),
+    ]
+
+    def __init__(self, company_id: int, *, tab: str = "additional") -> None:
+        super().__init__()
+        self.company_id = company_id
+        self.initial_tab = tab
+        self.detail: CompanyDetail | None = None
+        self.left_fields: set[str] = set()  # fields whose errors are shown
+        self.errors: dict[str, str] = {}
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield self.nav_bar()
+        yield Static(id="detail-title")
+        with TabbedContent(initial=self.initial_tab, id="tabs"):
+            with TabPane(_("Overview"), id="overview"):
+                with VerticalScroll():
+                    yield Static(id="overview-text")
+            with TabPane(_("Additional data"), id="additional"):
+                with VerticalScroll(id="form"):
+                    with Horizontal(classes="field-row", id="row-ksef_enabled"):
+                        yield Label(field_label("ksef_enabled"), classes="field-label")
+                        yield Switch(id="in-ksef_enabled")
+                        yield Label("", id="ksef-state")
+                    for field in TEXT_FIELDS:
+                        with Vertical(classes="field", id=f"field-{field}"):
+                            with Horizontal(classes="field-row"):
+                                yield Label(field_label(field), classes="field-label")
+                                yield Input(id=f"in-{field}", compact=True)
+                            yield Static("", classes="field-error", id=f"err-{field}")
+                    with Horizontal(id="form-actions"):
+                        yield Button(_("Save"), id="save", variant="primary", compact=True)
+                        yield Static("", id="form-message")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.load()
+
+    # ------------------------------------------------------------------ data
+
+    def load(self) -> None:
+        try:
+            detail = self.ctx.companies.get(self.ctx.actor, self.company_id)
+        except ServiceError as exc:
+            self.show_message(str(exc), error=True)
+            return
+        self.detail = detail
+        self.left_fields.clear()
+        self.errors = {}
+        with self.prevent(Input.Changed, Switch.Changed):
+            for field in TEXT_FIELDS:
+                self.query_one(f"#in-{field}", Input).value = _text(getattr(detail, field))
+            self.query_one("#in-ksef_enabled", Switch).value = detail.ksef_enabled
+        self._show_ksef_state(detail.ksef_enabled)
+        self._show_title(detail)
+        self._show_overview(detail)
+        self._show_errors()
+        self.show_message("")
+        self.set_class(False, "-dirty")
+        if self.initial_tab == "additional":
+            self.query_one("#in-name", Input).focus()
+
+    def form_input(self) -> CompanyInput:
+        def value(field: str) -> str:
+            return self.query_one(f"#in-{field}", Input).value
+
+        return CompanyInput(
+            name=value("name"),
+            nip=value("nip"),
+            regon=value("regon") or None,
+            address=value("address") or None,
+            ksef_enabled=self.query_one("#in-ksef_enabled", Switch).value,
+            notes=value("notes") or None,
+        )
+
+    def loaded_input(self) -> CompanyInput | None:
+        d = self.detail
+        if d is None:
+            return None
+        return CompanyInput(name=d.name, nip=d.nip, regon=d.regon, address=d.address,
+                            ksef_enabled=d.ksef_enabled, notes=d.notes)
+
+    @property
+    def is_dirty(self) -> bool:
+        loaded = self.loaded_input()
+        if loaded is None:
+            return False
+        current = self.form_input()
+        return any(
+            _text(getattr(current, f)) != _text(getattr(loaded, f)) for f in TEXT_FIELDS
+        ) or current.ksef_enabled != loaded.ksef_enabled
+
+    # ------------------------------------------------------------ validation
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        self.validate()
+        self.set_class(self.is_dirty, "-dirty")
+
+    @on(Input.Blurred)
+    def _left(self, event: Input.Blurred) -> None:
+        field = (event.input.id or "").removeprefix("in-")
+        if field in TEXT_FIELDS:
+            self.left_fields.add(field)
+            self._show_errors()
+
+    @on(Switch.Changed, "#in-ksef_enabled")
+    def _ksef_switched(self, event: Switch.Changed) -> None:
+        self._show_ksef_state(event.value)
+        self.set_class(self.is_dirty, "-dirty")
+
+    def validate(self) -> dict[str, str]:
+        self.errors = self.ctx.companies.validate(self.form_input())
+        self._show_errors()
+        return self.errors
+
+    def _show_errors(self) -> None:
+        for field in TEXT_FIELDS:
+            message = self.errors.get(field, "") if field in self.left_fields else ""
+            error = self.query_one(f"#err-{field}", Static)
+            error.update(Text(message))
+            error.set_class(bool(message), "-visible")
+            self.query_one(f"#field-{field}").set_class(bool(message), "-invalid")
+
+    # ------------------------------------------------------------------ save
+
+    @on(Button.Pressed, "#save")
+    def _save_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_save()
+
+    def action_save(self) -> None:
+        if self.detail is None:
+            return
+        self.left_fields.update(TEXT_FIELDS)
+        if self.validate():
+            self.show_message(_("Correct the marked fields."), error=True)
+            self._focus_first_error()
+            return
+        try:
+            saved = self.ctx.companies.update(
+                self.ctx.actor, self.company_id, self.detail.version, self.form_input()
+            )
+        except ValidationFailed as exc:
+            self.errors = exc.errors
+            self._show_errors()
+            self.show_message(_("Correct the marked fields."), error=True)
+            self._focus_first_error()
+        except ConflictError:
+            self.show_message(
+                _("Someone else changed this company; reload (F5). Your edits are kept until then."),
+                error=True,
+            )
+        except NotFound as exc:
+            self.show_message(str(exc), error=True)
+        except ServiceError as exc:
+            self.show_message(_("Not saved: {reason}").format(reason=exc), error=True)
+        else:
+            self.detail = saved
+            self._show_title(saved)
+            self._show_overview(saved)
+            self.set_class(False, "-dirty")
+            self.show_message(_("Saved."))
+            self.notify(_("Saved."), timeout=2)
+
+    def _focus_first_error(self) -> None:
+        for field in TEXT_FIELDS:
+            if field in self.errors:
+                self.query_one(f"#in-{field}", Input).focus()
+                return
+
+    # ---------------------------------------------------------------- leave
+
+    @work(exclusive=True, group="leave")
+    async def action_back(self) -> None:
+        if self.is_dirty and not await self.app.push_screen_wait(
+            ConfirmDialog(_("Discard your unsaved changes?"), yes=_("Discard"),
+                          no=_("Keep editing"), title=_("Unsaved changes"))
+        ):
+            return
+        self.dismiss(None)
+
+    @work(exclusive=True, group="leave")
+    async def action_reload(self) -> None:
+        if self.is_dirty and not await self.app.push_screen_wait(
+            ConfirmDialog(_("Reload and drop your unsaved changes?"), yes=_("Reload"),
+                          no=_("Keep editing"), title=_("Unsaved changes"))
+        ):
+            return
+        self.load()
+
+    # --------------------------------------------------------------- display
+
+    def show_message(self, message: str, *, error: bool = False) -> None:
+        widget = self.query_one("#form-message", Static)
+        widget.update(Text(message))
+        widget.set_class(error and bool(message), "-error")
+
+    def _show_ksef_state(self, enabled: bool) -> None:
+        self.query_one("#ksef-state", Label).update(
+            _("KSeF is enabled for this company") if enabled
+            else _("KSeF is disabled for this company")
+        )
+
+    def _show_title(self, detail: CompanyDetail) -> None:
+        title = Text()
+        title.append(detail.name, style="bold")
+        title.append(f"   {_('NIP')} {format_nip(detail.nip)}")
+        self.query_one("#detail-title", Static).update(title)
+
+    def _show_overview(self, d: CompanyDetail) -> None:
+        rows = (
+            (_("Name"), d.name),
+            (_("NIP"), format_nip(d.nip)),
+            (_("REGON"), d.regon or "—"),
+            (_("Address"), d.address or "—"),
+            (_("KSeF"), _("enabled") if d.ksef_enabled else _("disabled")),
+            (_("Notes"), d.notes or "—"),
+            (_("Created"), f"{d.created_at:%Y-%m-%d %H:%M}"),
+            (_("Last changed"), f"{d.updated_at:%Y-%m-%d %H:%M}"),
+        )
+        text = Text()
+        for label, value in rows:
+            text.append(f"{label:<14}", style="bold")
+            text.append(f"{value}\n")
+        text.append("\n")
+        text.append(_("Edit the company and switch KSeF on or off in \"Additional data\"."),
+                    style="italic")
+        self.query_one("#overview-text", Static).update(text)

@@ -1,0 +1,489 @@
+""""Get access token" (PL "Uzyskaj token dostępowy"): a KSeF token through Profil Zaufany.
+
+Step 1 "Generate the file to sign with Profil Zaufany": KSeF gives a fresh challenge (valid
+10 minutes, counted down on screen) and the unsigned file is saved where the user says
+(default: Downloads). Step 2: where and how to sign it on gov.pl. Step 3 "Load the signed
+file": a path with completion or a file picker; the file is checked locally at once. Then
+"Get access token" (authorize with the signed file → redeem → a new KSeF token with the
+chosen permissions → wait until Active → saved), or "Enroll a KSeF certificate instead"
+(recommended: tokens stop working after 31 Dec 2026). Esc cancels running work, then closes.
+
+The dialog returns the saved :class:`CredentialView`, or ``None``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, ContentSwitcher, Input, Label, SelectionList, Static
+from textual.widgets.selection_list import Selection
+from textual.worker import Worker, WorkerState
+
+from ksef_tui.domain.nip import format_nip
+from ksef_tui.i18n import _
+from ksef_tui.services.ksef.credentials import DEFAULT_PERMISSIONS, TOKEN_PERMISSIONS, CredentialView, PreparedFile
+from ksef_tui.services.errors import ServiceError, ValidationFailed
+from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path, downloads_dir, expand
+from ksef_tui.ui.ksef.status import (
+    KSEF_WORKERS,
+    PZ_CERT_STEPS,
+    PZ_TOKEN_STEPS,
+    Clock,
+    KsefProblem,
+    KsefSteps,
+    ksef_status_label,
+    step_label,
+    system_clock,
+    tokens_notice,
+)
+
+if TYPE_CHECKING:
+    from ksef_tui.services.context import AppContext
+
+GOV_PL_SIGN_URL = "https://www.gov.pl/web/gov/podpisz-dokument-elektronicznie-wykorzystaj-podpis-zaufany"
+MAX_SIGNED_BYTES = 1024 * 1024
+
+
+def unsigned_file_name(view: CredentialView) -> str:
+    return f"ksef-auth-{view.nip}-{view.environment.value}.xml"
+
+
+class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
+    DEFAULT_CSS = """
+    ProfilZaufanyWizard {
+        align: center middle;
+        background: $background 60%;
+        #pz {
+            width: 80; max-width: 100%; height: auto; max-height: 100%;
+            border: round $primary; border-title-style: bold; border-title-color: $text;
+            background: $surface; padding: 0 1;
+        }
+        #pz-nav { height: 1; margin: 0 0 1 0; }
+        #pz-body { height: auto; max-height: 1fr; }
+        ContentSwitcher { height: auto; }
+        ContentSwitcher > Vertical { height: auto; }
+        .pz-title { text-style: bold; color: $accent; margin: 0 0 1 0; }
+        .pz-text { margin: 0 0 1 0; }
+        .pz-row { height: 1; margin: 0 0 1 0; }
+        .pz-label { width: 13; color: $text-muted; }
+        .pz-row > PathInput { width: 1fr; background: $background; }
+        #pz-result { margin: 1 0 0 0; }
+        .pz-row > Button { margin: 0 0 0 1; }
+        #pz-url { color: $text-accent; text-style: underline; }
+        #pz-perms { height: 4; margin: 0 0 1 0; border: none; padding: 0; }
+        #pz-perms:focus { background-tint: $foreground 5%; }
+        #pz-countdown { height: 1; color: $text-muted; }
+        #pz-countdown.-late { color: $warning; text-style: bold; }
+        #pz-countdown.-expired { color: $error; text-style: bold; }
+        #pz-recommend { color: $text-warning; height: auto; margin: 1 0 0 0; }
+        #pz-buttons { height: 1; align: right middle; margin: 1 0 0 0; }
+        #pz-buttons > Button { margin: 0 0 0 1; }
+        #pz-generate { margin: 0 0 1 0; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", _("Cancel / close"), id="ksef.pz.cancel",
+                tooltip=_("Stop the running step; when nothing runs, close the wizard")),
+    ]
+
+    def __init__(self, ctx: "AppContext", view: CredentialView, *, clock: Clock = system_clock,
+                 out_dir: Path | None = None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.view = view
+        self.clock = clock
+        self.out_dir = out_dir or downloads_dir()
+        self.prepared: PreparedFile | None = None
+        self.signed: bytes | None = None
+        self.result: CredentialView | None = None
+        self.step = 1
+        self.running: Worker | None = None
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        days = tokens_notice(self.clock().date())
+        with Vertical(id="pz") as box:
+            box.border_title = _("Get access token — {name} · {env}").format(
+                name=self.view.company_name, env=self.view.environment.value)
+            yield Static(id="pz-nav")
+            with VerticalScroll(id="pz-body"):
+                with ContentSwitcher(initial="pz-1", id="pz-steps"):
+                    with Vertical(id="pz-1"):
+                        yield Static(_("Step 1 of 3 — Generate the file to sign with Profil Zaufany"),
+                                     classes="pz-title", markup=False)
+                        yield Static(_("KSeF gives a one-time challenge for NIP {nip}; it is valid for 10 minutes. "
+                                       "The file with it is saved on this computer: sign it with Profil Zaufany "
+                                       "and load it back before the time runs out.").format(
+                                           nip=format_nip(self.view.nip)), classes="pz-text", markup=False)
+                        with Horizontal(classes="pz-row"):
+                            yield Label(_("Save in"), classes="pz-label")
+                            yield PathInput(display_path(self.out_dir) + "/", id="pz-out")
+                            yield Button(_("Browse…"), id="pz-out-browse", compact=True)
+                        yield Button(_("Generate the file"), id="pz-generate", variant="primary", compact=True)
+                        yield KsefProblem(id="pz-1-result")
+                    with Vertical(id="pz-2"):
+                        yield Static(_("Step 2 of 3 — Go to Profil Zaufany to sign the file"),
+                                     classes="pz-title", markup=False)
+                        yield Static(_("1. Open this page in your browser (c copies the link):"), markup=False)
+                        yield Static(GOV_PL_SIGN_URL, id="pz-url", markup=False)
+                        yield Static(id="pz-2-text", classes="pz-text", markup=False)
+                        yield Button(_("Copy the link"), id="pz-copy", compact=True)
+                    with Vertical(id="pz-3"):
+                        yield Static(_("Step 3 of 3 — Load the signed file"), classes="pz-title", markup=False)
+                        with Horizontal(classes="pz-row"):
+                            yield Label(_("Signed file"), classes="pz-label")
+                            yield PathInput(display_path(self.out_dir) + "/", suffixes=(".xml",), id="pz-signed")
+                            yield Button(_("Browse…"), id="pz-signed-browse", compact=True)
+                        yield KsefProblem(id="pz-3-check")
+                        yield Label(_("Permissions of the new token (space toggles):"))
+                        yield SelectionList[str](
+                            *(Selection(p, p, p in DEFAULT_PERMISSIONS) for p in TOKEN_PERMISSIONS),
+                            id="pz-perms", compact=True)
+                        yield Static(_("Recommended: enroll a KSeF certificate instead. {notice}.").format(notice=days),
+                                     id="pz-recommend", markup=False)
+                    with Vertical(id="pz-4"):
+                        yield Static("", id="pz-4-title", classes="pz-title", markup=False)
+                        yield KsefSteps(id="pz-progress")
+                        yield KsefProblem(id="pz-result")
+            yield Static("", id="pz-countdown")
+            with Horizontal(id="pz-buttons"):
+                yield Button(_("← Back"), id="pz-back", compact=True)
+                yield Button(_("Next →"), id="pz-next", variant="primary", compact=True)
+                yield Button(_("Get access token"), id="pz-get", variant="primary", compact=True)
+                yield Button(_("Enroll a KSeF certificate instead"), id="pz-enroll", compact=True)
+                yield Button(_("Close"), id="pz-close", compact=True)
+
+    def on_mount(self) -> None:
+        self.show_step(1)
+        self.set_interval(1.0, self.refresh_countdown)
+        self.query_one("#pz-generate", Button).focus()
+
+    # ------------------------------------------------------------------ steps
+
+    def show_step(self, step: int) -> None:
+        self.step = step
+        self.query_one(ContentSwitcher).current = f"pz-{step}"
+        names = [_("1 Generate"), _("2 Sign at gov.pl"), _("3 Load signed file"), _("Result")]
+        parts: list[Content] = []
+        for i, name in enumerate(names, start=1):
+            style = "$text bold reverse" if i == step else ("$text-success" if i < step else "$text-muted")
+            parts.append(Content.styled(f" {name} ", style))
+        self.query_one("#pz-nav", Static).update(Content(" › ").join(parts))
+        buttons = {
+            "pz-back": step in (2, 3) or (step == 4 and self.running is None and self.result is None),
+            "pz-next": step in (1, 2),
+            "pz-get": step == 3,
+            "pz-enroll": step == 3,
+            "pz-close": step == 4 and self.result is not None,
+        }
+        for button_id, visible in buttons.items():
+            self.query_one(f"#{button_id}", Button).display = visible
+        self.query_one("#pz-next", Button).disabled = step == 1 and self.prepared is None
+        if step == 2 and self.prepared is not None:
+            self.query_one("#pz-2-text", Static).update(_(
+                "2. Choose the file from your disk: {path}\n"
+                "3. Sign it with Profil Zaufany (\"Podpisz podpisem zaufanym\") and confirm as gov.pl asks.\n"
+                "4. Download the signed file and come back here to load it (step 3).").format(
+                    path=display_path(self.prepared.path)))
+        self.refresh_countdown()
+
+    def refresh_countdown(self) -> None:
+        countdown = self.query_one("#pz-countdown", Static)
+        if self.prepared is None or self.step == 4:
+            countdown.update("")
+            return
+        left = int((self.prepared.expires_at - self.clock()).total_seconds())
+        countdown.set_class(0 < left <= 120, "-late")
+        countdown.set_class(left <= 0, "-expired")
+        if left <= 0:
+            countdown.update(_("The challenge has expired: go back to step 1 and generate a new file."))
+        else:
+            countdown.update(_("Time left to sign and load the file: {mm:02d}:{ss:02d}").format(
+                mm=left // 60, ss=left % 60))
+
+    @on(Button.Pressed, "#pz-next")
+    def _next(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.next_step()
+
+    def next_step(self) -> None:
+        if self.step < 3:
+            self.show_step(self.step + 1)
+            if self.step == 2:
+                self.query_one("#pz-copy", Button).focus()
+            else:
+                self.query_one("#pz-signed", PathInput).focus()
+
+    @on(Button.Pressed, "#pz-back")
+    def _back(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.show_step(3 if self.step == 4 else max(1, self.step - 1))
+
+    @on(Button.Pressed, "#pz-close")
+    def _close(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(self.result)
+
+    def action_cancel(self) -> None:
+        if self.running is not None and self.running.is_running:
+            self.running.cancel()
+            return
+        self.dismiss(self.result)
+
+    def key_c(self) -> None:
+        if self.step == 2:
+            self.copy_link()
+
+    @on(Button.Pressed, "#pz-copy")
+    def _copy(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.copy_link()
+
+    def copy_link(self) -> None:
+        self.app.copy_to_clipboard(GOV_PL_SIGN_URL)
+        self.notify(_("The link is in the clipboard."), timeout=3)
+
+    @on(PathInput.BrowseRequested)
+    def _browse_key(self, event: PathInput.BrowseRequested) -> None:
+        event.stop()
+        folders = event.path_input.id == "pz-out"
+        browse_into(event.path_input, folders=folders,
+                    title=_("Where to save the file") if folders else _("The signed file"))
+
+    @on(Button.Pressed, "#pz-out-browse, #pz-signed-browse")
+    def _browse(self, event: Button.Pressed) -> None:
+        event.stop()
+        target = self.query_one("#pz-out" if event.button.id == "pz-out-browse" else "#pz-signed", PathInput)
+        target.action_browse()
+
+    # --------------------------------------------------------- step 1: generate
+
+    def out_path(self) -> Path:
+        text = self.query_one("#pz-out", PathInput).value.strip()
+        path = expand(text) if text else self.out_dir
+        if text.endswith("/") or path.is_dir() or path.suffix.lower() != ".xml":
+            path = path / unsigned_file_name(self.view)
+        return path
+
+    @on(Button.Pressed, "#pz-generate")
+    def _generate_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.generate()
+
+    @on(Input.Submitted, "#pz-out")
+    def _out_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.generate()
+
+    def generate(self) -> None:
+        result = self.query_one("#pz-1-result", KsefProblem)
+        result.show_note(_("Asking KSeF for a challenge…"))
+        self.running = self._generate(self.out_path())
+
+    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
+    async def _generate(self, path: Path) -> None:
+        result = self.query_one("#pz-1-result", KsefProblem)
+        v = self.view
+        try:
+            prepared = await self.ctx.credentials.prepare_signed_file(
+                self.ctx.actor, v.user_id, v.company_id, v.environment, path)
+        except ValidationFailed as exc:
+            result.show_error(exc.errors.get("path") or str(exc))
+            return
+        except ServiceError as exc:
+            result.show_error(str(exc), getattr(exc, "hint", ""))
+            return
+        self.prepared = prepared
+        self.signed = None
+        self.query_one("#pz-generate", Button).label = _("Generate a new file")
+        self.query_one("#pz-3-check", KsefProblem).clear()
+        result.show_ok(_("Saved: {path}\nNow sign it with Profil Zaufany (Next →).").format(
+            path=display_path(prepared.path)))
+        signed_input = self.query_one("#pz-signed", PathInput)
+        if not signed_input.value.strip() or signed_input.value.endswith("/"):
+            signed_input.value = display_path(prepared.path.parent) + "/"
+        self.show_step(1)
+        self.query_one("#pz-next", Button).focus()
+
+    # ----------------------------------------------------- step 3: the signed file
+
+    @on(Input.Changed, "#pz-signed")
+    def _signed_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        path = expand(event.value) if event.value.strip() else None
+        if path is not None and path.is_file():
+            self.load_signed(path)
+        else:
+            self.signed = None
+            self.query_one("#pz-3-check", KsefProblem).clear()
+
+    @on(Input.Submitted, "#pz-signed")
+    def _signed_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        path = expand(event.value) if event.value.strip() else None
+        if path is None or not path.is_file():
+            self.query_one("#pz-3-check", KsefProblem).show_error(
+                _("No such file: {path}").format(path=event.value.strip() or "—"))
+            return
+        if self.load_signed(path):
+            self.query_one("#pz-get", Button).focus()
+
+    def load_signed(self, path: Path) -> bool:
+        """Read the signed file and check it locally (signature present, our challenge and NIP)."""
+        check = self.query_one("#pz-3-check", KsefProblem)
+        self.signed = None
+        try:
+            if path.stat().st_size > MAX_SIGNED_BYTES:
+                check.show_error(_("{name} is too large to be a signed KSeF request.").format(name=path.name))
+                return False
+            data = path.read_bytes()
+        except OSError as exc:
+            check.show_error(_("Cannot read {path}: {reason}").format(path=display_path(path), reason=exc.strerror))
+            return False
+        if self.prepared is not None and path.resolve() == self.prepared.path.resolve():
+            check.show_error(_("This is the unsigned file from step 1; load the file signed at gov.pl."))
+            return False
+        try:
+            facts = self.ctx.credentials.check_signed_file(data, self.prepared, nip=self.view.nip)
+        except ServiceError as exc:
+            check.show_error(str(exc), getattr(exc, "hint", ""))
+            return False
+        self.signed = data
+        check.show_ok(_("Signed file OK: {name} — our challenge, {context}, signatures: {n}.").format(
+            name=path.name, context=facts.context, n=facts.signatures))
+        return True
+
+    def permissions(self) -> tuple[str, ...]:
+        chosen = set(self.query_one("#pz-perms", SelectionList).selected)
+        return tuple(p for p in TOKEN_PERMISSIONS if p in chosen)
+
+    @on(Button.Pressed, "#pz-get")
+    def _get_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.get_access_token()
+
+    @on(Button.Pressed, "#pz-enroll")
+    def _enroll_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.enroll_certificate()
+
+    def _ready(self) -> bool:
+        check = self.query_one("#pz-3-check", KsefProblem)
+        if self.signed is None:
+            if check.kind != "error":
+                check.show_error(_("Load the signed file first."))
+            self.query_one("#pz-signed", PathInput).focus()
+            return False
+        return True
+
+    def get_access_token(self) -> None:
+        if not self._ready():
+            return
+        permissions = self.permissions()
+        if not permissions:
+            self.query_one("#pz-3-check", KsefProblem).show_error(_("Choose at least one permission for the token."))
+            self.query_one("#pz-perms").focus()
+            return
+        labels = [step_label(s) for s in PZ_TOKEN_STEPS]
+        labels[0] = step_label("checked")  # the signature comes from Profil Zaufany
+        self._start(_("Getting the access token"), PZ_TOKEN_STEPS, labels)
+        self.running = self._get_token(permissions)
+
+    def enroll_certificate(self) -> None:
+        if not self._ready():
+            return
+        labels = [step_label(s) for s in PZ_CERT_STEPS]
+        labels[0] = step_label("checked")
+        for i in range(5, 10):  # the second half authorizes with the new certificate
+            labels[i] = _("New certificate: {step}").format(step=labels[i])
+        self._start(_("Enrolling a KSeF certificate"), PZ_CERT_STEPS, labels)
+        self.running = self._enroll()
+
+    def _start(self, title: str, steps: tuple[str, ...], labels: list[str] | None = None) -> None:
+        self.result = None
+        self.show_step(4)
+        self.query_one("#pz-4-title", Static).update(title)
+        self.query_one("#pz-progress", KsefSteps).start(steps, labels)
+        self.query_one("#pz-result", KsefProblem).show_note(_("Esc cancels."))
+        self.set_focus(None)
+
+    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
+    async def _get_token(self, permissions: tuple[str, ...]) -> None:
+        v, steps = self.view, self.query_one("#pz-progress", KsefSteps)
+        assert self.signed is not None and self.prepared is not None
+        try:
+            saved = await self.ctx.credentials.token_from_signed_file(
+                self.ctx.actor, v.user_id, v.company_id, v.environment, self.signed,
+                expected_challenge=self.prepared.challenge, permissions=permissions, progress=steps.advance)
+        except ServiceError as exc:
+            self._failed(exc)
+            return
+        self._succeeded(saved, _("KSeF token saved for {env}: {masked}, status {status}.").format(
+            env=saved.environment.value, masked=saved.token_masked, status=ksef_status_label(saved.token_status) if saved.token_status else "—"))
+
+    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
+    async def _enroll(self) -> None:
+        v, steps = self.view, self.query_one("#pz-progress", KsefSteps)
+        assert self.signed is not None and self.prepared is not None
+        try:
+            saved = await self.ctx.credentials.certificate_from_signed_file(
+                self.ctx.actor, v.user_id, v.company_id, v.environment, self.signed,
+                expected_challenge=self.prepared.challenge, progress=steps.advance)
+        except ServiceError as exc:
+            self._failed(exc)
+            return
+        until = saved.last_auth_valid_until
+        self._succeeded(saved, _("KSeF certificate saved for {env}; the login method is now Certificate.").format(
+            env=saved.environment.value) + (
+            "\n" + _("Authorized until {when}.").format(when=until.astimezone().strftime("%Y-%m-%d %H:%M"))
+            if until else ""))
+
+    def _succeeded(self, saved: CredentialView, message: str) -> None:
+        self.result = saved
+        self.running = None
+        self.query_one("#pz-progress", KsefSteps).finish("ok")
+        self.query_one("#pz-result", KsefProblem).show_ok(message)
+        self.prepared = None  # the challenge is used up
+        self.show_step(4)
+        self.query_one("#pz-close", Button).focus()
+
+    def _failed(self, exc: Exception) -> None:
+        self.running = None
+        self.query_one("#pz-progress", KsefSteps).finish("failed")
+        message = str(exc)
+        if isinstance(exc, ValidationFailed):
+            message = "; ".join(exc.errors.values())
+        self.query_one("#pz-result", KsefProblem).show_error(
+            message, getattr(exc, "hint", "") or _("Nothing was saved; the previous setting still works."))
+        self.show_step(4)
+        self.query_one("#pz-back", Button).focus()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self.running:
+            return
+        if event.state is WorkerState.CANCELLED:
+            self.running = None
+            if self.step == 4:
+                self.query_one("#pz-progress", KsefSteps).finish("cancelled")
+                self.query_one("#pz-result", KsefProblem).show_note(
+                    _("Cancelled — nothing was saved. Esc closes the wizard."))
+                self.show_step(4)
+            else:
+                self.query_one("#pz-1-result", KsefProblem).show_note(_("Cancelled."))
+        elif event.state is WorkerState.ERROR:
+            self.running = None
+            self._failed(event.worker.error or RuntimeError("?"))
+        elif event.state is WorkerState.SUCCESS:
+            self.running = None
+            if self.step == 4:
+                self.show_step(4)
+

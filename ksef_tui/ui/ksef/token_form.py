@@ -1,0 +1,180 @@
+"""The KSeF token of one user × company × environment: paste, check, save; or get one.
+
+The token field is a password field: a pasted token (bracketed paste, one event) has its
+spaces and line breaks stripped and is checked at once; after saving only the last four
+characters are shown. "Get access token…" opens the Profil Zaufany wizard.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Button, Input, Label, Static
+
+from ksef_tui.domain.auth import AuthMethod
+from ksef_tui.domain.nip import format_nip
+from ksef_tui.domain.token import clean_token
+from ksef_tui.i18n import _
+from ksef_tui.services.ksef.credentials import CredentialView
+from ksef_tui.services.errors import ServiceError, ValidationFailed
+from ksef_tui.ui.ksef.status import Clock, CredentialChanged, ksef_status_label, system_clock
+
+if TYPE_CHECKING:
+    from ksef_tui.services.context import AppContext
+
+
+class TokenInput(Input):
+    """A masked token field; a paste replaces the selection with the token, whitespace removed."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(password=True, compact=True, placeholder=_("paste the KSeF token"), id=id)
+
+    def _on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        event.prevent_default()
+        text = clean_token(event.text)
+        if not text:
+            return
+        selection = self.selection
+        if selection.is_empty:
+            self.insert_text_at_cursor(text)
+        else:
+            self.replace(text, *selection)
+
+
+def saved_token_text(view: CredentialView) -> Content:
+    if not view.has_token:
+        return Content.styled(_("No KSeF token saved for {env}.").format(env=view.environment.value), "$text-muted")
+    parts: list[Content | str | tuple[str, str]] = [_("Saved token") + ": ", (view.token_masked, "bold")]
+    if view.token_status:
+        parts += [" · ", (ksef_status_label(view.token_status),
+                          "$success" if view.token_status == "Active" else "$warning")]
+    if view.token_permissions:
+        parts += [" · ", ", ".join(view.token_permissions)]
+    if view.token_reference:
+        parts += ["\n", (_("reference") + " " + view.token_reference, "$text-muted")]
+    if view.method is not AuthMethod.TOKEN:
+        parts += ["\n", (_("(not used: the login method is Certificate)"), "$text-muted")]
+    return Content.assemble(*parts)
+
+
+class KsefTokenForm(Vertical):
+    """Token login for ``view`` (one user × company × environment)."""
+
+    DEFAULT_CSS = """
+    KsefTokenForm {
+        height: auto;
+        #token-saved { height: auto; }
+        & > .ksef-row { height: 1; margin: 1 0 0 0; }
+        & > .ksef-row > .ksef-label { width: 10; color: $text-muted; }
+        #token-input { width: 1fr; }
+        #token-save { margin: 0 0 0 1; min-width: 8; }
+        #token-check { height: auto; padding: 0 0 0 10; color: $text-muted; }
+        #token-check.-error { color: $text-error; }
+        #token-check.-ok { color: $text-success; }
+        #token-actions { height: 1; margin: 1 0 0 0; }
+    }
+    """
+
+    def __init__(self, ctx: "AppContext", view: CredentialView, *, clock: Clock = system_clock,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.ctx = ctx
+        self.view = view
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield Static(saved_token_text(self.view), id="token-saved")
+        with Horizontal(classes="ksef-row"):
+            yield Label(_("Token"), classes="ksef-label")
+            yield TokenInput(id="token-input")
+            yield Button(_("Save"), id="token-save", variant="primary", compact=True)
+        yield Static("", id="token-check")
+        with Horizontal(id="token-actions"):
+            yield Button(_("Get access token (Profil Zaufany)…"), id="token-wizard", compact=True)
+
+    # ----------------------------------------------------------------- state
+
+    def set_view(self, view: CredentialView) -> None:
+        self.view = view
+        self.query_one("#token-saved", Static).update(saved_token_text(view))
+
+    def _check(self, message: str, kind: str) -> None:
+        check = self.query_one("#token-check", Static)
+        check.update(Content(message))
+        check.set_class(kind == "error", "-error")
+        check.set_class(kind == "ok", "-ok")
+        self.check_message = message
+
+    check_message = ""
+
+    # ------------------------------------------------------------ the token
+
+    @on(Input.Changed, "#token-input")
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        text = event.value
+        if not text.strip():
+            self._check("", "")
+            return
+        try:
+            token = self.ctx.credentials.check_token(text, self.view.nip)
+        except ValidationFailed as exc:
+            self._check(exc.errors.get("token", str(exc)), "error")
+            return
+        reference = token.split("|", 1)[0]
+        self._check(_("Looks right: reference {ref}, NIP {nip}, ends with …{last4}. Enter saves it.").format(
+            ref=reference, nip=format_nip(self.view.nip), last4=token[-4:]), "ok")
+
+    @on(Input.Submitted, "#token-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.save()
+
+    @on(Button.Pressed, "#token-save")
+    def _save_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.save()
+
+    def save(self) -> CredentialView | None:
+        field = self.query_one("#token-input", TokenInput)
+        try:
+            view = self.ctx.credentials.save_token(
+                self.ctx.actor, self.view.user_id, self.view.company_id, self.view.environment, field.value,
+                expected_version=self.view.version if self.view.configured else None)
+        except ValidationFailed as exc:
+            self._check(exc.errors.get("token") or str(exc), "error")
+            field.focus()
+            return None
+        except ServiceError as exc:
+            self._check(str(exc), "error")
+            return None
+        field.value = ""
+        self.set_view(view)
+        self._check(_("Token saved for {env}; only its last 4 characters are shown.").format(
+            env=view.environment.value), "ok")
+        self.post_message(CredentialChanged(view))
+        return view
+
+    # -------------------------------------------------------------- wizard
+
+    @on(Button.Pressed, "#token-wizard")
+    def _wizard_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.open_wizard()
+
+    def open_wizard(self) -> None:
+        from ksef_tui.ui.ksef.pz_wizard import ProfilZaufanyWizard
+
+        def done(view: CredentialView | None) -> None:
+            if view is not None:
+                if view.method is AuthMethod.TOKEN:
+                    self.set_view(view)
+                    self._check(_("New KSeF token saved for {env}.").format(env=view.environment.value), "ok")
+                self.post_message(CredentialChanged(view))
+
+        self.app.push_screen(ProfilZaufanyWizard(self.ctx, self.view, clock=self.clock), done)

@@ -1,0 +1,274 @@
+"""Users and Companies → Users → (a user) → KSeF (PL "Krajowy System e-Faktur (KSeF)").
+
+One compact table of the user's companies × environments (company, NIP, environment,
+login method, status) and, under it, the form of the chosen row. Enter or Tab goes to
+the form, ``t`` tests the authorization of the selected row, Esc cancels running work,
+then goes back to the table, then back to the users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.timer import Timer
+from textual.content import Content
+from textual.widgets import Footer, Static
+
+from ksef_tui.domain.environments import Environment
+from ksef_tui.domain.nip import format_nip
+from ksef_tui.i18n import _
+from ksef_tui.services.context import AppContext
+from ksef_tui.services.ksef.credentials import CredentialView, describe
+from ksef_tui.services.errors import ServiceError
+from ksef_tui.ui.common.base import PanelScreen
+from ksef_tui.ui.ksef.panel import KsefCredentialPanel
+from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
+from ksef_tui.ui.ksef.status import (
+    STATE_STYLE,
+    Clock,
+    CredentialChanged,
+    KsefProblem,
+    env_short,
+    method_label,
+    system_clock,
+)
+
+# the form follows the table's cursor after it rests this long (seconds)
+FORM_DELAY = 0.08
+
+# the status colours are looked up in the current theme
+_STATE_VARIABLE = {"$success": "text-success", "$error": "text-error", "$warning": "text-warning",
+                   "$text-muted": "foreground-muted"}
+
+
+def row_key(company_id: int, env: Environment) -> str:
+    return f"{company_id}:{env.value}"
+
+
+@dataclass(frozen=True)
+class KsefRow:
+    """One row of the table: a company × environment of the user (``id`` is its position)."""
+
+    id: int
+    key: str
+    view: CredentialView
+
+
+class _Rows:
+    """The table's rows: the user's companies × environments, a few hundred at most."""
+
+    def __init__(self, rows: list[KsefRow]) -> None:
+        self.rows = rows
+
+    def count(self) -> int:
+        return len(self.rows)
+
+    def page(self, offset: int, limit: int) -> list[KsefRow]:
+        return self.rows[offset:offset + limit]
+
+
+class UserKsefScreen(PanelScreen[None]):
+    """``UserKsefScreen(ctx, user_id)``: push it from the Users screen."""
+
+    SECTION = "users"
+    CSS_PATH = "ksef.tcss"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", _("Back"), id="user_ksef.back",
+                tooltip=_("Cancel the running KSeF step; then back to the table; then back to the users")),
+        Binding("t", "test", _("Test authorization"), id="user_ksef.test",
+                tooltip=_("Authorize in KSeF with the saved credential of the selected row")),
+        Binding("f5", "reload", _("Reload"), id="user_ksef.reload", tooltip=_("Load the table again")),
+    ]
+
+    def __init__(self, ctx: AppContext, user_id: int, *, clock: Clock = system_clock) -> None:
+        super().__init__(classes="user-ksef")
+        self._ctx = ctx
+        self.user_id = user_id
+        self.clock = clock
+        self.views: dict[str, CredentialView] = {}
+        self.current: str | None = None
+        self._rows = _Rows([])
+        self._panel: KsefCredentialPanel | None = None
+        self._pending: str | None = None
+        self._pending_timer: Timer | None = None
+
+    @property
+    def ctx(self) -> AppContext:  # given, not taken from the app: any App may host the screen
+        return self._ctx
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield self.nav_bar()
+        yield Static(id="ksef-title")
+        yield VirtualTable(self._columns(), selectable=False, id="ksef-table")
+        with VerticalScroll(id="ksef-form"):
+            yield KsefProblem(id="ksef-message")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        try:
+            user = self.ctx.users.get(self.ctx.actor, self.user_id)
+        except ServiceError as exc:
+            self.query_one("#ksef-message", KsefProblem).show_error(str(exc))
+            return
+        self.query_one("#ksef-title", Static).update(Content.assemble(
+            (user.full_name, "bold"), f" ({user.login}) → ", (_("KSeF authorization"), "bold")))
+        self.load()
+        self.table.focus()
+
+    # ------------------------------------------------------------------ table
+
+    @property
+    def table(self) -> VirtualTable[KsefRow]:
+        return self.query_one("#ksef-table", VirtualTable)
+
+    def _columns(self) -> list[Column[KsefRow]]:
+        return [
+            Column("company", _("Company"), lambda r: r.view.company_name, weight=2, min_width=10),
+            Column("nip", "NIP", lambda r: format_nip(r.view.nip), width=14),
+            Column("env", _("Env"), lambda r: env_short(r.view.environment), width=5),
+            Column("method", _("Login"), self._method_cell, width=6),
+            Column("status", _("Status"), self._status_cell, weight=3, min_width=24),
+        ]
+
+    def _method_cell(self, row: KsefRow) -> Text:
+        return Text(method_label(row.view), style="dim" if row.view.method is None else "")
+
+    def _status_cell(self, row: KsefRow) -> Text:
+        state = describe(row.view, self.clock())
+        variable = _STATE_VARIABLE.get(STATE_STYLE.get(state.kind, ""))
+        colour = self.app.theme_variables.get(variable, "") if variable else ""
+        return Text(state.text, style=colour[:7] if colour.startswith("#") else "")
+
+    def cell(self, key: str, column: str) -> str:
+        """The text the table shows for a row's column."""
+        row = next(r for r in self._rows.rows if r.key == key)
+        value = next(c for c in self.table.columns if c.key == column).cell(row)
+        return value.plain if isinstance(value, Text) else value
+
+    def load(self, keep: str | None = None) -> None:
+        table = self.table
+        message = self.query_one("#ksef-message", KsefProblem)
+        try:
+            views = self.ctx.credentials.overview(self.ctx.actor, self.user_id)
+        except ServiceError as exc:
+            message.show_error(str(exc))
+            return
+        self.views = {row_key(v.company_id, v.environment): v for v in views}
+        keep = keep or self.current
+        self._rows = _Rows([KsefRow(i, key, view) for i, (key, view) in enumerate(self.views.items())])
+        table.load(self._rows)
+        if not views:
+            message.show_note(_("This user belongs to no company yet: add them to a company first."))
+            return
+        index = list(self.views).index(keep) if keep in self.views else 0
+        table.move_cursor(index)
+        # the table paints first; the form of the row (many widgets) is mounted right after
+        self.call_after_refresh(self._show_if_not_shown, list(self.views)[index])
+
+    def update_row(self, view: CredentialView) -> None:
+        key = row_key(view.company_id, view.environment)
+        if key not in self.views:
+            return
+        self.views[key] = view
+        rows = self._rows.rows
+        index = next(i for i, r in enumerate(rows) if r.key == key)
+        rows[index] = KsefRow(index, key, view)
+        self.table.reload()
+
+    @on(VirtualTable.CursorMoved, "#ksef-table")
+    def _highlighted(self, event: VirtualTable.CursorMoved) -> None:
+        key = event.row.key if event.row is not None else None
+        if key is None or key == self.current:
+            self._pending = None
+            return
+        # The form (dozens of widgets) follows the cursor once it rests: the table repaints at
+        # once, and holding an arrow key does not mount a form for every row it passes.
+        self._pending = key
+        if self._pending_timer is not None:
+            self._pending_timer.stop()
+        self._pending_timer = self.set_timer(FORM_DELAY, self._show_pending)
+
+    def _show_pending(self) -> None:
+        self._pending_timer = None
+        key, self._pending = self._pending, None
+        if key is not None and key != self.current:
+            self.show_row(key)
+
+    @on(VirtualTable.RowActivated, "#ksef-table")
+    def _selected(self, event: VirtualTable.RowActivated) -> None:
+        event.stop()
+        self._show_pending()  # Enter before the form followed the cursor: show it now
+        self.focus_form()
+
+    # ------------------------------------------------------------------- form
+
+    def panel_widget(self) -> KsefCredentialPanel | None:
+        return self._panel
+
+    def _show_if_not_shown(self, key: str) -> None:
+        # moving the cursor may already have shown this row (RowHighlighted)
+        if self.current != key or self.panel_widget() is None:
+            self.show_row(key)
+
+    def show_row(self, key: str) -> None:
+        panel = self.panel_widget()
+        if panel is not None and panel.busy:
+            self.notify(_("A KSeF step is still running for the row below; Esc cancels it."), timeout=3)
+            return
+        view = self.views.get(key)
+        if view is None:
+            return
+        self.current = key
+        form = self.query_one("#ksef-form", VerticalScroll)
+        if panel is not None:
+            panel.remove()
+        self.query_one("#ksef-message", KsefProblem).clear()
+        self._panel = KsefCredentialPanel(self.ctx, view, clock=self.clock)
+        form.mount(self._panel)
+        form.scroll_home(animate=False)
+
+    def focus_form(self) -> None:
+        panel = self.panel_widget()
+        target = panel.first_field() if panel is not None else None
+        if target is not None:
+            target.focus()
+
+    @on(CredentialChanged)
+    def _credential_changed(self, event: CredentialChanged) -> None:
+        event.stop()
+        self.update_row(event.view)
+
+    # ---------------------------------------------------------------- actions
+
+    def action_test(self) -> None:
+        panel = self.panel_widget()
+        if panel is not None:
+            panel.test_authorization()
+
+    def action_reload(self) -> None:
+        panel = self.panel_widget()
+        if panel is not None and panel.busy:
+            return
+        self.current, keep = None, self.current
+        self.load(keep)
+
+    def action_back(self) -> None:
+        panel = self.panel_widget()
+        if panel is not None and panel.cancel():
+            return
+        table = self.table
+        focused = self.focused
+        if focused is not None and focused is not table and panel is not None and panel in focused.ancestors:
+            table.focus()
+            return
+        if len(self.app.screen_stack) > 1:
+            self.dismiss(None)
