@@ -1,22 +1,23 @@
-"""Starlette routes of the simulated KSeF API 2.0 (everything under ``/v2``)."""
+"""The ASGI app of the simulated KSeF API 2.0 (everything under ``/v2``).
+
+The outermost layer (:class:`SimulatorApp`) does fault injection, request limits, the test
+warning header and persistence; the routes are in :mod:`routes`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+import unicodedata
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 from starlette.types import Message, Receive, Scope, Send
 
-from . import validation as v
 from .config import SimulatorConfig
-from .core import Caller
 from .errors import (
+    KsefApiError,
     ProblemError,
     SimulatorHttpError,
     TooManyRequestsError,
@@ -24,213 +25,24 @@ from .errors import (
     error_body,
     wants_problem_details,
 )
+from .routes import bearer, build_routes, client_ip
 from .simulator import Simulator
 
 PREFIX = "/v2"
-Handler = Callable[[Request], Awaitable[Response]]
+#: Request header whose text KSeF TEST echoes as ``X-System-Warning`` (SystemWarning in the spec).
+TEST_WARNING_HEADER = "x-test-system-warning"
+_MAX_WARNING_CHARS = 1000
 
 
 class ConnectionDropped(ConnectionResetError):
     """Raised in-process (ASGI transport) when a fault drops the connection."""
 
 
-def _client_ip(request_or_scope: Request | Scope) -> str:
-    scope = request_or_scope.scope if isinstance(request_or_scope, Request) else request_or_scope
-    client = scope.get("client")
-    return client[0] if client else "127.0.0.1"
-
-
-def _bearer(headers: Any) -> str | None:
-    value = headers.get("authorization") or ""
-    scheme, _, token = value.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(dumps(body), status_code=status, media_type="application/json")
-
-
-def _no_content() -> Response:
-    return Response(status_code=204)
-
-
-def _empty_ok() -> Response:
-    return Response(status_code=200)
-
-
-async def _json_body(request: Request, *, optional: bool = False) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        if optional:
-            return None
-        raise v.invalid("Brak treści żądania.")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise v.invalid(f"Nieprawidłowy JSON: {exc}") from exc
-
-
-def build_routes(sim: Simulator) -> list[Route]:
-    def caller(request: Request, *, allow_refresh: bool = False) -> Caller:
-        return sim.sessions.authenticate(_bearer(request.headers), _client_ip(request), allow_refresh=allow_refresh)
-
-    # -- auth ----------------------------------------------------------------------------------
-    async def challenge(request: Request) -> Response:
-        return _json(sim.auth.create_challenge(_client_ip(request)))
-
-    async def xades_signature(request: Request) -> Response:
-        media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-        if media not in ("application/xml", "text/xml"):
-            raise ProblemError(415, f"Nieobsługiwany typ treści '{media or '-'}'; oczekiwano application/xml.")
-        verify = (request.query_params.get("verifyCertificateChain") or "false").lower() == "true"
-        body = await request.body()
-        return _json(sim.auth.init_xades_auth(body, _client_ip(request), verify_chain=verify), 202)
-
-    async def ksef_token(request: Request) -> Response:
-        return _json(sim.auth.init_token_auth(await _json_body(request), _client_ip(request)), 202)
-
-    async def auth_status(request: Request) -> Response:
-        ref = request.path_params["referenceNumber"]
-        return _json(sim.sessions.auth_status(ref, _bearer(request.headers)))
-
-    async def redeem(request: Request) -> Response:
-        return _json(sim.sessions.redeem(_bearer(request.headers)))
-
-    async def refresh(request: Request) -> Response:
-        return _json(sim.sessions.refresh(_bearer(request.headers)))
-
-    async def sessions(request: Request) -> Response:
-        who = caller(request)
-        size = v.page_size(request.query_params.get("pageSize"), default=10, low=10, high=100)
-        return _json(sim.sessions.list_sessions(who, size, request.headers.get("x-continuation-token")))
-
-    async def session_current(request: Request) -> Response:
-        sim.sessions.revoke_current_session(caller(request, allow_refresh=True))
-        return _no_content()
-
-    async def session_by_ref(request: Request) -> Response:
-        sim.sessions.revoke_session(caller(request), request.path_params["referenceNumber"])
-        return _no_content()
-
-    async def public_keys(request: Request) -> Response:
-        return _json([entry.to_api(sim.ts) for entry in sim.pki.public_keys])
-
-    # -- tokens --------------------------------------------------------------------------------
-    async def tokens(request: Request) -> Response:
-        who = caller(request)
-        if request.method == "POST":
-            return _json(sim.tokens.generate_token(who, await _json_body(request)), 202)
-        q = request.query_params
-        return _json(
-            sim.tokens.query_tokens(
-                who,
-                statuses=q.getlist("status"),
-                description=q.get("description"),
-                author_identifier=q.get("authorIdentifier"),
-                author_identifier_type=q.get("authorIdentifierType"),
-                page_size=v.page_size(q.get("pageSize"), default=10, low=10, high=100),
-                continuation=request.headers.get("x-continuation-token"),
-            )
-        )
-
-    async def token_by_ref(request: Request) -> Response:
-        who = caller(request)
-        ref = request.path_params["referenceNumber"]
-        if request.method == "DELETE":
-            sim.tokens.revoke_token(who, ref)
-            return _no_content()
-        return _json(sim.tokens.token_status(who, ref))
-
-    # -- certificates --------------------------------------------------------------------------
-    async def cert_limits(request: Request) -> Response:
-        return _json(sim.certificates.certificate_limits(caller(request)))
-
-    async def enrollment_data(request: Request) -> Response:
-        return _json(sim.certificates.enrollment_data(caller(request)))
-
-    async def enroll(request: Request) -> Response:
-        who = caller(request)
-        return _json(sim.certificates.enroll(who, await _json_body(request)), 202)
-
-    async def enrollment_status(request: Request) -> Response:
-        return _json(sim.certificates.enrollment_status(caller(request), request.path_params["referenceNumber"]))
-
-    async def retrieve(request: Request) -> Response:
-        who = caller(request)
-        return _json(sim.certificates.retrieve_certificates(who, await _json_body(request)))
-
-    async def query(request: Request) -> Response:
-        who = caller(request)
-        q = request.query_params
-        size = v.page_size(q.get("pageSize"), default=10, low=10, high=50)
-        offset = v.page_size(q.get("pageOffset"), default=0, low=0, high=1_000_000, name="pageOffset")
-        return _json(sim.certificates.query_certificates(who, await _json_body(request, optional=True), size, offset))
-
-    async def revoke_cert(request: Request) -> Response:
-        who = caller(request)
-        body = await _json_body(request, optional=True)
-        sim.certificates.revoke_certificate(who, request.path_params["serial"], body)
-        return _no_content()
-
-    # -- limits --------------------------------------------------------------------------------
-    async def rate_limits(request: Request) -> Response:
-        who = caller(request)
-        return _json(sim.limits.rate_limits(who))
-
-    async def testdata_rate_limits(request: Request) -> Response:
-        who = caller(request)
-        if request.method == "DELETE":
-            sim.limits.reset_rate_limits(who)
-        else:
-            sim.limits.set_rate_limits(who, await _json_body(request))
-        return _empty_ok()
-
-    async def testdata_rate_limits_production(request: Request) -> Response:
-        sim.limits.production_rate_limits(caller(request))
-        return _empty_ok()
-
-    # -- testdata (public) ---------------------------------------------------------------------
-    def testdata(action: Callable[[Any], None], *, optional: bool = False) -> Handler:
-        async def handler(request: Request) -> Response:
-            action(await _json_body(request, optional=optional))
-            return _empty_ok()
-
-        return handler
-
-    return [
-        Route("/auth/challenge", challenge, methods=["POST"]),
-        Route("/auth/xades-signature", xades_signature, methods=["POST"]),
-        Route("/auth/ksef-token", ksef_token, methods=["POST"]),
-        Route("/auth/token/redeem", redeem, methods=["POST"]),
-        Route("/auth/token/refresh", refresh, methods=["POST"]),
-        Route("/auth/sessions", sessions, methods=["GET"]),
-        Route("/auth/sessions/current", session_current, methods=["DELETE"]),
-        Route("/auth/sessions/{referenceNumber}", session_by_ref, methods=["DELETE"]),
-        Route("/auth/{referenceNumber}", auth_status, methods=["GET"]),
-        Route("/security/public-key-certificates", public_keys, methods=["GET"]),
-        Route("/tokens", tokens, methods=["GET", "POST"]),
-        Route("/tokens/{referenceNumber}", token_by_ref, methods=["GET", "DELETE"]),
-        Route("/certificates/limits", cert_limits, methods=["GET"]),
-        Route("/certificates/enrollments/data", enrollment_data, methods=["GET"]),
-        Route("/certificates/enrollments", enroll, methods=["POST"]),
-        Route("/certificates/enrollments/{referenceNumber}", enrollment_status, methods=["GET"]),
-        Route("/certificates/retrieve", retrieve, methods=["POST"]),
-        Route("/certificates/query", query, methods=["POST"]),
-        Route("/certificates/{serial}/revoke", revoke_cert, methods=["POST"]),
-        Route("/rate-limits", rate_limits, methods=["GET"]),
-        Route("/testdata/rate-limits", testdata_rate_limits, methods=["POST", "DELETE"]),
-        Route("/testdata/rate-limits/production", testdata_rate_limits_production, methods=["POST"]),
-        Route("/testdata/person", testdata(sim.testdata.person), methods=["POST"]),
-        Route("/testdata/person/remove", testdata(sim.testdata.person_remove), methods=["POST"]),
-        Route("/testdata/subject", testdata(sim.testdata.subject), methods=["POST"]),
-        Route("/testdata/subject/remove", testdata(sim.testdata.subject_remove), methods=["POST"]),
-        Route("/testdata/permissions", testdata(sim.testdata.grant_permissions), methods=["POST"]),
-        Route("/testdata/permissions/revoke", testdata(sim.testdata.revoke_permissions), methods=["POST"]),
-        Route("/testdata/context/block", testdata(sim.testdata.block_context, optional=True), methods=["POST"]),
-        Route(
-            "/testdata/context/unblock", testdata(sim.testdata.unblock_context, optional=True), methods=["POST"]
-        ),
-    ]
+def system_warning(raw: bytes) -> bytes:
+    """The ``X-System-Warning`` value for a test header: ASCII-folded (as the spec says), one line."""
+    text = raw.decode("utf-8", "replace").replace("ł", "l").replace("Ł", "L")
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii() and c.isprintable())
+    return folded.strip()[:_MAX_WARNING_CHARS].encode("ascii")
 
 
 class SimulatorApp(Starlette):
@@ -251,18 +63,23 @@ class SimulatorApp(Starlette):
         headers = {k.decode("latin-1").lower(): val.decode("latin-1") for k, val in scope["headers"]}
         problem = wants_problem_details(headers)
 
+        raw_send, send = send, self._with_test_warning(scope, send)
+
         action = self.sim.faults.next_action(scope["method"], sub_path)
         if action is not None:
             if action.latency_s:
                 await asyncio.sleep(action.latency_s)
             if action.drop:
-                await _drop_connection(send)
+                await _drop_connection(raw_send)
+                return
+            if action.code is not None:
+                await self._send_error(send, KsefApiError(action.code, action.details), problem, path)
                 return
             if action.status is not None:
                 await self._send_fault(scope, send, action.status, action.retry_after, problem)
                 return
 
-        decision = self.sim.limits.check_rate_limit(sub_path, _client_ip(scope), _bearer(headers))
+        decision = self.sim.limits.check_rate_limit(sub_path, client_ip(scope), bearer(headers))
         if not decision.allowed:
             await self._send_error(
                 send, TooManyRequestsError(decision.retry_after, decision.detail), problem, path
@@ -273,6 +90,22 @@ class SimulatorApp(Starlette):
         finally:
             if scope["method"] not in ("GET", "HEAD"):
                 self.sim.save()
+
+    def _with_test_warning(self, scope: Scope, send: Send) -> Send:
+        """On TEST, echo ``X-Test-System-Warning`` as ``X-System-Warning`` on the response."""
+        if self.sim.config.mode != "test":
+            return send
+        raw = next((val for key, val in scope["headers"] if key.lower() == TEST_WARNING_HEADER.encode()), None)
+        if raw is None:
+            return send
+        warning = system_warning(raw)
+
+        async def send_with_warning(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"x-system-warning", warning)]}
+            await send(message)
+
+        return send_with_warning
 
     async def _send_error(self, send: Send, exc: SimulatorHttpError, problem: bool, path: str) -> None:
         await _error_response(self.sim, exc, problem, path)({"type": "http"}, _never_receive, send)

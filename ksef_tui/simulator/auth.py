@@ -297,6 +297,8 @@ class AuthArea(Area):
                 return 460, [CERT_INCORRECT]
             if record.revoked:
                 return 460, [CERT_REVOKED]
+            if record.status(now) == "Expired":  # validity shortened by PUT /testdata/certificates
+                return 460, [CERT_INVALID]
             return None
         if self.config.mode == "strict" or verify_chain:
             return self._chain_outcome(cert, extra, now)

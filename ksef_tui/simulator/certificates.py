@@ -13,10 +13,11 @@ from cryptography.x509.oid import NameOID
 
 from . import ids, pki
 from . import validation as v
-from .core import Area, Caller, locked
+from .core import Area, Caller, SimulatorCore, locked
 from .csr import check_csr
 from .errors import KsefApiError, ProblemError
 from .identity import personal_name, seal_name
+from .limits import LimitsArea
 from .state import Enrollment, IssuedCertificate
 
 # Status texts of CertificateEnrollmentStatusResponse.
@@ -38,6 +39,10 @@ def _years_later(moment: datetime, years: int) -> datetime:
 class CertificatesArea(Area):
     """KSeF certificates of the caller's own identity, issued by the simulator's KSeF CA."""
 
+    def __init__(self, core: SimulatorCore, limits: LimitsArea) -> None:
+        super().__init__(core)
+        self.limits = limits
+
     def _certificate_owner(self, caller: Caller, code: int | None = None) -> tuple[str, str]:
         if caller.category != "XadesSignature" or caller.subject is None or caller.operation.enrollment_data is None:
             if code is not None:
@@ -51,7 +56,7 @@ class CertificatesArea(Area):
         return caller.subject
 
     def _limits(self, owner: tuple[str, str]) -> tuple[int, int, int, int]:
-        enroll_limit, cert_limit = self.config.certificate_limits.get(owner[0], (12, 6))
+        enroll_limit, cert_limit = self.limits.subject_limits(owner)
         enrollments = sum(
             1 for e in self.state.enrollments.values() if (e.subject_type, e.subject_value) == owner
         )
@@ -334,3 +339,23 @@ class CertificatesArea(Area):
             raise KsefApiError(25009)
         record.revoked = True
         record.revocation_reason = reason or "Unspecified"
+
+    @locked
+    def shorten_validity(self, caller: Caller, serial: str, body: Any) -> None:
+        """``PUT /testdata/certificates/{serialNumber}``: end an own certificate's validity earlier (TEST)."""
+        owner = self._certificate_owner(caller)
+        if not v.SERIAL_RE.match(serial):
+            raise v.invalid("Nieprawidłowy numer seryjny certyfikatu.")
+        body = v.require_object(body)
+        valid_to = v.date_time(body, "validTo")
+        if valid_to is None:
+            raise v.invalid("Pole 'validTo' jest wymagane.")
+        record = self.state.certificates.get(serial)
+        if record is None or (record.subject_type, record.subject_value) != owner:
+            raise KsefApiError(25008)
+        if valid_to > record.valid_to:
+            raise v.invalid(f"Nowa data ważności nie może być późniejsza niż obecna ({self.ts(record.valid_to)}).")
+        if valid_to < record.valid_from:
+            raise v.invalid(f"Nowa data ważności nie może być wcześniejsza niż początek ważności "
+                            f"({self.ts(record.valid_from)}).")
+        record.valid_to = valid_to

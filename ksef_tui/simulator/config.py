@@ -24,6 +24,9 @@ class SimulatorConfig:
     mode: Mode = "test"
     #: Enforce the per-endpoint request limits of the spec (429 + Retry-After).
     rate_limits: bool = False
+    #: With ``rate_limits``: also enforce the per-IP ``global`` group (75 req/s over every endpoint).
+    #: Off by default: ksef_tui's client-side limiter does not count it yet (see ksef_tui.ksef.limits).
+    global_rate_limit: bool = False
     #: How long an authentication stays at status 100 before its final status is visible.
     status_delay_s: float = 0.5
     #: How long a generated KSeF token stays ``Pending`` before it turns ``Active``.
@@ -44,6 +47,8 @@ class SimulatorConfig:
     state_file: Path | str | None = None
     #: Upper bound for a signed AuthTokenRequest document.
     max_xml_bytes: int = 512 * 1024
+    #: Upper bound for a JSON request body (the largest, an enrollment with its CSR, is ~2 KiB).
+    max_json_bytes: int = 64 * 1024
     #: Injectable clock (``ManualClock`` in tests); ``None`` means the system clock.
     clock: Clock | None = None
     #: Reuse RSA/EC key material generated earlier in this process (fast tests). The CA and MF

@@ -22,6 +22,7 @@ DESCRIPTIONS: dict[int, str] = {
     21111: "Nieprawidłowe wyzwanie autoryzacyjne.",
     21115: "Nieprawidłowy certyfikat.",
     21117: "Nieprawidłowy identyfikator podmiotu dla wskazanego typu kontekstu.",
+    21184: "Sesja tymczasowo niedostępna.",
     21217: "Nieprawidłowe kodowanie znaków.",
     21301: "Brak autoryzacji.",
     21304: "Brak uwierzytelnienia.",

@@ -16,6 +16,10 @@ class FaultRule:
     method: str | None = None
     #: answer with this HTTP status instead of calling the endpoint
     status: int | None = None
+    #: answer 400 with this KSeF exception code (e.g. 21184, "session temporarily unavailable")
+    code: int | None = None
+    #: the exception's ``details`` (with ``code``)
+    details: list[str] = field(default_factory=list)
     #: with ``status=429`` (or alone): the ``Retry-After`` header value
     retry_after: int | None = None
     #: close the connection without any response
@@ -38,6 +42,8 @@ class FaultRule:
 class FaultAction:
     latency_s: float = 0.0
     status: int | None = None
+    code: int | None = None
+    details: list[str] = field(default_factory=list)
     retry_after: int | None = None
     drop: bool = False
 
@@ -61,6 +67,11 @@ class FaultInjector:
              probability: float = 1.0, method: str | None = None) -> FaultRule:
         """Answer ``status`` (e.g. 500/502/503) for the next ``times`` calls (or a fraction)."""
         return self.add(path=path, status=status, times=times, probability=probability, method=method)
+
+    def error(self, path: str = "*", code: int = 21184, details: list[str] | None = None, *,
+              times: int | None = 1, method: str | None = None) -> FaultRule:
+        """Answer 400 with KSeF exception ``code`` (legacy or Problem Details, as the client asks)."""
+        return self.add(path=path, code=code, details=list(details or []), times=times, method=method)
 
     def drop(self, path: str = "*", *, times: int | None = 1, method: str | None = None) -> FaultRule:
         """Close the connection without a response for the next ``times`` calls."""
@@ -102,9 +113,13 @@ class FaultInjector:
                 action.latency_s += rule.latency_s
                 if rule.drop:
                     action.drop = True
-                if rule.status is not None and action.status is None:
+                if action.status is not None or action.code is not None:
+                    continue  # the first rule that answers decides the answer
+                if rule.code is not None:
+                    action.code, action.details = rule.code, list(rule.details)
+                elif rule.status is not None:
                     action.status = rule.status
                     action.retry_after = rule.retry_after
-                elif rule.retry_after is not None and action.status is None:
+                elif rule.retry_after is not None:
                     action.status, action.retry_after = 429, rule.retry_after
         return action if fired else None

@@ -19,6 +19,7 @@ OWNER_PERMISSIONS = [
     "CredentialsRead",
     "CredentialsManage",
     "SubunitManage",
+    "CollectiveIdentifierManage",
 ]
 
 

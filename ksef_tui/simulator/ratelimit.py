@@ -14,10 +14,13 @@ from dataclasses import dataclass
 
 WINDOWS = (("perSecond", 1.0, "sekundę"), ("perMinute", 60.0, "minutę"), ("perHour", 3600.0, "godzinę"))
 
-#: Production values per group (``x-rate-limits`` of the spec; ``EffectiveApiRateLimits`` groups).
+#: Production values per group: ``EffectiveApiRateLimits`` of the 2.9 spec (its example, PROTOCOL.md
+#: §8 and §18). ``-1`` means "no limit in this window".
 PRODUCTION_LIMITS: dict[str, dict[str, int]] = {
     "onlineSession": {"perSecond": 10, "perMinute": 30, "perHour": 120},
+    "onlineSessionClose": {"perSecond": 20, "perMinute": 60, "perHour": 240},
     "batchSession": {"perSecond": 10, "perMinute": 20, "perHour": 60},
+    "batchSessionClose": {"perSecond": 20, "perMinute": 40, "perHour": 120},
     "invoiceSend": {"perSecond": 10, "perMinute": 30, "perHour": 180},
     "invoiceStatus": {"perSecond": 30, "perMinute": 120, "perHour": 1200},
     "sessionList": {"perSecond": 5, "perMinute": 10, "perHour": 60},
@@ -27,10 +30,29 @@ PRODUCTION_LIMITS: dict[str, dict[str, int]] = {
     "invoiceExport": {"perSecond": 8, "perMinute": 16, "perHour": 20},
     "invoiceExportStatus": {"perSecond": 10, "perMinute": 60, "perHour": 600},
     "invoiceDownload": {"perSecond": 8, "perMinute": 16, "perHour": 64},
+    "collectiveIdentifier": {"perSecond": 20, "perMinute": 120, "perHour": 240},
     "other": {"perSecond": 10, "perMinute": 30, "perHour": 120},
+    "anonymous": {"perSecond": 60, "perMinute": -1, "perHour": -1},
+    "global": {"perSecond": 75, "perMinute": -1, "perHour": -1},
 }
-#: Endpoints limited only per second (no group in the spec): 60 req/s.
-FAST_LIMIT = {"perSecond": 60}
+#: Groups ``POST /testdata/rate-limits`` sets (``ApiRateLimitsOverride``); the others keep production values.
+OVERRIDABLE_GROUPS = (
+    "onlineSession",
+    "batchSession",
+    "invoiceSend",
+    "invoiceStatus",
+    "sessionList",
+    "sessionInvoiceList",
+    "sessionMisc",
+    "invoiceMetadata",
+    "invoiceExport",
+    "invoiceExportStatus",
+    "invoiceDownload",
+    "collectiveIdentifier",
+    "other",
+)
+#: Endpoints limited only per second, per IP (``x-rate-limits`` 60/s, no group in the spec).
+ANONYMOUS = "anonymous"
 
 _FAST_PATHS = [
     r"/auth/challenge",
@@ -49,8 +71,8 @@ _FAST = re.compile("^(" + "|".join(_FAST_PATHS) + ")$")
 
 
 def group_for(path: str) -> str:
-    """Limit group of a path relative to ``/v2`` (``"fast"`` = 60 req/s, else a spec group)."""
-    return "fast" if _FAST.match(path) else "other"
+    """Limit group of a path relative to ``/v2`` (``anonymous`` = 60 req/s, else ``other``)."""
+    return ANONYMOUS if _FAST.match(path) else "other"
 
 
 @dataclass
@@ -77,7 +99,7 @@ class SlidingWindowLimiter:
                 hits.popleft()
             for name, span, label in WINDOWS:
                 limit = limits.get(name)
-                if limit is None:
+                if limit is None or limit < 0:
                     continue
                 in_window = [t for t in hits if t > now - span]
                 if len(in_window) >= limit:

@@ -38,8 +38,8 @@ class Simulator(SimulatorCore):
         self.auth = AuthArea(self, self.permissions)
         self.sessions = SessionsArea(self)
         self.tokens = TokensArea(self)
-        self.certificates = CertificatesArea(self)
         self.limits = LimitsArea(self, self.sessions)
+        self.certificates = CertificatesArea(self, self.limits)
         self.testdata = TestdataArea(self, self.permissions)
         self._trusted_profile_signers: dict[str, pki.KeyAndCert] = {}
         self.save()

@@ -160,6 +160,10 @@ class State:
     blocked_contexts: list[str] = field(default_factory=list)
     #: context key -> group -> {perSecond, perMinute, perHour}
     rate_limit_overrides: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    #: context key -> group -> limit values (``/testdata/limits/context/session``)
+    context_limit_overrides: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    #: "Type:value" of an identity -> {maxEnrollments?, maxCertificates?}
+    subject_limit_overrides: dict[str, dict[str, int]] = field(default_factory=dict)
     #: key material (see pki.Pki.to_json) and the JWT secret
     pki: dict[str, Any] | None = None
     jwt_secret: str = ""

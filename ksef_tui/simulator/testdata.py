@@ -26,8 +26,9 @@ class TestdataArea(Area):
         nip = v.string(body, "nip", pattern=v.NIP_RE)
         pesel = v.string(body, "pesel", pattern=v.PESEL_RE)
         is_bailiff = v.boolean(body, "isBailiff")
-        description = v.string(body, "description")
+        description = v.string(body, "description", min_len=5, max_len=256)
         is_deceased = v.boolean(body, "isDeceased", required=False) or False
+        v.date_time(body, "createdDate")
         assert nip and pesel and description is not None and is_bailiff is not None
         if any(p.nip == nip and p.pesel == pesel for p in self.state.persons):
             raise KsefApiError(30001)
@@ -45,7 +46,8 @@ class TestdataArea(Area):
         body = v.require_object(body)
         nip = v.string(body, "subjectNip", pattern=v.NIP_RE)
         kind = v.string(body, "subjectType", choices=("EnforcementAuthority", "VatGroup", "JST"))
-        description = v.string(body, "description")
+        description = v.string(body, "description", min_len=5, max_len=256)
+        v.date_time(body, "createdDate")
         subunits_raw = body.get("subunits") or []
         if not isinstance(subunits_raw, list):
             raise v.invalid("Pole 'subunits' musi być listą.")
@@ -53,7 +55,7 @@ class TestdataArea(Area):
         for unit in subunits_raw:
             unit = v.require_object(unit, "subunits[]")
             unit_nip = v.string(unit, "subjectNip", pattern=v.NIP_RE)
-            v.string(unit, "description")
+            v.string(unit, "description", min_len=5, max_len=256)
             assert unit_nip
             subunits.append(unit_nip)
         assert nip and kind and description is not None
@@ -87,7 +89,7 @@ class TestdataArea(Area):
         for item in permissions:
             item = v.require_object(item, "permissions[]")
             types.append(v.string(item, "permissionType", choices=v.TOKEN_PERMISSIONS))
-            descriptions.append(v.string(item, "description"))
+            descriptions.append(v.string(item, "description", min_len=5, max_len=256))
         self.permissions.grant(context_nip, authorized, [t for t in types if t], [d or "" for d in descriptions])
 
     @locked

@@ -7,7 +7,7 @@ import binascii
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import KsefApiError
 from .ids import parse_timestamp
@@ -19,6 +19,7 @@ CHALLENGE_RE = re.compile(r"^\d{8}-CR-[A-F0-9]{10}-[A-F0-9]{10}-[A-F0-9]{2}$")
 SERIAL_RE = re.compile(r"^[0-9A-F]{16}$")
 CERT_NAME_RE = re.compile(r"^[a-zA-Z0-9_\-\ ąćęłńóśźżĄĆĘŁŃÓŚŹŻ]+$")
 REFERENCE_RE = re.compile(r"^.{36}$")
+_INTEGER_RE = re.compile(r"-?[0-9]{1,10}")
 
 CONTEXT_TYPES = ("Nip", "InternalId", "NipVatUe", "PeppolId")
 TOKEN_PERMISSIONS = (
@@ -29,7 +30,13 @@ TOKEN_PERMISSIONS = (
     "SubunitManage",
     "EnforcementOperations",
     "Introspection",
+    "CollectiveIdentifierManage",
 )
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """A JSON integer (``true``/``false`` are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def invalid(detail: str) -> KsefApiError:
@@ -107,13 +114,16 @@ def identifier(body: dict[str, Any], key: str, types: tuple[str, ...]) -> tuple[
     return kind, text
 
 
-def page_size(raw: str | None, *, default: int, low: int, high: int, name: str = "pageSize") -> int:
+def page_size(
+    raw: str | None, *, default: int, low: int, high: int, name: str = "pageSize", unreadable: int = 21405
+) -> int:
+    """An integer query parameter; not a number answers ``unreadable``, out of range 21405."""
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise invalid(f"Parametr '{name}' musi być liczbą.") from exc
+    text = raw.strip()
+    if not _INTEGER_RE.fullmatch(text):
+        raise KsefApiError(unreadable, [f"Parametr '{name}' musi być liczbą całkowitą."])
+    value = int(text)
     if not low <= value <= high:
         raise invalid(f"Parametr '{name}' musi mieścić się w zakresie {low}-{high}.")
     return value

@@ -82,6 +82,25 @@ def sign(xml: bytes, key: Any, cert: x509.Certificate) -> bytes:
     return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
 
 
+_DN_OIDS = {
+    "commonName": NameOID.COMMON_NAME,
+    "countryName": NameOID.COUNTRY_NAME,
+    "givenName": NameOID.GIVEN_NAME,
+    "surname": NameOID.SURNAME,
+    "serialNumber": NameOID.SERIAL_NUMBER,
+    "uniqueIdentifier": NameOID.X500_UNIQUE_IDENTIFIER,
+    "organizationName": NameOID.ORGANIZATION_NAME,
+    "organizationIdentifier": NameOID.ORGANIZATION_IDENTIFIER,
+}
+
+
+def csr_b64(data: dict[str, str], key: Any) -> str:
+    """Base64 DER PKCS#10 with the DN of ``GET /certificates/enrollments/data`` (SHA-256)."""
+    name = x509.Name([x509.NameAttribute(_DN_OIDS[k], v) for k, v in data.items() if v])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    return base64.b64encode(csr.public_bytes(serialization.Encoding.DER)).decode()
+
+
 def pem_pair(cert_pem: str, key_pem: str) -> tuple[x509.Certificate, Any]:
     return (
         x509.load_pem_x509_certificate(cert_pem.encode()),

@@ -6,9 +6,7 @@ import base64
 
 from conftest import NIP, OTHER_NIP
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
-from kclient import Ksef, auth_xml, bearer, new_key, pem_pair, self_signed, sign, subject
+from kclient import Ksef, auth_xml, bearer, csr_b64, new_key, pem_pair, self_signed, sign, subject
 
 
 def code_of(response) -> int:
@@ -89,16 +87,6 @@ def test_token_permissions_subset_26001(client):
     assert ok.status_code == 202
 
 
-def _csr(data: dict[str, str], key) -> str:
-    oids = {"commonName": NameOID.COMMON_NAME, "countryName": NameOID.COUNTRY_NAME,
-            "givenName": NameOID.GIVEN_NAME, "surname": NameOID.SURNAME,
-            "serialNumber": NameOID.SERIAL_NUMBER, "organizationName": NameOID.ORGANIZATION_NAME,
-            "organizationIdentifier": NameOID.ORGANIZATION_IDENTIFIER}
-    name = x509.Name([x509.NameAttribute(oids[k], v) for k, v in data.items() if v])
-    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
-    return base64.b64encode(csr.public_bytes(serialization.Encoding.DER)).decode()
-
-
 def test_enrollment_retrieve_and_login_in_strict_mode(make_client, clock):
     strict = make_client(mode="strict", enrollment_delay_s=2.0)
     sim = strict.app.state.sim
@@ -116,15 +104,15 @@ def test_enrollment_retrieve_and_login_in_strict_mode(make_client, clock):
     new = new_key("ec")
     wrong = dict(data, commonName="Someone Else")
     r = strict.post("/certificates/enrollments", headers=bearer(session),
-                    json={"certificateName": "Zly certyfikat", "certificateType": "Authentication", "csr": _csr(wrong, new)})
+                    json={"certificateName": "Zly certyfikat", "certificateType": "Authentication", "csr": csr_b64(wrong, new)})
     assert r.status_code == 400 and code_of(r) == 25003
     weak = __import__("cryptography.hazmat.primitives.asymmetric.rsa", fromlist=["rsa"]).generate_private_key(65537, 3072)
     r = strict.post("/certificates/enrollments", headers=bearer(session),
-                    json={"certificateName": "Duzy klucz", "certificateType": "Authentication", "csr": _csr(data, weak)})
+                    json={"certificateName": "Duzy klucz", "certificateType": "Authentication", "csr": csr_b64(data, weak)})
     assert code_of(r) == 25010
 
     r = strict.post("/certificates/enrollments", headers=bearer(session),
-                    json={"certificateName": "Certyfikat biura", "certificateType": "Authentication", "csr": _csr(data, new)})
+                    json={"certificateName": "Certyfikat biura", "certificateType": "Authentication", "csr": csr_b64(data, new)})
     assert r.status_code == 202
     ref = r.json()["referenceNumber"]
     assert strict.get(f"/certificates/enrollments/{ref}", headers=bearer(session)).json()["status"]["code"] == 100
@@ -136,7 +124,7 @@ def test_enrollment_retrieve_and_login_in_strict_mode(make_client, clock):
     got = strict.post("/certificates/retrieve", headers=bearer(session), json={"certificateSerialNumbers": [serial]}).json()
     issued = x509.load_der_x509_certificate(base64.b64decode(got["certificates"][0]["certificate"]))
     assert issued.issuer.rfc4514_string() == "CN=TEST CCK KSeF,OU=Krajowa Administracja Skarbowa,O=Ministerstwo Finansów,C=PL"
-    assert issued.subject == x509.load_der_x509_csr(base64.b64decode(_csr(data, new))).subject
+    assert issued.subject == x509.load_der_x509_csr(base64.b64decode(csr_b64(data, new))).subject
     assert f"{issued.serial_number:016X}" == serial
     assert (issued.not_valid_after_utc - issued.not_valid_before_utc).days in (730, 731)
 
@@ -169,7 +157,8 @@ def test_trusted_profile_signer_in_strict_mode(make_client):
 
     strict = make_client(mode="strict")
     sim = strict.app.state.sim
-    strict.post("/testdata/person", json={"nip": NIP, "pesel": PESEL, "isBailiff": False, "description": "właściciel"})
+    # strict mode has no /testdata API (like DEMO/PRODUCTION): seed from Python
+    sim.testdata_person({"nip": NIP, "pesel": PESEL, "isBailiff": False, "description": "właściciel"})
     k = Ksef(strict)
     signed = sim.sign_as_trusted_profile(auth_xml(k.challenge()["challenge"], NIP), pesel=PESEL,
                                          given_name="Jan", surname="Kowalski")
