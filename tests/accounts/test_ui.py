@@ -86,7 +86,7 @@ async def test_five_wrong_passwords_show_lockout(office: Office, fake_time):
             await pilot.press(*"wrong-password", "enter")
             await settle(pilot)
         message = str(app.screen.query_one("#login-message").render())
-        assert "locked" in message and "try again in 30 s" in message
+        assert "blocked" in message and "try again in 30 s" in message
         assert sum(fake_time.slept) > 2  # each wrong password cost a growing delay
         assert app.current_mode == "login"
 

@@ -157,12 +157,21 @@ class LoginScreen(Screen[None]):
     def _check(self, login: str, *secrets) -> None:
         from ksef_tui.services.errors import ServiceError
 
+        import os
+
+        from ksef_tui.services.accounts import terminal_source
+
         accounts = self.app.accounts  # type: ignore[attr-defined]
+        options = self.app.ctx.options  # type: ignore[attr-defined]
+        # where the attempt comes from (throttling counts per source; the audit records it):
+        # the browser portal says so (``web:ADDRESS``), else this terminal's SSH peer or local
+        where = {"source": options.get("login_source") or terminal_source(dict(os.environ)),
+                 "admins": options.get("admins_allowed", True)}
         try:
             if len(secrets) == 2:
-                actor = accounts.login_with_code(login, *secrets)
+                actor = accounts.login_with_code(login, *secrets, **where)
             else:
-                actor = accounts.login(login, *secrets)
+                actor = accounts.login(login, *secrets, **where)
         except ServiceError as exc:
             self.post_message(self.Done(None, str(exc)))
         else:
