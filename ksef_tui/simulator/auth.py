@@ -236,7 +236,10 @@ class AuthArea(Area):
         if context[0] == "InternalId" and not v.internal_id_checksum_ok(context[1]):
             raise KsefApiError(21117, [f"Identyfikator wewnętrzny {context[1]} jest nieprawidłowy."])
 
-        identity = read_identity(cert)
+        try:
+            identity = read_identity(cert)
+        except ValueError as exc:  # a damaged subject (bad encoding, duplicate attributes)
+            raise KsefApiError(21115, [f"Nieczytelny podmiot certyfikatu: {exc}"]) from exc
         issued_by_ksef = pki.is_directly_issued_by(cert, self.core.pki.ksef_ca.cert)
         issued_by_pz = pki.is_directly_issued_by(cert, self.core.pki.trusted_profile_ca.cert)
         fingerprint = pki.fingerprint_sha256(cert)
@@ -317,7 +320,7 @@ class AuthArea(Area):
                 return 460, [CERT_CHAIN_ERROR]
             try:
                 constraints = parent.extensions.get_extension_for_class(x509.BasicConstraints).value
-            except x509.ExtensionNotFound:
+            except (x509.ExtensionNotFound, ValueError):  # missing, or damaged extensions
                 return 460, [CERT_CHAIN_ERROR]
             if not constraints.ca:
                 return 460, [CERT_CHAIN_ERROR]

@@ -61,19 +61,26 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} nie jest dozwolone w JSON")
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of parsed JSON, without recursion."""
-    deepest = 0
+def _check_tree(value: Any, code: int) -> None:
+    """Depth at most :data:`MAX_JSON_DEPTH`; every string (keys too) encodable as UTF-8."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, level = stack.pop()
-        if isinstance(node, dict):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in node.values())
-        elif isinstance(node, list):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in node)
-    return deepest
+        if isinstance(node, (dict, list)):
+            if level > MAX_JSON_DEPTH:
+                raise KsefApiError(code, [f"JSON zagnieżdżony głębiej niż {MAX_JSON_DEPTH} poziomy."])
+            children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+            stack.extend((child, level + 1) for child in children)
+        elif isinstance(node, str) and not _utf8(node):
+            raise KsefApiError(code, ["Nieprawidłowy JSON: tekst zawiera niesparowany surogat UTF-16 (\\uD800-\\uDFFF)."])
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_json(raw: bytes, *, code: int) -> Any:
@@ -92,6 +99,5 @@ def parse_json(raw: bytes, *, code: int) -> Any:
         raise KsefApiError(code, [f"JSON zagnieżdżony głębiej niż {MAX_JSON_DEPTH} poziomy."]) from exc
     except ValueError as exc:
         raise KsefApiError(code, [f"Nieprawidłowy JSON: {exc}."]) from exc
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise KsefApiError(code, [f"JSON zagnieżdżony głębiej niż {MAX_JSON_DEPTH} poziomy."])
+    _check_tree(value, code)
     return value

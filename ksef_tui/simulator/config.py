@@ -41,7 +41,8 @@ class SimulatorConfig:
     auth_status_retention_s: float = 7 * 24 * 3600.0
     #: ``GET /certificates/enrollments/{ref}`` answers 410 Gone after this (30 days in KSeF).
     enrollment_retention_s: float = 30 * 24 * 3600.0
-    #: Extra CA certificates (PEM) trusted in strict mode (or with ``verifyCertificateChain=true``).
+    #: Extra CA certificates (PEM, each may hold several) trusted in strict mode (or with
+    #: ``verifyCertificateChain=true``): ``ksef-tui simulator --trust-ca FILE``.
     trusted_ca_pems: list[bytes] = field(default_factory=list)
     #: Persist the state to this JSON file after every change and load it on start.
     state_file: Path | str | None = None

@@ -104,7 +104,8 @@ class SimulatorCore:
             self.pki = pki.Pki.from_json(self.state.pki)
         if not self.state.jwt_secret:
             self.state.jwt_secret = secrets.token_hex(32)
-        self.trusted_extra = [x509.load_pem_x509_certificate(p) for p in self.config.trusted_ca_pems]
+        #: outside CAs trusted for XAdES logins (``--trust-ca``); a PEM may hold several certificates
+        self.trusted_extra = [c for pem in self.config.trusted_ca_pems for c in x509.load_pem_x509_certificates(pem)]
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
@@ -41,7 +42,10 @@ def check_csr(der: bytes, expected: dict[str, str]) -> x509.CertificateSigningRe
         raise KsefApiError(25004, [str(exc)]) from exc
     if not valid_signature:
         raise KsefApiError(25004, ["Podpis CSR jest nieprawidłowy."])
-    key = csr.public_key()
+    try:
+        key = csr.public_key()
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        raise KsefApiError(25010, [str(exc)]) from exc
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size != 2048:
             raise KsefApiError(25010, [f"RSA {key.key_size} (wymagane 2048)."])
@@ -52,9 +56,14 @@ def check_csr(der: bytes, expected: dict[str, str]) -> x509.CertificateSigningRe
         raise KsefApiError(25010, [type(key).__name__])
     actual: dict[str, str] = {}
     oid_names = {oid: name for name, oid in DN_FIELDS.items()}
-    for attribute in csr.subject:
+    try:
+        attributes = list(csr.subject)
+    except ValueError as exc:
+        raise KsefApiError(25004, [f"Nieczytelny podmiot CSR: {exc}"]) from exc
+    for attribute in attributes:
         name = oid_names.get(attribute.oid, attribute.oid.dotted_string)
-        value = attribute.value if isinstance(attribute.value, str) else attribute.value.decode()
+        raw = attribute.value
+        value = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
         if name in actual:
             raise KsefApiError(25003, [f"Atrybut {name} występuje więcej niż raz."])
         actual[name] = value

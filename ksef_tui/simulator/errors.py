@@ -181,4 +181,5 @@ def error_body(
 
 
 def dumps(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # "replace": a lone surrogate echoed from a request never turns an answer into a 500
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")

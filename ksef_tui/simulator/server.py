@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -79,13 +81,19 @@ def run(
     mode: str = "test",
     state_file: str | None = None,
     rate_limits: bool = False,
+    trusted_ca_pems: list[bytes] | None = None,
 ) -> int:
     """Serve until SIGINT/SIGTERM; print the base URL as the first stdout line once ready."""
     from .app import create_app
     from .config import SimulatorConfig
 
     app = create_app(
-        SimulatorConfig(mode=mode, state_file=state_file, rate_limits=rate_limits)  # type: ignore[arg-type]
+        SimulatorConfig(
+            mode=mode,  # type: ignore[arg-type]
+            state_file=state_file,
+            rate_limits=rate_limits,
+            trusted_ca_pems=list(trusted_ca_pems or []),
+        )
     )
     stop = threading.Event()
     previous = {
@@ -115,6 +123,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", dest="state_file", default=None, metavar="FILE",
                         help="keep the simulator state in this JSON file")
     parser.add_argument("--rate-limits", action="store_true", help="enforce the production request limits")
+    parser.add_argument("--trust-ca", dest="trusted_ca_pems", action="append", type=read_ca_file, default=[],
+                        metavar="FILE", help="also trust this CA certificate (PEM, may hold several) for XAdES "
+                        "logins, e.g. in strict mode; repeatable")
+
+
+def read_ca_file(path: str) -> bytes:
+    """``--trust-ca FILE``: a regular file of at most 1 MiB holding PEM certificates."""
+    from cryptography import x509
+
+    max_bytes = 1024 * 1024
+    try:
+        with open(path, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise argparse.ArgumentTypeError(f"{path}: not a regular file")
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{path}: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise argparse.ArgumentTypeError(f"{path}: larger than 1 MiB, not a CA certificate file")
+    try:
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{path}: no PEM certificate could be read ({exc})") from exc
+    if not certificates:
+        raise argparse.ArgumentTypeError(f"{path}: no PEM certificate found")
+    return data
 
 
 def main(args: argparse.Namespace | None = None) -> int:
@@ -128,6 +162,7 @@ def main(args: argparse.Namespace | None = None) -> int:
         mode=args.mode,
         state_file=args.state_file,
         rate_limits=getattr(args, "rate_limits", False),
+        trusted_ca_pems=getattr(args, "trusted_ca_pems", None),
     )
 
 

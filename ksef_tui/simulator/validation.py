@@ -101,9 +101,12 @@ def date_time(body: dict[str, Any], key: str) -> datetime | None:
     if text is None:
         return None
     try:
-        return parse_timestamp(text)
-    except ValueError as exc:
+        moment = parse_timestamp(text)
+    except (ValueError, OverflowError) as exc:
         raise invalid(f"Pole '{key}' nie jest poprawną datą.") from exc
+    if not 1950 <= moment.year <= 9990:
+        raise invalid(f"Pole '{key}' zawiera datę spoza obsługiwanego zakresu (1950-9990).")
+    return moment
 
 
 def identifier(body: dict[str, Any], key: str, types: tuple[str, ...]) -> tuple[str, str]:
@@ -156,7 +159,7 @@ def continuation_offset(token: str | None) -> int:
     try:
         data = json.loads(base64.b64decode(token, validate=True))
         offset = int(data["skip"])
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+    except (binascii.Error, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise KsefApiError(21418) from exc
     if offset < 0:
         raise KsefApiError(21418)

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -89,3 +92,26 @@ def loopback() -> Iterator:
 def net_client(loopback) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=loopback.base_url, event_hooks={"response": [contract_hook]}) as http:
         yield http
+
+
+@contextmanager
+def simulator_process(*args: str) -> Iterator[str]:
+    """``ksef-tui simulator ARGS`` as a real process on a free loopback port; yields its base URL."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ksef_tui", "simulator", "--host", "127.0.0.1", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )
+    try:
+        base_url = (proc.stdout.readline() if proc.stdout else "").strip()
+        if not base_url.startswith("http://127.0.0.1:"):
+            proc.kill()
+            raise AssertionError(f"simulator did not start: {base_url!r} {proc.stderr.read() if proc.stderr else ''}")
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

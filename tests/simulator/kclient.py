@@ -1,5 +1,8 @@
-"""Minimal test-side KSeF client: builds requests itself (cryptography for OAEP, signxml for XAdES).
+"""Minimal test-side KSeF client written from the spec: builds every request itself.
 
+cryptography for RSA-OAEP and keys, lxml for XML; two XAdES producers: signxml's ``XAdESSigner``
+(:func:`sign`, 3 references, with KeyValue) and this module's own XMLDSig code (:func:`xades_sign`,
+exclusive C14N, any references and ds:Object content, e.g. signature-wrapped documents).
 Deliberately independent from both the simulator and ``ksef_tui.ksef``.
 """
 
@@ -60,6 +63,51 @@ def self_signed(name: x509.Name, key: Any, *, not_before: datetime | None = None
     )
 
 
+class TestCa:
+    """A certification authority of the client's own (a trust service stand-in), or one below it."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, name: str = "Kclient Test CA", *, issuer: TestCa | None = None) -> None:
+        self.key = new_key("ec")
+        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
+                               x509.NameAttribute(NameOID.COUNTRY_NAME, "PL")])
+        if issuer is not None:
+            self.cert = issuer.issue(self.name, self.key, ca=True)
+            return
+        now = datetime.now(UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(self.name)
+            .issuer_name(self.name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+
+    @property
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def issue(self, name: x509.Name, key: Any, *, ca: bool = False) -> x509.Certificate:
+        """A certificate for ``key`` signed by this CA (``ca=True``: an intermediate CA)."""
+        now = datetime.now(UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(self.name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+
+
 def auth_xml(challenge: str, context_value: str, *, context_tag: str = "Nip",
              subject_type: str = "certificateSubject", namespace: str = NS20) -> bytes:
     return (
@@ -70,16 +118,148 @@ def auth_xml(challenge: str, context_value: str, *, context_tag: str = "Nip",
     ).encode()
 
 
-def sign(xml: bytes, key: Any, cert: x509.Certificate) -> bytes:
+def sign(xml: bytes, key: Any, cert: x509.Certificate, *, pss: bool = False) -> bytes:
     from signxml import DigestAlgorithm, SignatureMethod
     from signxml.xades import XAdESSigner
 
-    method = SignatureMethod.ECDSA_SHA256 if isinstance(key, ec.EllipticCurvePrivateKey) else SignatureMethod.RSA_SHA256
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        method = SignatureMethod.ECDSA_SHA256
+    else:
+        method = SignatureMethod.SHA256_RSA_MGF1 if pss else SignatureMethod.RSA_SHA256
     root = etree.fromstring(xml)
     signed = XAdESSigner(signature_algorithm=method, digest_algorithm=DigestAlgorithm.SHA256).sign(
         root, key=key, cert=[cert]
     )
     return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
+XADES = "http://uri.etsi.org/01903/v1.3.2#"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ENVELOPED = DS + "enveloped-signature"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+SIGNED_PROPERTIES = "http://uri.etsi.org/01903#SignedProperties"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+RSA_PSS_SHA256 = "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1"
+ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One ds:Reference: ``uri`` is "" (the document) or "#Id"; ``enveloped`` adds that transform."""
+
+    uri: str
+    enveloped: bool = False
+    type: str | None = None
+
+
+def _c14n(element: Any) -> bytes:
+    return etree.tostring(element, method="c14n", exclusive=True)
+
+
+def _digest_b64(data: bytes) -> str:
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(data)
+    return base64.b64encode(digest.finalize()).decode()
+
+
+def _ds(tag: str) -> str:
+    return f"{{{DS}}}{tag}"
+
+
+def xades_sign(
+    xml: bytes,
+    key: Any,
+    cert: x509.Certificate,
+    *,
+    pss: bool = False,
+    references: list[Ref] | None = None,
+    objects: list[Any] = (),  # type: ignore[assignment]
+    der_ecdsa: bool = False,
+    chain: list[x509.Certificate] = (),  # type: ignore[assignment]
+) -> bytes:
+    """Enveloped XAdES-BES signature written here from XMLDSig/XAdES, exclusive C14N and SHA-256.
+
+    By default two references, like the official clients: the document (``URI=""``, enveloped) and
+    SignedProperties. ``references`` replaces the document reference(s) (SignedProperties is always
+    added); ``objects`` are extra ds:Object children (e.g. a second AuthTokenRequest).
+    ``der_ecdsa`` writes an ECDSA SignatureValue DER-encoded instead of the required R||S;
+    ``chain`` adds intermediate CA certificates to X509Data after the signing certificate.
+    """
+    root = etree.fromstring(xml)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        method = ECDSA_SHA256
+    else:
+        method = RSA_PSS_SHA256 if pss else RSA_SHA256
+    signature = etree.SubElement(root, _ds("Signature"), {"Id": "kclient-sig"}, nsmap={"ds": DS})
+    signed_info = etree.SubElement(signature, _ds("SignedInfo"))
+    etree.SubElement(signed_info, _ds("CanonicalizationMethod"), {"Algorithm": EXC_C14N})
+    etree.SubElement(signed_info, _ds("SignatureMethod"), {"Algorithm": method})
+    value = etree.SubElement(signature, _ds("SignatureValue"))
+    key_info = etree.SubElement(signature, _ds("KeyInfo"))
+    x509_data = etree.SubElement(key_info, _ds("X509Data"))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    etree.SubElement(x509_data, _ds("X509Certificate")).text = base64.b64encode(der).decode()
+    for extra_cert in chain:
+        extra_der = extra_cert.public_bytes(serialization.Encoding.DER)
+        etree.SubElement(x509_data, _ds("X509Certificate")).text = base64.b64encode(extra_der).decode()
+
+    qualifying = etree.SubElement(
+        etree.SubElement(signature, _ds("Object")),
+        f"{{{XADES}}}QualifyingProperties", {"Target": "#kclient-sig"}, nsmap={"xades": XADES},
+    )
+    props = etree.SubElement(
+        etree.SubElement(qualifying, f"{{{XADES}}}SignedProperties", {"Id": "kclient-props"}),
+        f"{{{XADES}}}SignedSignatureProperties",
+    )
+    etree.SubElement(props, f"{{{XADES}}}SigningTime").text = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cert_digest = etree.SubElement(
+        etree.SubElement(etree.SubElement(props, f"{{{XADES}}}SigningCertificateV2"), f"{{{XADES}}}Cert"),
+        f"{{{XADES}}}CertDigest",
+    )
+    etree.SubElement(cert_digest, _ds("DigestMethod"), {"Algorithm": SHA256})
+    etree.SubElement(cert_digest, _ds("DigestValue")).text = _digest_b64(der)
+    for extra in objects:
+        etree.SubElement(signature, _ds("Object")).append(extra)
+
+    refs = [*(references if references is not None else [Ref("", enveloped=True)]),
+            Ref("#kclient-props", type=SIGNED_PROPERTIES)]
+    for ref in refs:
+        element = etree.SubElement(signed_info, _ds("Reference"), {"URI": ref.uri})
+        if ref.type:
+            element.set("Type", ref.type)
+        transforms = etree.SubElement(element, _ds("Transforms"))
+        if ref.enveloped:
+            etree.SubElement(transforms, _ds("Transform"), {"Algorithm": ENVELOPED})
+        etree.SubElement(transforms, _ds("Transform"), {"Algorithm": EXC_C14N})
+        etree.SubElement(element, _ds("DigestMethod"), {"Algorithm": SHA256})
+        target = root if ref.uri == "" else root.xpath("//*[@Id=$id]", id=ref.uri[1:])[0]
+        if ref.enveloped:  # the digest of the target without the signature in it
+            copy = etree.fromstring(etree.tostring(target))
+            for sig in copy.iter(_ds("Signature")):
+                sig.getparent().remove(sig)
+            data = _c14n(copy)
+        else:
+            data = _c14n(target)
+        etree.SubElement(element, _ds("DigestValue")).text = _digest_b64(data)
+
+    to_sign = _c14n(signed_info)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        signature_der = key.sign(to_sign, ec.ECDSA(hashes.SHA256()))
+        if der_ecdsa:
+            raw = signature_der
+        else:
+            from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+            r, s = decode_dss_signature(signature_der)
+            size = (key.curve.key_size + 7) // 8
+            raw = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    elif pss:
+        raw = key.sign(to_sign, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+    else:
+        raw = key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256())
+    value.text = base64.b64encode(raw).decode()
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 _DN_OIDS = {
@@ -168,21 +348,36 @@ class Ksef:
         assert r.status_code == 200, r.text
         return r.json()
 
+    def final_status(self, started: httpx.Response, timeout_s: float = 10.0) -> dict[str, Any]:
+        """Poll ``GET /auth/{ref}`` while the status is 100 (in progress), as the spec asks clients to."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        body = self.status(started)
+        while body["status"]["code"] == 100 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            body = self.status(started)
+        return body
+
     def redeem(self, started: httpx.Response) -> httpx.Response:
         token = started.json()["authenticationToken"]["token"]
         return self.http.post("/auth/token/redeem", headers={"Authorization": f"Bearer {token}"})
 
     def login_token(self, token: str, nip: str) -> dict[str, Any]:
         started = self.start_token(token, nip)
-        assert self.status(started)["status"]["code"] == 200
+        assert self.final_status(started)["status"]["code"] == 200
         r = self.redeem(started)
         assert r.status_code == 200, r.text
         return r.json()
 
     def login_xades(self, key: Any, cert: x509.Certificate, nip: str, **kw: Any) -> dict[str, Any]:
+        return self.login_xades_with(sign, key, cert, nip, **kw)
+
+    def login_xades_with(self, signer: Any, key: Any, cert: x509.Certificate, nip: str, **kw: Any) -> dict[str, Any]:
+        """Challenge, sign with ``signer(xml, key, cert)``, start, expect 200, redeem."""
         ch = self.challenge()
-        started = self.start_xades(sign(auth_xml(ch["challenge"], nip, **kw), key, cert))
-        status = self.status(started)
+        started = self.start_xades(signer(auth_xml(ch["challenge"], nip, **kw), key, cert))
+        status = self.final_status(started)
         assert status["status"]["code"] == 200, status
         r = self.redeem(started)
         assert r.status_code == 200, r.text
