@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         mode="strict", rate_limits=True, status_delay_s=args.status_delay)))
     env = Environment.DEMO
     try:
-        ctx.credentials.set_endpoint(ctx.actor, env, server.base_url)
+        ctx.credentials.connections.set_endpoint(ctx.actor, env, server.base_url)
         t0 = time.perf_counter()
         targets = seed_token_users(ctx, server.sim, args.users, env)
         seed_s = time.perf_counter() - t0
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         from ksef_tui.ksef.gateway import KsefGateway
 
         limiter = RateLimiter()
-        endpoint = ctx.credentials._endpoint(env)
+        endpoint = ctx.credentials.connections.endpoint(env)
 
         async def run():
             async with KsefBulk(ctx.credentials, ctx.actor, limiter=limiter,

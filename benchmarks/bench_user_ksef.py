@@ -19,6 +19,7 @@ import os
 import statistics
 import tempfile
 import time
+from ksef_tui.services.ksef.views import CertificateFiles
 from pathlib import Path
 
 
@@ -91,10 +92,10 @@ def main() -> None:
         ctx, uid, cids, Environment = _setup(Path(tmp), args.companies)
         server = start_in_thread(create_app(SimulatorConfig(mode="strict", status_delay_s=0.0)))
         try:
-            ctx.credentials.set_endpoint(ctx.actor, Environment.PRODUCTION, server.base_url)
+            ctx.credentials.connections.set_endpoint(ctx.actor, Environment.PRODUCTION, server.base_url)
             cert, key = server.sim.issue_ksef_certificate(nip=ctx.companies.get(ctx.actor, cids[0]).nip,
                                                           given_name="Anna", surname="Nowak")
-            cred = ctx.credentials.load_certificate(cert_data=cert.encode(), key_data=key.encode())
+            cred = CertificateFiles(cert_data=cert.encode(), key_data=key.encode())
             for cid in cids[: len(cids) // 2]:  # half the rows configured, as in real life
                 ctx.credentials.save_certificate(ctx.actor, uid, cid, Environment.DEMO, cred)
             t = time.perf_counter()

@@ -188,7 +188,7 @@ def _user_company_env(ctx, args):
     if company is None:
         raise CliError(f"no company with NIP {nip}")
     if args.base_url:
-        ctx.credentials.set_endpoint(ctx.actor, env, args.base_url)
+        ctx.credentials.connections.set_endpoint(ctx.actor, env, args.base_url)
     return user, company, env
 
 
@@ -202,6 +202,8 @@ def _read_file(path: str, what: str) -> bytes:
 
 def cmd_users_ksef_set(args: argparse.Namespace) -> int:
     from ksef_tui.services.errors import ValidationFailed
+    from ksef_tui.domain.secret import Secret
+    from ksef_tui.services.ksef.views import CertificateFiles
 
     if args.cert and not args.key:
         raise CliError("--cert needs --key (or use --pkcs12)")
@@ -210,7 +212,7 @@ def cmd_users_ksef_set(args: argparse.Namespace) -> int:
     password = None
     if args.password_file:
         lines = _read_file(args.password_file, "password").decode("utf-8-sig", "replace").splitlines()
-        password = lines[0] if lines else ""
+        password = Secret(lines[0] if lines else "")
     try:
         if args.token_file:
             token = _read_file(args.token_file, "token").decode("utf-8", "replace")
@@ -219,10 +221,10 @@ def cmd_users_ksef_set(args: argparse.Namespace) -> int:
                   "login method: token.")
         else:
             if args.pkcs12:
-                cred = ctx.credentials.load_certificate(pkcs12_data=_read_file(args.pkcs12, "PKCS#12"), password=password)
+                cred = CertificateFiles(pkcs12_data=_read_file(args.pkcs12, "PKCS#12"), password=password)
             else:
-                cred = ctx.credentials.load_certificate(cert_data=_read_file(args.cert, "certificate"),
-                                                        key_data=_read_file(args.key, "key"), password=password)
+                cred = CertificateFiles(cert_data=_read_file(args.cert, "certificate"),
+                                        key_data=_read_file(args.key, "key"), password=password)
             view = ctx.credentials.save_certificate(ctx.actor, user.id, company.id, env, cred)
             print(f"Saved the certificate {view.cert_subject} (valid to {view.cert_valid_to:%Y-%m-%d}) for "
                   f"{user.login} in {company.nip} ({env.value}); login method: certificate.")

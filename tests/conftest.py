@@ -178,7 +178,7 @@ def ksef_servers():
 def ksef_ctx(ctx, ksef_servers):
     """A context whose environments point at the loopback simulators."""
     for env, server in ksef_servers.items():
-        ctx.credentials.set_endpoint(ctx.actor, env, server.base_url)
+        ctx.credentials.connections.set_endpoint(ctx.actor, env, server.base_url)
     return ctx
 
 

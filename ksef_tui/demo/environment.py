@@ -27,6 +27,7 @@ from ksef_tui.domain.environments import Environment
 from ksef_tui.services.context import AppContext
 from ksef_tui.demo.seed import seed_demo
 from ksef_tui.store.models import Company, Membership, User
+from ksef_tui.services.ksef.views import CertificateFiles
 
 MODES = {Environment.TEST: "test", Environment.DEMO: "strict", Environment.PRODUCTION: "strict"}
 DEMO_PESEL = "44051401359"
@@ -96,7 +97,7 @@ def prepare(ctx: AppContext, downloads: Path, *, companies: int = 300, users: in
     demo = DemoKsef(servers, downloads)
     downloads.mkdir(parents=True, exist_ok=True)
     for env, server in servers.items():
-        ctx.credentials.set_endpoint(ctx.actor, env, server.base_url)  # type: ignore[attr-defined]
+        ctx.credentials.connections.set_endpoint(ctx.actor, env, server.base_url)  # type: ignore[attr-defined]
     _register_demo_person(ctx, demo)
     _issue_credentials(ctx, demo, credentials)
     demo.watch_downloads()
@@ -134,7 +135,7 @@ def _issue_credentials(ctx: AppContext, demo: DemoKsef, count: int) -> None:
         if i % 2 == 0:
             cert_pem, key_pem = demo.sim(Environment.PRODUCTION).issue_ksef_certificate(
                 nip=nip, given_name="Jan", surname="Demo", key="ec")
-            cred = ctx.credentials.load_certificate(cert_data=cert_pem.encode(), key_data=key_pem.encode())
+            cred = CertificateFiles(cert_data=cert_pem.encode(), key_data=key_pem.encode())
             ctx.credentials.save_certificate(ctx.actor, uid, cid, Environment.PRODUCTION, cred)
 
 

@@ -44,6 +44,7 @@ def check_signed_file(
     *,
     expected_challenge: Challenge | str | None = None,
     expected_context: Context | None = None,
+    expires_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> SignedFileFacts:
     """Raise :class:`SignedFileError` unless ``data`` looks sendable; never modifies it."""
@@ -92,9 +93,11 @@ def check_signed_file(
                 f"The file was signed for challenge {challenge}, not for the expected {exp}.",
                 code="challenge-mismatch",
             )
-        if isinstance(expected_challenge, Challenge) and now >= expected_challenge.expires_at:
+        if isinstance(expected_challenge, Challenge):
+            expires_at = expected_challenge.expires_at
+        if expires_at is not None and now >= expires_at:
             raise SignedFileError(
-                f"The challenge {challenge} expired at {expected_challenge.expires_at:%Y-%m-%d %H:%M:%S} UTC.",
+                f"The challenge {challenge} expired at {expires_at:%Y-%m-%d %H:%M:%S} UTC.",
                 code="challenge-expired",
             )
     m = _CHALLENGE_DATE.match(challenge)

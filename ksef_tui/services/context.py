@@ -1,46 +1,64 @@
-"""What a front end (UI or CLI) holds: the database and the acting user, with the services."""
+"""What a front end (UI or CLI) holds: the database and the acting user, with the services.
+
+Each service is built on first use (start-up imports none of them) and is typed, so every call a
+front end makes into a service is checked."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from ksef_tui.services.actor import Actor
 from ksef_tui.store.engine import Database
+
+if TYPE_CHECKING:
+    from ksef_tui.services.audit import AuditService
+    from ksef_tui.services.companies import CompanyService
+    from ksef_tui.services.csv_io import CsvService
+    from ksef_tui.services.ksef.credentials import CredentialService
+    from ksef_tui.services.ksef.profil_zaufany import ProfilZaufanyService
+    from ksef_tui.services.users import UserService
 
 
 @dataclass
 class AppContext:
     db: Database
     actor: Actor
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
-    def companies(self):
+    def companies(self) -> CompanyService:
         from ksef_tui.services.companies import CompanyService
 
         return CompanyService(self.db)
 
     @cached_property
-    def users(self):
+    def users(self) -> UserService:
         from ksef_tui.services.users import UserService
 
         return UserService(self.db)
 
     @cached_property
-    def audit(self):
+    def audit(self) -> AuditService:
         from ksef_tui.services.audit import AuditService
 
         return AuditService(self.db)
 
     @cached_property
-    def csv(self):
+    def csv(self) -> CsvService:
         from ksef_tui.services.csv_io import CsvService
 
         return CsvService(self.db)
 
     @cached_property
-    def credentials(self):
+    def credentials(self) -> CredentialService:
         from ksef_tui.services.ksef.credentials import CredentialService
 
         return CredentialService(self.db)
+
+    @cached_property
+    def profil_zaufany(self) -> ProfilZaufanyService:
+        from ksef_tui.services.ksef.profil_zaufany import ProfilZaufanyService
+
+        return ProfilZaufanyService(self.db, self.credentials)

@@ -33,7 +33,7 @@ def rotate_master_key(db: Database, actor: Actor, *, key_path: Path | None = Non
     must update the variable.
     """
     from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, Vault, VaultError, key_file_path, write_key_file
-    from ksef_tui.services.ksef.credentials import VaultAccess
+    from ksef_tui.services.ksef.vault_access import VaultAccess
 
     require_admin(actor)
     from_env = bool(os.environ.get(MASTER_KEY_ENV))
@@ -60,18 +60,3 @@ def rotate_master_key(db: Database, actor: Actor, *, key_path: Path | None = Non
     if out is None:
         os.replace(staged, key_path)
     return RotationResult(count, old.key.key_id_hex, new.key.key_id_hex, Path(out) if out else key_path)
-
-
-def finish_interrupted_rotation(key_path: Path, check_blob: bytes) -> bool:
-    """If a rotation committed but did not rename its new key file, finish it."""
-    from ksef_tui.vault.envelope import Vault, VaultError, read_key_file
-
-    staged = key_path.with_name(key_path.name + ".new")
-    if not staged.exists():
-        return False
-    try:
-        Vault(read_key_file(staged)).verify_check(check_blob)
-    except VaultError:
-        return False
-    os.replace(staged, key_path)
-    return True

@@ -17,6 +17,7 @@ from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.errors import PermissionDenied, ServiceError
+from ksef_tui.services.ksef.views import CertificateFiles
 
 from .conftest import NIP_ALFA, Office
 
@@ -30,10 +31,10 @@ def matrix(office: Office, ksef_servers):
     from ksef_tui.ksef.testcert import make_test_certificate
 
     ctx = office.ctx
-    ctx.credentials.set_endpoint(ctx.actor, ENV, ksef_servers[ENV].base_url)
+    ctx.credentials.connections.set_endpoint(ctx.actor, ENV, ksef_servers[ENV].base_url)
     sim = ksef_servers[ENV].app.state.sim
     cert_pem, key = make_test_certificate(nip=NIP_ALFA, key="ec")
-    cred = ctx.credentials.load_certificate(cert_data=cert_pem, key_data=key.reveal())
+    cred = CertificateFiles(cert_data=cert_pem, key_data=key.reveal())
     return office, sim, cred
 
 

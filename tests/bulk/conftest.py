@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from ksef_tui.services.ksef.views import CertificateFiles
 
 PESEL = "44051401359"
 
@@ -24,7 +25,7 @@ def limited_sim():
 def bulk_ctx(ctx, limited_sim):
     from ksef_tui.domain.environments import Environment
 
-    ctx.credentials.set_endpoint(ctx.actor, Environment.DEMO, limited_sim.base_url)
+    ctx.credentials.connections.set_endpoint(ctx.actor, Environment.DEMO, limited_sim.base_url)
     return ctx
 
 
@@ -146,11 +147,12 @@ def give_expiring_certificate(ctx, sim, target, *, days: int = 20, pesel: str = 
     ends = sim.now() + dt.timedelta(days=days)
     cert_pem, key_pem = sim.issue_ksef_certificate(pesel=pesel, given_name="Jan", surname="Kowalski",
                                                    valid_from=ends.replace(year=ends.year - 2))
-    cred = ctx.credentials.load_certificate(cert_data=cert_pem.encode(), key_data=key_pem.encode())
+    cred = CertificateFiles(cert_data=cert_pem.encode(), key_data=key_pem.encode())
     ctx.credentials.save_certificate(ctx.actor, target.user_id, target.company_id, target.environment, cred)
     view = ctx.credentials.get(ctx.actor, target.user_id, target.company_id, target.environment)
-    assert view.method is AuthMethod.CERTIFICATE and view.cert_serial == cred.facts.serial_number
-    return cred.facts.serial_number
+    serial = ctx.credentials.inspect_certificate(cred).serial_number
+    assert view.method is AuthMethod.CERTIFICATE and view.cert_serial == serial
+    return serial
 
 
 # ---- driving the panel with the keyboard ----------------------------------------------------

@@ -26,7 +26,7 @@ DEMO = Environment.DEMO
 
 
 def _bulk(ctx, limiter=None, observer=None, **kw):
-    endpoint = ctx.credentials._endpoint(DEMO)
+    endpoint = ctx.credentials.connections.endpoint(DEMO)
     limiter = limiter or RateLimiter()
     return KsefBulk(ctx.credentials, ctx.actor, limiter=limiter,
                     gateway_factory=lambda e: KsefGateway(endpoint, limiter=limiter, observer=observer), **kw)
@@ -236,7 +236,7 @@ def test_ksef_check_cli_json(bulk_ctx, limited_sim, db_url, capsys):
     code, out = check("--within-days", "60")  # every token stops working within 60 days
     assert code == 1 and out["problems"] == 4
     with bulk_ctx.db.session() as s:
-        secrets = [bulk_ctx.credentials._material(c).reveal() for c in s.scalars(select(KsefCredential))]
+        secrets = [bulk_ctx.credentials.open_material(c).reveal() for c in s.scalars(select(KsefCredential))]
     assert not any(sec in json.dumps(out) for sec in secrets)
 
 

@@ -13,6 +13,7 @@ from ksef_tui.ksef.limits import RateLimiter
 from ksef_tui.services.ksef.bulk import OK, SKIPPED, KsefBulk, run_bulk
 from ksef_tui.services.ksef.certificate_move import CertificateMove
 from ksef_tui.store.models import KsefCredential
+from ksef_tui.services.ksef.views import CertificateFiles
 
 from .conftest import PESEL, give_each_rights, give_rights, seed
 
@@ -20,7 +21,7 @@ from .conftest import PESEL, give_each_rights, give_rights, seed
 def _bulk(ctx):
     from ksef_tui.domain.environments import Environment
 
-    endpoint = ctx.credentials._endpoint(Environment.DEMO)
+    endpoint = ctx.credentials.connections.endpoint(Environment.DEMO)
     limiter = RateLimiter()
     return KsefBulk(ctx.credentials, ctx.actor, limiter=limiter,
                     gateway_factory=lambda e: KsefGateway(endpoint, limiter=limiter))
@@ -128,7 +129,7 @@ def test_direct_enrollment_with_a_certificate(bulk_ctx, limited_sim):
     cert_pem, key_pem = sim.issue_ksef_certificate(pesel=PESEL, given_name="Jan", surname="Kowalski",
                                                    valid_from=None)
     # the user also has a (soon to expire) certificate saved, the login is still the token
-    cred = bulk_ctx.credentials.load_certificate(cert_data=cert_pem.encode(), key_data=key_pem.encode())
+    cred = CertificateFiles(cert_data=cert_pem.encode(), key_data=key_pem.encode())
     bulk_ctx.credentials.save_certificate(bulk_ctx.actor, t.user_id, t.company_id, t.environment, cred)
     from ksef_tui.domain.auth import AuthMethod
 
@@ -145,4 +146,4 @@ def test_direct_enrollment_with_a_certificate(bulk_ctx, limited_sim):
     with bulk_ctx.db.session() as s:
         row = s.scalars(select(KsefCredential)).one()
         assert row.method == "certificate" and row.cert_serial == report.results[0].detail
-        assert row.cert_serial != cred.facts.serial_number
+        assert row.cert_serial != bulk_ctx.credentials.inspect_certificate(cred).serial_number

@@ -7,9 +7,10 @@ from ksef_tui.domain.auth import ApiVersion, AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.companies import CompanyInput
-from ksef_tui.services.ksef.credentials import describe
+from ksef_tui.services.ksef.views import describe
 from ksef_tui.services.errors import PermissionDenied, ServiceError, ValidationFailed
 from ksef_tui.services.users import UserInput
+from ksef_tui.services.ksef.views import CertificateFiles
 
 NIP, OTHER = "5265877635", "7762811692"
 TOKEN = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|919f704466624ce29cd5ac7b65ded5e7cccc112eee314f2aaa76e02cd16df7b9"
@@ -99,9 +100,9 @@ def test_demo_material_never_opens_for_production(setup):
 
     with ctx.db.session() as s:
         rows = {r.environment: r for r in s.query(KsefCredential)}
-        assert ctx.credentials._material(rows["DEMO"]).reveal() == TOKEN
+        assert ctx.credentials.open_material(rows["DEMO"]).reveal() == TOKEN
         with pytest.raises(VaultError, match="does not belong to this record"):
-            ctx.credentials._material(rows["PRODUCTION"])
+            ctx.credentials.open_material(rows["PRODUCTION"])
 
 
 def test_certificate_saved_with_facts_and_method_rules(setup, database_bytes):
@@ -109,7 +110,7 @@ def test_certificate_saved_with_facts_and_method_rules(setup, database_bytes):
 
     ctx, on, _off, anna, _bob = setup
     cert_pem, key = make_test_certificate(nip=NIP, key="ec")
-    cred = ctx.credentials.load_certificate(cert_data=cert_pem, key_data=key.reveal())
+    cred = CertificateFiles(cert_data=cert_pem, key_data=key.reveal())
     ctx.credentials.save_token(ctx.actor, anna.id, on.id, Environment.DEMO, TOKEN)
     with pytest.raises(ValidationFailed, match="No certificate"):
         ctx.credentials.set_method(ctx.actor, anna.id, on.id, Environment.DEMO, AuthMethod.CERTIFICATE)
@@ -130,17 +131,17 @@ def test_wrong_material_is_refused_by_field(setup):
     cert_a, _key_a = make_test_certificate(nip=NIP, key="ec")
     _cert_b, key_b = make_test_certificate(nip=NIP, key="ec")
     with pytest.raises(ValidationFailed) as e:
-        ctx.credentials.load_certificate(cert_data=cert_a, key_data=key_b.reveal())
+        ctx.credentials.load_certificate(CertificateFiles(cert_data=cert_a, key_data=key_b.reveal()))
     assert "key" in e.value.errors and "does not belong" in e.value.errors["key"]
     with pytest.raises(ValidationFailed):
-        ctx.credentials.load_certificate(cert_data=b"garbage", key_data=b"garbage")
+        ctx.credentials.load_certificate(CertificateFiles(cert_data=b"garbage", key_data=b"garbage"))
 
 
 def test_wrong_master_key_stops_with_clear_message(setup, monkeypatch):
     ctx, on, _off, anna, _bob = setup
     ctx.credentials.save_token(ctx.actor, anna.id, on.id, Environment.DEMO, TOKEN)
     from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, VaultError, encode_key
-    from ksef_tui.services.ksef.credentials import VaultAccess
+    from ksef_tui.services.ksef.vault_access import VaultAccess
 
     monkeypatch.setenv(MASTER_KEY_ENV, encode_key(MasterKey.generate().raw()))
     with pytest.raises(VaultError, match="is not the key these secrets were stored with"):

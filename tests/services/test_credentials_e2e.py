@@ -7,8 +7,9 @@ import pytest
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.companies import CompanyInput
-from ksef_tui.services.ksef.credentials import KsefOperationError, describe
+from ksef_tui.services.ksef.views import KsefOperationError, describe
 from ksef_tui.services.users import UserInput
+from ksef_tui.services.ksef.views import CertificateFiles
 
 NIP = "5265877635"
 DEMO, PROD = Environment.DEMO, Environment.PRODUCTION
@@ -45,15 +46,15 @@ def test_pasted_token_authorizes_and_demo_token_fails_on_production(anna, ksef_s
 
 def test_profil_zaufany_token_flow(anna, ksef_servers, tmp_path):
     ctx, uid, cid = anna
-    prepared = run(ctx.credentials.prepare_signed_file(ctx.actor, uid, cid, DEMO, tmp_path))
-    assert prepared.path.exists() and (prepared.expires_at - prepared.request.challenge.timestamp).total_seconds() == 600
+    prepared = run(ctx.profil_zaufany.prepare_signed_file(ctx.actor, uid, cid, DEMO, tmp_path))
+    assert prepared.path.exists() and prepared.challenge.encode() in prepared.path.read_bytes()
     signed = ksef_servers[DEMO].sim.sign_as_trusted_profile(prepared.path.read_bytes(), pesel="44051401359",
                                                            given_name="Jan", surname="Kowalski")
     # the person signing must have rights in the company (as after ZAW-FA): register them as on TEST
     sim = ksef_servers[DEMO].sim
     if not any(p.nip == NIP and p.pesel == "44051401359" for p in sim.state.persons):
         sim.testdata_person({"nip": NIP, "pesel": "44051401359", "isBailiff": False, "description": "owner"})
-    view = run(ctx.credentials.token_from_signed_file(ctx.actor, uid, cid, DEMO, signed,
+    view = run(ctx.profil_zaufany.token_from_signed_file(ctx.actor, uid, cid, DEMO, signed,
                                                      expected_challenge=prepared.challenge))
     assert view.method is AuthMethod.TOKEN and view.token_status == "Active"
     assert set(view.token_permissions) == {"InvoiceRead", "InvoiceWrite"}
@@ -65,12 +66,12 @@ def test_certificate_authorization_saves_only_on_success(anna, ksef_servers):
 
     ctx, uid, cid = anna
     cert, key = ksef_servers[PROD].sim.issue_ksef_certificate(nip=NIP, given_name="Anna", surname="Nowak")
-    good = ctx.credentials.load_certificate(cert_data=cert.encode(), key_data=key.encode())
+    good = CertificateFiles(cert_data=cert.encode(), key_data=key.encode())
     view = run(ctx.credentials.authorize_certificate(ctx.actor, uid, cid, PROD, good))
     assert view.method is AuthMethod.CERTIFICATE and view.last_auth_ok and describe(view).kind == "authorized"
     # a self-signed certificate is refused by strict PRODUCTION: the previous one stays, still working
     self_pem, self_key = make_test_certificate(nip=NIP, key="ec")
-    stranger = ctx.credentials.load_certificate(cert_data=self_pem, key_data=self_key.reveal())
+    stranger = CertificateFiles(cert_data=self_pem, key_data=self_key.reveal())
     with pytest.raises(KsefOperationError) as e:
         run(ctx.credentials.authorize_certificate(ctx.actor, uid, cid, PROD, stranger))
     assert e.value.hint

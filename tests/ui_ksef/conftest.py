@@ -73,8 +73,8 @@ def sims(panel: Panel) -> Iterator[Sims]:
     demo, demo_server = _start_sim()
     prod, prod_server = _start_sim()
     with demo_server as d, prod_server as p:
-        panel.ctx.credentials.set_endpoint(panel.ctx.actor, Environment.DEMO, d.base_url)
-        panel.ctx.credentials.set_endpoint(panel.ctx.actor, Environment.PRODUCTION, p.base_url)
+        panel.ctx.credentials.connections.set_endpoint(panel.ctx.actor, Environment.DEMO, d.base_url)
+        panel.ctx.credentials.connections.set_endpoint(panel.ctx.actor, Environment.PRODUCTION, p.base_url)
         yield Sims(demo, prod, d.base_url, p.base_url)
 
 

@@ -23,6 +23,7 @@ from ksef_tui.ui.ksef.pz_wizard import GOV_PL_SIGN_URL, ProfilZaufanyWizard
 from ksef_tui.ui.ksef.status import KsefProblem, KsefSteps
 from ksef_tui.ui.ksef.token_form import TokenInput
 from ksef_tui.ui.widgets.virtual_table import VirtualTable
+from ksef_tui.services.ksef.views import CertificateFiles
 
 from .conftest import NIP, OTHER_NIP, PESEL, Panel, Sims, host, settle, wait_until
 
@@ -304,7 +305,7 @@ async def test_wizard_escape_cancels_then_closes(panel: Panel, tmp_path: Path) -
     sim = app.state.sim
     sim.testdata_person({"nip": NIP, "pesel": PESEL, "isBailiff": False, "description": "owner"})
     with serve_in_thread(app) as server:
-        panel.ctx.credentials.set_endpoint(panel.ctx.actor, Environment.DEMO, server.base_url)
+        panel.ctx.credentials.connections.set_endpoint(panel.ctx.actor, Environment.DEMO, server.base_url)
         async with host(panel).run_test(size=SIZE) as pilot:
             await settle(pilot)
             screen(pilot).query_one("#token-wizard", Button).press()
@@ -458,7 +459,7 @@ async def test_escape_cancels_a_certificate_authorization(panel: Panel, tmp_path
     cert_path, key_path = write_pem_pair(tmp_path, NIP)
     app = create_app(SimulatorConfig(mode="test", status_delay_s=30.0))
     with serve_in_thread(app) as server:
-        panel.ctx.credentials.set_endpoint(panel.ctx.actor, Environment.DEMO, server.base_url)
+        panel.ctx.credentials.connections.set_endpoint(panel.ctx.actor, Environment.DEMO, server.base_url)
         async with host(panel).run_test(size=SIZE) as pilot:
             await settle(pilot)
             await choose_certificate_method(pilot)
@@ -487,7 +488,7 @@ async def test_switching_the_method_uses_the_saved_material(panel: Panel, sims: 
     ctx.credentials.save_token(ctx.actor, panel.user_id, panel.alfa, Environment.DEMO, token)
     cert, key = make_test_certificate(nip=NIP, key="ec")
     ctx.credentials.save_certificate(ctx.actor, panel.user_id, panel.alfa, Environment.DEMO,
-                                     ctx.credentials.load_certificate(cert_data=cert, key_data=key.reveal()))
+                                     CertificateFiles(cert_data=cert, key_data=key.reveal()))
     async with host(panel).run_test(size=SIZE) as pilot:
         await settle(pilot)
         s = screen(pilot)

@@ -19,10 +19,11 @@ from textual.widgets import Button, Input, Select
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
-from ksef_tui.services.ksef.credentials import PreparedFile, SignedFileCheck
+from ksef_tui.services.ksef.views import PreparedFile, SignedFileCheck
 from ksef_tui.ui.ksef.cert_form import KsefCertForm
 from ksef_tui.ui.ksef.pz_wizard import ProfilZaufanyWizard
 from ksef_tui.ui.ksef.token_form import KsefTokenForm, TokenInput
+from ksef_tui.services.ksef.views import CertificateFiles
 
 from .conftest import DATA, FROZEN, NIP, Panel, host, no_blink, settle
 
@@ -67,7 +68,7 @@ def saved(panel: Panel) -> Panel:
     """Alfa DEMO has a saved token; Alfa PRODUCTION a saved certificate (fixed files)."""
     ctx = panel.ctx
     ctx.credentials.save_token(ctx.actor, panel.user_id, panel.alfa, Environment.DEMO, TOKEN)
-    cred = ctx.credentials.load_certificate(cert_data=(DATA / "anna-cert.pem").read_bytes(),
+    cred = CertificateFiles(cert_data=(DATA / "anna-cert.pem").read_bytes(),
                                             key_data=(DATA / "anna-key.pem").read_bytes())
     ctx.credentials.save_certificate(ctx.actor, panel.user_id, panel.alfa, Environment.PRODUCTION, cred)
     return panel
@@ -199,7 +200,7 @@ def test_error_with_hint(snap_compare, failing: Panel, size) -> None:
 @pytest.fixture
 def pz(panel: Panel, monkeypatch) -> Panel:
     """Fixed answers for the calls that would give a random challenge (no network)."""
-    service = panel.ctx.credentials
+    service = panel.ctx.profil_zaufany
     expires = FROZEN + dt.timedelta(minutes=10)
 
     async def prepare(actor, user_id, company_id, env, out_path, *, base_url=None):
@@ -214,7 +215,7 @@ def pz(panel: Panel, monkeypatch) -> Panel:
                         description=None, progress=None, base_url=None):
         for step in ("signed", "sent", "status", "redeemed", "token", "active"):
             progress(step)
-        return service.save_token(actor, user_id, company_id, env, TOKEN, permissions=permissions,
+        return panel.ctx.credentials.save_token(actor, user_id, company_id, env, TOKEN, permissions=permissions,
                                   status="Active", action="credential.token_obtained")
 
     monkeypatch.setattr(service, "prepare_signed_file", prepare)

@@ -12,7 +12,7 @@ def test_demo_prepares_working_credentials_and_signs_downloads(ctx, tmp_path):
     demo = prepare(ctx, tmp_path / "Downloads", companies=30, users=40, credentials=4)
     try:
         for env in Environment:
-            assert ctx.credentials.endpoint_url(env).startswith("http://127.0.0.1:")
+            assert ctx.credentials.connections.endpoint_url(env).startswith("http://127.0.0.1:")
         from ksef_tui.store.models import KsefCredential
 
         with ctx.db.session() as s:
@@ -21,9 +21,9 @@ def test_demo_prepares_working_credentials_and_signs_downloads(ctx, tmp_path):
         for uid, cid, env in rows[:2]:
             assert asyncio.run(ctx.credentials.test_authorization(ctx.actor, uid, cid, env)).ok
         uid, cid, env = rows[0]
-        prepared = asyncio.run(ctx.credentials.prepare_signed_file(ctx.actor, uid, cid, Environment.DEMO, tmp_path / "Downloads"))
+        prepared = asyncio.run(ctx.profil_zaufany.prepare_signed_file(ctx.actor, uid, cid, Environment.DEMO, tmp_path / "Downloads"))
         signed = demo.sign_file(prepared.path)
-        view = asyncio.run(ctx.credentials.token_from_signed_file(ctx.actor, uid, cid, Environment.DEMO, signed.read_bytes(),
+        view = asyncio.run(ctx.profil_zaufany.token_from_signed_file(ctx.actor, uid, cid, Environment.DEMO, signed.read_bytes(),
                                                                   expected_challenge=prepared.challenge))
         assert view.token_status == "Active"
     finally:

@@ -31,7 +31,9 @@ from ksef_tui.domain.environments import Environment
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
-from ksef_tui.services.ksef.credentials import AuthOutcome, CredentialService
+from ksef_tui.services.ksef.access import record_outcome
+from ksef_tui.services.ksef.credentials import CredentialService
+from ksef_tui.services.ksef.views import AuthOutcome
 from ksef_tui.services.errors import ServiceError
 from ksef_tui.store.models import Company, KsefCredential, User, utcnow
 
@@ -269,7 +271,7 @@ class KsefBulk:
                 from ksef_tui.ksef.gateway import KsefGateway
                 from ksef_tui.ksef.limits import limiter_for
 
-                endpoint = self.credentials._endpoint(env)
+                endpoint = self.credentials.connections.endpoint(env)
                 gw = KsefGateway(endpoint, limiter=self._limiter or limiter_for(endpoint.base_url))
             self._gateways[env] = gw
         return gw
@@ -295,11 +297,9 @@ class KsefBulk:
                              cert_valid_to=row.cert_valid_to)
             opener = self.credentials
             if row.token_blob is not None:
-                probe = _with_method(row, AuthMethod.TOKEN.value)
-                loaded.token = opener._material(probe)
+                loaded.token = opener.open_material(row, AuthMethod.TOKEN.value)
             if row.cert_blob is not None and row.key_blob is not None:
-                probe = _with_method(row, AuthMethod.CERTIFICATE.value)
-                loaded.certificate = opener._material(probe)
+                loaded.certificate = opener.open_material(row, AuthMethod.CERTIFICATE.value)
             loaded.material = loaded.token if row.method == AuthMethod.TOKEN.value else loaded.certificate
             if loaded.material is None:
                 raise NothingToDo(_("The saved credential has no material for its method."))
@@ -334,7 +334,7 @@ class KsefBulk:
                 raise
 
     def record(self, target: Target, loaded: _Loaded, outcome: AuthOutcome) -> None:
-        self.credentials._record(self.actor, target.user_id, target.company_id, target.environment,
+        record_outcome(self.db, self.actor, target.user_id, target.company_id, target.environment,
                                  loaded.version, outcome)
 
     def _record_authorized(self, target: Target, loaded: _Loaded, session: "AuthSession") -> None:
@@ -361,7 +361,6 @@ class KsefBulk:
                                                         hint=result.hint, code=result.code,
                                                         reference_number=result.reference))
             return result
-        self.credentials._sessions[(target.user_id, target.company_id, target.environment.value)] = session
         self._record_authorized(target, loaded, session)
         return RowResult(target, OK, _("Authorized by {method}.").format(method=_method_text(loaded.method)),
                          reference=session.reference_number)
@@ -452,14 +451,6 @@ def ksef_serial(serial: str) -> str:
     (a serial read from the certificate itself may lack them)."""
     serial = serial.upper()
     return serial.zfill(16) if len(serial) < 16 else serial
-
-
-def _with_method(row: KsefCredential, method: str) -> Any:
-    """A read-only stand-in of the row whose ``method`` says which material to open."""
-    from types import SimpleNamespace
-
-    return SimpleNamespace(method=method, token_blob=row.token_blob, cert_blob=row.cert_blob, key_blob=row.key_blob,
-                           user_id=row.user_id, company_id=row.company_id, environment=row.environment)
 
 
 def _method_text(method: str) -> str:

@@ -51,7 +51,9 @@ from ksef_tui.services.ksef.bulk import (
     result_from_error,
     run_bulk,
 )
-from ksef_tui.services.ksef.credentials import _audit_facts, _cert_name, seal_certificate
+from ksef_tui.services.ksef.access import audit_facts, certificate_name, load_subject
+from ksef_tui.services.ksef.vault_access import seal_certificate
+from ksef_tui.services.ksef.views import CertificateFiles
 from ksef_tui.services.errors import ConflictError, ServiceError
 from ksef_tui.store.models import KsefCredential, utcnow
 
@@ -125,12 +127,12 @@ class CertificateMove:
 
         gw = self.bulk.gateway(target.environment)
         login = self._login(target)
-        name = _cert_name(f"ksef-tui {login} {nip}")
+        name = certificate_name(f"ksef-tui {login} {nip}")
         try:
             cert, key_pem = await gw.request_certificate(session, name)
         except KsefError as exc:
             return result_from_error(target, exc, prefix=_("Enrollment: "))
-        credential = self.credentials.load_certificate(cert_data=cert.pem, key_data=key_pem.reveal())
+        credential = self.credentials.load_certificate(CertificateFiles(cert_data=cert.pem, key_data=key_pem.reveal()))
         serial = credential.facts.serial_number
         new_session: "AuthSession | None" = None
         if self._logs_in_with_certificate(target):
@@ -167,7 +169,6 @@ class CertificateMove:
             return RowResult(target, FAILED, _("Certificate {serial} stored and tested, but the login method "
                                                "was not switched: {reason}").format(serial=serial, reason=exc),
                              detail=serial)
-        self.credentials._sessions[(target.user_id, target.company_id, target.environment.value)] = new_session
         valid_to = credential.facts.valid_to
         return RowResult(target, OK, _("KSeF certificate {serial} (valid until {when}) enrolled, stored and tested; "
                                        "login switched to Certificate.").format(
@@ -448,11 +449,11 @@ class CertificateMove:
         now = utcnow()
         env = target.environment.value
         with self.db.session() as s:
-            self.credentials._subject(s, self.actor, target.user_id, target.company_id, write=True)
+            load_subject(s, self.actor, target.user_id, target.company_id, write=True)
             row = self._row(s, target)
             if row is not None and expected_version is not None and row.version != expected_version:
                 raise ConflictError(_("Someone else changed this KSeF setting meanwhile."))
-            before = _audit_facts(row)
+            before = audit_facts(row)
             if row is None:
                 # nothing to keep as the login method: the row is created, but is switched on only after the test
                 row = KsefCredential(user_id=target.user_id, company_id=target.company_id, environment=env,
@@ -463,7 +464,7 @@ class CertificateMove:
             seal_certificate(vault, row, credential)
             row.updated_at = now
             s.flush()
-            after = _audit_facts(row)
+            after = audit_facts(row)
             assert after is not None
             after["road"] = road
             audit.record(s, [audit.audit_values(self.actor, "credential.ksef_certificate_enrolled", "credential", row.id,
@@ -477,7 +478,7 @@ class CertificateMove:
             row = self._row(s, target)
             if row is None or row.version != expected_version:
                 raise ConflictError(_("Someone else changed this KSeF setting meanwhile."))
-            before = _audit_facts(row)
+            before = audit_facts(row)
             row.method = AuthMethod.CERTIFICATE.value
             row.api_version = "2.0"
             row.last_auth_at = now
@@ -490,7 +491,7 @@ class CertificateMove:
             row.updated_at = now
             audit.record(s, [audit.audit_values(self.actor, "credential.method", "credential", row.id,
                                                 f"{row.environment}/user {row.user_id}/company {row.company_id}",
-                                                before, {**(_audit_facts(row) or {}),
+                                                before, {**(audit_facts(row) or {}),
                                                          "tested_reference": session.reference_number})])
 
     def _drop_token(self, target: Target, expected_version: int, reference: str, *, already: bool) -> None:
@@ -499,12 +500,12 @@ class CertificateMove:
             row = self._row(s, target)
             if row is None or row.version != expected_version:
                 raise ConflictError(_("Someone else changed this KSeF setting meanwhile."))
-            before = _audit_facts(row)
+            before = audit_facts(row)
             row.token_blob = None
             row.token_status = "Revoked"
             row.version += 1
             row.updated_at = now
             audit.record(s, [audit.audit_values(self.actor, "credential.token_revoked", "credential", row.id,
                                                 f"{row.environment}/user {row.user_id}/company {row.company_id}",
-                                                before, {**(_audit_facts(row) or {}), "token_reference": reference,
+                                                before, {**(audit_facts(row) or {}), "token_reference": reference,
                                                          "already_revoked_in_ksef": already})])

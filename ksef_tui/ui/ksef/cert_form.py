@@ -23,7 +23,8 @@ from textual.worker import Worker, WorkerState
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.i18n import _
-from ksef_tui.services.ksef.credentials import CredentialView
+from ksef_tui.domain.secret import Secret
+from ksef_tui.services.ksef.views import CertificateFacts, CertificateFiles, CredentialView
 from ksef_tui.services.errors import ServiceError, ValidationFailed
 from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path
 from ksef_tui.ui.ksef.status import (
@@ -39,7 +40,6 @@ from ksef_tui.ui.ksef.status import (
 )
 
 if TYPE_CHECKING:
-    from ksef_tui.ksef.certificates import CredentialFacts
     from ksef_tui.services.context import AppContext
 
 MAX_FILE_BYTES = 1_000_000
@@ -82,7 +82,7 @@ def saved_certificate_text(view: CredentialView) -> Content:
     return Content.assemble(*parts)
 
 
-def facts_content(facts: "CredentialFacts", company_nip: str, now) -> Content:
+def facts_content(facts: CertificateFacts, company_nip: str, now) -> Content:
     label_width = 10
 
     def row(label: str, *value: Any) -> Content:
@@ -150,7 +150,7 @@ class KsefCertForm(Vertical):
         self.ctx = ctx
         self.view = view
         self.clock = clock
-        self.facts: CredentialFacts | None = None
+        self.facts: CertificateFacts | None = None
         self.running: Worker | None = None
 
     def compose(self) -> ComposeResult:
@@ -226,19 +226,20 @@ class KsefCertForm(Vertical):
             raise ValidationFailed({input_id: _("Cannot read {path}: {reason}").format(
                 path=display_path(path), reason=exc.strerror)}) from None
 
-    def material(self) -> dict[str, Any] | None:
-        """Keyword arguments for the service, or ``None`` while files are missing."""
-        password = self.query_one("#cert-password", Input).value or None
+    def material(self) -> CertificateFiles | None:
+        """The chosen files for the service, or ``None`` while files are missing."""
+        typed = self.query_one("#cert-password", Input).value
+        password = Secret(typed) if typed else None
         if self.pkcs12:
             data = self._read("p12-file")
-            return None if data is None else {"pkcs12_data": data, "password": password}
+            return None if data is None else CertificateFiles(pkcs12_data=data, password=password)
         cert = self._read("cert-file")
         if cert is None:
             return None
         key = self._read("key-file")
         if key is None and b"PRIVATE KEY" not in cert:
             return None
-        return {"cert_data": cert, "key_data": key, "password": password}
+        return CertificateFiles(cert_data=cert, key_data=key, password=password)
 
     def _facts_message(self, text: str, *, error: bool = False) -> None:
         facts = self.query_one("#cert-facts", Static)
@@ -267,7 +268,7 @@ class KsefCertForm(Vertical):
             self._facts_message(_("Choose {files}.").format(files=_(" and ").join(missing)) if missing else "")
             return
         try:
-            facts = self.ctx.credentials.inspect_certificate(**material)
+            facts = self.ctx.credentials.inspect_certificate(material)
         except ValidationFailed as exc:
             self._facts_message("; ".join(exc.errors.values()), error=True)
             return
@@ -294,7 +295,7 @@ class KsefCertForm(Vertical):
             material = self.material()
             if material is None:
                 raise ValidationFailed({"certificate": _("Choose the certificate and key files (or a PKCS#12 file) first.")})
-            credential = self.ctx.credentials.load_certificate(**material)
+            self.ctx.credentials.check_certificate(material)
         except ValidationFailed as exc:
             field, message = next(iter(exc.errors.items()))
             label = field_label(field)
@@ -305,16 +306,16 @@ class KsefCertForm(Vertical):
         self.query_one("#cert-steps", KsefSteps).start(CERT_STEPS)
         result.show_note(_("Authorizing in KSeF {env}… Esc cancels.").format(env=self.view.environment.value))
         self.add_class("-busy")
-        self.running = self._authorize(credential)
+        self.running = self._authorize(material)
 
     @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
-    async def _authorize(self, credential: Any) -> None:
+    async def _authorize(self, files: CertificateFiles) -> None:
         v = self.view
         steps = self.query_one("#cert-steps", KsefSteps)
         result = self.query_one("#cert-result", KsefProblem)
         try:
             saved = await self.ctx.credentials.authorize_certificate(
-                self.ctx.actor, v.user_id, v.company_id, v.environment, credential, progress=steps.advance,
+                self.ctx.actor, v.user_id, v.company_id, v.environment, files, progress=steps.advance,
                 expected_version=v.version if v.configured else None)
         except ServiceError as exc:
             steps.finish("failed")

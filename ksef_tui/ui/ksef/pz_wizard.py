@@ -28,7 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.i18n import _
-from ksef_tui.services.ksef.credentials import DEFAULT_PERMISSIONS, TOKEN_PERMISSIONS, CredentialView, PreparedFile
+from ksef_tui.services.ksef.views import DEFAULT_PERMISSIONS, TOKEN_PERMISSIONS, CredentialView, PreparedFile
 from ksef_tui.services.errors import ServiceError, ValidationFailed
 from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path, downloads_dir, expand
 from ksef_tui.ui.ksef.status import (
@@ -294,7 +294,7 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
         result = self.query_one("#pz-1-result", KsefProblem)
         v = self.view
         try:
-            prepared = await self.ctx.credentials.prepare_signed_file(
+            prepared = await self.ctx.profil_zaufany.prepare_signed_file(
                 self.ctx.actor, v.user_id, v.company_id, v.environment, path)
         except ValidationFailed as exc:
             result.show_error(exc.errors.get("path") or str(exc))
@@ -353,7 +353,7 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
             check.show_error(_("This is the unsigned file from step 1; load the file signed at gov.pl."))
             return False
         try:
-            facts = self.ctx.credentials.check_signed_file(data, self.prepared, nip=self.view.nip)
+            facts = self.ctx.profil_zaufany.check_signed_file(data, self.prepared, nip=self.view.nip)
         except ServiceError as exc:
             check.show_error(str(exc), getattr(exc, "hint", ""))
             return False
@@ -421,7 +421,7 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
         v, steps = self.view, self.query_one("#pz-progress", KsefSteps)
         assert self.signed is not None and self.prepared is not None
         try:
-            saved = await self.ctx.credentials.token_from_signed_file(
+            saved = await self.ctx.profil_zaufany.token_from_signed_file(
                 self.ctx.actor, v.user_id, v.company_id, v.environment, self.signed,
                 expected_challenge=self.prepared.challenge, permissions=permissions, progress=steps.advance)
         except ServiceError as exc:
@@ -435,7 +435,7 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
         v, steps = self.view, self.query_one("#pz-progress", KsefSteps)
         assert self.signed is not None and self.prepared is not None
         try:
-            saved = await self.ctx.credentials.certificate_from_signed_file(
+            saved = await self.ctx.profil_zaufany.certificate_from_signed_file(
                 self.ctx.actor, v.user_id, v.company_id, v.environment, self.signed,
                 expected_challenge=self.prepared.challenge, progress=steps.advance)
         except ServiceError as exc:

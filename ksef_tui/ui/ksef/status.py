@@ -16,7 +16,7 @@ from textual.widgets import Static
 from ksef_tui.domain.auth import TOKENS_LAST_DAY, token_days_left
 from ksef_tui.domain.environments import Environment
 from ksef_tui.i18n import _, ngettext, pick
-from ksef_tui.services.ksef.credentials import CredentialState, CredentialView
+from ksef_tui.services.ksef.views import CredentialState, CredentialView
 
 Clock = Callable[[], dt.datetime]
 

@@ -19,7 +19,7 @@ from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.domain.token import clean_token
 from ksef_tui.i18n import _
-from ksef_tui.services.ksef.credentials import CredentialView
+from ksef_tui.services.ksef.views import CredentialView
 from ksef_tui.services.errors import ServiceError, ValidationFailed
 from ksef_tui.ui.ksef.status import Clock, CredentialChanged, ksef_status_label, system_clock
 

@@ -24,7 +24,7 @@ from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.i18n import _
 from ksef_tui.services.context import AppContext
-from ksef_tui.services.ksef.credentials import CredentialView, describe
+from ksef_tui.services.ksef.views import CredentialView, describe
 from ksef_tui.services.errors import ServiceError
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.ksef.panel import KsefCredentialPanel

@@ -1,0 +1,65 @@
+"""Where each KSeF environment lives (the official address, or another server such as the simulator),
+and the gateways to it: every one paced by the process-wide limiter of its host (PROTOCOL.md §8)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from ksef_tui.domain.environments import Environment
+from ksef_tui.services import audit
+from ksef_tui.services.actor import Actor, require_admin
+from ksef_tui.store.engine import Database
+from ksef_tui.store.models import KsefEndpoint
+
+if TYPE_CHECKING:
+    from ksef_tui.ksef.endpoints import Endpoint
+    from ksef_tui.ksef.gateway import KsefGateway
+
+
+class Connections:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def endpoint_url(self, env: Environment) -> str:
+        with self.db.engine.connect() as conn:
+            url = conn.execute(select(KsefEndpoint.base_url).where(KsefEndpoint.environment == env.value)).scalar()
+        return url or env.base_url
+
+    def set_endpoint(self, actor: Actor, env: Environment, url: str | None) -> None:
+        """Point an environment at another server (e.g. the simulator); ``None``: the official one."""
+        require_admin(actor)
+        if url:
+            from ksef_tui.ksef.endpoints import Endpoint
+
+            url = Endpoint.custom(url).base_url
+        with self.db.session() as s:
+            row = s.get(KsefEndpoint, env.value)
+            before = row.base_url if row else None
+            if url:
+                if row:
+                    row.base_url = url
+                else:
+                    s.add(KsefEndpoint(environment=env.value, base_url=url))
+            elif row:
+                s.delete(row)
+            if before != url:
+                audit.record(s, [audit.audit_values(actor, "ksef.endpoint", "environment", None, env.value,
+                                                    {"base_url": before}, {"base_url": url})])
+
+    def endpoint(self, env: Environment, override: str | None = None) -> "Endpoint":
+        from ksef_tui.ksef.endpoints import Endpoint
+
+        url = override or self.endpoint_url(env)
+        if url == env.base_url:
+            return Endpoint.for_environment(env)
+        return Endpoint(Endpoint.custom(url).base_url, env)
+
+    def gateway(self, env: Environment, base_url: str | None = None) -> "KsefGateway":
+        """A gateway to ``env`` (or ``base_url``), paced by the limiter every KSeF call goes through."""
+        from ksef_tui.ksef.gateway import KsefGateway
+        from ksef_tui.ksef.limits import limiter_for
+
+        endpoint = self.endpoint(env, base_url)
+        return KsefGateway(endpoint, limiter=limiter_for(endpoint.base_url))

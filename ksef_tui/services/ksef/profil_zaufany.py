@@ -1,0 +1,140 @@
+"""Profil Zaufany (or any qualified signature): the three steps of the seed's token road.
+
+Step 1 writes a fresh challenge as an unsigned ``AuthTokenRequest`` file; step 2 happens outside
+(the user signs the file with Profil Zaufany or a qualified signature); step 3 checks the signed
+file locally and sends it byte for byte: "Get access token" makes a new KSeF token, "Enroll a KSeF
+certificate instead" a certificate. Everything is saved only once KSeF has said yes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ksef_tui.domain.environments import Environment
+from ksef_tui.i18n import _
+from ksef_tui.services import audit
+from ksef_tui.services.actor import Actor
+from ksef_tui.services.errors import ValidationFailed
+from ksef_tui.services.ksef.access import certificate_name, load_subject, operation_error
+from ksef_tui.services.ksef.credentials import CredentialService
+from ksef_tui.services.ksef.views import (
+    DEFAULT_PERMISSIONS,
+    CertificateFiles,
+    CredentialView,
+    PreparedFile,
+    SignedFileCheck,
+)
+from ksef_tui.store.engine import Database
+
+Progress = Callable[[str], None]
+
+
+class ProfilZaufanyService:
+    def __init__(self, db: Database, credentials: CredentialService) -> None:
+        self.db = db
+        self.credentials = credentials
+
+    async def prepare_signed_file(self, actor: Actor, user_id: int, company_id: int, env: Environment,
+                                  out_path: Path, *, base_url: str | None = None) -> PreparedFile:
+        """Profil Zaufany step 1: a fresh challenge written as an unsigned AuthTokenRequest file."""
+        from ksef_tui.ksef.errors import KsefError
+        from ksef_tui.ksef.models import Context
+
+        with self.db.session() as s:
+            _u, company = load_subject(s, actor, user_id, company_id, write=True)
+            nip = company.nip
+        try:
+            async with self.credentials.connections.gateway(env, base_url) as gw:
+                req = await gw.prepare_signed_file_request(Context.nip(nip))
+        except KsefError as exc:
+            raise operation_error(exc) from None
+        out_path = Path(out_path).expanduser()
+        if out_path.is_dir():
+            out_path = out_path / f"AuthTokenRequest-{nip}-{env.value}-{req.challenge.challenge[:8]}.xml"
+        try:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_bytes(req.xml)
+        except OSError as exc:
+            raise ValidationFailed({"path": _("Cannot write {path}: {reason}").format(path=out_path, reason=exc.strerror)}) from None
+        with self.db.session() as s:
+            audit.record(s, [audit.audit_values(actor, "credential.pz_file", "company", company_id, nip, None,
+                                                {"environment": env.value, "user_id": user_id,
+                                                 "challenge": req.challenge.challenge})])
+        return PreparedFile(out_path, req.challenge.challenge, req.expires_at, nip, env)
+
+    @staticmethod
+    def check_signed_file(signed: bytes, prepared: PreparedFile | None = None, *,
+                          nip: str | None = None) -> SignedFileCheck:
+        """Profil Zaufany step 3: the local checks the gateway makes before sending (no network).
+
+        The same checks run again when the file is sent; this only lets the UI say at once
+        that the file is not signed, is for another challenge or company, or has expired.
+        """
+        from ksef_tui.ksef.errors import KsefError
+        from ksef_tui.ksef.models import Context
+        from ksef_tui.ksef.signedfile import check_signed_file
+
+        nip = nip or (prepared.nip if prepared is not None else None)
+        try:
+            facts = check_signed_file(signed, expected_challenge=prepared.challenge if prepared else None,
+                                      expires_at=prepared.expires_at if prepared else None,
+                                      expected_context=Context.nip(nip) if nip else None)
+        except KsefError as exc:
+            raise operation_error(exc) from None
+        return SignedFileCheck(facts.challenge, str(facts.context), facts.signatures)
+
+    async def token_from_signed_file(self, actor: Actor, user_id: int, company_id: int, env: Environment,
+                                     signed: bytes, *, expected_challenge: str | None = None,
+                                     permissions: tuple[str, ...] = DEFAULT_PERMISSIONS,
+                                     description: str | None = None, progress: Progress | None = None,
+                                     base_url: str | None = None) -> CredentialView:
+        """"Get access token": signed file → authorize → redeem → new KSeF token → Active → saved."""
+        from ksef_tui.ksef.errors import KsefError
+        from ksef_tui.ksef.models import Context
+
+        with self.db.session() as s:
+            user, company = load_subject(s, actor, user_id, company_id, write=True)
+            nip, login = company.nip, user.login
+        description = description or f"ksef-tui {login} {nip} {env.value}"
+        try:
+            async with self.credentials.connections.gateway(env, base_url) as gw:
+                session = await gw.authorize_with_signed_file(signed, expected_challenge=expected_challenge,
+                                                              expected_context=Context.nip(nip), progress=progress)
+                generated = await gw.generate_token(session, list(permissions), description[:256])
+                if progress:
+                    progress("token")
+                info = await gw.wait_token_active(session, generated.reference_number)
+                if progress:
+                    progress("active")
+        except KsefError as exc:
+            raise operation_error(exc) from None
+        return self.credentials.save_token(actor, user_id, company_id, env, generated.token.reveal(),
+                               reference=generated.reference_number, permissions=tuple(info.permissions or permissions),
+                               status=info.status, action="credential.token_obtained")
+
+    async def certificate_from_signed_file(self, actor: Actor, user_id: int, company_id: int, env: Environment,
+                                           signed: bytes, *, expected_challenge: str | None = None,
+                                           name: str | None = None, progress: Progress | None = None,
+                                           base_url: str | None = None) -> CredentialView:
+        """"Enroll a KSeF certificate instead": signed file → enroll → retrieve → test → saved as Certificate."""
+        from ksef_tui.ksef.errors import KsefError
+        from ksef_tui.ksef.models import Context
+
+        with self.db.session() as s:
+            user, company = load_subject(s, actor, user_id, company_id, write=True)
+            nip, login = company.nip, user.login
+        cert_name = certificate_name(name or f"ksef-tui {login}")
+        try:
+            async with self.credentials.connections.gateway(env, base_url) as gw:
+                session = await gw.authorize_with_signed_file(signed, expected_challenge=expected_challenge,
+                                                              expected_context=Context.nip(nip), progress=progress)
+                cert, key_pem = await gw.request_certificate(session, cert_name)
+                if progress:
+                    progress("enrolled")
+        except KsefError as exc:
+            raise operation_error(exc) from None
+        files = CertificateFiles(cert_data=cert.pem, key_data=key_pem.reveal())
+        return await self.credentials.authorize_certificate(actor, user_id, company_id, env, files,
+                                                progress=progress, base_url=base_url)
+

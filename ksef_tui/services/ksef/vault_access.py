@@ -1,0 +1,122 @@
+"""The vault as the KSeF services use it: the master key loaded once and checked against the database,
+and the sealing and opening of one credential's material, bound to its user, company and environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from ksef_tui.domain.auth import AuthMethod
+from ksef_tui.domain.secret import Secret
+from ksef_tui.i18n import _
+from ksef_tui.services.errors import ServiceError
+from ksef_tui.store.engine import Database
+from ksef_tui.store.models import KsefCredential, VaultCheck
+
+if TYPE_CHECKING:  # imported lazily at run time: start-up never loads KSeF code
+    from ksef_tui.ksef.certificates import Credential
+    from ksef_tui.vault.envelope import Vault
+
+
+class VaultAccess:
+    """Loads the master key once, checks it against the database, seals and opens."""
+
+    def __init__(self, db: Database, key_path: Path | None = None) -> None:
+        self.db = db
+        self.key_path = key_path
+        self._vault: Vault | None = None
+
+    def check(self) -> None:
+        """At start: if the database holds secrets, the key must be there and right."""
+        with self.db.engine.connect() as conn:
+            row = conn.execute(select(VaultCheck.key_id, VaultCheck.check).where(VaultCheck.id == 1)).first()
+        if row is not None:
+            self._load(row[1], create=False)
+
+    def vault(self) -> "Vault":
+        if self._vault is None:
+            with self.db.engine.connect() as conn:
+                row = conn.execute(select(VaultCheck.check).where(VaultCheck.id == 1)).first()
+            if row is not None:
+                self._load(row[0], create=False)
+            else:
+                self._create()
+        assert self._vault is not None
+        return self._vault
+
+    def _load(self, check_blob: bytes, *, create: bool) -> None:
+        from ksef_tui.vault.envelope import MASTER_KEY_ENV, Vault, VaultError, key_file_path, load_master_key
+
+        vault = Vault(load_master_key(create=create, path=self.key_path))
+        try:
+            vault.verify_check(check_blob)
+        except VaultError:
+            import os
+
+            from ksef_tui.vault.rotation import finish_interrupted_rotation
+
+            path = self.key_path or key_file_path()
+            if os.environ.get(MASTER_KEY_ENV) or not finish_interrupted_rotation(path, check_blob):
+                raise
+            vault = Vault(load_master_key(create=False, path=path))
+            vault.verify_check(check_blob)
+        self._vault = vault
+
+    def _create(self) -> None:
+        from ksef_tui.vault.envelope import Vault, load_master_key
+
+        vault = Vault(load_master_key(create=True, path=self.key_path))
+        with self.db.session() as s:
+            if s.get(VaultCheck, 1) is None:
+                s.add(VaultCheck(id=1, key_id=vault.key.key_id_hex, check=vault.make_check()))
+        with self.db.engine.connect() as conn:
+            check_blob = conn.execute(select(VaultCheck.check).where(VaultCheck.id == 1)).scalar_one()
+        vault.verify_check(check_blob)  # another process may have created it first
+        self._vault = vault
+
+    def reset(self, vault: "Vault") -> None:
+        self._vault = vault
+
+
+def credential_context(user_id: int, company_id: int, env: str, field: str) -> str:
+    return f"ksef-credential:{user_id}:{company_id}:{env}:{field}"
+
+
+def seal_certificate(vault: "Vault", row: KsefCredential, credential: "Credential") -> None:
+    """Seal a certificate and its key into ``row`` (bound to its user, company and environment), with its facts."""
+    facts = credential.facts
+    env = row.environment
+    row.cert_blob = vault.seal(credential.certificate_pem, credential_context(row.user_id, row.company_id, env, "certificate"))
+    row.key_blob = vault.seal(credential.private_key_pem.reveal(), credential_context(row.user_id, row.company_id, env, "key"))
+    row.cert_subject = facts.subject[:500]
+    row.cert_identifier = facts.identifier
+    row.cert_serial = facts.serial_number
+    row.cert_valid_from = facts.valid_from
+    row.cert_valid_to = facts.valid_to
+    row.cert_fingerprint = facts.fingerprint_sha256
+
+
+
+def seal_token(vault: "Vault", row: KsefCredential, token: str) -> None:
+    row.token_blob = vault.seal(token.encode(), credential_context(row.user_id, row.company_id, row.environment, "token"))
+    row.token_last4 = token[-4:]
+
+
+def open_material(vault: "Vault", row: KsefCredential, method: str | None = None) -> Any:
+    """The opened material of ``row`` for ``method`` (default: the row's own): a token as a
+    :class:`Secret`, or a certificate with its key."""
+    from ksef_tui.ksef.certificates import load_credential
+
+    method = method or row.method
+    env = row.environment
+    if method == AuthMethod.TOKEN.value:
+        if row.token_blob is None:
+            raise ServiceError(_("No KSeF token is saved for this environment."))
+        return Secret(vault.open(row.token_blob, credential_context(row.user_id, row.company_id, env, "token")).decode())
+    if row.cert_blob is None or row.key_blob is None:
+        raise ServiceError(_("No certificate is saved for this environment."))
+    cert = vault.open(row.cert_blob, credential_context(row.user_id, row.company_id, env, "certificate"))
+    key = vault.open(row.key_blob, credential_context(row.user_id, row.company_id, env, "key"))
+    return load_credential(cert_data=cert, key_data=key, strict=False)
