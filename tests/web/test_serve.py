@@ -1,0 +1,124 @@
+"""``ksef-tui serve`` through HTTP and the terminal's websocket (what the page does)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+
+from tests.web.conftest import ADMIN, ADMIN_PASSWORD, CLIENT, CLIENT_PASSWORD
+from tests.web.portal import CTRL_Q, ENTER, TerminalClient
+
+
+async def log_has(portal, *needles: str, timeout: float = 15.0) -> str:
+    """The server's log once it holds every needle (a session's end line follows its app's exit)."""
+    for _i in range(int(timeout / 0.1)):
+        log = portal.log()
+        if all(n in log for n in needles):
+            return log
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{needles} not in the log:\n{portal.log()}")
+
+
+def test_serve_refuses_without_any_password(db_url, ctx):
+    out = subprocess.run([sys.executable, "-m", "ksef_tui.web", "--database", db_url, "--port", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "no account has a password" in out.stderr and "ksef-tui admin create" in out.stderr
+    assert out.stdout == ""
+
+
+async def log_in(client: TerminalClient, login: str, password: str) -> None:
+    await client.wait_for("Log in")
+    await client.type(login)
+    await asyncio.sleep(0.3)
+    await client.send(ENTER)  # to the password field
+    await asyncio.sleep(0.5)
+    await client.type(password)
+    await asyncio.sleep(0.3)
+    await client.send(ENTER)
+
+
+async def test_page_health_and_a_session_that_starts_at_the_login_screen(office_db, portal_factory):
+    portal = portal_factory(office_db)
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(portal.url + "/") as r:
+            assert r.status == 200
+            page = await r.text()
+            assert "fonts.googleapis" not in page and "/static/js/textual.js" in page
+            cookie = r.cookies["ksef_portal"]
+            assert cookie["httponly"] and cookie["samesite"] == "Strict"
+            assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+        async with http.get(portal.url + "/health") as r:
+            assert r.status == 200 and (await r.json())["status"] == "ok"
+    async with TerminalClient(portal.url) as client:
+        await client.connect()
+        await client.wait_for("ksef-tui: log in")
+        assert "Demo accounts" not in client.text()
+        await log_in(client, CLIENT, CLIENT_PASSWORD)
+        await client.wait_for("Profile → KSeF configuration")
+        assert CLIENT_PASSWORD not in client.received.decode("utf-8", "replace")
+        await client.send(CTRL_Q)  # log out: the session ends
+        await client.wait_closed()
+    await log_has(portal, "start: source 127.0.0.1", "end: logout")
+    from ksef_tui.services.actor import Actor
+    from ksef_tui.services.audit import AuditService
+    from ksef_tui.store.engine import open_database
+
+    db = open_database(office_db)
+    try:
+        entry = AuditService(db).entries(Actor.local_admin("t"), action="user.login")[0]
+        assert entry.after == {"source": "web:127.0.0.1"}
+    finally:
+        db.dispose()
+
+
+async def test_administrators_only_when_the_office_allows(office_db, portal_factory):
+    portal = portal_factory(office_db)
+    async with TerminalClient(portal.url) as client:
+        await client.connect()
+        await log_in(client, ADMIN, ADMIN_PASSWORD)
+        await client.wait_for("Administrators do not log in here")
+    allowed = portal_factory(office_db, "--allow-admins")
+    async with TerminalClient(allowed.url) as client:
+        await client.connect()
+        await log_in(client, ADMIN, ADMIN_PASSWORD)
+        await client.wait_for("Companies")
+
+
+async def test_session_cap_idle_timeout_and_browser_close(office_db, portal_factory):
+    portal = portal_factory(office_db, "--max-sessions", "2", "--idle-timeout", "3")
+    import aiohttp
+
+    async with TerminalClient(portal.url) as a, TerminalClient(portal.url) as b, TerminalClient(portal.url) as c:
+        await a.connect()
+        await b.connect()
+        await a.wait_for("ksef-tui: log in")
+        await b.wait_for("ksef-tui: log in")
+        async with aiohttp.ClientSession() as http:  # the page says the portal is busy
+            async with http.get(portal.url + "/") as r:
+                assert r.status == 503 and "all 2 sessions are in use" in await r.text()
+        await c.connect()  # a websocket beyond the cap is closed: try again later
+        assert await c.wait_closed() == 1013
+        await a.type("x")  # a keeps typing now and then; b does nothing and times out
+        assert await b.wait_closed(15) is not None
+        assert not a.closed.is_set()
+        await a.ws.close()  # the browser closes: the session ends
+    await log_has(portal, "end: idle timeout", "end: browser closed", "session refused: all 2 sessions in use")
+
+
+async def test_another_sites_page_cannot_open_a_session(office_db, portal_factory):
+    portal = portal_factory(office_db)
+    import aiohttp
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await (await http.get(portal.url + "/")).read()
+        ws = await http.ws_connect(portal.url.replace("http", "ws") + "/ws", headers={"Origin": "https://evil.example"})
+        await ws.receive()
+        assert ws.close_code == 1008
+        async with http.get(portal.url + "/upload/" + "A" * 43) as r:
+            assert r.status == 404
