@@ -229,10 +229,8 @@ class SessionsArea(Area):
     def revoke_session(self, caller: Caller, reference_number: str) -> None:
         op = self.state.operations.get(reference_number)
         if op is None or (op.context_type, op.context_value) != caller.context:
-            raise KsefApiError(
-                21304,
-                [f"Operacja uwierzytelniania o numerze referencyjnym {reference_number} nie została znaleziona."],
-            )
+            # 2.9 lists only 21405 for this operation
+            raise v.invalid(f"Sesja uwierzytelniania o numerze referencyjnym {reference_number} nie została znaleziona.")
         op.revoked = True
 
 

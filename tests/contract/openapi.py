@@ -183,6 +183,22 @@ def match_template(method: str, path: str, *, version: str = CURRENT) -> str | N
     return None
 
 
+def documented_codes(method: str, path_template: str, *, version: str = CURRENT) -> set[int] | None:
+    """Exception codes the 400 answer's description table lists (``None``: the spec lists none)."""
+    description = operation(method, path_template, version=version)["responses"].get("400", {}).get("description", "")
+    codes = {int(code) for code in re.findall(r"^\|\s*(\d{4,5})\s*\|", description, flags=re.MULTILINE)}
+    return codes or None
+
+
+def exception_codes(body: Any) -> list[int]:
+    """Exception codes of a 400 body (legacy ``ExceptionResponse`` or ``BadRequestProblemDetails``)."""
+    if not isinstance(body, dict):
+        return []
+    if "exception" in body:
+        return [d.get("exceptionCode") for d in body["exception"].get("exceptionDetailList") or []]
+    return [e.get("code") for e in body.get("errors") or []]
+
+
 def validate_httpx_response(
     method: str, path_template: str, response: Any, *, strict: bool = True, version: str = CURRENT
 ) -> Any:

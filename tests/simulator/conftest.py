@@ -15,24 +15,40 @@ if str(ROOT) not in sys.path:  # make ``tests.contract`` importable whatever the
     sys.path.insert(0, str(ROOT))
 
 from ksef_tui.simulator import ManualClock, SimulatorConfig, create_app, serve_in_thread
-from tests.contract.openapi import match_template, validate_httpx_response
+from tests.contract.openapi import documented_codes, exception_codes, match_template, spec, validate_httpx_response
 
 NIP = "5265877635"
 OTHER_NIP = "7762811692"
 PESEL = "90010112345"
 
 
-def contract_hook(response: httpx.Response) -> None:
-    """Every response the simulator gives must match the spec (when the status is documented)."""
-    response.read()
+def check_contract(response: httpx.Response, *, codes: bool = True) -> None:
+    """A (read) response of the simulator matches openapi-v2.9.0.json: the path is in the spec, the
+    body of a documented status validates, and a 400 carries only exception codes the operation
+    lists (where the spec lists any)."""
     path = response.request.url.path
     path = path[path.index("/v2") + 3 :]
-    template = match_template(response.request.method, path)
-    assert template is not None, f"{response.request.method} {path} is not in the spec"
-    from tests.contract.openapi import spec
+    method = response.request.method
+    template = match_template(method, path)
+    assert template is not None, f"{method} {path} is not in the spec"
+    if str(response.status_code) not in spec()["paths"][template][method.lower()]["responses"]:
+        return
+    body = validate_httpx_response(method, template, response)
+    listed = documented_codes(method, template)
+    if codes and response.status_code == 400 and listed is not None:
+        unlisted = [c for c in exception_codes(body) if c not in listed]
+        assert not unlisted, f"{method} {template}: codes {unlisted} not listed by 2.9 ({sorted(listed)})"
 
-    if str(response.status_code) in spec()["paths"][template][response.request.method.lower()]["responses"]:
-        validate_httpx_response(response.request.method, template, response)
+
+def contract_hook(response: httpx.Response) -> None:
+    """httpx response hook: every response the simulator gives must match the spec."""
+    response.read()
+    check_contract(response)
+
+
+async def async_contract_hook(response: httpx.Response) -> None:
+    await response.aread()
+    check_contract(response)
 
 
 def fast_config(**overrides: object) -> SimulatorConfig:

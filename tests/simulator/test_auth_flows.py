@@ -116,6 +116,8 @@ def test_sessions_pagination_and_revoke_by_reference(client, sim):
     assert len(rest.json()["items"]) == 2
     victim = page["items"][0]["referenceNumber"]
     assert client.delete(f"/auth/sessions/{victim}", headers=bearer(logins[0])).status_code == 204
+    unknown = client.delete(f"/auth/sessions/{'20250514-AU-0000000000-0000000000-00'}", headers=bearer(logins[0]))
+    assert unknown.status_code == 400  # 21405: the only code 2.9 lists here (the contract hook checks it)
     assert len(client.get("/auth/sessions", headers=bearer(logins[0]), params={"pageSize": 100}).json()["items"]) == 11
 
 
@@ -199,14 +201,15 @@ def test_token_and_xades_over_loopback(net_client, loopback):
 
 
 async def test_async_httpx_asgi_transport(clock):
-    from conftest import fast_config
+    from conftest import async_contract_hook, fast_config
 
     from ksef_tui.simulator import create_app
 
     app = create_app(fast_config(clock=clock))
     token = app.state.sim.issue_ksef_token(context_nip=NIP, permissions=["InvoiceRead"])
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sim/v2") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim/v2",
+                                 event_hooks={"response": [async_contract_hook]}) as http:
         ch = (await http.post("/auth/challenge")).json()
         keys = (await http.get("/security/public-key-certificates")).json()
         key = next(k for k in keys if "KsefTokenEncryption" in k["usage"])

@@ -145,7 +145,7 @@ def test_signed_request_garbage_never_5xx(client):
 )
 async def test_oversize_body_is_refused_without_reading_it_whole(clock, path, content_type, cap):
     import httpx
-    from conftest import fast_config
+    from conftest import async_contract_hook, fast_config
 
     from ksef_tui.simulator import create_app
 
@@ -158,7 +158,8 @@ async def test_oversize_body_is_refused_without_reading_it_whole(clock, path, co
             yield b"x" * 1024
 
     transport = httpx.ASGITransport(app=create_app(fast_config(clock=clock)))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sim/v2") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim/v2",
+                                 event_hooks={"response": [async_contract_hook]}) as http:
         r = await http.post(path, content=endless(), headers={"Content-Type": content_type})
         assert r.status_code == 400 and r.json()["exception"]["exceptionDetailList"][0]["exceptionCode"] == 21001
         assert pulled <= cap // 1024 + 2  # stopped at the cap
