@@ -8,10 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import NIP, OTHER_NIP
-from kclient import Ksef, auth_xml, bearer, new_key, pem_pair, self_signed, sign, subject
 
 from ksef_tui.simulator.ids import ksef_timestamp
+
+from .conftest import NIP, OTHER_NIP
+from .kclient import Ksef, auth_xml, bearer, new_key, pem_pair, self_signed, sign, subject
 
 
 def code_of(response) -> int:
@@ -257,7 +258,7 @@ def test_no_warning_echo_and_no_testdata_in_strict_mode(make_client):
 
 
 def test_fault_injection_answers_21184(client, sim):
-    from conftest import check_contract
+    from .conftest import check_contract
 
     # an injected fault is outside what the spec lists for /tokens: check the shape, not the code
     client.event_hooks["response"] = [lambda r: (r.read(), check_contract(r, codes=False))]

@@ -6,8 +6,9 @@ import re
 
 import httpx
 import pytest
-from conftest import NIP, OTHER_NIP
-from kclient import Ksef, auth_xml, bearer, new_key, self_signed, sign, subject
+
+from .conftest import NIP, OTHER_NIP
+from .kclient import Ksef, auth_xml, bearer, new_key, self_signed, sign, subject
 
 CHALLENGE_RE = re.compile(r"^\d{8}-CR-[A-F0-9]{10}-[A-F0-9]{10}-[A-F0-9]{2}$")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}\+00:00$")
@@ -132,7 +133,7 @@ def test_owner_in_other_context_has_no_permissions_415(client):
 
 
 def test_pesel_needs_person_link_or_grant(client):
-    from conftest import PESEL
+    from .conftest import PESEL
 
     key = new_key("ec")
     cert = self_signed(subject(pesel=PESEL), key)
@@ -201,9 +202,9 @@ def test_token_and_xades_over_loopback(net_client, loopback):
 
 
 async def test_async_httpx_asgi_transport(clock):
-    from conftest import async_contract_hook, fast_config
-
     from ksef_tui.simulator import create_app
+
+    from .conftest import async_contract_hook, fast_config
 
     app = create_app(fast_config(clock=clock))
     token = app.state.sim.issue_ksef_token(context_nip=NIP, permissions=["InvoiceRead"])
@@ -213,7 +214,7 @@ async def test_async_httpx_asgi_transport(clock):
         ch = (await http.post("/auth/challenge")).json()
         keys = (await http.get("/security/public-key-certificates")).json()
         key = next(k for k in keys if "KsefTokenEncryption" in k["usage"])
-        from kclient import encrypt_token
+        from .kclient import encrypt_token
 
         r = await http.post("/auth/ksef-token", json={
             "challenge": ch["challenge"], "contextIdentifier": {"type": "Nip", "value": NIP},

@@ -10,10 +10,11 @@ import json
 import string
 
 import pytest
-from conftest import NIP
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from kclient import Ksef, auth_xml, new_key, self_signed, sign, subject
+
+from .conftest import NIP
+from .kclient import Ksef, auth_xml, new_key, self_signed, sign, subject
 
 #: (method, path) of every route; {ref} and {serial} are filled by the strategy
 ROUTES = [
@@ -145,9 +146,10 @@ def test_signed_request_garbage_never_5xx(client):
 )
 async def test_oversize_body_is_refused_without_reading_it_whole(clock, path, content_type, cap):
     import httpx
-    from conftest import async_contract_hook, fast_config
 
     from ksef_tui.simulator import create_app
+
+    from .conftest import async_contract_hook, fast_config
 
     pulled = 0
 

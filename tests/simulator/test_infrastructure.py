@@ -10,10 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import NIP, contract_hook
-from kclient import Ksef, bearer
 
 from ksef_tui.simulator import create_app, serve_in_thread
+
+from .conftest import NIP, contract_hook
+from .kclient import Ksef, bearer
 
 
 def test_rate_limit_429_with_retry_after(make_client, clock):
@@ -69,7 +70,7 @@ def test_dropped_connection_is_a_network_error(loopback):
 
 
 def test_state_persists_across_restarts(tmp_path):
-    from conftest import fast_config
+    from .conftest import fast_config
 
     state = tmp_path / "state.json"
     app = create_app(fast_config(state_file=state))

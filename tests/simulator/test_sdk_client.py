@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from conftest import NIP
-from kclient import new_key, self_signed, subject
 from ksef_client import KsefClient, KsefClientOptions
 from ksef_client.services.workflows import AuthCoordinator
+
+from .conftest import NIP
+from .kclient import new_key, self_signed, subject
 
 
 def sdk(base_url: str) -> KsefClient:

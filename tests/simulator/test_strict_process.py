@@ -12,8 +12,9 @@ import sys
 
 import httpx
 import pytest
-from conftest import NIP, ROOT, contract_hook, simulator_process
-from kclient import Ksef, TestCa, auth_xml, new_key, self_signed, subject, xades_sign
+
+from .conftest import NIP, ROOT, contract_hook, simulator_process
+from .kclient import Ksef, TestCa, auth_xml, new_key, self_signed, subject, xades_sign
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 
-from conftest import NIP, OTHER_NIP
 from cryptography import x509
-from kclient import Ksef, auth_xml, bearer, csr_b64, new_key, pem_pair, self_signed, sign, subject
+
+from .conftest import NIP, OTHER_NIP
+from .kclient import Ksef, auth_xml, bearer, csr_b64, new_key, pem_pair, self_signed, sign, subject
 
 
 def code_of(response) -> int:
@@ -153,7 +154,7 @@ def test_enrollment_not_for_token_sessions(client, sim):
 
 
 def test_trusted_profile_signer_in_strict_mode(make_client):
-    from conftest import PESEL
+    from .conftest import PESEL
 
     strict = make_client(mode="strict")
     sim = strict.app.state.sim

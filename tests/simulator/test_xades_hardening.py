@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import NIP, OTHER_NIP
-from kclient import Ksef, Ref, auth_xml, new_key, self_signed, sign, subject, xades_sign
 from lxml import etree
+
+from .conftest import NIP, OTHER_NIP
+from .kclient import Ksef, Ref, auth_xml, new_key, self_signed, sign, subject, xades_sign
 
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import NIP
-from kclient import Ksef, auth_xml, new_key, self_signed, sign, subject
+
+from .conftest import NIP
+from .kclient import Ksef, auth_xml, new_key, self_signed, sign, subject
 
 
 def code_of(response) -> int:
