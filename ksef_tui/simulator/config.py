@@ -59,6 +59,15 @@ class SimulatorConfig:
     certificate_limits: dict[str, tuple[int, int]] = field(
         default_factory=lambda: {"Nip": (300, 100), "Pesel": (12, 6), "Fingerprint": (12, 6)}
     )
+    #: How long a ``/permissions/*`` grant or withdrawal stays at status 100 before it takes effect.
+    permission_operation_delay_s: float = 0.5
+    #: ``GET /permissions/operations/{ref}`` answers 410 Gone after this (30 days in KSeF).
+    permission_operation_retention_s: float = 30 * 24 * 3600.0
+    #: Owners of a context besides the identity whose NIP is the context's (KSeF's own rule): NIP ->
+    #: identifiers of persons linked to it, like a NIP–PESEL link, e.g. ``{"5265877635": ["Pesel:90010112345"]}``
+    #: (a bare value is read as a PESEL if 11 digits, a NIP if 10, a certificate fingerprint if 64 hex).
+    #: The way to make owners in strict mode, which has no ``/testdata/person``.
+    owners: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mode not in ("test", "strict"):

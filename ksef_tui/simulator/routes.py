@@ -19,6 +19,7 @@ from . import validation as v
 from .bodies import INVALID, UNREADABLE, parse_json, read_body
 from .core import Caller
 from .errors import ProblemError, dumps
+from .permission_routes import permission_routes
 from .simulator import Simulator
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -201,6 +202,7 @@ def build_routes(sim: Simulator) -> list[Route]:
         Route("/limits/context", context_limits, methods=["GET"]),
         Route("/limits/subject", subject_limits, methods=["GET"]),
     ]
+    routes += permission_routes(sim, json_body, caller)
     if sim.config.mode == "test":
         routes += _testdata_routes(sim, json_body, caller)
     return routes
@@ -249,6 +251,8 @@ def _testdata_routes(
         Route("/testdata/subject/remove", public(td.subject_remove), methods=["POST"]),
         Route("/testdata/permissions", public(td.grant_permissions), methods=["POST"]),
         Route("/testdata/permissions/revoke", public(td.revoke_permissions), methods=["POST"]),
+        Route("/testdata/attachment", public(td.attachment), methods=["POST"]),
+        Route("/testdata/attachment/revoke", public(td.attachment_revoke), methods=["POST"]),
         Route("/testdata/context/block", public(td.block_context, optional=True), methods=["POST"]),
         Route("/testdata/context/unblock", public(td.unblock_context, optional=True), methods=["POST"]),
         Route("/testdata/rate-limits", override(limits.set_rate_limits, limits.reset_rate_limits),

@@ -19,8 +19,10 @@ from .auth import AuthArea
 from .certificates import CertificatesArea
 from .config import SimulatorConfig
 from .core import Caller, SimulatorCore
+from .grants import GrantsArea
 from .identity import personal_name
 from .limits import LimitsArea
+from .permission_queries import PermissionQueriesArea
 from .permissions import PermissionsArea
 from .sessions import SessionsArea
 from .testdata import TestdataArea
@@ -41,6 +43,8 @@ class Simulator(SimulatorCore):
         self.limits = LimitsArea(self, self.sessions)
         self.certificates = CertificatesArea(self, self.limits)
         self.testdata = TestdataArea(self, self.permissions)
+        self.grants = GrantsArea(self, self.permissions)
+        self.permission_queries = PermissionQueriesArea(self, self.permissions)
         self._trusted_profile_signers: dict[str, pki.KeyAndCert] = {}
         self.save()
 
@@ -99,6 +103,44 @@ class Simulator(SimulatorCore):
         """``POST /testdata/person`` from Python (link a PESEL to a NIP as its owner)."""
         self.testdata.person(body)
         self.save()
+
+    def grant_permissions(
+        self,
+        context_nip: str,
+        subject: tuple[str, str],
+        permissions: list[str] | tuple[str, ...] = ("InvoiceRead",),
+        *,
+        kind: str = "person",
+        can_delegate: bool = False,
+        client_nip: str | None = None,
+        description: str = "Uprawnienie nadane przez symulator",
+    ) -> list[str]:
+        """Grant at once, outside the API (works in strict mode too); returns the permission ids.
+
+        ``kind="person"``: ``subject`` (``("Pesel", …)``, ``("Nip", …)``, ``("Fingerprint", …)``) may work in
+        ``context_nip``. ``kind="entity"``: ``context_nip`` (the client) grants the entity ``("Nip", office)``,
+        delegable with ``can_delegate``. ``kind="indirect"``: the intermediary ``context_nip`` (the office)
+        grants ``subject`` for ``client_nip``, or for all its clients when ``client_nip`` is ``None``.
+        """
+        with self.lock:
+            granted = self.permissions.seed(kind, context_nip, subject, permissions, description,
+                                            can_delegate=can_delegate, target_nip=client_nip)
+        self.save()
+        return granted
+
+    def revoke_permission(self, permission_id: str) -> bool:
+        """Withdraw a grant at once, outside the API; whether it existed."""
+        with self.lock:
+            found = self.permissions.withdraw(permission_id)
+        self.save()
+        return found
+
+    def effective_permissions(
+        self, subject: tuple[str, str], context_nip: str, *, context_type: str = "Nip"
+    ) -> list[str]:
+        """What ``subject`` may do in the context now (what an authentication there would get)."""
+        with self.lock:
+            return self.permissions.permissions_for(subject, context_type, context_nip)
 
     def trusted_profile_signer(self, pesel: str, given_name: str, surname: str) -> pki.KeyAndCert:
         """The (cached) signing certificate of a person at the simulated Profil Zaufany service."""

@@ -127,6 +127,7 @@ class Person:
     is_bailiff: bool
     description: str
     is_deceased: bool = False
+    created: datetime | None = None
 
 
 @dataclass
@@ -135,15 +136,62 @@ class Subject:
     subject_type: str
     description: str
     subunits: list[str] = field(default_factory=list)
+    subunit_descriptions: list[str] = field(default_factory=list)
+    created: datetime | None = None
 
 
 @dataclass
-class Grant:
-    context_nip: str
-    identifier_type: str
-    identifier_value: str
-    permissions: list[str]
-    descriptions: list[str] = field(default_factory=list)
+class PermissionGrant:
+    """One granted permission scope (KSeF lists and withdraws each scope by its own ``id``).
+
+    ``grantor`` is the context in which it was granted; ``context`` the one where it applies (the
+    same for person and entity grants; the subunit for a subunit administrator; ``None`` for an
+    indirect grant, which applies in ``target``: a client's context, or every client's with
+    ``AllPartners``). It exists from ``start`` (when its operation finished) until ``end``.
+    """
+
+    id: str
+    #: person | entity | indirect | subunit | eu-admin | eu-rep | authorization
+    kind: str
+    grantor_type: str
+    grantor_value: str
+    context_type: str | None
+    context_value: str | None
+    subject_type: str
+    subject_value: str
+    scope: str
+    description: str
+    start: datetime
+    #: who granted it (``System`` for test-data grants, value ``None``)
+    author_type: str
+    author_value: str | None = None
+    can_delegate: bool = False
+    target_type: str | None = None
+    target_value: str | None = None
+    #: ``PermissionsSubjectPersonDetails`` / ``PermissionsSubjectEntityDetails`` as listed
+    person_details: dict[str, Any] | None = None
+    entity_details: dict[str, Any] | None = None
+    #: subunit name, or the EU entity's name (``euEntityName``) for EU grants
+    name: str | None = None
+    #: EU entity's ``{fullName, address}``
+    eu_entity_details: dict[str, str] | None = None
+    end: datetime | None = None
+
+    def exists(self, now: datetime) -> bool:
+        return self.start <= now and (self.end is None or now < self.end)
+
+
+@dataclass
+class PermissionOperation:
+    """An asynchronous grant or withdrawal (``GET /permissions/operations/{referenceNumber}``)."""
+
+    reference_number: str
+    context_type: str
+    context_value: str
+    requested: datetime
+    ready_at: datetime
+    code: int
+    details: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -156,7 +204,10 @@ class State:
     enrollments: dict[str, Enrollment] = field(default_factory=dict)
     persons: list[Person] = field(default_factory=list)
     subjects: dict[str, Subject] = field(default_factory=dict)
-    grants: list[Grant] = field(default_factory=list)
+    permission_grants: list[PermissionGrant] = field(default_factory=list)
+    permission_operations: dict[str, PermissionOperation] = field(default_factory=dict)
+    #: NIP -> end of its consent to invoices with attachments (``None``: no end)
+    attachment_consents: dict[str, datetime | None] = field(default_factory=dict)
     blocked_contexts: list[str] = field(default_factory=list)
     #: context key -> group -> {perSecond, perMinute, perHour}
     rate_limit_overrides: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)

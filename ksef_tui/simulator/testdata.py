@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from . import validation as v
@@ -28,11 +29,11 @@ class TestdataArea(Area):
         is_bailiff = v.boolean(body, "isBailiff")
         description = v.string(body, "description", min_len=5, max_len=256)
         is_deceased = v.boolean(body, "isDeceased", required=False) or False
-        v.date_time(body, "createdDate")
+        created = v.date_time(body, "createdDate") or self.now()
         assert nip and pesel and description is not None and is_bailiff is not None
         if any(p.nip == nip and p.pesel == pesel for p in self.state.persons):
             raise KsefApiError(30001)
-        self.state.persons.append(Person(nip, pesel, is_bailiff, description, is_deceased))
+        self.state.persons.append(Person(nip, pesel, is_bailiff, description, is_deceased, created))
 
     @locked
     def person_remove(self, body: Any) -> None:
@@ -47,21 +48,22 @@ class TestdataArea(Area):
         nip = v.string(body, "subjectNip", pattern=v.NIP_RE)
         kind = v.string(body, "subjectType", choices=("EnforcementAuthority", "VatGroup", "JST"))
         description = v.string(body, "description", min_len=5, max_len=256)
-        v.date_time(body, "createdDate")
+        created = v.date_time(body, "createdDate") or self.now()
         subunits_raw = body.get("subunits") or []
         if not isinstance(subunits_raw, list):
             raise v.invalid("Pole 'subunits' musi być listą.")
-        subunits = []
+        subunits, subunit_descriptions = [], []
         for unit in subunits_raw:
             unit = v.require_object(unit, "subunits[]")
             unit_nip = v.string(unit, "subjectNip", pattern=v.NIP_RE)
-            v.string(unit, "description", min_len=5, max_len=256)
-            assert unit_nip
+            unit_description = v.string(unit, "description", min_len=5, max_len=256)
+            assert unit_nip and unit_description
             subunits.append(unit_nip)
+            subunit_descriptions.append(unit_description)
         assert nip and kind and description is not None
         if nip in self.state.subjects:
             raise KsefApiError(30001)
-        self.state.subjects[nip] = Subject(nip, kind, description, subunits)
+        self.state.subjects[nip] = Subject(nip, kind, description, subunits, subunit_descriptions, created)
 
     @locked
     def subject_remove(self, body: Any) -> None:
@@ -90,12 +92,37 @@ class TestdataArea(Area):
             item = v.require_object(item, "permissions[]")
             types.append(v.string(item, "permissionType", choices=v.TOKEN_PERMISSIONS))
             descriptions.append(v.string(item, "description", min_len=5, max_len=256))
-        self.permissions.grant(context_nip, authorized, [t for t in types if t], [d or "" for d in descriptions])
+        self.permissions.grant_testdata(context_nip, authorized, [t for t in types if t],
+                                        [d or "" for d in descriptions])
 
     @locked
     def revoke_permissions(self, body: Any) -> None:
         context_nip, authorized = self._grant_target(v.require_object(body))
-        self.permissions.revoke(context_nip, authorized)
+        self.permissions.revoke_testdata(context_nip, authorized)
+
+    @locked
+    def attachment(self, body: Any) -> None:
+        """``/testdata/attachment``: the NIP may send invoices with attachments, with no end date."""
+        nip = v.string(v.require_object(body), "nip", pattern=v.NIP_RE)
+        assert nip
+        self.state.attachment_consents[nip] = None
+
+    @locked
+    def attachment_revoke(self, body: Any) -> None:
+        """``/testdata/attachment/revoke``: from ``expectedEndDate`` on (now if not given)."""
+        body = v.require_object(body)
+        nip = v.string(body, "nip", pattern=v.NIP_RE)
+        end = v.string(body, "expectedEndDate", required=False)
+        assert nip
+        if end is None:
+            self.state.attachment_consents.pop(nip, None)
+            return
+        try:
+            moment = datetime.combine(date.fromisoformat(end), time(), tzinfo=UTC)
+        except ValueError as exc:
+            raise v.invalid("Pole 'expectedEndDate' nie jest poprawną datą.") from exc
+        if nip in self.state.attachment_consents:
+            self.state.attachment_consents[nip] = moment
 
     @staticmethod
     def _block_key(body: Any) -> str:

@@ -52,7 +52,8 @@ async def async_contract_hook(response: httpx.Response) -> None:
 
 
 def fast_config(**overrides: object) -> SimulatorConfig:
-    values: dict[str, object] = {"status_delay_s": 0.0, "token_activation_delay_s": 0.0, "enrollment_delay_s": 0.0}
+    values: dict[str, object] = {"status_delay_s": 0.0, "token_activation_delay_s": 0.0, "enrollment_delay_s": 0.0,
+                                 "permission_operation_delay_s": 0.0}
     values.update(overrides)
     return SimulatorConfig(**values)  # type: ignore[arg-type]
 

@@ -386,3 +386,99 @@ class Ksef:
 
 def bearer(tokens: dict[str, Any], kind: str = "accessToken") -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens[kind]['token']}"}
+
+
+class Permissions:
+    """``/permissions/*`` from the spec (2.9.0): builds each request, checks its body against the spec's
+    request schema before sending, and returns the httpx response (the conftest hook validates it)."""
+
+    def __init__(self, http: httpx.Client, tokens: dict[str, Any]) -> None:
+        self.http = http
+        self.headers = bearer(tokens)
+
+    def _send(self, method: str, path: str, template: str, body: Any = None, **params: int) -> httpx.Response:
+        from tests.contract.openapi import validate_request
+
+        if body is not None:
+            validate_request(method, template, body)
+        return self.http.request(method, path, json=body, headers=self.headers, params=params or None)
+
+    # -- grants ----------------------------------------------------------------------------------
+    def grant_person(self, identifier: tuple[str, str], permissions: list[str], *, description: str = "Uprawnienie",
+                     first_name: str = "Anna", last_name: str = "Nowak") -> httpx.Response:
+        details: dict[str, Any]
+        if identifier[0] == "Fingerprint":
+            details = {"subjectDetailsType": "PersonByFingerprintWithoutIdentifier", "personByFpNoId": {
+                "firstName": first_name, "lastName": last_name, "birthDate": "1990-01-01",
+                "idDocument": {"type": "Paszport", "number": "AB123456", "country": "DE"}}}
+        else:
+            details = {"subjectDetailsType": "PersonByIdentifier",
+                       "personById": {"firstName": first_name, "lastName": last_name}}
+        body = {"subjectIdentifier": {"type": identifier[0], "value": identifier[1]}, "permissions": permissions,
+                "description": description, "subjectDetails": details}
+        return self._send("POST", "/permissions/persons/grants", "/permissions/persons/grants", body)
+
+    def grant_entity(self, nip: str, permissions: dict[str, bool], *, description: str = "Obsługa faktur",
+                     full_name: str = "Biuro Rachunkowe Sp. z o.o.") -> httpx.Response:
+        body = {"subjectIdentifier": {"type": "Nip", "value": nip},
+                "permissions": [{"type": p, "canDelegate": d} for p, d in permissions.items()],
+                "description": description, "subjectDetails": {"fullName": full_name}}
+        return self._send("POST", "/permissions/entities/grants", "/permissions/entities/grants", body)
+
+    def grant_indirect(self, identifier: tuple[str, str], permissions: list[str], *, client_nip: str | None = None,
+                       all_partners: bool = False, description: str = "Praca dla klienta") -> httpx.Response:
+        body: dict[str, Any] = {"subjectIdentifier": {"type": identifier[0], "value": identifier[1]}}
+        if client_nip:
+            body["targetIdentifier"] = {"type": "Nip", "value": client_nip}
+        elif all_partners:
+            body["targetIdentifier"] = {"type": "AllPartners"}
+        body.update(permissions=permissions, description=description, subjectDetails={
+            "subjectDetailsType": "PersonByIdentifier", "personById": {"firstName": "Piotr", "lastName": "Lis"}})
+        return self._send("POST", "/permissions/indirect/grants", "/permissions/indirect/grants", body)
+
+    def grant_authorization(self, nip: str, permission: str) -> httpx.Response:
+        body = {"subjectIdentifier": {"type": "Nip", "value": nip}, "permission": permission,
+                "description": "Samofakturowanie", "subjectDetails": {"fullName": "Kontrahent S.A."}}
+        return self._send("POST", "/permissions/authorizations/grants", "/permissions/authorizations/grants", body)
+
+    def revoke(self, permission_id: str) -> httpx.Response:
+        return self._send("DELETE", f"/permissions/common/grants/{permission_id}",
+                          "/permissions/common/grants/{permissionId}")
+
+    def revoke_authorization(self, permission_id: str) -> httpx.Response:
+        return self._send("DELETE", f"/permissions/authorizations/grants/{permission_id}",
+                          "/permissions/authorizations/grants/{permissionId}")
+
+    def operation(self, reference_number: str) -> httpx.Response:
+        return self._send("GET", f"/permissions/operations/{reference_number}",
+                          "/permissions/operations/{referenceNumber}")
+
+    def done(self, started: httpx.Response) -> dict[str, Any]:
+        """The final status of a grant or withdrawal that answered 202."""
+        assert started.status_code == 202, started.text
+        r = self.operation(started.json()["referenceNumber"])
+        assert r.status_code == 200, r.text
+        return r.json()["status"]
+
+    # -- queries ---------------------------------------------------------------------------------
+    def query(self, kind: str, body: dict[str, Any] | None = None, **paging: int) -> httpx.Response:
+        path = f"/permissions/query/{kind}"
+        return self._send("POST", path, path, body if body is not None else {}, **paging)
+
+    def personal(self, **filters: Any) -> dict[str, Any]:
+        r = self.query("personal/grants", filters)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def persons(self, query_type: str = "PermissionsInCurrentContext", **filters: Any) -> dict[str, Any]:
+        r = self.query("persons/grants", {"queryType": query_type, **filters})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def entities(self, **filters: Any) -> dict[str, Any]:
+        r = self.query("entities/grants", filters)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def roles(self, **paging: int) -> httpx.Response:
+        return self._send("GET", "/permissions/query/entities/roles", "/permissions/query/entities/roles", **paging)
