@@ -174,7 +174,8 @@ class AuthArea(Area):
 
         outcome, token = self._check_token(encrypted, token_key, challenge, context)
         subject = (token.author_type, token.author_value) if token else None
-        permissions = list(token.permissions) if token else []
+        # a token carries what it was made with, as far as its author still holds it (else 415)
+        permissions = self.permissions.token_permissions(token) if token else []
         if outcome is None:
             outcome = self._access_outcome(context, None, permissions)
         if outcome[0] == 200 and token is not None:

@@ -56,6 +56,8 @@ class Caller:
 
     operation: AuthOperation
     client_ip: str
+    #: the access token's permission set (a refresh computes the current one); default: the authentication's
+    granted: list[str] | None = None
 
     @property
     def context(self) -> tuple[str, str]:
@@ -63,7 +65,7 @@ class Caller:
 
     @property
     def permissions(self) -> list[str]:
-        return self.operation.permissions
+        return self.operation.permissions if self.granted is None else self.granted
 
     @property
     def category(self) -> str:

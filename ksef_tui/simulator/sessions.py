@@ -7,8 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from . import validation as v
-from .core import Area, Caller, context_key, locked
+from .core import Area, Caller, SimulatorCore, context_key, locked
 from .errors import KsefApiError, ProblemError
+from .permissions import PermissionsArea
 from .state import AccessToken, AuthOperation
 
 # Status texts of the spec (AuthenticationOperationStatusResponse).
@@ -29,6 +30,11 @@ REVOKED_BY_USER = "Uwierzytelnienie i powiązane refresh tokeny zostały uniewa�
 
 class SessionsArea(Area):
     """Operation status, the token pair, who is calling, and the list of sessions of a context."""
+
+    def __init__(self, core: SimulatorCore, permissions: PermissionsArea | None = None) -> None:
+        super().__init__(core)
+        #: recomputes the permission set at refresh (KSeF: "with the current permission set")
+        self.permissions = permissions
 
     # -- status --------------------------------------------------------------------------------
     def _status_of(self, op: AuthOperation) -> tuple[int, list[str]]:
@@ -95,10 +101,10 @@ class SessionsArea(Area):
         token = self.state.ksef_tokens.get(op.ksef_token_reference)
         return token is None or token.revoked
 
-    def _issue_access_token(self, op: AuthOperation) -> dict[str, str]:
+    def _issue_access_token(self, op: AuthOperation, permissions: list[str]) -> dict[str, str]:
         valid_until = self.now() + timedelta(seconds=self.config.access_token_ttl_s)
         token = self.core.jwt("ContextToken", op, valid_until)
-        self.state.access_tokens[token] = AccessToken(token, op.reference_number, valid_until)
+        self.state.access_tokens[token] = AccessToken(token, op.reference_number, valid_until, list(permissions))
         self._purge_access_tokens()
         return {"token": token, "validUntil": self.ts(valid_until)}
 
@@ -126,7 +132,7 @@ class SessionsArea(Area):
         op.refresh_token = self.core.jwt("RefreshToken", op, refresh_until)
         op.refresh_token_valid_until = refresh_until
         return {
-            "accessToken": self._issue_access_token(op),
+            "accessToken": self._issue_access_token(op, op.permissions),
             "refreshToken": {"token": op.refresh_token, "validUntil": self.ts(refresh_until)},
         }
 
@@ -147,7 +153,8 @@ class SessionsArea(Area):
         if self._ksef_token_revoked(op):
             raise KsefApiError(21301, ["Token KSeF został unieważniony."])
         op.last_token_refresh = self.now()
-        return {"accessToken": self._issue_access_token(op)}
+        current = self.permissions.current_for(op) if self.permissions is not None else op.permissions
+        return {"accessToken": self._issue_access_token(op, current)}
 
     # -- protected endpoints: who is calling ---------------------------------------------------
     @locked
@@ -156,9 +163,11 @@ class SessionsArea(Area):
         if not bearer:
             raise ProblemError(401, "Brak tokenu dostępowego w nagłówku Authorization.")
         op: AuthOperation | None = None
+        granted: list[str] | None = None
         access = self.state.access_tokens.get(bearer)
         if access is not None and self.now() <= access.valid_until:
             op = self.state.operations.get(access.reference_number)
+            granted = access.permissions
         elif allow_refresh:
             candidate = self.state.operation_by_refresh_token(bearer)
             if (
@@ -176,7 +185,7 @@ class SessionsArea(Area):
                 reason_code="ip-not-allowed",
                 security={"clientIp": client_ip},
             )
-        return Caller(op, client_ip)
+        return Caller(op, client_ip, granted)
 
     @locked
     def context_key_for_bearer(self, bearer: str | None) -> str | None:

@@ -38,7 +38,7 @@ class Simulator(SimulatorCore):
         super().__init__(config)
         self.permissions = PermissionsArea(self)
         self.auth = AuthArea(self, self.permissions)
-        self.sessions = SessionsArea(self)
+        self.sessions = SessionsArea(self, self.permissions)
         self.tokens = TokensArea(self)
         self.limits = LimitsArea(self, self.sessions)
         self.certificates = CertificatesArea(self, self.limits)

@@ -63,6 +63,8 @@ class AccessToken:
     token: str
     reference_number: str
     valid_until: datetime
+    #: the permission set computed when it was issued (authentication or refresh)
+    permissions: list[str] | None = None
 
 
 @dataclass

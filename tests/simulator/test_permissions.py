@@ -292,3 +292,57 @@ def test_failed_operations_report_the_spec_status(client):
     status = owner.done(owner.grant_person(("Pesel", PERSON), ["EnforcementOperations"]))
     assert status["code"] == 430
     assert owner.persons()["permissions"] == []
+
+
+# -- tokens: never more than the author holds, and only while the author holds it ---------------
+@pytest.mark.parametrize("path", ["direct", "chain"])
+def test_a_token_stops_working_when_its_author_loses_the_rights(client, path):
+    owner = Identity(nip=CLIENT).permissions(client, CLIENT)
+    if path == "direct":
+        author = Identity(pesel=PERSON)
+        owner.done(owner.grant_person(author.identifier, ["InvoiceRead", "InvoiceWrite"]))
+    else:
+        owner, _, author = _office_with_employee(client)
+    session = author.login(client, CLIENT)
+    too_much = client.post("/tokens", headers=bearer(session),
+                           json={"permissions": ["InvoiceRead", "CredentialsManage"], "description": "Za dużo"})
+    assert too_much.status_code == 400 and code_of(too_much) == 26001
+    made = client.post("/tokens", headers=bearer(session),
+                       json={"permissions": ["InvoiceRead"], "description": "Token"})
+    assert made.status_code == 202
+    token = made.json()["token"]
+    k = Ksef(client)
+    before = k.login_token(token, CLIENT)
+
+    if path == "direct":
+        for grant in ids_of(owner.persons(), authorizedIdentifier={"type": "Pesel", "value": PERSON}):
+            owner.done(owner.revoke(grant))
+    else:
+        (entity_grant,) = ids_of(owner.persons(), authorizedIdentifier={"type": "Nip", "value": OFFICE})
+        owner.done(owner.revoke(entity_grant))
+    assert k.status(k.start_token(token, CLIENT))["status"] == NO_PERMISSIONS
+    listed = client.get("/tokens", headers=bearer(Identity(nip=CLIENT).login(client, CLIENT)))
+    assert listed.json()["tokens"][0]["status"] == "Active"  # the token itself is fine: its author is not
+
+    # an access token keeps the set computed at authentication; a refresh gets the current one
+    probe = {"queryType": "PermissionsInCurrentContext"}
+    old = client.post("/permissions/query/persons/grants", headers=bearer(before), json=probe)
+    assert old.json()["security"]["presentPermissions"] == ["InvoiceRead"]
+    refreshed = client.post("/auth/token/refresh", headers=bearer(before, "refreshToken"))
+    assert refreshed.status_code == 200
+    new = client.post("/permissions/query/persons/grants", headers=bearer(refreshed.json()), json=probe)
+    assert new.json()["security"]["presentPermissions"] == []
+
+
+def test_a_token_carries_only_what_its_author_still_holds(client):
+    owner = Identity(nip=CLIENT).permissions(client, CLIENT)
+    author = Identity(pesel=PERSON)
+    owner.done(owner.grant_person(author.identifier, ["InvoiceRead", "InvoiceWrite"]))
+    session = author.login(client, CLIENT)
+    token = client.post("/tokens", headers=bearer(session),
+                        json={"permissions": ["InvoiceRead", "InvoiceWrite"], "description": "Token"}).json()["token"]
+    (write,) = ids_of(owner.persons(), permissionScope="InvoiceWrite")
+    owner.done(owner.revoke(write))
+    tokens = Ksef(client).login_token(token, CLIENT)
+    probe = client.post("/permissions/query/entities/grants", headers=bearer(tokens), json={})
+    assert probe.status_code == 403 and probe.json()["security"]["presentPermissions"] == ["InvoiceRead"]
