@@ -3,11 +3,11 @@ attachments, limits, strict-mode owners and persistence (responses validated by 
 
 from __future__ import annotations
 
-from conftest import NIP, OTHER_NIP, contract_hook, fast_config
-from kclient import Ksef, Permissions, auth_xml
-from test_permissions import PERSON, Identity, code_of
-
 from ksef_tui.simulator import create_app
+
+from .conftest import NIP, OTHER_NIP, contract_hook, fast_config
+from .kclient import Ksef, Permissions, auth_xml
+from .test_permissions import PERSON, Identity, code_of
 
 
 def _pesel(index: int) -> str:

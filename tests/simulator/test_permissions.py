@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import NIP, OTHER_NIP
-from kclient import Ksef, Permissions, auth_xml, bearer, new_key, self_signed, sign, subject
+
+from .conftest import NIP, OTHER_NIP
+from .kclient import Ksef, Permissions, auth_xml, bearer, new_key, self_signed, sign, subject
 
 CLIENT = NIP
 OFFICE = OTHER_NIP
