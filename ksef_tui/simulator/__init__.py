@@ -7,6 +7,17 @@ Public API (imports are lazy so that importing this package stays cheap)::
     sim = app.state.sim
     with serve_in_thread(app) as server:
         server.base_url  # "http://127.0.0.1:<port>/v2"
+
+Permissions (``/permissions/*``, PROTOCOL.md §17) can be seeded from Python, in either mode::
+
+    sim.grant_permissions(client_nip, ("Pesel", pesel), ["InvoiceRead"])                 # model C
+    sim.grant_permissions(client_nip, ("Nip", office_nip), ["InvoiceRead"], kind="entity",
+                          can_delegate=True)                                             # model A/B
+    sim.grant_permissions(office_nip, ("Pesel", pesel), ["InvoiceRead"], kind="indirect",
+                          client_nip=client_nip)                                         # model B (None: all)
+    sim.revoke_permission(permission_id); sim.effective_permissions(("Pesel", pesel), client_nip)
+
+and strict-mode owners (NIP–PESEL links) come from ``SimulatorConfig(owners={nip: ["Pesel:…"]})``.
 """
 
 from __future__ import annotations

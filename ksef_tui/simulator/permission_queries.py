@@ -12,7 +12,7 @@ from typing import Any
 from . import permission_bodies as b
 from . import validation as v
 from .core import Area, Caller, SimulatorCore, locked
-from .permissions import PermissionsArea, context_nip, normalized, require_any
+from .permissions import Delegations, PermissionsArea, context_nip, normalized, require_any
 from .state import PermissionGrant
 
 _READERS = ["CredentialsManage", "CredentialsRead"]
@@ -71,11 +71,11 @@ class PermissionQueriesArea(Area):
         return [row for grant, row in rows
                 if (not types or grant.scope in types) and (state is None or row["permissionState"] == state)]
 
-    def _in_view(self, grant: PermissionGrant, here: tuple[str, str]) -> str:
+    def _in_view(self, grant: PermissionGrant, here: tuple[str, str], delegations: Delegations) -> str:
         """State of a grant seen from ``here``: an indirect grant in its client's context needs that chain."""
         if grant.kind == "indirect" and (grant.grantor_type, grant.grantor_value) != here:
-            return "Active" if self.permissions.backing(grant, here) else "Inactive"
-        return self.permissions.state_of(grant)
+            return "Active" if self.permissions.backed(grant, here, delegations) else "Inactive"
+        return self.permissions.state_of(grant, delegations)
 
     # -- personal ------------------------------------------------------------------------------
     @locked
@@ -90,6 +90,7 @@ class PermissionQueriesArea(Area):
         ids = self.permissions.aliases(subject) if subject else set()
         owner = self.permissions.owner_permissions(subject, *here)
         own_nip = ("Nip", here[1]) if here[0] == "Nip" else None
+        delegations = self.permissions.delegations()
         rows: list[Row] = []
         for grant in _sorted(self.permissions.live()):
             holder = normalized((grant.subject_type, grant.subject_value))
@@ -97,7 +98,11 @@ class PermissionQueriesArea(Area):
                 continue
             if grant.kind == "indirect":
                 granted_here = (grant.grantor_type, grant.grantor_value) == here
-                if holder not in ids or not (granted_here or self._targets(grant, here)):
+                if grant.target_type == "AllPartners":  # a client of the intermediary: one that delegated
+                    targets_here = self.permissions.backed(grant, here, delegations)
+                else:
+                    targets_here = (grant.target_type, grant.target_value) == here
+                if holder not in ids or not (granted_here or targets_here):
                     continue
                 shown_context: tuple[str, str | None] = (grant.grantor_type, grant.grantor_value)
             elif holder in ids and (grant.context_type, grant.context_value) == here:
@@ -115,7 +120,7 @@ class PermissionQueriesArea(Area):
                 row["targetIdentifier"] = _ident(grant.target_type, grant.target_value)
             row.update(permissionScope=grant.scope, description=grant.description)
             _details(grant, row)
-            row.update(permissionState=self._in_view(grant, here), startDate=self.ts(grant.start),
+            row.update(permissionState=self._in_view(grant, here, delegations), startDate=self.ts(grant.start),
                        canDelegate=grant.can_delegate)
             if context_filter and row.get("contextIdentifier") != _ident(*context_filter):
                 continue
@@ -124,12 +129,6 @@ class PermissionQueriesArea(Area):
             rows.append((grant, row))
         extra = {"ownerPermissions": owner} if owner else {}
         return _page(self._keep(rows, types, state), offset, size, "permissions", **extra)
-
-    def _targets(self, grant: PermissionGrant, here: tuple[str, str]) -> bool:
-        """Whether ``here`` is a target of an indirect grant (its client, or any backed client)."""
-        if grant.target_type in (None, "AllPartners"):
-            return bool(self.permissions.backing(grant, here))
-        return (grant.target_type, grant.target_value) == here
 
     # -- persons -------------------------------------------------------------------------------
     @locked
@@ -147,6 +146,7 @@ class PermissionQueriesArea(Area):
         types, state = self._common_filters(body, _PERSON_SCOPES)
         here = caller.context
         mine = self.permissions.aliases(caller.subject) if caller.subject else set()
+        delegations = self.permissions.delegations()
         rows: list[Row] = []
         for grant in _sorted(self.permissions.live()):
             granted_here = (grant.grantor_type, grant.grantor_value) == here
@@ -168,10 +168,10 @@ class PermissionQueriesArea(Area):
                 continue
             if target_filter and (grant.target_type, grant.target_value) != target_filter:
                 continue
-            rows.append((grant, self._person_row(grant, here)))
+            rows.append((grant, self._person_row(grant, here, delegations)))
         return _page(self._keep(rows, types, state), offset, size, "permissions")
 
-    def _person_row(self, grant: PermissionGrant, here: tuple[str, str]) -> dict[str, Any]:
+    def _person_row(self, grant: PermissionGrant, here: tuple[str, str], delegations: Delegations) -> dict[str, Any]:
         row: dict[str, Any] = {"id": grant.id,
                                "authorizedIdentifier": _ident(grant.subject_type, grant.subject_value)}
         if grant.kind == "subunit":
@@ -181,7 +181,7 @@ class PermissionQueriesArea(Area):
         row.update(authorIdentifier=_ident(grant.author_type, grant.author_value), permissionScope=grant.scope,
                    description=grant.description)
         _details(grant, row)
-        row.update(permissionState=self._in_view(grant, here), startDate=self.ts(grant.start),
+        row.update(permissionState=self._in_view(grant, here, delegations), startDate=self.ts(grant.start),
                    canDelegate=grant.can_delegate)
         return row
 

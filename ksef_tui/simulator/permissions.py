@@ -34,6 +34,8 @@ from .errors import ProblemError
 from .state import AuthOperation, KsefToken, PermissionGrant
 
 Identifier = tuple[str, str]
+#: (intermediary NIP, scope) -> client contexts that granted it that scope with ``canDelegate``
+Delegations = dict[tuple[str, str], set[tuple[str | None, str | None]]]
 
 #: What the owner of a NIP holds there (``EnforcementOperations`` only with a bailiff's or an
 #: enforcement authority's role; never ``VatUeManage``): the spec's ``OwnerPermissionScope``.
@@ -175,33 +177,33 @@ class PermissionsArea(Area):
         moment = now or self.now()
         return (g for g in self.state.permission_grants if g.exists(moment))
 
-    def backing(self, grant: PermissionGrant, target: Identifier | None = None) -> list[PermissionGrant]:
-        """Entity grants with ``canDelegate`` an indirect grant relies on (in ``target``, or any client)."""
-        intermediary = ("Nip", grant.grantor_value)
-        return [
-            e
-            for e in self.live()
-            if e.kind == "entity"
-            and e.can_delegate
-            and e.scope == grant.scope
-            and (e.subject_type, e.subject_value) == intermediary
-            and (target is None or (e.context_type, e.context_value) == target)
-        ]
+    def delegations(self) -> Delegations:
+        """(intermediary NIP, scope) -> the client contexts whose entity grant to it is delegable, now."""
+        index: Delegations = {}
+        for grant in self.live():
+            if grant.kind == "entity" and grant.can_delegate and grant.subject_type == "Nip":
+                index.setdefault((grant.subject_value, grant.scope), set()).add(
+                    (grant.context_type, grant.context_value))
+        return index
 
-    def state_of(self, grant: PermissionGrant) -> str:
+    def backed(self, grant: PermissionGrant, target: tuple[str | None, str | None] | None = None,
+               delegations: Delegations | None = None) -> bool:
+        """Whether a client (``target``, or any) delegated to the intermediary what an indirect grant passes on."""
+        index = self.delegations() if delegations is None else delegations
+        clients = index.get((grant.grantor_value, grant.scope), set())
+        return bool(clients) if target is None else target in clients
+
+    def state_of(self, grant: PermissionGrant, delegations: Delegations | None = None) -> str:
         """``PermissionState``: an indirect grant is ``Active`` only while its chain is complete."""
         if grant.kind != "indirect":
             return "Active"
-        if grant.target_type in (None, "AllPartners"):
-            return "Active" if self.backing(grant) else "Inactive"
-        assert grant.target_value is not None
-        return "Active" if self.backing(grant, (grant.target_type, grant.target_value)) else "Inactive"
+        target = None if grant.target_type in (None, "AllPartners") else (grant.target_type, grant.target_value)
+        return "Active" if self.backed(grant, target, delegations) else "Inactive"
 
-    def _indirect_in(self, grant: PermissionGrant, context: Identifier) -> bool:
-        """Whether an indirect grant is effective in ``context`` (a client of its intermediary)."""
-        if grant.target_type not in (None, "AllPartners") and (grant.target_type, grant.target_value) != context:
-            return False
-        return bool(self.backing(grant, context))
+    @staticmethod
+    def targets(grant: PermissionGrant, context: tuple[str | None, str | None]) -> bool:
+        """Whether an indirect grant names ``context`` as its client (or names all clients)."""
+        return grant.target_type in (None, "AllPartners") or (grant.target_type, grant.target_value) == context
 
     def permissions_for(self, subject: Identifier | None, context_type: str, context_value: str) -> list[str]:
         """Effective permissions of an identity (Nip/Pesel/Fingerprint) in a context, now."""
@@ -210,13 +212,16 @@ class PermissionsArea(Area):
         ids = self.aliases(subject)
         context = (context_type, context_value)
         granted = set(self.owner_permissions(subject, context_type, context_value))
+        delegations: Delegations | None = None
         for grant in self.live():
             if normalized((grant.subject_type, grant.subject_value)) not in ids:
                 continue
             if grant.kind in _WORKING_KINDS and (grant.context_type, grant.context_value) == context:
                 granted.add(grant.scope)
-            elif grant.kind == "indirect" and self._indirect_in(grant, context):
-                granted.add(grant.scope)
+            elif grant.kind == "indirect" and self.targets(grant, context):
+                delegations = self.delegations() if delegations is None else delegations
+                if self.backed(grant, context, delegations):
+                    granted.add(grant.scope)
         return ordered(granted)
 
     def token_permissions(self, token: KsefToken) -> list[str]:
