@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from . import validation as v
-from .core import Area, Caller
+from .core import Area, Caller, SimulatorCore
 from .errors import ProblemError
 from .state import AuthOperation, KsefToken, PermissionGrant
 
@@ -126,17 +126,21 @@ def require_any(caller: Caller, required: Iterable[str]) -> None:
 class PermissionsArea(Area):
     """Owners, grant records and the effective permissions of an identity in a context."""
 
-    # -- identities and owners -----------------------------------------------------------------
-    def _configured_owners(self) -> dict[str, set[Identifier]]:
-        return {nip: {parse_owner_identifier(i) for i in idents} for nip, idents in self.config.owners.items()}
+    def __init__(self, core: SimulatorCore) -> None:
+        super().__init__(core)
+        #: ``SimulatorConfig.owners``, read once (a wrong identifier fails here, not in a request)
+        self.configured_owners = {
+            nip: {parse_owner_identifier(i) for i in idents} for nip, idents in self.config.owners.items()
+        }
 
+    # -- identities and owners -----------------------------------------------------------------
     def aliases(self, subject: Identifier) -> set[Identifier]:
         """The identity, plus the NIPs it stands for through a NIP–PESEL (owner) link."""
         ident = normalized(subject)
         result = {ident}
         if ident[0] == "Pesel":
             result |= {("Nip", p.nip) for p in self.state.persons if p.pesel == ident[1]}
-        result |= {("Nip", nip) for nip, owners in self._configured_owners().items() if ident in owners}
+        result |= {("Nip", nip) for nip, owners in self.configured_owners.items() if ident in owners}
         return result
 
     def roles(self, nip: str) -> list[Role]:

@@ -176,6 +176,13 @@ def test_strict_mode_owners_come_from_the_configuration(make_client):
             assert "CredentialsManage" in Permissions(strict, tokens).personal()["ownerPermissions"]
 
 
+def test_a_wrong_owner_identifier_fails_at_start(make_client):
+    import pytest
+
+    with pytest.raises(ValueError, match="not a PESEL, NIP or certificate fingerprint"):
+        make_client(mode="strict", owners={NIP: ["Jan Kowalski"]})
+
+
 def test_seeding_helpers_and_persistence(tmp_path, clock):
     from starlette.testclient import TestClient
 
