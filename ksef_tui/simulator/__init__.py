@@ -1,4 +1,9 @@
-"""Local KSeF API 2.0 simulator (Starlette ASGI), an independent test double of KSeF.
+"""Local KSeF API 2.0 simulator (Starlette ASGI), an independent test double of KSeF (spec 2.9.0).
+
+Layout: ``core`` (state, clock, lock, config, JWTs) and one area object per API area (``auth``,
+``sessions``, ``tokens``, ``certificates``, ``limits``, ``testdata``, ``permissions``) built by
+``simulator.Simulator``; ``routes`` and ``app`` are the HTTP side; ``xades``, ``bodies``,
+``validation`` read untrusted input.
 
 Public API (imports are lazy so that importing this package stays cheap)::
 

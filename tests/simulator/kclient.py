@@ -384,6 +384,45 @@ class Ksef:
         return r.json()
 
 
+    # -- after login (``session`` is the redeem answer) -----------------------------------------
+    def call(self, method: str, path: str, session: dict[str, Any] | None = None, *, expect: int | None = None,
+             warning: str | None = None, **kw: Any) -> httpx.Response:
+        """Any request; ``warning`` sends ``X-Test-System-Warning`` (TEST echoes it as ``X-System-Warning``)."""
+        headers = dict(kw.pop("headers", None) or {})
+        if session is not None:
+            headers.update(bearer(session))
+        if warning is not None:
+            headers["X-Test-System-Warning"] = warning.encode("utf-8")
+        r = self.http.request(method, path, headers=headers, **kw)
+        assert expect is None or r.status_code == expect, r.text
+        return r
+
+    def generate_token(self, session: dict[str, Any], permissions: list[str], description: str) -> dict[str, Any]:
+        """``POST /tokens``: ``{referenceNumber, token}``; the token is usable once ``Active``."""
+        body = {"permissions": permissions, "description": description}
+        return self.call("POST", "/tokens", session, json=body, expect=202).json()
+
+    def token(self, session: dict[str, Any], reference_number: str) -> dict[str, Any]:
+        return self.call("GET", f"/tokens/{reference_number}", session, expect=200).json()
+
+    def rate_limits(self, session: dict[str, Any]) -> dict[str, dict[str, int]]:
+        return self.call("GET", "/rate-limits", session, expect=200).json()
+
+    def context_limits(self, session: dict[str, Any]) -> dict[str, dict[str, int]]:
+        return self.call("GET", "/limits/context", session, expect=200).json()
+
+    def subject_limits(self, session: dict[str, Any]) -> dict[str, dict[str, int]]:
+        return self.call("GET", "/limits/subject", session, expect=200).json()
+
+
+def exception_code(response: httpx.Response) -> int:
+    """The first exception code of a 400 (legacy ``ExceptionResponse`` or Problem Details)."""
+    body = response.json()
+    if "exception" in body:
+        return int(body["exception"]["exceptionDetailList"][0]["exceptionCode"])
+    return int(body["errors"][0]["code"])
+
+
 def bearer(tokens: dict[str, Any], kind: str = "accessToken") -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens[kind]['token']}"}
 
