@@ -168,3 +168,22 @@ async def test_oversize_body_is_refused_without_reading_it_whole(clock, path, co
         declared = await http.post(path, content=b"{}", headers={"Content-Type": content_type,
                                                                 "Content-Length": str(cap + 1)})
         assert declared.status_code == 400
+
+
+def test_every_route_is_fuzzed():
+    """A new route must join ROUTES here (or in test_permissions_fuzz) to be fuzzed too."""
+    import re
+
+    from starlette.routing import Mount
+
+    from ksef_tui.simulator import SimulatorConfig, create_app
+
+    from .test_permissions_fuzz import ROUTES as PERMISSION_ROUTES
+
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]+\}", "{}", path)
+
+    mount = next(r for r in create_app(SimulatorConfig()).routes if isinstance(r, Mount))
+    served = {(m, shape(r.path)) for r in mount.routes for m in r.methods - {"HEAD"}}  # type: ignore[attr-defined]
+    fuzzed = {(m, shape(p)) for m, p in [*ROUTES, *PERMISSION_ROUTES]}
+    assert served - fuzzed == set()
