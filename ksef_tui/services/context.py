@@ -62,3 +62,16 @@ class AppContext:
         from ksef_tui.services.ksef.profil_zaufany import ProfilZaufanyService
 
         return ProfilZaufanyService(self.db, self.credentials)
+
+
+def open_context(database_url: str | None = None, actor: Actor | None = None, *, migrate: bool = True,
+                 check_vault: bool = True) -> AppContext:
+    """A front end's context on the database at ``database_url`` (default: the user's), acting as
+    ``actor`` (default: the local operator as administrator). With ``check_vault``, a missing or wrong
+    master key stops here, in plain words."""
+    from ksef_tui.store.engine import open_database
+
+    ctx = AppContext(open_database(database_url, migrate=migrate), actor or Actor.local_admin())
+    if check_vault:
+        ctx.credentials.vaults.check()
+    return ctx

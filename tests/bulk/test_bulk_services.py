@@ -211,21 +211,15 @@ def test_dashboard_states_in_sql(ctx):
 
 
 def test_ksef_check_cli_json(bulk_ctx, limited_sim, db_url, capsys):
-    import argparse
-
-    from ksef_tui.cli_check import add_check
+    from ksef_tui.cli import main as cli_main
 
     targets = seed(bulk_ctx, limited_sim.sim, 4)
     with bulk_ctx.db.session() as s:
         refs = {c.user_id: c.token_reference for c in s.scalars(select(KsefCredential))}
     limited_sim.sim.state.ksef_tokens[refs[targets[1].user_id]].revoked = True
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--database")
-    add_check(parser.add_subparsers(dest="c"))
 
     def check(*extra):
-        args = parser.parse_args(["--database", db_url, "check", "--json", *extra])
-        code = args.handler(args)
+        code = cli_main(["--database", db_url, "ksef", "check", "--json", *extra])
         return code, json.loads(capsys.readouterr().out)
 
     code, out = check("--env", "DEMO", "--within-days", "10")

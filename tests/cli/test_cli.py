@@ -128,7 +128,9 @@ def test_demo_login_starts_at_the_login_screen_with_working_demo_accounts(monkey
         seen["client"] = accounts.login("client", "client-demo")
         return 0
 
-    monkeypatch.setattr(cli, "_run_app", fake_run_app)
+    from ksef_tui.cli import panel
+
+    monkeypatch.setattr(panel, "run_app", fake_run_app)
     from ksef_tui.vault.envelope import MASTER_KEY_ENV
 
     monkeypatch.setenv(MASTER_KEY_ENV, "placeholder")  # the demo sets its own key: restored afterwards

@@ -1,4 +1,4 @@
-"""`ksef-tui ksef ...` handlers through a tiny argparse harness (no simulator needed here)."""
+"""`ksef-tui ksef ...` through the command line's own entry point (no simulator needed here)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import sys
 
 import pytest
 
-from ksef_tui import cli_ksef
+from ksef_tui.cli import main as cli_main
 
 from conftest import NIP
 
 
 def run(argv, capsys):
     try:
-        code = cli_ksef.main(argv)
+        code = cli_main(argv)
     except SystemExit as exc:  # argparse errors
         code = int(exc.code)
     out, err = capsys.readouterr()
@@ -24,7 +24,7 @@ def run(argv, capsys):
 
 
 def test_import_is_cheap():
-    code = ("import sys, ksef_tui.cli_ksef; "
+    code = ("import sys, ksef_tui.cli; "
             "bad = [m for m in ('ksef_client', 'lxml', 'xmlsec', 'cryptography', 'httpx', 'textual') if m in sys.modules]; "
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

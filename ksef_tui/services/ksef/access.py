@@ -139,8 +139,11 @@ def failure(env: Environment, method: str, exc: Exception) -> AuthOutcome:
 
 
 def operation_error(exc: Exception) -> KsefOperationError:
+    from ksef_tui.ksef.errors import KsefInputError
+
     code = getattr(exc, "code", None)
-    return KsefOperationError(str(exc), getattr(exc, "hint", "") or "", None if code is None else str(code))
+    return KsefOperationError(str(exc), getattr(exc, "hint", "") or "", None if code is None else str(code),
+                              bad_input=isinstance(exc, KsefInputError))
 
 
 def audit_facts(row: KsefCredential | None) -> dict[str, Any] | None:

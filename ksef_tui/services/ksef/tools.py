@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from ksef_tui.ksef.errors import KsefInputError
 from ksef_tui.domain.secret import Secret
@@ -330,3 +330,165 @@ async def generate_token_to_file(
             except Exception:  # noqa: BLE001 - ending the helper session is best effort
                 pass
     return GeneratedTokenFile(p, generated.reference_number, info.permissions, generated.token)
+
+
+# ------------------------------------------------------------ what the CLI calls
+# Plain inputs (texts, paths, numbers) in; the services' own frozen results out; every KSeF or
+# input problem raised as :class:`KsefOperationError` (``bad_input`` for the user's input).
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a low-level command talks to: an environment name or a base URL, and how long to wait."""
+
+    env: str | None = None
+    base_url: str | None = None
+    status_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class CredentialPaths:
+    """The credential a low-level command authorizes with, as the user named its files."""
+
+    token_file: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    pkcs12: str | None = None
+    password_file: str | None = None
+    signed_file: str | None = None
+
+
+@dataclass(frozen=True)
+class TestCertificateReport:
+    cert_path: Path
+    key_path: Path
+    nip: str
+    key_type: str
+    fingerprint_sha256: str
+    valid_to: dt.datetime
+
+
+@dataclass(frozen=True)
+class ChallengeFileReport:
+    path: Path
+    nip: str
+    challenge: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AuthReport:
+    nip: str
+    where: str
+    method: str
+    ksef_method: str | None
+    reference_number: str
+    access_valid_until: dt.datetime
+    refresh_valid_until: dt.datetime
+    access_token: Secret[str] = field(repr=False)
+    refresh_token: Secret[str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TokenFileReport:
+    path: Path
+    nip: str
+    reference_number: str
+    permissions: tuple[str, ...]
+    token: Secret[str] = field(repr=False)
+
+
+def _translated(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """KSeF and input errors become :class:`KsefOperationError` (the services' error)."""
+    import functools
+    import inspect
+
+    from ksef_tui.ksef.errors import KsefError
+    from ksef_tui.services.ksef.access import operation_error
+
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except KsefError as exc:
+                raise operation_error(exc) from None
+        return run_async
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KsefError as exc:
+            raise operation_error(exc) from None
+    return run
+
+
+def _policy(target: Target) -> "GatewayPolicy":
+    from ksef_tui.ksef.gateway import GatewayPolicy
+
+    timeout = target.status_timeout
+    if timeout is not None and timeout <= 0:
+        raise KsefInputError("--status-timeout must be a positive number of seconds.")
+    return GatewayPolicy(status_bound_s=timeout, token_active_bound_s=timeout or 120.0,
+                         enrollment_bound_s=timeout or 300.0)
+
+
+def _credentials(paths: CredentialPaths) -> AuthCredentials:
+    if paths.key and not paths.cert:
+        raise KsefInputError("--key goes with --cert.", code="bad-file")
+    if paths.token_file:
+        return TokenCredentials(load_token_file(paths.token_file))
+    if paths.signed_file:
+        return load_signed_file(paths.signed_file)
+    return load_certificate_credentials(cert=paths.cert, key=paths.key, pkcs12=paths.pkcs12,
+                                        password_file=paths.password_file)
+
+
+@_translated
+def test_certificate(nip_text: str, out_dir: str, *, kind: str = "personal", key: str = "rsa",
+                     force: bool = False) -> TestCertificateReport:
+    nip = parse_nip(nip_text)
+    files = make_test_cert_files(nip, out_dir, kind=kind, key=key, force=force)
+    f = files.facts
+    return TestCertificateReport(files.cert_path, files.key_path, nip, f.key_type, f.fingerprint_sha256, f.valid_to)
+
+
+@_translated
+async def challenge_file(target: Target, nip_text: str, out: str, *, force: bool = False) -> ChallengeFileReport:
+    nip = parse_nip(nip_text)
+    result = await write_challenge_file(endpoint_from(target.env, target.base_url), nip, out, force=force,
+                                        policy=_policy(target))
+    return ChallengeFileReport(result.path, nip, result.challenge, result.expires_at)
+
+
+@_translated
+async def authorize_report(target: Target, nip_text: str, paths: CredentialPaths, *, keep_session: bool = False,
+                           progress: Callable[[str], None] | None = None) -> AuthReport:
+    """Authorize once and report it; the session is ended afterwards unless ``keep_session``."""
+    from ksef_tui.ksef.gateway import KsefGateway
+
+    nip = parse_nip(nip_text)
+    endpoint = endpoint_from(target.env, target.base_url)
+    creds = _credentials(paths)
+    async with KsefGateway(endpoint, policy=_policy(target)) as gw:
+        session = await _authorize(gw, nip, creds, progress)
+        if not keep_session:
+            try:
+                await gw.revoke_current(session)
+            except Exception:  # noqa: BLE001 - the authorization itself succeeded
+                pass
+    return AuthReport(nip, endpoint.label, session.method, session.ksef_method, session.reference_number,
+                      session.access_valid_until, session.refresh_valid_until, session.access_token,
+                      session.refresh_token)
+
+
+@_translated
+async def generate_token(target: Target, nip_text: str, paths: CredentialPaths, *, permissions: list[str],
+                         description: str, out: str, force: bool = False,
+                         progress: Callable[[str], None] | None = None) -> TokenFileReport:
+    nip = parse_nip(nip_text)
+    result = await generate_token_to_file(endpoint_from(target.env, target.base_url), nip, _credentials(paths),
+                                          permissions=permissions, description=description, out=out, force=force,
+                                          policy=_policy(target), progress=progress)
+    return TokenFileReport(result.path, nip, result.reference_number, tuple(result.permissions), result.token)

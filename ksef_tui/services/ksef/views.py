@@ -137,11 +137,13 @@ class SignedFileCheck:
 
 
 class KsefOperationError(ServiceError):
-    """A KSeF step failed; ``hint`` says what to do, ``code`` is KSeF's code."""
+    """A KSeF step failed; ``hint`` says what to do, ``code`` is KSeF's code; ``bad_input`` when the
+    cause is the user's input (a file, a value) rather than KSeF's answer."""
 
-    def __init__(self, message: str, hint: str = "", code: str | None = None) -> None:
+    def __init__(self, message: str, hint: str = "", code: str | None = None, *, bad_input: bool = False) -> None:
         self.hint = hint
         self.code = code
+        self.bad_input = bad_input
         super().__init__(message)
 
 

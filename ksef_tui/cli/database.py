@@ -1,6 +1,6 @@
-"""`ksef-tui backup FILE`, `ksef-tui restore FILE`, `ksef-tui db downgrade REV`.
+"""`ksef-tui backup FILE`, `ksef-tui restore FILE`, `ksef-tui db version|downgrade REV`.
 
-Cheap to import (argparse only); the store loads inside the handlers.
+Cheap to import (argparse only); the services load inside the handlers.
 Exit codes: 0 ok, 1 refused or failed, 2 bad input.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_OK, EXIT_FAIL = 0, 1
+from ksef_tui.cli.common import open_ctx
+from ksef_tui.cli.errors import EXIT_OK
 
 
 def register(sub) -> None:
@@ -45,35 +46,27 @@ def register(sub) -> None:
     ver.set_defaults(handler=cmd_db_version)
 
 
-def _open(args: argparse.Namespace, *, migrate: bool = True):
-    from ksef_tui.store.engine import open_database
-
-    return open_database(getattr(args, "database", None), migrate=migrate)
-
-
 def cmd_backup(args: argparse.Namespace) -> int:
-    from ksef_tui.services.actor import Actor
     from ksef_tui.services.backup import backup, key_warning
 
-    db = _open(args)
+    ctx = open_ctx(args, check_vault=False)
     try:
-        result = backup(db, Actor.local_admin(), args.file, portable=True if args.portable else None)
+        result = backup(ctx.db, ctx.actor, args.file, portable=True if args.portable else None)
     finally:
-        db.dispose()
+        ctx.db.dispose()
     print(result.summary("Backed up to"))
     print(key_warning(result.key_id), file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from ksef_tui.services.actor import Actor
     from ksef_tui.services.backup import key_warning, restore
 
-    db = _open(args)
+    ctx = open_ctx(args, check_vault=False)
     try:
-        result = restore(db, Actor.local_admin(), args.file, force=args.force)
+        result = restore(ctx.db, ctx.actor, args.file, force=args.force)
     finally:
-        db.dispose()
+        ctx.db.dispose()
     print(result.summary("Restored from"))
     if result.replaced:
         print(f"Replaced {sum(result.replaced.values())} rows that were in the database.")
@@ -85,23 +78,17 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_db_downgrade(args: argparse.Namespace) -> int:
-    from ksef_tui.store.migrate import downgrade
+    from ksef_tui.services.actor import Actor
+    from ksef_tui.services.schema import downgrade_schema
 
-    db = _open(args, migrate=False)
-    try:
-        now = downgrade(db, args.revision)
-    finally:
-        db.dispose()
+    now = downgrade_schema(Actor.local_admin(), getattr(args, "database", None), args.revision)
     print(f"The database schema is at {now or 'base'}.")
     return EXIT_OK
 
 
 def cmd_db_version(args: argparse.Namespace) -> int:
-    from ksef_tui.store.migrate import HEAD, current_revision
+    from ksef_tui.services.schema import schema_version
 
-    db = _open(args, migrate=False)
-    try:
-        print(f"database: {current_revision(db) or 'none'}; newest: {HEAD}")
-    finally:
-        db.dispose()
+    current, newest = schema_version(getattr(args, "database", None))
+    print(f"database: {current or 'none'}; newest: {newest}")
     return EXIT_OK

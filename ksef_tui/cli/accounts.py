@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+from ksef_tui.cli.common import open_ctx
+from ksef_tui.cli.errors import EXIT_OK, CliError
+from ksef_tui.cli.users import users_subparsers
 
 
 def register(sub) -> None:
@@ -32,7 +34,7 @@ def register(sub) -> None:
     ss.add_argument("state", choices=["allow", "block", "show"])
     ss.set_defaults(handler=cmd_admin_self_service)
 
-    users = _users_subparsers(sub)
+    users = users_subparsers(sub)
     p = users.add_parser("password", help="set a user's password",
                          description="Set LOGIN's password (at least 8 characters); unlocks the account.")
     p.add_argument("login", metavar="LOGIN")
@@ -46,21 +48,6 @@ def register(sub) -> None:
     k.set_defaults(handler=cmd_users_code)
 
 
-def _users_subparsers(sub):
-    """The `users` group's sub-commands (the group may exist already: `users ksef`)."""
-    parser = sub.choices.get("users") or sub.add_parser("users", help="users")
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest="group", metavar="GROUP", required=True)
-
-
-def _fail(message: str, code: int = EXIT_USAGE):
-    from ksef_tui.cli import CliError
-
-    return CliError(message, code)
-
-
 def _password(args: argparse.Namespace):
     from ksef_tui.domain.secret import Secret
 
@@ -69,35 +56,27 @@ def _password(args: argparse.Namespace):
             with open(args.password_file, "rb") as f:
                 lines = f.read(10_000).decode("utf-8-sig", "replace").splitlines()
         except OSError as exc:
-            raise _fail(f"cannot read the password file {args.password_file}: {exc.strerror}") from None
+            raise CliError(f"cannot read the password file {args.password_file}: {exc.strerror}") from None
         return Secret(lines[0] if lines else "")
     if not sys.stdin.isatty():
-        raise _fail("give --password-file F (no terminal to ask for the password)")
+        raise CliError("give --password-file F (no terminal to ask for the password)")
     import getpass
 
     first = getpass.getpass("New password: ")
     if getpass.getpass("Repeat the password: ") != first:
-        raise _fail("the two passwords differ; nothing was changed")
+        raise CliError("the two passwords differ; nothing was changed")
     return Secret(first)
-
-
-def _ctx(args: argparse.Namespace):
-    from ksef_tui.services.actor import Actor
-    from ksef_tui.services.context import AppContext
-    from ksef_tui.store.engine import open_database
-
-    return AppContext(open_database(getattr(args, "database", None)), Actor.local_admin())
 
 
 def _user(ctx, login: str):
     user = ctx.users.find_by_login(ctx.actor, login)
     if user is None:
-        raise _fail(f"no user with login {login}")
+        raise CliError(f"no user with login {login}")
     return user
 
 
-def _validation(exc) -> Exception:
-    return _fail("; ".join(exc.errors.values()))
+def _validation(exc: Exception) -> CliError:
+    return CliError("; ".join(getattr(exc, "errors", {}).values()) or str(exc))
 
 
 def cmd_admin_create(args: argparse.Namespace) -> int:
@@ -110,7 +89,7 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
         check_password_rules(password)
     except ValidationFailed as exc:
         raise _validation(exc) from None
-    ctx = _ctx(args)
+    ctx = open_ctx(args, check_vault=False)
     try:
         try:
             user = ctx.users.create(ctx.actor, UserInput(login=args.login, full_name=args.full_name,
@@ -127,7 +106,7 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
 def cmd_admin_self_service(args: argparse.Namespace) -> int:
     from ksef_tui.services.accounts import AccountService
 
-    ctx = _ctx(args)
+    ctx = open_ctx(args, check_vault=False)
     try:
         accounts = AccountService(ctx.db)
         if args.state != "show":
@@ -144,7 +123,7 @@ def cmd_users_password(args: argparse.Namespace) -> int:
     from ksef_tui.services.errors import ValidationFailed
 
     password = _password(args)
-    ctx = _ctx(args)
+    ctx = open_ctx(args, check_vault=False)
     try:
         user = _user(ctx, args.login)
         try:
@@ -163,8 +142,8 @@ def cmd_users_code(args: argparse.Namespace) -> int:
     from ksef_tui.services.accounts import AccountService
 
     if not 1 <= args.hours <= 24 * 14:
-        raise _fail("--hours must be 1 to 336")
-    ctx = _ctx(args)
+        raise CliError("--hours must be 1 to 336")
+    ctx = open_ctx(args, check_vault=False)
     try:
         user = _user(ctx, args.login)
         code = AccountService(ctx.db).issue_code(ctx.actor, user.id, dt.timedelta(hours=args.hours))

@@ -5,7 +5,7 @@ limits as the panel's bulk test, and exits 1 when any authorization fails or any
 working within N days (a certificate's validTo; a KSeF token's 31 Dec 2026). Exit 0: all fine.
 The JSON lists every row; it never holds a token, key or access token.
 
-Wire it with ``add_check(ksef_subparsers)`` from :func:`ksef_tui.cli_ksef.register`.
+Wired into the ``ksef`` group by :func:`ksef_tui.cli.ksef.register`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import argparse
 import sys
 from typing import Any
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+from ksef_tui.cli.common import open_ctx, parse_environment
+from ksef_tui.cli.errors import EXIT_FAIL, EXIT_OK, CliError
 
 
 def add_check(ksef_subparsers: Any) -> argparse.ArgumentParser:
@@ -32,32 +33,18 @@ def add_check(ksef_subparsers: Any) -> argparse.ArgumentParser:
     return c
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Alternative wiring: a top-level ``check`` (not used when ``add_check`` is)."""
-    return add_check(subparsers)
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     import asyncio
     import datetime as dt
     import json
 
-    from ksef_tui.cli import _open_ctx
-    from ksef_tui.domain.environments import Environment
     from ksef_tui.services.ksef.bulk import DEFAULT_CONCURRENCY, configured_targets
     from ksef_tui.services.ksef.bulk import check_rows
 
     if args.within_days < 0:
-        print("ksef-tui: --within-days must be 0 or more", file=sys.stderr)
-        return EXIT_USAGE
-    env = None
-    if args.env:
-        try:
-            env = Environment.parse(args.env)
-        except ValueError as exc:
-            print(f"ksef-tui: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    ctx = _open_ctx(args)
+        raise CliError("--within-days must be 0 or more")
+    env = parse_environment(args.env) if args.env else None
+    ctx = open_ctx(args)
     targets = configured_targets(ctx.credentials, ctx.actor, env)
     now = dt.datetime.now(dt.timezone.utc)
     rows = asyncio.run(check_rows(ctx.credentials, ctx.actor, targets, within_days=args.within_days, now=now,

@@ -1,0 +1,65 @@
+"""`ksef-tui import companies|users FILE.csv` and `ksef-tui export companies|users [--out FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ksef_tui.cli.common import open_ctx
+from ksef_tui.cli.errors import EXIT_OK, EXIT_USAGE, CliError
+
+
+def register(sub: Any) -> None:
+    imp = sub.add_parser("import", help="import companies or users from CSV (all or nothing)",
+                         description="Import from CSV. Nothing is imported if any row is bad; "
+                         "every bad line is named on stderr (exit 2).")
+    imp_sub = imp.add_subparsers(dest="what", metavar="WHAT", required=True)
+    ic = imp_sub.add_parser("companies", help="header: name,nip[,regon,address,ksef_enabled,notes]")
+    ic.add_argument("file", metavar="FILE.csv")
+    iu = imp_sub.add_parser("users", help="header: login,full_name,email,role,companies (NIPs separated by ;)")
+    iu.add_argument("file", metavar="FILE.csv")
+    imp.set_defaults(handler=cmd_import)
+
+    exp = sub.add_parser("export", help="export companies or users as CSV", description="Write CSV to stdout or --out.")
+    exp_sub = exp.add_subparsers(dest="what", metavar="WHAT", required=True)
+    for what in ("companies", "users"):
+        e = exp_sub.add_parser(what, help=f"export {what}")
+        e.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    exp.set_defaults(handler=cmd_export)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from ksef_tui.services.errors import ImportFailed
+
+    try:
+        data = open(args.file, "rb").read() if args.file != "-" else sys.stdin.buffer.read()
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+    ctx = open_ctx(args)
+    try:
+        if args.what == "companies":
+            result = ctx.csv.import_companies(ctx.actor, data)
+        else:
+            result = ctx.csv.import_users(ctx.actor, data)
+    except ImportFailed as exc:
+        for p in exc.problems:
+            print(f"ksef-tui: {args.file}: {p}", file=sys.stderr)
+        print(f"ksef-tui: {len(exc.problems)} problem(s); nothing was imported", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Imported {result.created} {args.what}.")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    ctx = open_ctx(args)
+    out = sys.stdout if args.out in (None, "-") else open(args.out, "w", encoding="utf-8", newline="")
+    try:
+        if args.what == "companies":
+            ctx.csv.export_companies(ctx.actor, out)
+        else:
+            ctx.csv.export_users(ctx.actor, out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return EXIT_OK
