@@ -27,8 +27,8 @@ def seed_token_users(ctx, sim, count: int, env, *, users_per_company: int = 1, s
     working KSeF token issued by ``sim`` saved for ``env``. Returns the bulk targets."""
     from sqlalchemy import insert
 
-    from ksef_tui.services.ksef.bulk import Target
     from ksef_tui.demo.seed import demo_nips
+    from ksef_tui.services.ksef.bulk import Target
     from ksef_tui.store.models import Company, Membership, User, utcnow
 
     companies = max(1, -(-count // users_per_company))
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     from ksef_tui.ksef.http import SentRequest
     from ksef_tui.ksef.limits import RateLimiter
     from ksef_tui.services.actor import Actor
-    from ksef_tui.services.ksef.bulk import DEFAULT_CONCURRENCY, KsefBulk, run_bulk
     from ksef_tui.services.context import AppContext
+    from ksef_tui.services.ksef.bulk import DEFAULT_CONCURRENCY, KsefBulk, run_bulk
     from ksef_tui.simulator import SimulatorConfig, create_app
     from ksef_tui.simulator.server import start_in_thread
     from ksef_tui.store.engine import open_database

@@ -51,8 +51,8 @@ SIZE = (120, 40)
 def build_database(url: str, n: int) -> None:
     from sqlalchemy import insert
 
-    from ksef_tui.services.actor import Actor
     from ksef_tui.demo.seed import company_rows
+    from ksef_tui.services.actor import Actor
     from ksef_tui.store.engine import open_database
     from ksef_tui.store.models import Company
 

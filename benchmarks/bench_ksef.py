@@ -59,11 +59,11 @@ async def _median(fn, runs: int) -> float:
 
 
 async def run(runs: int, users: int) -> None:
+    from ksef_tui.domain.secret import Secret
     from ksef_tui.ksef.certificates import load_credential
     from ksef_tui.ksef.endpoints import Endpoint
     from ksef_tui.ksef.gateway import KsefGateway
     from ksef_tui.ksef.models import Context
-    from ksef_tui.domain.secret import Secret
     from ksef_tui.ksef.testcert import make_test_certificate
     from ksef_tui.simulator import SimulatorConfig, create_app, serve_in_thread
 

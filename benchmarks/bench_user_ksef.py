@@ -19,19 +19,20 @@ import os
 import statistics
 import tempfile
 import time
-from ksef_tui.services.ksef.views import CertificateFiles
 from pathlib import Path
+
+from ksef_tui.services.ksef.views import CertificateFiles
 
 
 def _setup(tmp: Path, companies: int):
+    from ksef_tui.demo.seed import demo_nips
     from ksef_tui.domain.environments import Environment
-    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, encode_key
     from ksef_tui.services.actor import Actor
     from ksef_tui.services.companies import CompanyInput
     from ksef_tui.services.context import AppContext
-    from ksef_tui.demo.seed import demo_nips
     from ksef_tui.services.users import UserInput
     from ksef_tui.store.engine import open_database
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, encode_key
 
     os.environ.setdefault(MASTER_KEY_ENV, encode_key(MasterKey.generate().raw()))
     ctx = AppContext(open_database(f"sqlite:///{tmp / 'bench.sqlite3'}"), Actor.local_admin("bench"))

@@ -80,8 +80,8 @@ def _validation(exc: Exception) -> CliError:
 
 
 def cmd_admin_create(args: argparse.Namespace) -> int:
+    from ksef_tui.errors import ValidationFailed
     from ksef_tui.services.accounts import AccountService, check_password_rules
-    from ksef_tui.services.errors import ValidationFailed
     from ksef_tui.services.users import UserInput
 
     password = _password(args)
@@ -119,8 +119,8 @@ def cmd_admin_self_service(args: argparse.Namespace) -> int:
 
 
 def cmd_users_password(args: argparse.Namespace) -> int:
+    from ksef_tui.errors import ValidationFailed
     from ksef_tui.services.accounts import AccountService
-    from ksef_tui.services.errors import ValidationFailed
 
     password = _password(args)
     ctx = open_ctx(args, check_vault=False)

@@ -38,15 +38,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     import datetime as dt
     import json
 
-    from ksef_tui.services.ksef.bulk import DEFAULT_CONCURRENCY, configured_targets
-    from ksef_tui.services.ksef.bulk import check_rows
+    from ksef_tui.services.ksef.bulk import DEFAULT_CONCURRENCY, check_rows, configured_targets
 
     if args.within_days < 0:
         raise CliError("--within-days must be 0 or more")
     env = parse_environment(args.env) if args.env else None
     ctx = open_ctx(args)
     targets = configured_targets(ctx.credentials, ctx.actor, env)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     rows = asyncio.run(check_rows(ctx.credentials, ctx.actor, targets, within_days=args.within_days, now=now,
                                   concurrency=args.concurrency or DEFAULT_CONCURRENCY))
     bad = [r for r in rows if not r["ok"] or r["expiring"]]

@@ -30,10 +30,14 @@ def register(sub: Any) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ksef_tui.services.errors import ImportFailed
+    from ksef_tui.errors import ImportFailed
 
     try:
-        data = open(args.file, "rb").read() if args.file != "-" else sys.stdin.buffer.read()
+        if args.file == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(args.file, "rb") as f:
+                data = f.read()
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
     ctx = open_ctx(args)
@@ -52,14 +56,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import contextlib
+
     ctx = open_ctx(args)
-    out = sys.stdout if args.out in (None, "-") else open(args.out, "w", encoding="utf-8", newline="")
-    try:
+    with contextlib.ExitStack() as stack:
+        out = sys.stdout if args.out in (None, "-") else stack.enter_context(
+            open(args.out, "w", encoding="utf-8", newline=""))
         if args.what == "companies":
             ctx.csv.export_companies(ctx.actor, out)
         else:
             ctx.csv.export_users(ctx.actor, out)
-    finally:
-        if out is not sys.stdout:
-            out.close()
     return EXIT_OK

@@ -26,7 +26,7 @@ def error_line(message: str) -> None:
 
 def report(exc: BaseException) -> int:
     """Say what went wrong in one line and return the exit code (the only place errors are printed)."""
-    from ksef_tui.services.errors import PermissionDenied, ServiceError, ValidationFailed
+    from ksef_tui.errors import PermissionDenied, ServiceError, ValidationFailed
     from ksef_tui.services.ksef.views import KsefOperationError
 
     if isinstance(exc, CliError):

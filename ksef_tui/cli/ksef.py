@@ -110,7 +110,7 @@ def _progress(args: argparse.Namespace) -> Any:
 def _when(value: Any) -> str:
     import datetime as dt
 
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 _METHOD_TEXT = {"token": "a KSeF token", "certificate": "a certificate (XAdES)",

@@ -36,37 +36,8 @@ def run_app(ctx: Any, *, login: bool = False) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import os
-    import tempfile
-    from pathlib import Path
+    from ksef_tui.demo.environment import demo_session
 
-    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, encode_key
-    from ksef_tui.services.actor import Actor
-    from ksef_tui.services.context import AppContext
-    from ksef_tui.store.engine import open_database
-
-    with tempfile.TemporaryDirectory(prefix="ksef-tui-demo-") as tmp:
-        # a throwaway master key: the demo never touches the user's key file
-        os.environ[MASTER_KEY_ENV] = encode_key(MasterKey.generate().raw())
-        url = f"sqlite:///{Path(tmp) / 'demo.sqlite3'}"
-        db = open_database(url)
-        ctx = AppContext(db, Actor.local_admin())
-        demo = None
-        try:
-            if args.no_simulator:
-                from ksef_tui.demo.seed import seed_demo
-
-                seed_demo(db, ctx.actor, companies=args.companies, users=args.users)
-            else:
-                from ksef_tui.demo.environment import prepare
-
-                demo = prepare(ctx, Path(tmp) / "Downloads", companies=args.companies, users=args.users)
-            if args.login:
-                from ksef_tui.demo.environment import add_demo_logins
-
-                add_demo_logins(ctx, demo)
-            return run_app(ctx, login=args.login)
-        finally:
-            if demo is not None:
-                demo.stop()
-            db.dispose()
+    with demo_session(companies=args.companies, users=args.users, simulator=not args.no_simulator,
+                      logins=args.login) as ctx:
+        return run_app(ctx, login=args.login)

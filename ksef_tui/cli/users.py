@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_users_ksef_set(args: argparse.Namespace) -> int:
-    from ksef_tui.services.errors import ValidationFailed
+    from ksef_tui.errors import ValidationFailed
     from ksef_tui.services.ksef.views import CertificateFiles
 
     if args.cert and not args.key:

@@ -16,18 +16,20 @@ and a blocked one) and starts at the login screen, which lists them (demo only).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 
+from ksef_tui.demo.seed import seed_demo
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.context import AppContext
-from ksef_tui.demo.seed import seed_demo
-from ksef_tui.store.models import Company, Membership, User
 from ksef_tui.services.ksef.views import CertificateFiles
+from ksef_tui.store.models import Company, Membership, User
 
 MODES = {Environment.TEST: "test", Environment.DEMO: "strict", Environment.PRODUCTION: "strict"}
 DEMO_PESEL = "44051401359"
@@ -209,3 +211,35 @@ def wait_ready(path: Path, timeout: float = 5.0) -> Path | None:  # pragma: no c
             return signed
         time.sleep(0.1)
     return None
+
+
+@contextlib.contextmanager
+def demo_session(*, companies: int = 300, users: int = 900, simulator: bool = True,
+                 logins: bool = False) -> Iterator[AppContext]:
+    """A throwaway demo: a database and a master key of its own in a temporary folder (the user's key
+    file is never touched), demo data, the local KSeF simulators unless ``simulator`` is off, and the
+    demo accounts with ``logins``. Everything stops and is removed on exit."""
+    import os
+    import tempfile
+
+    from ksef_tui.services.actor import Actor
+    from ksef_tui.store.engine import open_database
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, encode_key
+
+    with tempfile.TemporaryDirectory(prefix="ksef-tui-demo-") as tmp:
+        os.environ[MASTER_KEY_ENV] = encode_key(MasterKey.generate().raw())
+        db = open_database(f"sqlite:///{Path(tmp) / 'demo.sqlite3'}")
+        ctx = AppContext(db, Actor.local_admin())
+        demo = None
+        try:
+            if simulator:
+                demo = prepare(ctx, Path(tmp) / "Downloads", companies=companies, users=users)
+            else:
+                seed_demo(db, ctx.actor, companies=companies, users=users)
+            if logins:
+                add_demo_logins(ctx, demo)
+            yield ctx
+        finally:
+            if demo is not None:
+                demo.stop()
+            db.dispose()

@@ -50,7 +50,7 @@ def company_rows(count: int, seed: int = 7, ksef_share: float = 0.3) -> list[dic
     rng = random.Random(seed)
     now = utcnow()
     rows = []
-    for i, nip in enumerate(demo_nips(count, seed)):
+    for _i, nip in enumerate(demo_nips(count, seed)):
         name = f"{rng.choice(_PREFIX)} {rng.choice(_CORE)} {rng.choice(_SUFFIX)}"
         city = rng.choice(_CITIES)
         rows.append({
@@ -86,7 +86,7 @@ def seed_demo(db: Database, actor: Actor, companies: int = 300, users: int = 900
             })
         uids = [r[0] for r in s.execute(insert(User).returning(User.id), user_rows).all()] if user_rows else []
         members = []
-        for n, uid in enumerate(uids):
+        for _n, uid in enumerate(uids):
             if not ids:
                 break
             k = 1 + (rng.random() < 0.3) + (rng.random() < 0.1)

@@ -15,7 +15,7 @@ class Environment(str, enum.Enum):
         return _BASE_URLS[self]
 
     @classmethod
-    def parse(cls, value: str) -> "Environment":
+    def parse(cls, value: str) -> Environment:
         v = (value or "").strip().upper()
         aliases = {"PRD": "PRODUCTION", "PROD": "PRODUCTION", "TE": "TEST", "TR": "DEMO"}
         v = aliases.get(v, v)

@@ -25,7 +25,7 @@ class InvalidNip(ValueError):
 
 
 def nip_checksum_ok(digits: str) -> bool:
-    s = sum(int(c) * w for c, w in zip(digits[:9], _WEIGHTS)) % 11
+    s = sum(int(c) * w for c, w in zip(digits[:9], _WEIGHTS, strict=False)) % 11
     return s != 10 and s == int(digits[9])
 
 
@@ -63,7 +63,7 @@ def format_nip(nip: str) -> str:
 
 def make_nip(prefix9: str) -> str | None:
     """Complete nine leading digits with the check digit, or None when no digit fits."""
-    s = sum(int(c) * w for c, w in zip(prefix9, _WEIGHTS)) % 11
+    s = sum(int(c) * w for c, w in zip(prefix9, _WEIGHTS, strict=False)) % 11
     if s == 10:
         return None
     nip = prefix9 + str(s)

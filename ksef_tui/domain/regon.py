@@ -14,7 +14,7 @@ class InvalidRegon(ValueError):
 
 
 def _check(digits: str, weights: tuple[int, ...]) -> bool:
-    s = sum(int(c) * w for c, w in zip(digits, weights)) % 11
+    s = sum(int(c) * w for c, w in zip(digits, weights, strict=False)) % 11
     return (0 if s == 10 else s) == int(digits[len(weights)])
 
 

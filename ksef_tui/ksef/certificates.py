@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ksef_tui.ksef.errors import CredentialError
 from ksef_tui.domain.secret import Secret
+from ksef_tui.ksef.errors import CredentialError
 
 MAX_FILE_BYTES = 1_000_000
 _TIN = re.compile(r"(?:TINPL|NIP).*?(\d{10})")
@@ -40,7 +40,7 @@ class CredentialFacts:
     self_signed: bool
 
     def validity_problem(self, now: dt.datetime | None = None) -> str | None:
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         if now < self.valid_from:
             return "not-yet-valid"
         if now > self.valid_to:

@@ -8,8 +8,8 @@ CN, surname, givenName, O, organizationIdentifier, C (PrintableString), serialNu
 
 from __future__ import annotations
 
-from ksef_tui.ksef.models import CsrResult, EnrollmentData
 from ksef_tui.domain.secret import Secret
+from ksef_tui.ksef.models import CsrResult, EnrollmentData
 
 
 def build_subject(data: EnrollmentData) -> object:

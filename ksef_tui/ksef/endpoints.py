@@ -32,12 +32,12 @@ class Endpoint:
     environment: Environment | None = None
 
     @classmethod
-    def for_environment(cls, env: Environment | str) -> "Endpoint":
+    def for_environment(cls, env: Environment | str) -> Endpoint:
         env = env if isinstance(env, Environment) else Environment.parse(env)
         return cls(env.base_url, env)
 
     @classmethod
-    def custom(cls, url: str) -> "Endpoint":
+    def custom(cls, url: str) -> Endpoint:
         """A custom base URL: https anywhere, plain http only on loopback (e.g. the simulator)."""
         raw = (url or "").strip()
         parts = urlsplit(raw)
@@ -58,7 +58,7 @@ class Endpoint:
         return cls(base, None)
 
     @classmethod
-    def parse(cls, env: str | None = None, base_url: str | None = None) -> "Endpoint":
+    def parse(cls, env: str | None = None, base_url: str | None = None) -> Endpoint:
         if bool(env) == bool(base_url):
             raise EndpointError("Give either an environment (TEST, DEMO, PRODUCTION) or a base URL.")
         if env:

@@ -357,7 +357,7 @@ def human_retry(seconds: float | None) -> str:
     """``"in 41 min 32 s"`` / ``"za 41 min 32 s"`` (follows the UI language)."""
     if seconds is None:
         return pick("later", "później")
-    total = max(0, int(math.ceil(seconds)))
+    total = max(0, math.ceil(seconds))
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     parts: list[str] = []
@@ -455,7 +455,7 @@ def human_retry_en(seconds: float | None) -> str:
     """English form for ``str(err)``, independent of the UI language."""
     if seconds is None:
         return "later"
-    total = max(0, int(math.ceil(seconds)))
+    total = max(0, math.ceil(seconds))
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     parts = ([f"{h} h"] if h else []) + ([f"{m} min"] if m else []) + ([f"{s} s"] if s or not (h or m) else [])

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef import authxml
 from ksef_tui.ksef.certificates import Credential, check_usable
 from ksef_tui.ksef.endpoints import Endpoint
@@ -27,7 +28,6 @@ from ksef_tui.ksef.errors import (
     code_meaning,
 )
 from ksef_tui.ksef.http import HttpPolicy, KsefHttp, RequestObserver, Retry, json_body
-from ksef_tui.ksef.public_keys import KEY_CACHE, TOKEN_ENCRYPTION, KeyCache, PublicKeyCert, encrypt_token, select_key
 from ksef_tui.ksef.models import (
     AuthSession,
     CertificateInfo,
@@ -45,7 +45,7 @@ from ksef_tui.ksef.models import (
     UnsignedRequest,
     parse_datetime,
 )
-from ksef_tui.domain.secret import Secret
+from ksef_tui.ksef.public_keys import KEY_CACHE, TOKEN_ENCRYPTION, KeyCache, PublicKeyCert, encrypt_token, select_key
 
 TOKEN_PERMISSIONS = (
     "InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
@@ -91,9 +91,9 @@ class KsefGateway:
         self._http = KsefHttp(endpoint, self.policy.http, transport=transport, observer=observer, sleep=sleep,
                               limiter=limiter)
         self._keys = key_cache
-        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
-    async def __aenter__(self) -> "KsefGateway":
+    async def __aenter__(self) -> KsefGateway:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -466,7 +466,7 @@ class KsefGateway:
         body: dict[str, Any] = {"certificateName": name, "certificateType": certificate_type,
                                 "csr": base64.b64encode(csr_der).decode("ascii")}
         if valid_from is not None:
-            body["validFrom"] = valid_from.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+            body["validFrom"] = valid_from.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
         r = await self._http.call("POST", "/certificates/enrollments", bearer=session.access_token, json=body,
                                   expected=(202,), operation="the certificate enrollment",
                                   retry=Retry.RATE_LIMIT_ONLY)
@@ -599,4 +599,4 @@ def _token_info(t: dict[str, Any]) -> TokenInfo:
     )
 
 
-__all__ = ["GatewayPolicy", "KsefGateway", "TOKEN_PERMISSIONS", "KsefError"]
+__all__ = ["TOKEN_PERMISSIONS", "GatewayPolicy", "KsefError", "KsefGateway"]

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef.endpoints import Endpoint
 from ksef_tui.ksef.errors import (
     KsefError,
@@ -34,7 +35,6 @@ from ksef_tui.ksef.errors import (
     error_from_response,
     human_retry_en,
 )
-from ksef_tui.domain.secret import Secret
 
 log = logging.getLogger(__name__)
 
@@ -265,8 +265,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
         when = parsedate_to_datetime(v)
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.timezone.utc)
-        return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+            when = when.replace(tzinfo=dt.UTC)
+        return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
@@ -282,12 +282,12 @@ def json_body(response: httpx.Response, operation: str) -> Any:
 
 __all__ = [
     "HttpPolicy",
+    "KsefError",
     "KsefHttp",
+    "KsefRateLimited",
     "Retry",
     "SentRequest",
+    "human_retry_en",
     "json_body",
     "parse_retry_after",
-    "KsefError",
-    "KsefRateLimited",
-    "human_retry_en",
 ]

@@ -94,6 +94,7 @@ class RateLimiter:
         self._bindings: dict[str, str] = {}
         self._cond: asyncio.Condition | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakers: set[asyncio.Task[None]] = set()
         self.stats = LimiterStats()
 
     # ---------------------------------------------------------------- keys
@@ -150,7 +151,7 @@ class RateLimiter:
             async with cond:
                 try:
                     await asyncio.wait_for(cond.wait(), timeout=None if wait < 0 else wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         slot = _Slot(self._clock())
         bucket.slots.append(slot)
@@ -189,7 +190,9 @@ class RateLimiter:
             async with cond:
                 cond.notify_all()
 
-        loop.create_task(wake())
+        task = loop.create_task(wake())
+        self._wakers.add(task)  # keep a reference until it has run (the loop holds only a weak one)
+        task.add_done_callback(self._wakers.discard)
 
     # ---------------------------------------------------------------- bounds
 

@@ -29,11 +29,11 @@ class Context:
             raise ValueError(f"unknown context type {self.type!r}")
 
     @classmethod
-    def nip(cls, nip: str) -> "Context":
+    def nip(cls, nip: str) -> Context:
         return cls("Nip", nip)
 
     @classmethod
-    def internal_id(cls, value: str) -> "Context":
+    def internal_id(cls, value: str) -> Context:
         return cls("InternalId", value)
 
     def as_json(self) -> dict[str, str]:
@@ -69,7 +69,7 @@ class AuthSession:
     ksef_method: str | None = None  # e.g. "Token", "TrustedProfile", "QualifiedSeal"
     endpoint_url: str = ""
 
-    def with_access(self, token: Secret[str], valid_until: dt.datetime) -> "AuthSession":
+    def with_access(self, token: Secret[str], valid_until: dt.datetime) -> AuthSession:
         from dataclasses import replace
 
         return replace(self, access_token=token, access_valid_until=valid_until)
@@ -206,5 +206,5 @@ def parse_datetime(value: str | None) -> dt.datetime | None:
         v = m.group(1) + frac + m.group(3)
     parsed = dt.datetime.fromisoformat(v)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed

@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef.errors import KsefError, KsefProtocolError
 from ksef_tui.ksef.models import parse_datetime
-from ksef_tui.domain.secret import Secret
 
 TOKEN_ENCRYPTION = "KsefTokenEncryption"
 SYMMETRIC_KEY_ENCRYPTION = "SymmetricKeyEncryption"
@@ -30,7 +30,7 @@ class PublicKeyCert:
     usage: tuple[str, ...]
 
     @classmethod
-    def from_json(cls, item: dict[str, Any]) -> "PublicKeyCert":
+    def from_json(cls, item: dict[str, Any]) -> PublicKeyCert:
         try:
             der = base64.b64decode(item["certificate"])
             vf = parse_datetime(item["validFrom"])
@@ -44,7 +44,7 @@ class PublicKeyCert:
 def select_key(
     certs: list[PublicKeyCert], usage: str = TOKEN_ENCRYPTION, now: dt.datetime | None = None
 ) -> PublicKeyCert:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     usable = [c for c in certs if usage in c.usage and c.valid_from <= now < c.valid_to]
     if not usable:
         raise KsefError(f"KSeF published no valid public key for {usage}.", code="no-public-key")

@@ -85,7 +85,7 @@ def check_signed_file(
         raise SignedFileError("The AuthTokenRequest names an unknown context type.", code="not-auth-request") from None
     subject_type = (request.findtext(q("SubjectIdentifierType")) or "").strip()
 
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if expected_challenge is not None:
         exp = expected_challenge.challenge if isinstance(expected_challenge, Challenge) else expected_challenge
         if challenge != exp:
@@ -103,7 +103,7 @@ def check_signed_file(
     m = _CHALLENGE_DATE.match(challenge)
     if m:
         try:
-            day = dt.datetime.strptime(m.group(1), "%Y%m%d").replace(tzinfo=dt.timezone.utc)
+            day = dt.datetime.strptime(m.group(1), "%Y%m%d").replace(tzinfo=dt.UTC)
         except ValueError:
             day = None
         if day is not None and now >= day + dt.timedelta(days=1) + CHALLENGE_LIFETIME:

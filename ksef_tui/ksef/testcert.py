@@ -60,7 +60,7 @@ def make_test_certificate(
             x509.NameAttribute(NameOID.COMMON_NAME, f"{given_name} {surname}"),
             x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
         ])
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     pub = private_key.public_key()  # type: ignore[attr-defined]
     cert = (
         x509.CertificateBuilder()

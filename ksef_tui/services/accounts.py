@@ -43,11 +43,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, column, func, select, table, update
 
-from ksef_tui.i18n import _
 from ksef_tui.domain.secret import Secret
+from ksef_tui.errors import NotFound, ServiceError, ValidationFailed
+from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
-from ksef_tui.services.errors import NotFound, ServiceError, ValidationFailed
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import utcnow
 
@@ -170,7 +170,7 @@ def verify_secret(value: str | Secret, stored: str | None) -> bool:
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
     return value
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 
+from ksef_tui.errors import PermissionDenied
 from ksef_tui.i18n import _
-from ksef_tui.services.errors import PermissionDenied
 
 ADMIN = "admin"
 CLIENT = "client"
@@ -24,7 +24,7 @@ class Actor:
         return self.role == ADMIN
 
     @classmethod
-    def local_admin(cls, login: str | None = None) -> "Actor":
+    def local_admin(cls, login: str | None = None) -> Actor:
         """The operator of a local panel or script, acting as an administrator."""
         if login is None:
             try:

@@ -180,15 +180,15 @@ def _conditions(flt: AuditFilter, action: str | None, object_type: str | None, o
         a = flt.action.strip()
         conds.append(AuditEntry.action.like(a.replace("%", "") + "%") if a.endswith(".") else AuditEntry.action == a)
     if flt.date_from is not None:
-        conds.append(AuditEntry.at >= dt.datetime.combine(flt.date_from, dt.time(), tzinfo=dt.timezone.utc))
+        conds.append(AuditEntry.at >= dt.datetime.combine(flt.date_from, dt.time(), tzinfo=dt.UTC))
     if flt.date_to is not None:
         conds.append(AuditEntry.at < dt.datetime.combine(flt.date_to + dt.timedelta(days=1), dt.time(),
-                                                         tzinfo=dt.timezone.utc))
+                                                         tzinfo=dt.UTC))
     return conds
 
 
 def _row(e: AuditEntry) -> AuditRow:
-    at = e.at if e.at.tzinfo is not None else e.at.replace(tzinfo=dt.timezone.utc)
+    at = e.at if e.at.tzinfo is not None else e.at.replace(tzinfo=dt.UTC)
     return AuditRow(
         id=e.id, at=at, actor_login=e.actor_login, action=e.action,
         object_type=e.object_type, object_id=e.object_id, object_label=e.object_label,
@@ -261,7 +261,7 @@ class AuditService:
                 return n
             for r in rows:
                 w.writerow([_csv_cell(v) for v in (
-                    r.id, r.at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"), r.actor_login, r.action,
+                    r.id, r.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"), r.actor_login, r.action,
                     r.object_type, r.object_id, r.object_label,
                     json.dumps(r.before, ensure_ascii=False, sort_keys=True) if r.before is not None else "",
                     json.dumps(r.after, ensure_ascii=False, sort_keys=True) if r.after is not None else "",

@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from ksef_tui.domain.nip import InvalidNip, normalize_nip
 from ksef_tui.domain.regon import InvalidRegon, normalize_regon
 from ksef_tui.domain.text import contains_pattern, search_key, sort_key
+from ksef_tui.errors import ConflictError, NotFound, OperationCancelled, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
-from ksef_tui.services.results import SerialResult  # noqa: F401  (re-exported)
-from ksef_tui.services.errors import ConflictError, NotFound, OperationCancelled, ValidationFailed
+from ksef_tui.services.results import SerialResult
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, utcnow
 
@@ -400,10 +400,10 @@ def _fill(conn, table: Table, rows: list[tuple[int, int, int | None]]) -> None:
     if conn.dialect.name == "postgresql":
         # COPY: 100,000 ids in about a sixth of an executemany's time; ANALYZE so the planner
         # joins the chunks by hash instead of guessing the temporary table's size
-        with conn.connection.dbapi_connection.cursor() as cur:
-            with cur.copy(f"COPY {table.name} (seq, id, expected) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        with conn.connection.dbapi_connection.cursor() as cur, \
+                cur.copy(f"COPY {table.name} (seq, id, expected) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
         conn.exec_driver_sql(f"ANALYZE {table.name}")
         return
     conn.exec_driver_sql(f"INSERT INTO {table.name} (seq, id, expected) VALUES (?, ?, ?)", rows)

@@ -11,11 +11,11 @@ from typing import IO
 from sqlalchemy import insert, select
 
 from ksef_tui.domain.nip import InvalidNip, normalize_nip
+from ksef_tui.errors import ImportFailed, ImportProblem
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.companies import CompanyInput, clean_company
-from ksef_tui.services.errors import ImportFailed, ImportProblem
 from ksef_tui.services.users import UserInput, clean_user
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, Membership, User, utcnow
@@ -82,7 +82,7 @@ def _records(rows: csv.reader, header: list[str], problems: list[ImportProblem])
         if len(row) != len(header):
             problems.append(ImportProblem(line, "-", _("expected {n} fields, found {m}").format(n=len(header), m=len(row))))
             continue
-        yield line, dict(zip(header, row))
+        yield line, dict(zip(header, row, strict=False))
 
 
 class CsvService:
@@ -204,7 +204,7 @@ class CsvService:
             raise ImportFailed(sorted(problems, key=lambda p: p.line))
         now = utcnow()
         with self.db.session() as s:
-            for line, values, nips in parsed:
+            for _line, values, nips in parsed:
                 uid = s.execute(insert(User).returning(User.id), [values | {"created_at": now, "updated_at": now, "version": 1}]).scalar_one()
                 cids = sorted({nip_ids[n] for n in nips})
                 if cids:

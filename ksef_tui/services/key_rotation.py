@@ -32,8 +32,8 @@ def rotate_master_key(db: Database, actor: Actor, *, key_path: Path | None = Non
     ``KSEF_TUI_MASTER_KEY``, the new key is written to ``out`` (0600) and the caller
     must update the variable.
     """
-    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, Vault, VaultError, key_file_path, write_key_file
     from ksef_tui.services.ksef.vault_access import VaultAccess
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, Vault, VaultError, key_file_path, write_key_file
 
     require_admin(actor)
     from_env = bool(os.environ.get(MASTER_KEY_ENV))

@@ -11,11 +11,11 @@ from sqlalchemy import and_, delete, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ksef_tui.domain.text import contains_pattern, search_key, sort_key
+from ksef_tui.errors import ConflictError, NotFound, OperationCancelled, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import ROLES, Actor, require_admin
-from ksef_tui.services.results import SerialResult  # noqa: F401  (re-exported)
-from ksef_tui.services.errors import ConflictError, NotFound, OperationCancelled, ValidationFailed
+from ksef_tui.services.results import SerialResult
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, Membership, User, utcnow
 

@@ -136,7 +136,10 @@ def _text(element: etree._Element | None) -> str:
 
 def _read_fields(root: etree._Element) -> AuthTokenRequest:
     ns = etree.QName(root).namespace or ""
-    q = lambda tag: f"{{{ns}}}{tag}"
+
+    def q(tag: str) -> str:
+        return f"{{{ns}}}{tag}"
+
     context = root.find(q("ContextIdentifier"))
     assert context is not None and len(context)
     ctx_el = context[0]

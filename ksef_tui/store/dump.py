@@ -33,7 +33,8 @@ from pathlib import Path
 from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.engine import Connection
 
-from ksef_tui.store.engine import Database, StoreError, open_database
+from ksef_tui.store.engine import Database, open_database
+from ksef_tui.store.errors import StoreError
 
 FORMAT = "ksef-tui-backup"
 FORMAT_VERSION = 1
@@ -134,7 +135,7 @@ def _backup_sqlite(db: Database, dest: Path) -> DumpInfo:
 
 
 def _utc(v):
-    return v.replace(tzinfo=dt.timezone.utc) if isinstance(v, dt.datetime) and v.tzinfo is None else v
+    return v.replace(tzinfo=dt.UTC) if isinstance(v, dt.datetime) and v.tzinfo is None else v
 
 
 def _encode(v):
@@ -142,7 +143,7 @@ def _encode(v):
         return {"$b": base64.b64encode(bytes(v)).decode()}
     if isinstance(v, dt.datetime):
         if v.tzinfo is None:  # SQLite keeps UTC without the offset
-            v = v.replace(tzinfo=dt.timezone.utc)
+            v = v.replace(tzinfo=dt.UTC)
         return {"$t": v.isoformat()}
     return v
 
@@ -169,7 +170,7 @@ def _backup_portable(db: Database, dest: Path) -> DumpInfo:
         with gzip.open(dest, "wt", encoding="utf-8") as out:
             header = {"format": FORMAT, "format_version": FORMAT_VERSION, "schema": schema,
                       "engine": db.dialect, "key_id": key_id,
-                      "created_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+                      "created_at": dt.datetime.now(dt.UTC).isoformat()}
             out.write(json.dumps(header) + "\n")
             for table in _tables():
                 cols = [c.name for c in table.columns]
@@ -277,7 +278,7 @@ def _staged_copy(path: Path, workdir: Path) -> tuple[Database, str]:
                         conn.execute(insert(tables[current]), batch)
                         batch = []
                     current = name
-                    batch.append(dict(zip(cols, row)))
+                    batch.append(dict(zip(cols, row, strict=False)))
                     if len(batch) >= BATCH:
                         conn.execute(insert(tables[current]), batch)
                         batch = []

@@ -13,12 +13,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from ksef_tui.store.errors import StoreError
+
 DATABASE_ENV = "KSEF_TUI_DATABASE_URL"
 APP_NAME = "ksef-tui"
-
-
-class StoreError(Exception):
-    """The database cannot be used; the message is one clear line for the user."""
 
 
 def default_database_path() -> Path:
@@ -80,8 +78,8 @@ class Database:
                     yield s
             except StaleDataError:
                 # a versioned row (see models) was changed by someone else since it was read
+                from ksef_tui.errors import ConflictError
                 from ksef_tui.i18n import _
-                from ksef_tui.services.errors import ConflictError  # a leaf module of plain exceptions
 
                 raise ConflictError(
                     _("Someone else changed this record since you opened it; reload it and try again.")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import inspect, text
 
-from ksef_tui.store.engine import Database, StoreError
+from ksef_tui.store.engine import Database
+from ksef_tui.store.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest revision; a test checks it equals Alembic's head.

@@ -7,14 +7,13 @@ is append-only (database triggers refuse UPDATE and DELETE).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import Column, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Company(SQLModel, table=True):
@@ -29,13 +28,13 @@ class Company(SQLModel, table=True):
         Index("ix_company_search", "search_key", "nip").ddl_if(dialect="sqlite"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=250)
     nip: str = Field(max_length=10)
-    regon: Optional[str] = Field(default=None, max_length=14)
-    address: Optional[str] = Field(default=None, max_length=500)
+    regon: str | None = Field(default=None, max_length=14)
+    address: str | None = Field(default=None, max_length=500)
     ksef_enabled: bool = Field(default=False)
-    notes: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # derived keys for searching (diacritics folded, with the NIP) and Polish sorting
     search_key: str = Field(default="", max_length=300)
     sort_key: str = Field(default="", max_length=500)
@@ -51,20 +50,20 @@ class User(SQLModel, table=True):
         Index("ix_user_sort", "sort_key", "id"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     login: str = Field(max_length=100)
     full_name: str = Field(max_length=200)
-    email: Optional[str] = Field(default=None, max_length=254)
+    email: str | None = Field(default=None, max_length=254)
     role: str = Field(default="client", max_length=20)  # "admin" | "client"
     active: bool = Field(default=True)
     may_configure_ksef: bool = Field(default=False)
     # sign-in (migration 0004): a salted scrypt hash, never the password
-    password_hash: Optional[str] = Field(default=None, max_length=300)
-    password_set_at: Optional[dt.datetime] = Field(default=None)
+    password_hash: str | None = Field(default=None, max_length=300)
+    password_set_at: dt.datetime | None = Field(default=None)
     failed_logins: int = Field(default=0)
-    locked_until: Optional[dt.datetime] = Field(default=None)
-    one_time_code_hash: Optional[str] = Field(default=None, max_length=300)
-    one_time_code_expires: Optional[dt.datetime] = Field(default=None)
+    locked_until: dt.datetime | None = Field(default=None)
+    one_time_code_hash: str | None = Field(default=None, max_length=300)
+    one_time_code_expires: dt.datetime | None = Field(default=None)
     search_key: str = Field(default="", max_length=600)
     sort_key: str = Field(default="", max_length=400)
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -87,16 +86,16 @@ class AuditEntry(SQLModel, table=True):
         Index("ix_audit_object", "object_type", "object_id"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = Field(default_factory=utcnow)
-    actor_id: Optional[int] = Field(default=None)
+    actor_id: int | None = Field(default=None)
     actor_login: str = Field(max_length=100)
     action: str = Field(max_length=60)
     object_type: str = Field(max_length=30)
-    object_id: Optional[int] = Field(default=None)
+    object_id: int | None = Field(default=None)
     object_label: str = Field(default="", max_length=300)
-    before: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
-    after: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class VaultCheck(SQLModel, table=True):
@@ -142,34 +141,34 @@ class KsefCredential(SQLModel, table=True):
     )
     __mapper_args__ = {"version_id_col": _credential_version, "version_id_generator": False}
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
     company_id: int = Field(foreign_key="company.id", ondelete="CASCADE")
     environment: str = Field(max_length=20)
     method: str = Field(max_length=20)  # "token" | "certificate"
     api_version: str = Field(default="2.0", max_length=5)
     # KSeF token
-    token_blob: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    token_last4: Optional[str] = Field(default=None, max_length=4)
-    token_reference: Optional[str] = Field(default=None, max_length=36)
-    token_permissions: Optional[str] = Field(default=None, max_length=300)
-    token_status: Optional[str] = Field(default=None, max_length=20)
+    token_blob: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    token_last4: str | None = Field(default=None, max_length=4)
+    token_reference: str | None = Field(default=None, max_length=36)
+    token_permissions: str | None = Field(default=None, max_length=300)
+    token_status: str | None = Field(default=None, max_length=20)
     # certificate and its private key
-    cert_blob: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    key_blob: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    cert_subject: Optional[str] = Field(default=None, max_length=500)
-    cert_identifier: Optional[str] = Field(default=None, max_length=60)
-    cert_serial: Optional[str] = Field(default=None, max_length=64)
-    cert_valid_from: Optional[dt.datetime] = Field(default=None)
-    cert_valid_to: Optional[dt.datetime] = Field(default=None)
-    cert_fingerprint: Optional[str] = Field(default=None, max_length=64)
+    cert_blob: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    key_blob: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    cert_subject: str | None = Field(default=None, max_length=500)
+    cert_identifier: str | None = Field(default=None, max_length=60)
+    cert_serial: str | None = Field(default=None, max_length=64)
+    cert_valid_from: dt.datetime | None = Field(default=None)
+    cert_valid_to: dt.datetime | None = Field(default=None)
+    cert_fingerprint: str | None = Field(default=None, max_length=64)
     # the last authorization
-    last_auth_at: Optional[dt.datetime] = Field(default=None)
-    last_auth_ok: Optional[bool] = Field(default=None)
-    last_auth_method: Optional[str] = Field(default=None, max_length=20)
-    last_auth_reference: Optional[str] = Field(default=None, max_length=36)
-    last_auth_valid_until: Optional[dt.datetime] = Field(default=None)
-    last_auth_error: Optional[str] = Field(default=None, max_length=500)
+    last_auth_at: dt.datetime | None = Field(default=None)
+    last_auth_ok: bool | None = Field(default=None)
+    last_auth_method: str | None = Field(default=None, max_length=20)
+    last_auth_reference: str | None = Field(default=None, max_length=36)
+    last_auth_valid_until: dt.datetime | None = Field(default=None)
+    last_auth_error: str | None = Field(default=None, max_length=500)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
     version: int = Field(default=1, sa_column=_credential_version)
@@ -182,4 +181,4 @@ class Setting(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=100)
     value: str = Field(sa_column=Column(Text, nullable=False))
-    updated_at: Optional[dt.datetime] = Field(default=None)
+    updated_at: dt.datetime | None = Field(default=None)

@@ -12,13 +12,12 @@ from textual.screen import ModalScreen
 from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.context import AppContext
-from ksef_tui.ui.commands.panel import PanelCommands
-from ksef_tui.ui.companies.companies import CompaniesScreen
-from ksef_tui.ui.common.help import HelpScreen
 from ksef_tui.ui.accounts.login import LoginScreen
+from ksef_tui.ui.commands.panel import PanelCommands
+from ksef_tui.ui.common.help import HelpScreen
+from ksef_tui.ui.companies.companies import CompaniesScreen
 from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
 from ksef_tui.ui.users.users import UsersScreen
-
 
 #: who acts before anyone has logged in: no role, so every service refuses
 NOBODY = Actor(id=None, login="", role="none")

@@ -65,7 +65,7 @@ class MasterKey:
         self.source = source
 
     @classmethod
-    def generate(cls, source: str = "new") -> "MasterKey":
+    def generate(cls, source: str = "new") -> MasterKey:
         return cls(os.urandom(32), source)
 
     def raw(self) -> bytes:
@@ -174,7 +174,7 @@ class Vault:
         except InvalidTag:
             raise VaultError("A stored secret does not belong to this record (moved or tampered).") from None
 
-    def rewrap(self, blob: bytes, new: "Vault") -> bytes:
+    def rewrap(self, blob: bytes, new: Vault) -> bytes:
         """The same secret under ``new``'s master key; the data ciphertext is kept."""
         kid, wn, wrapped, dn, ct = self._split(blob)
         dek = self._unwrap(kid, wn, wrapped)

@@ -80,7 +80,7 @@ class PortalSession:
     last_input: float = field(default_factory=time.monotonic)
     reason: str = "browser closed"
     ending: bool = False  # the server is ending it (idle, browser gone, stop): the app's exit is no logout
-    service: "PortalAppService | None" = None
+    service: PortalAppService | None = None
 
 
 class PortalAppService(AppService):
@@ -121,7 +121,7 @@ class PortalAppService(AppService):
         """Ask the app to quit; kill it (and its children) if it has not ended in ``seconds``."""
         try:
             await asyncio.wait_for(self.stop(), seconds)
-        except (asyncio.TimeoutError, Exception):
+        except (TimeoutError, Exception):
             pass
         process = self._process
         if process is not None and process.returncode is None:
@@ -131,7 +131,7 @@ class PortalAppService(AppService):
                 pass
             try:
                 await asyncio.wait_for(process.wait(), seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if self._task is not None:
             self._task.cancel()

@@ -13,7 +13,7 @@ from ksef_tui.services.accounts import (
     hash_secret,
     verify_secret,
 )
-from ksef_tui.services.errors import PermissionDenied, ValidationFailed
+from ksef_tui.errors import PermissionDenied, ValidationFailed
 from ksef_tui.services.users import UserInput
 
 from .conftest import FAST, Office
@@ -108,7 +108,7 @@ def test_serial_allow_block_is_one_audited_transaction(office: Office):
     assert result.unchanged == [office.ewa] and result.missing == [99999]
     assert not ctx.users.get(ctx.actor, office.anna).may_configure_ksef
     assert len(ctx.audit.entries(ctx.actor, action="user.ksef_block")) == 2
-    from ksef_tui.services.errors import OperationCancelled
+    from ksef_tui.errors import OperationCancelled
 
     with pytest.raises(OperationCancelled):
         ctx.users.serial_set_may_configure(ctx.actor, ids, True, should_cancel=lambda: True)
@@ -182,7 +182,7 @@ def _users_csv(tmp_path):
 
 
 def test_downgrade_refused_while_passwords_are_set(office: Office, accounts: AccountService):
-    from ksef_tui.store.engine import StoreError
+    from ksef_tui.store.errors import StoreError
     from ksef_tui.store.migrate import HEAD, current_revision, downgrade
 
     assert HEAD == "0006"

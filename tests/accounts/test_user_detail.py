@@ -12,7 +12,7 @@ import pytest
 from textual.widgets import Switch
 
 from ksef_tui.services.actor import Actor
-from ksef_tui.services.errors import ConflictError, PermissionDenied
+from ksef_tui.errors import ConflictError, PermissionDenied
 from ksef_tui.ui.app import KsefApp
 
 from tests.pilot import settle

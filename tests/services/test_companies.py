@@ -3,7 +3,7 @@ from sqlalchemy import text
 
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.companies import CompanyFilter, CompanyInput, CompanyService
-from ksef_tui.services.errors import ConflictError, OperationCancelled, PermissionDenied, ValidationFailed
+from ksef_tui.errors import ConflictError, OperationCancelled, PermissionDenied, ValidationFailed
 
 
 def test_create_validates_and_normalizes(ctx):

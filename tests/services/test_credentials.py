@@ -8,7 +8,7 @@ from ksef_tui.domain.environments import Environment
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.companies import CompanyInput
 from ksef_tui.services.ksef.views import describe
-from ksef_tui.services.errors import PermissionDenied, ServiceError, ValidationFailed
+from ksef_tui.errors import PermissionDenied, ServiceError, ValidationFailed
 from ksef_tui.services.users import UserInput
 from ksef_tui.services.ksef.views import CertificateFiles
 

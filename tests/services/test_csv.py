@@ -3,7 +3,7 @@ import io
 import pytest
 
 from ksef_tui.services.companies import CompanyFilter
-from ksef_tui.services.errors import ImportFailed
+from ksef_tui.errors import ImportFailed
 
 
 def test_import_companies_all_or_nothing(ctx):

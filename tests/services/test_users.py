@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from ksef_tui.services.companies import CompanyFilter
-from ksef_tui.services.errors import ConflictError
+from ksef_tui.errors import ConflictError
 from ksef_tui.services.users import UserInput
 
 

@@ -14,7 +14,8 @@ from ksef_tui.domain.environments import Environment
 from ksef_tui.services.companies import CompanyInput
 from ksef_tui.services.users import UserInput
 from ksef_tui.store import models  # noqa: F401
-from ksef_tui.store.engine import StoreError, open_database
+from ksef_tui.store.engine import open_database
+from ksef_tui.store.errors import StoreError
 
 TOKEN = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|919f704466624ce29cd5ac7b65ded5e7cccc112eee314f2aaa76e02cd16df7b9"
 

@@ -12,7 +12,7 @@ from ksef_tui.domain.environments import Environment
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.companies import CompanyFilter, CompanyInput
 from ksef_tui.services.context import AppContext
-from ksef_tui.services.errors import ConflictError
+from ksef_tui.errors import ConflictError
 from ksef_tui.services.users import UserInput
 from ksef_tui.store.engine import open_database
 

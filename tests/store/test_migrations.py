@@ -11,7 +11,8 @@ from sqlmodel import SQLModel
 
 from ksef_tui.store import models  # noqa: F401  (tables registered)
 
-from ksef_tui.store.engine import StoreError, open_database
+from ksef_tui.store.engine import open_database
+from ksef_tui.store.errors import StoreError
 from ksef_tui.store.migrate import HEAD, current_revision, downgrade, known_revisions, upgrade_to
 
 UTC = dt.timezone.utc

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from ksef_tui.domain.auth import ApiVersion, AuthMethod, RuleViolation, check_method_and_version
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
+from ksef_tui.errors import ConflictError, NotFound, PermissionDenied, ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor
-from ksef_tui.services.errors import ConflictError, NotFound, PermissionDenied, ServiceError, ValidationFailed
 from ksef_tui.services.ksef.views import AuthOutcome, KsefOperationError
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, KsefCredential, Membership, User, utcnow
@@ -119,7 +119,7 @@ def certificate_name(text: str) -> str:
     return cleaned if len(cleaned) >= 5 else (cleaned + " ksef-tui")[:100]
 
 
-def record_auth(row: KsefCredential, session: "AuthSession | None", now: dt.datetime) -> None:
+def record_auth(row: KsefCredential, session: AuthSession | None, now: dt.datetime) -> None:
     if session is None:
         row.last_auth_at = row.last_auth_ok = row.last_auth_error = None
         row.last_auth_valid_until = row.last_auth_reference = row.last_auth_method = None

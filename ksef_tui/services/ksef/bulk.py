@@ -28,13 +28,13 @@ from sqlalchemy import select
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
+from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.ksef.access import record_outcome
 from ksef_tui.services.ksef.credentials import CredentialService
 from ksef_tui.services.ksef.views import AuthOutcome
-from ksef_tui.services.errors import ServiceError
 from ksef_tui.store.models import Company, KsefCredential, User, utcnow
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class BulkReport:
         """The rows a re-run takes: failed, temporary errors and rows not run (never the ok ones)."""
         return [r.target for r in self.results if r.status in RERUN]
 
-    def merged(self, rerun: "BulkReport") -> "BulkReport":
+    def merged(self, rerun: BulkReport) -> BulkReport:
         """This report with the re-run's results in place of the rows it re-ran."""
         newer = {r.target.key: r for r in rerun.results}
         return BulkReport(self.operation, [newer.get(r.target.key, r) for r in self.results],
@@ -240,7 +240,7 @@ class KsefBulk:
     """Row operations over KSeF with shared, rate-limited gateways. ``async with KsefBulk(...) as bulk:``."""
 
     def __init__(self, credentials: CredentialService, actor: Actor, *, limiter: Any = None,
-                 gateway_factory: Callable[[Environment], "KsefGateway"] | None = None,
+                 gateway_factory: Callable[[Environment], KsefGateway] | None = None,
                  transient_attempts: int = TRANSIENT_ATTEMPTS) -> None:
         require_admin(actor)
         self.credentials = credentials
@@ -251,7 +251,7 @@ class KsefBulk:
         self._gateways: dict[Environment, KsefGateway] = {}
         self.transient_attempts = max(1, transient_attempts)
 
-    async def __aenter__(self) -> "KsefBulk":
+    async def __aenter__(self) -> KsefBulk:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -262,7 +262,7 @@ class KsefBulk:
         for gw in gateways:
             await gw.aclose()
 
-    def gateway(self, env: Environment) -> "KsefGateway":
+    def gateway(self, env: Environment) -> KsefGateway:
         gw = self._gateways.get(env)
         if gw is None:
             if self._factory is not None:
@@ -305,7 +305,7 @@ class KsefBulk:
                 raise NothingToDo(_("The saved credential has no material for its method."))
             return loaded
 
-    async def authorize(self, target: Target, loaded: _Loaded, *, with_: str | None = None) -> "AuthSession":
+    async def authorize(self, target: Target, loaded: _Loaded, *, with_: str | None = None) -> AuthSession:
         """Authorize (token or certificate), re-trying the whole flow after temporary problems and
         waiting out every 429 the HTTP layer would not wait for itself."""
         from ksef_tui.ksef.errors import KsefRateLimited
@@ -337,7 +337,7 @@ class KsefBulk:
         record_outcome(self.db, self.actor, target.user_id, target.company_id, target.environment,
                                  loaded.version, outcome)
 
-    def _record_authorized(self, target: Target, loaded: _Loaded, session: "AuthSession") -> None:
+    def _record_authorized(self, target: Target, loaded: _Loaded, session: AuthSession) -> None:
         """The credential in use authorized: its last authorization is this session."""
         self.record(target, loaded, AuthOutcome(True, target.environment, loaded.method,
                                                 _("Authorized in KSeF {env}.").format(env=target.environment.value),
@@ -478,8 +478,19 @@ def configured_targets(credentials: CredentialService, actor: Actor, env: Enviro
 
 
 __all__ = [
-    "BulkProgress", "BulkReport", "KsefBulk", "RowResult", "Target", "run_bulk", "configured_targets",
-    "targets_from_rows", "OK", "FAILED", "ERROR", "SKIPPED", "CANCELLED",
+    "CANCELLED",
+    "ERROR",
+    "FAILED",
+    "OK",
+    "SKIPPED",
+    "BulkProgress",
+    "BulkReport",
+    "KsefBulk",
+    "RowResult",
+    "Target",
+    "configured_targets",
+    "run_bulk",
+    "targets_from_rows",
 ]
 
 
@@ -489,7 +500,7 @@ async def check_rows(credentials: CredentialService, actor: Actor, targets: Sequ
     """``ksef check``: authorize every target and describe each row (plain JSON values, no secrets)."""
     from ksef_tui.services.ksef.dashboard import TOKEN_LAST_DAY
 
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     async with KsefBulk(credentials, actor) as bulk:
         report = await run_bulk("check", targets, bulk.test_authorization, concurrency=concurrency)
     facts: dict[tuple[int, int, str], tuple[str, str, str, dt.datetime | None]] = {}
@@ -503,9 +514,9 @@ async def check_rows(credentials: CredentialService, actor: Actor, targets: Sequ
                 continue
             valid_to = row.cert_valid_to
             if valid_to is not None and valid_to.tzinfo is None:
-                valid_to = valid_to.replace(tzinfo=dt.timezone.utc)
+                valid_to = valid_to.replace(tzinfo=dt.UTC)
             if row.method == AuthMethod.TOKEN.value:
-                valid_to = dt.datetime.combine(TOKEN_LAST_DAY + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+                valid_to = dt.datetime.combine(TOKEN_LAST_DAY + dt.timedelta(days=1), dt.time(), dt.UTC)
             facts[(t.user_id, t.company_id, t.environment.value)] = (user.login, company.nip, row.method, valid_to)
     out = []
     for r in report.results:

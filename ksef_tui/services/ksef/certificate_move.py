@@ -34,8 +34,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ksef_tui.domain.auth import AuthMethod
+from ksef_tui.errors import ConflictError, ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
+from ksef_tui.services.ksef.access import audit_facts, certificate_name, load_subject
 from ksef_tui.services.ksef.bulk import (
     CANCELLED,
     ERROR,
@@ -51,10 +53,8 @@ from ksef_tui.services.ksef.bulk import (
     result_from_error,
     run_bulk,
 )
-from ksef_tui.services.ksef.access import audit_facts, certificate_name, load_subject
 from ksef_tui.services.ksef.vault_access import seal_certificate
 from ksef_tui.services.ksef.views import CertificateFiles
-from ksef_tui.services.errors import ConflictError, ServiceError
 from ksef_tui.store.models import KsefCredential, utcnow
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class PendingFile:
 
     target: Target
     path: Path
-    request: "UnsignedRequest"
+    request: UnsignedRequest
     nip: str
 
     @property
@@ -96,7 +96,7 @@ class CertificateMove:
         self.credentials = bulk.credentials
         self.db = bulk.db
         self.actor = bulk.actor
-        self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
 
     # ------------------------------------------------------------------ planning
 
@@ -120,7 +120,7 @@ class CertificateMove:
 
     # ------------------------------------------------------------------ the common tail
 
-    async def _finish(self, target: Target, nip: str, session: "AuthSession", version: int | None,
+    async def _finish(self, target: Target, nip: str, session: AuthSession, version: int | None,
                       road: str) -> RowResult:
         """Enroll in ``session`` → retrieve → store sealed → test the new certificate → switch."""
         from ksef_tui.ksef.errors import KsefError
@@ -134,7 +134,7 @@ class CertificateMove:
             return result_from_error(target, exc, prefix=_("Enrollment: "))
         credential = self.credentials.load_certificate(CertificateFiles(cert_data=cert.pem, key_data=key_pem.reveal()))
         serial = credential.facts.serial_number
-        new_session: "AuthSession | None" = None
+        new_session: AuthSession | None = None
         if self._logs_in_with_certificate(target):
             # a renewal: the certificate in use keeps working unless the new one passes its test,
             # and that test (before storing) is the one the switch below relies on
@@ -471,7 +471,7 @@ class CertificateMove:
                                                 f"{env}/user {target.user_id}/company {target.company_id}", before, after)])
             return row.version
 
-    def _switch(self, target: Target, expected_version: int, session: "AuthSession") -> None:
+    def _switch(self, target: Target, expected_version: int, session: AuthSession) -> None:
         """The new certificate passed its test: record that authorization and log in with it from now on."""
         now = utcnow()
         with self.db.session() as s:

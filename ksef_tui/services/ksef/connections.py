@@ -48,7 +48,7 @@ class Connections:
                 audit.record(s, [audit.audit_values(actor, "ksef.endpoint", "environment", None, env.value,
                                                     {"base_url": before}, {"base_url": url})])
 
-    def endpoint(self, env: Environment, override: str | None = None) -> "Endpoint":
+    def endpoint(self, env: Environment, override: str | None = None) -> Endpoint:
         from ksef_tui.ksef.endpoints import Endpoint
 
         url = override or self.endpoint_url(env)
@@ -56,7 +56,7 @@ class Connections:
             return Endpoint.for_environment(env)
         return Endpoint(Endpoint.custom(url).base_url, env)
 
-    def gateway(self, env: Environment, base_url: str | None = None) -> "KsefGateway":
+    def gateway(self, env: Environment, base_url: str | None = None) -> KsefGateway:
         """A gateway to ``env`` (or ``base_url``), paced by the limiter every KSeF call goes through."""
         from ksef_tui.ksef.gateway import KsefGateway
         from ksef_tui.ksef.limits import limiter_for

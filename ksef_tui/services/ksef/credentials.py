@@ -21,10 +21,10 @@ from ksef_tui.domain.auth import ApiVersion, AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.domain.token import InvalidToken, clean_token, parse_token
+from ksef_tui.errors import ConflictError, NotFound, PermissionDenied, ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor
-from ksef_tui.services.errors import ConflictError, NotFound, PermissionDenied, ServiceError, ValidationFailed
 from ksef_tui.services.ksef.access import (
     audit_facts,
     credential_row,
@@ -124,7 +124,7 @@ class CredentialService:
 
 
     @staticmethod
-    def load_certificate(files: CertificateFiles) -> "Credential":
+    def load_certificate(files: CertificateFiles) -> Credential:
         """Parse and check certificate material; errors name the field at fault (for the services only:
         the UI and the CLI pass :class:`CertificateFiles` and never hold the loaded key)."""
         from ksef_tui.ksef.certificates import load_credential
@@ -193,8 +193,8 @@ class CredentialService:
                                       api_version=api_version, expected_version=expected_version)
 
     def store_certificate(self, actor: Actor, user_id: int, company_id: int, env: Environment,
-                          credential: "Credential", *, api_version: ApiVersion = ApiVersion.V2,
-                          expected_version: int | None = None, auth: "AuthSession | None" = None,
+                          credential: Credential, *, api_version: ApiVersion = ApiVersion.V2,
+                          expected_version: int | None = None, auth: AuthSession | None = None,
                           action: str = "credential.certificate_set") -> CredentialView:
         """Seal loaded certificate material into the row (for the KSeF services that enroll or load it)."""
         version_rule(AuthMethod.CERTIFICATE, api_version)
@@ -301,7 +301,7 @@ class CredentialService:
                                               expected_version=expected_version)
 
     async def authorize_and_store(self, actor: Actor, user_id: int, company_id: int, env: Environment,
-                                  credential: "Credential", *, progress: Progress | None = None,
+                                  credential: Credential, *, progress: Progress | None = None,
                                   base_url: str | None = None, api_version: ApiVersion = ApiVersion.V2,
                                   expected_version: int | None = None) -> CredentialView:
         from ksef_tui.ksef.errors import KsefError

@@ -129,12 +129,12 @@ class DashboardRow:
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
     return value
 
 
@@ -172,7 +172,7 @@ class DashboardService:
 
     def summary(self, actor: Actor, *, now: dt.datetime | None = None) -> Dashboard:
         require_admin(actor)
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         conds = self._conditions(now)
         c = KsefCredential
         with self.db.session() as s:
@@ -198,7 +198,7 @@ class DashboardService:
                 counts[NOT_CONFIGURED] = self._count(s, env, NOT_CONFIGURED, now)
                 out.append(EnvironmentCounts(env, counts, int(row.configured) if row is not None else 0,
                                              tuple(reasons.get(env.value, [])[:5])))
-        today = now.astimezone(dt.timezone.utc).date()
+        today = now.astimezone(dt.UTC).date()
         return Dashboard(today, token_days_left(today), tuple(out))
 
     # ------------------------------------------------------------------ rows
@@ -234,12 +234,12 @@ class DashboardService:
     def count(self, actor: Actor, env: Environment, bucket: str, *, now: dt.datetime | None = None) -> int:
         require_admin(actor)
         with self.db.session() as s:
-            return self._count(s, env, bucket, now or dt.datetime.now(dt.timezone.utc))
+            return self._count(s, env, bucket, now or dt.datetime.now(dt.UTC))
 
     def page(self, actor: Actor, env: Environment, bucket: str, offset: int, limit: int, *,
              now: dt.datetime | None = None) -> list[DashboardRow]:
         require_admin(actor)
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         stmt = self._base(env, bucket, now).order_by(User.sort_key, User.id, Company.sort_key, Company.id)
         stmt = stmt.offset(offset).limit(limit)
         with self.db.session() as s:
@@ -249,7 +249,7 @@ class DashboardService:
              now: dt.datetime | None = None) -> list[int]:
         """The row ids of a whole bucket ("select all")."""
         require_admin(actor)
-        stmt = self._base(env, bucket, now or dt.datetime.now(dt.timezone.utc))
+        stmt = self._base(env, bucket, now or dt.datetime.now(dt.UTC))
         with self.db.session() as s:
             return [row_id(r[0], r[1], env) for r in s.execute(stmt)]
 
@@ -285,7 +285,7 @@ class DashboardService:
                    now: dt.datetime | None = None, only: set[int] | None = None) -> int:
         """Write the bucket's rows (or only the selected ones) as CSV; returns the number written."""
         require_admin(actor)
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         w = csv.writer(out, lineterminator="\n")
         w.writerow(["environment", "login", "full_name", "company", "nip", "method", "token_last4", "token_status",
                     "certificate_serial", "certificate_valid_to", "last_auth_at", "last_auth_ok", "last_auth_error"])

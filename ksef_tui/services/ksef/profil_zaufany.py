@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ksef_tui.domain.environments import Environment
+from ksef_tui.errors import ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor
-from ksef_tui.services.errors import ValidationFailed
 from ksef_tui.services.ksef.access import certificate_name, load_subject, operation_error
 from ksef_tui.services.ksef.credentials import CredentialService
 from ksef_tui.services.ksef.views import (

@@ -13,10 +13,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
-from ksef_tui.ksef.errors import KsefInputError
 from ksef_tui.domain.secret import Secret
+from ksef_tui.ksef.errors import KsefInputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ksef_tui.ksef.certificates import Credential, CredentialFacts
@@ -35,7 +35,7 @@ class TokenCredentials:
 
 @dataclass(frozen=True)
 class CertificateCredentials:
-    credential: "Credential"
+    credential: Credential
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class SignedFileCredentials:
     path: str = ""
 
 
-AuthCredentials = Union[TokenCredentials, CertificateCredentials, SignedFileCredentials]
+AuthCredentials = TokenCredentials | CertificateCredentials | SignedFileCredentials
 
 
 # ----------------------------------------------------------------------- inputs
@@ -61,7 +61,7 @@ def parse_nip(value: str) -> str:
         raise KsefInputError(f"The NIP {value!r} {reasons.get(exc.reason, 'is invalid')}.", code="nip") from None
 
 
-def endpoint_from(env: str | None, base_url: str | None) -> "Endpoint":
+def endpoint_from(env: str | None, base_url: str | None) -> Endpoint:
     from ksef_tui.ksef.endpoints import Endpoint
 
     return Endpoint.parse(env, base_url)
@@ -111,7 +111,7 @@ def load_signed_file(path: str | Path) -> SignedFileCredentials:
 
 
 def inspect_certificate(*, cert: str | None = None, key: str | None = None, pkcs12: str | None = None,
-                        password_file: str | None = None) -> "CredentialFacts":
+                        password_file: str | None = None) -> CredentialFacts:
     from ksef_tui.ksef.certificates import inspect_credential, read_password
 
     password = read_password(password_file) if password_file else None
@@ -156,7 +156,7 @@ def write_public_file(path: str | Path, data: bytes, *, force: bool = False) -> 
 class TestCertFiles:
     cert_path: Path
     key_path: Path
-    facts: "CredentialFacts"
+    facts: CredentialFacts
 
 
 def make_test_cert_files(nip: str, out_dir: str | Path, *, kind: str = "personal", key: str = "rsa",
@@ -198,10 +198,10 @@ def _load_pending() -> dict[str, dict[str, object]]:
         return {}
 
 
-def remember_challenge(challenge: "Challenge", context: "Context", endpoint: "Endpoint") -> None:
+def remember_challenge(challenge: Challenge, context: Context, endpoint: Endpoint) -> None:
     """Keep the challenge so that ``auth --signed-file`` can check its expiry and context."""
     pending = _load_pending()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     pending = {k: v for k, v in pending.items()
                if dt.datetime.fromisoformat(str(v.get("expires_at"))) > now - dt.timedelta(days=1)}
     pending[challenge.challenge] = {
@@ -217,7 +217,7 @@ def remember_challenge(challenge: "Challenge", context: "Context", endpoint: "En
         pass  # the record is a convenience; the checks still run without it
 
 
-def recall_challenge(challenge: str) -> "Challenge | None":
+def recall_challenge(challenge: str) -> Challenge | None:
     from ksef_tui.ksef.models import Challenge
 
     entry = _load_pending().get(challenge)
@@ -236,8 +236,8 @@ class ChallengeFile:
     expires_at: dt.datetime
 
 
-async def write_challenge_file(endpoint: "Endpoint", nip: str, out: str | Path, *, force: bool = False,
-                               policy: "GatewayPolicy | None" = None) -> ChallengeFile:
+async def write_challenge_file(endpoint: Endpoint, nip: str, out: str | Path, *, force: bool = False,
+                               policy: GatewayPolicy | None = None) -> ChallengeFile:
     from ksef_tui.ksef.gateway import KsefGateway
     from ksef_tui.ksef.models import Context
 
@@ -256,14 +256,14 @@ async def write_challenge_file(endpoint: "Endpoint", nip: str, out: str | Path, 
 
 
 async def authorize(
-    endpoint: "Endpoint",
+    endpoint: Endpoint,
     nip: str,
     credentials: AuthCredentials,
     *,
-    policy: "GatewayPolicy | None" = None,
+    policy: GatewayPolicy | None = None,
     progress: Callable[[str], None] | None = None,
     gateway: object | None = None,
-) -> "AuthSession":
+) -> AuthSession:
     """Authorize in the context of ``nip`` with a token, a certificate or a signed file."""
     from ksef_tui.ksef.gateway import KsefGateway
 
@@ -273,8 +273,8 @@ async def authorize(
         return await _authorize(gw, nip, credentials, progress)
 
 
-async def _authorize(gw: "object", nip: str, credentials: AuthCredentials,
-                     progress: Callable[[str], None] | None) -> "AuthSession":
+async def _authorize(gw: object, nip: str, credentials: AuthCredentials,
+                     progress: Callable[[str], None] | None) -> AuthSession:
     from ksef_tui.ksef.gateway import KsefGateway
     from ksef_tui.ksef.models import Context
     from ksef_tui.ksef.signedfile import check_signed_file
@@ -301,7 +301,7 @@ class GeneratedTokenFile:
 
 
 async def generate_token_to_file(
-    endpoint: "Endpoint",
+    endpoint: Endpoint,
     nip: str,
     credentials: AuthCredentials,
     *,
@@ -309,7 +309,7 @@ async def generate_token_to_file(
     description: str,
     out: str | Path,
     force: bool = False,
-    policy: "GatewayPolicy | None" = None,
+    policy: GatewayPolicy | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> GeneratedTokenFile:
     """Authorize, generate a KSeF token, wait until it is Active, write it (0600), end the session."""
@@ -327,7 +327,7 @@ async def generate_token_to_file(
         finally:
             try:
                 await gw.revoke_current(session)
-            except Exception:  # noqa: BLE001 - ending the helper session is best effort
+            except Exception:
                 pass
     return GeneratedTokenFile(p, generated.reference_number, info.permissions, generated.token)
 
@@ -424,7 +424,7 @@ def _translated(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _policy(target: Target) -> "GatewayPolicy":
+def _policy(target: Target) -> GatewayPolicy:
     from ksef_tui.ksef.gateway import GatewayPolicy
 
     timeout = target.status_timeout
@@ -476,7 +476,7 @@ async def authorize_report(target: Target, nip_text: str, paths: CredentialPaths
         if not keep_session:
             try:
                 await gw.revoke_current(session)
-            except Exception:  # noqa: BLE001 - the authorization itself succeeded
+            except Exception:
                 pass
     return AuthReport(nip, endpoint.label, session.method, session.ksef_method, session.reference_number,
                       session.access_valid_until, session.refresh_valid_until, session.access_token,

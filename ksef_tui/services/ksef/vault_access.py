@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.secret import Secret
+from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
-from ksef_tui.services.errors import ServiceError
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import KsefCredential, VaultCheck
 
@@ -35,7 +35,7 @@ class VaultAccess:
         if row is not None:
             self._load(row[1], create=False)
 
-    def vault(self) -> "Vault":
+    def vault(self) -> Vault:
         if self._vault is None:
             with self.db.engine.connect() as conn:
                 row = conn.execute(select(VaultCheck.check).where(VaultCheck.id == 1)).first()
@@ -76,7 +76,7 @@ class VaultAccess:
         vault.verify_check(check_blob)  # another process may have created it first
         self._vault = vault
 
-    def reset(self, vault: "Vault") -> None:
+    def reset(self, vault: Vault) -> None:
         self._vault = vault
 
 
@@ -84,7 +84,7 @@ def credential_context(user_id: int, company_id: int, env: str, field: str) -> s
     return f"ksef-credential:{user_id}:{company_id}:{env}:{field}"
 
 
-def seal_certificate(vault: "Vault", row: KsefCredential, credential: "Credential") -> None:
+def seal_certificate(vault: Vault, row: KsefCredential, credential: Credential) -> None:
     """Seal a certificate and its key into ``row`` (bound to its user, company and environment), with its facts."""
     facts = credential.facts
     env = row.environment
@@ -99,12 +99,12 @@ def seal_certificate(vault: "Vault", row: KsefCredential, credential: "Credentia
 
 
 
-def seal_token(vault: "Vault", row: KsefCredential, token: str) -> None:
+def seal_token(vault: Vault, row: KsefCredential, token: str) -> None:
     row.token_blob = vault.seal(token.encode(), credential_context(row.user_id, row.company_id, row.environment, "token"))
     row.token_last4 = token[-4:]
 
 
-def open_material(vault: "Vault", row: KsefCredential, method: str | None = None) -> Any:
+def open_material(vault: Vault, row: KsefCredential, method: str | None = None) -> Any:
     """The opened material of ``row`` for ``method`` (default: the row's own): a token as a
     :class:`Secret`, or a certificate with its key."""
     from ksef_tui.ksef.certificates import load_credential

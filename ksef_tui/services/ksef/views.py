@@ -10,8 +10,8 @@ from pathlib import Path
 from ksef_tui.domain.auth import ApiVersion, AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.secret import Secret
+from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
-from ksef_tui.services.errors import ServiceError
 from ksef_tui.store.models import KsefCredential
 
 DEFAULT_PERMISSIONS = ("InvoiceRead", "InvoiceWrite")
@@ -71,7 +71,7 @@ class CredentialState:
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
     return value
 
 
@@ -81,15 +81,14 @@ def _when(value: dt.datetime) -> str:
 
 def describe(view: CredentialView, now: dt.datetime | None = None) -> CredentialState:
     """The status of a row in the user's terms."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if not view.company_ksef_enabled:
         return CredentialState("ksef-off", _("KSeF off for the company"))
     if not view.configured:
         return CredentialState("not-configured", _("not configured"))
     valid_to = aware(view.cert_valid_to)
-    if view.method is AuthMethod.CERTIFICATE and valid_to is not None:
-        if valid_to <= now:
-            return CredentialState("expired", _("certificate expired {when}").format(when=_when(valid_to)))
+    if view.method is AuthMethod.CERTIFICATE and valid_to is not None and valid_to <= now:
+        return CredentialState("expired", _("certificate expired {when}").format(when=_when(valid_to)))
     if view.last_auth_ok is False:
         return CredentialState("failing", _("failing: {reason}").format(reason=view.last_auth_error or _("unknown")))
     if view.method is AuthMethod.CERTIFICATE and valid_to is not None:

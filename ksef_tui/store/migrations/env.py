@@ -1,7 +1,7 @@
 from alembic import context
+from sqlmodel import SQLModel
 
 from ksef_tui.store import models  # noqa: F401  (tables registered on SQLModel.metadata)
-from sqlmodel import SQLModel
 
 config = context.config
 db = config.attributes["database"]

@@ -155,10 +155,9 @@ class LoginScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="login", exit_on_error=False)
     def _check(self, login: str, *secrets) -> None:
-        from ksef_tui.services.errors import ServiceError
-
         import os
 
+        from ksef_tui.errors import ServiceError
         from ksef_tui.services.accounts import terminal_source
 
         accounts = self.app.accounts  # type: ignore[attr-defined]

@@ -20,9 +20,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Input, Static
 
+from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services.audit import AuditFilter, AuditRow
-from ksef_tui.services.errors import ServiceError
 from ksef_tui.ui.common.base import PanelScreen
 
 PAGE = 500
@@ -94,7 +94,7 @@ class AuditLogScreen(PanelScreen[None]):
     def __init__(self, *, export_dir: Path | None = None, clock=None) -> None:
         super().__init__()
         self.export_dir = export_dir
-        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.filter = AuditFilter()
         self.rows: list[AuditRow] = []  # shown in the table, newest first
         self.widths: dict[str, int] = {}
@@ -174,7 +174,7 @@ class AuditLogScreen(PanelScreen[None]):
         table.clear()
         for r in self.rows:
             table.add_row(
-                Text(r.at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")),
+                Text(r.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")),
                 Text(r.actor_login, overflow="ellipsis", no_wrap=True),
                 Text(r.action, overflow="ellipsis", no_wrap=True),
                 Text(r.object_label, overflow="ellipsis", no_wrap=True),

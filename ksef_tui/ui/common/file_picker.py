@@ -83,7 +83,7 @@ class PathInput(Input):
     ]
 
     class BrowseRequested(Message):
-        def __init__(self, path_input: "PathInput") -> None:
+        def __init__(self, path_input: PathInput) -> None:
             super().__init__()
             self.path_input = path_input
 

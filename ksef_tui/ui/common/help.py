@@ -30,9 +30,9 @@ class HelpScreen(ModalScreen[None]):
 
     def sections(self) -> Sequence[tuple[str, list[Binding]]]:
         from ksef_tui.ui.app import KsefApp
+        from ksef_tui.ui.common.list_screen import ListScreen
         from ksef_tui.ui.companies.companies import CompaniesScreen
         from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
-        from ksef_tui.ui.common.list_screen import ListScreen
         from ksef_tui.ui.widgets.virtual_table import VirtualTable
 
         return (

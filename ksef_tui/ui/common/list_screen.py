@@ -21,8 +21,8 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Input, Static
 
 from ksef_tui.i18n import _
-from ksef_tui.ui.messages import IdsLoaded, LoadFailed, RowsLoaded
 from ksef_tui.ui.common.base import PanelScreen
+from ksef_tui.ui.messages import IdsLoaded, LoadFailed, RowsLoaded
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, HasId, RowSource, VirtualTable
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
     def on_mount(self) -> None:
         try:
             self.table.load(self.make_source())
-        except Exception as exc:  # noqa: BLE001 - shown to the user, logged
+        except Exception as exc:
             log.exception("loading the list failed")
             self.notify(str(exc), title=_("The list could not be read"), severity="error")
         self.table.focus()
@@ -166,7 +166,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         try:
             count = source.count()
             first_page = source.page(0, PAGE_SIZE)
-        except Exception as exc:  # noqa: BLE001 - reported to the user
+        except Exception as exc:
             log.exception("filtering the list failed")
             self.post_message(LoadFailed(str(exc)))
             return
@@ -229,7 +229,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
     def _load_ids(self, source: IdSource, purpose: str, generation: int) -> None:
         try:
             ids = source.ids()
-        except Exception as exc:  # noqa: BLE001 - reported to the user
+        except Exception as exc:
             log.exception("reading ids failed")
             self.post_message(LoadFailed(str(exc)))
             return

@@ -19,11 +19,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button
 from textual.worker import get_current_worker
 
+from ksef_tui.errors import OperationCancelled, ServiceError
 from ksef_tui.i18n import _
-from ksef_tui.services.errors import OperationCancelled, ServiceError
-from ksef_tui.ui.messages import SerialFinished, SerialProgress
 from ksef_tui.ui.common.dialogs import ConfirmDialog, MessageDialog, ProgressDialog
 from ksef_tui.ui.common.list_screen import ListScreen, RowT
+from ksef_tui.ui.messages import SerialFinished, SerialProgress
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
             self.post_message(SerialFinished(flag, error=str(exc), cancelled=True))
         except ServiceError as exc:
             self.post_message(SerialFinished(flag, error=str(exc)))
-        except Exception as exc:  # noqa: BLE001 - the transaction rolled back; say so
+        except Exception as exc:
             log.exception("serial operation failed")
             self.post_message(SerialFinished(flag, error=str(exc) or type(exc).__name__))
         else:

@@ -18,7 +18,6 @@ from ksef_tui.ui.common.serial import SerialListScreen
 from ksef_tui.ui.common.sources import CompanySource
 from ksef_tui.ui.widgets.virtual_table import Column
 
-
 # The KSeF filter cycles through these: all, KSeF on, KSeF off.
 KSEF_FILTERS: tuple[bool | None, ...] = (None, True, False)
 

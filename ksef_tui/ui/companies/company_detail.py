@@ -20,9 +20,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, Static, Switch, TabbedContent, TabPane
 
 from ksef_tui.domain.nip import format_nip
+from ksef_tui.errors import ConflictError, NotFound, ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services.companies import CompanyDetail, CompanyInput
-from ksef_tui.services.errors import ConflictError, NotFound, ServiceError, ValidationFailed
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.dialogs import ConfirmDialog
 
@@ -71,24 +71,22 @@ class CompanyDetailScreen(PanelScreen[None]):
         yield self.nav_bar()
         yield Static(id="detail-title")
         with TabbedContent(initial=self.initial_tab, id="tabs"):
-            with TabPane(_("Overview"), id="overview"):
-                with VerticalScroll():
-                    yield Static(id="overview-text")
-            with TabPane(_("Additional data"), id="additional"):
-                with VerticalScroll(id="form"):
-                    with Horizontal(classes="field-row", id="row-ksef_enabled"):
-                        yield Label(field_label("ksef_enabled"), classes="field-label")
-                        yield Switch(id="in-ksef_enabled")
-                        yield Label("", id="ksef-state")
-                    for field in TEXT_FIELDS:
-                        with Vertical(classes="field", id=f"field-{field}"):
-                            with Horizontal(classes="field-row"):
-                                yield Label(field_label(field), classes="field-label")
-                                yield Input(id=f"in-{field}", compact=True)
-                            yield Static("", classes="field-error", id=f"err-{field}")
-                    with Horizontal(id="form-actions"):
-                        yield Button(_("Save"), id="save", variant="primary", compact=True)
-                        yield Static("", id="form-message")
+            with TabPane(_("Overview"), id="overview"), VerticalScroll():
+                yield Static(id="overview-text")
+            with TabPane(_("Additional data"), id="additional"), VerticalScroll(id="form"):
+                with Horizontal(classes="field-row", id="row-ksef_enabled"):
+                    yield Label(field_label("ksef_enabled"), classes="field-label")
+                    yield Switch(id="in-ksef_enabled")
+                    yield Label("", id="ksef-state")
+                for field in TEXT_FIELDS:
+                    with Vertical(classes="field", id=f"field-{field}"):
+                        with Horizontal(classes="field-row"):
+                            yield Label(field_label(field), classes="field-label")
+                            yield Input(id=f"in-{field}", compact=True)
+                        yield Static("", classes="field-error", id=f"err-{field}")
+                with Horizontal(id="form-actions"):
+                    yield Button(_("Save"), id="save", variant="primary", compact=True)
+                    yield Static("", id="form-message")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -59,7 +59,7 @@ def _status_cell(row: ResultRow) -> Text:
 def _seconds(value: float | None) -> str:
     if value is None:
         return "--:--"
-    value = int(round(value))
+    value = round(value)
     return f"{value // 60:d}:{value % 60:02d}"
 
 

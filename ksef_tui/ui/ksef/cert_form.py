@@ -22,10 +22,10 @@ from textual.worker import Worker, WorkerState
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.nip import format_nip
-from ksef_tui.i18n import _
 from ksef_tui.domain.secret import Secret
+from ksef_tui.errors import ServiceError, ValidationFailed
+from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import CertificateFacts, CertificateFiles, CredentialView
-from ksef_tui.services.errors import ServiceError, ValidationFailed
 from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path
 from ksef_tui.ui.ksef.status import (
     CERT_STEPS,
@@ -144,7 +144,7 @@ class KsefCertForm(Vertical):
     }
     """
 
-    def __init__(self, ctx: "AppContext", view: CredentialView, *, clock: Clock = system_clock,
+    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock = system_clock,
                  id: str | None = None) -> None:
         super().__init__(id=id or f"cert-{view.environment.value.lower()}")
         self.ctx = ctx
@@ -365,7 +365,7 @@ class KsefCertPair(Horizontal):
 
     WIDE = 100
 
-    def __init__(self, ctx: "AppContext", views: list[CredentialView], *, clock: Clock = system_clock,
+    def __init__(self, ctx: AppContext, views: list[CredentialView], *, clock: Clock = system_clock,
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.ctx = ctx

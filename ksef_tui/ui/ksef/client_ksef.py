@@ -17,11 +17,11 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Label, Static
 
+from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services.context import AppContext
-from ksef_tui.services.errors import ServiceError
-from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
 from ksef_tui.ui.ksef.status import Clock, KsefProblem, system_clock
+from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
 
 
 class ClientBar(Horizontal):

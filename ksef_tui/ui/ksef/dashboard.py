@@ -114,7 +114,7 @@ class KsefDashboardScreen(PanelScreen[None]):
         return dash.DashboardService(self.ctx.db)
 
     def now(self) -> dt.datetime:
-        return self._now or dt.datetime.now(dt.timezone.utc)
+        return self._now or dt.datetime.now(dt.UTC)
 
     def compose(self) -> ComposeResult:
         yield self.nav_bar()
@@ -150,7 +150,7 @@ class KsefDashboardScreen(PanelScreen[None]):
             "KSeF dashboard · KSeF tokens stop working after 31 Dec 2026: {n} days left").format(n=summary.token_days_left)))
         rows: list[BucketRow] = []
         for env in summary.environments:
-            for i, bucket in enumerate(dash.BUCKETS):
+            for _i, bucket in enumerate(dash.BUCKETS):
                 reasons = ""
                 if bucket == dash.FAILING and env.reasons:
                     reasons = "; ".join(f"{r.count}× {r.text}" for r in env.reasons[:3])
@@ -249,4 +249,4 @@ class KsefDashboardScreen(PanelScreen[None]):
         self.app.call_from_thread(self.notify, _("{n} rows written to {path}").format(n=n, path=path))
 
 
-__all__ = ["KsefDashboardScreen", "TEST", "REFRESH"]
+__all__ = ["REFRESH", "TEST", "KsefDashboardScreen"]

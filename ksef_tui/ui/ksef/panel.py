@@ -21,14 +21,14 @@ from textual.worker import Worker, WorkerState
 from ksef_tui.domain.auth import ApiVersion, AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
+from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import CredentialView, describe
-from ksef_tui.services.errors import ServiceError
 from ksef_tui.ui.ksef.cert_form import KsefCertForm, KsefCertPair
 from ksef_tui.ui.ksef.status import (
+    CERT_STEPS,
     KSEF_WORKERS,
     TOKEN_TEST_STEPS,
-    CERT_STEPS,
     Clock,
     CredentialChanged,
     KsefProblem,
@@ -75,7 +75,7 @@ class KsefCredentialPanel(Vertical):
     }
     """
 
-    def __init__(self, ctx: "AppContext", view: CredentialView, *, clock: Clock = system_clock,
+    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock = system_clock,
                  id: str | None = None) -> None:
         shown = view.method or AuthMethod.TOKEN
         # the method's class from the start: set after mounting, it would restyle ~90 widgets

@@ -27,9 +27,9 @@ from textual.widgets.selection_list import Selection
 from textual.worker import Worker, WorkerState
 
 from ksef_tui.domain.nip import format_nip
+from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import DEFAULT_PERMISSIONS, TOKEN_PERMISSIONS, CredentialView, PreparedFile
-from ksef_tui.services.errors import ServiceError, ValidationFailed
 from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path, downloads_dir, expand
 from ksef_tui.ui.ksef.status import (
     KSEF_WORKERS,
@@ -94,7 +94,7 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
                 tooltip=_("Stop the running step; when nothing runs, close the wizard")),
     ]
 
-    def __init__(self, ctx: "AppContext", view: CredentialView, *, clock: Clock = system_clock,
+    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock = system_clock,
                  out_dir: Path | None = None) -> None:
         super().__init__()
         self.ctx = ctx
@@ -115,45 +115,44 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
             box.border_title = _("Get access token — {name} · {env}").format(
                 name=self.view.company_name, env=self.view.environment.value)
             yield Static(id="pz-nav")
-            with VerticalScroll(id="pz-body"):
-                with ContentSwitcher(initial="pz-1", id="pz-steps"):
-                    with Vertical(id="pz-1"):
-                        yield Static(_("Step 1 of 3 — Generate the file to sign with Profil Zaufany"),
-                                     classes="pz-title", markup=False)
-                        yield Static(_("KSeF gives a one-time challenge for NIP {nip}; it is valid for 10 minutes. "
-                                       "The file with it is saved on this computer: sign it with Profil Zaufany "
-                                       "and load it back before the time runs out.").format(
-                                           nip=format_nip(self.view.nip)), classes="pz-text", markup=False)
-                        with Horizontal(classes="pz-row"):
-                            yield Label(_("Save in"), classes="pz-label")
-                            yield PathInput(display_path(self.out_dir) + "/", id="pz-out")
-                            yield Button(_("Browse…"), id="pz-out-browse", compact=True)
-                        yield Button(_("Generate the file"), id="pz-generate", variant="primary", compact=True)
-                        yield KsefProblem(id="pz-1-result")
-                    with Vertical(id="pz-2"):
-                        yield Static(_("Step 2 of 3 — Go to Profil Zaufany to sign the file"),
-                                     classes="pz-title", markup=False)
-                        yield Static(_("1. Open this page in your browser (c copies the link):"), markup=False)
-                        yield Static(GOV_PL_SIGN_URL, id="pz-url", markup=False)
-                        yield Static(id="pz-2-text", classes="pz-text", markup=False)
-                        yield Button(_("Copy the link"), id="pz-copy", compact=True)
-                    with Vertical(id="pz-3"):
-                        yield Static(_("Step 3 of 3 — Load the signed file"), classes="pz-title", markup=False)
-                        with Horizontal(classes="pz-row"):
-                            yield Label(_("Signed file"), classes="pz-label")
-                            yield PathInput(display_path(self.out_dir) + "/", suffixes=(".xml",), id="pz-signed")
-                            yield Button(_("Browse…"), id="pz-signed-browse", compact=True)
-                        yield KsefProblem(id="pz-3-check")
-                        yield Label(_("Permissions of the new token (space toggles):"))
-                        yield SelectionList[str](
-                            *(Selection(p, p, p in DEFAULT_PERMISSIONS) for p in TOKEN_PERMISSIONS),
-                            id="pz-perms", compact=True)
-                        yield Static(_("Recommended: enroll a KSeF certificate instead. {notice}.").format(notice=days),
-                                     id="pz-recommend", markup=False)
-                    with Vertical(id="pz-4"):
-                        yield Static("", id="pz-4-title", classes="pz-title", markup=False)
-                        yield KsefSteps(id="pz-progress")
-                        yield KsefProblem(id="pz-result")
+            with VerticalScroll(id="pz-body"), ContentSwitcher(initial="pz-1", id="pz-steps"):
+                with Vertical(id="pz-1"):
+                    yield Static(_("Step 1 of 3 — Generate the file to sign with Profil Zaufany"),
+                                 classes="pz-title", markup=False)
+                    yield Static(_("KSeF gives a one-time challenge for NIP {nip}; it is valid for 10 minutes. "
+                                   "The file with it is saved on this computer: sign it with Profil Zaufany "
+                                   "and load it back before the time runs out.").format(
+                                       nip=format_nip(self.view.nip)), classes="pz-text", markup=False)
+                    with Horizontal(classes="pz-row"):
+                        yield Label(_("Save in"), classes="pz-label")
+                        yield PathInput(display_path(self.out_dir) + "/", id="pz-out")
+                        yield Button(_("Browse…"), id="pz-out-browse", compact=True)
+                    yield Button(_("Generate the file"), id="pz-generate", variant="primary", compact=True)
+                    yield KsefProblem(id="pz-1-result")
+                with Vertical(id="pz-2"):
+                    yield Static(_("Step 2 of 3 — Go to Profil Zaufany to sign the file"),
+                                 classes="pz-title", markup=False)
+                    yield Static(_("1. Open this page in your browser (c copies the link):"), markup=False)
+                    yield Static(GOV_PL_SIGN_URL, id="pz-url", markup=False)
+                    yield Static(id="pz-2-text", classes="pz-text", markup=False)
+                    yield Button(_("Copy the link"), id="pz-copy", compact=True)
+                with Vertical(id="pz-3"):
+                    yield Static(_("Step 3 of 3 — Load the signed file"), classes="pz-title", markup=False)
+                    with Horizontal(classes="pz-row"):
+                        yield Label(_("Signed file"), classes="pz-label")
+                        yield PathInput(display_path(self.out_dir) + "/", suffixes=(".xml",), id="pz-signed")
+                        yield Button(_("Browse…"), id="pz-signed-browse", compact=True)
+                    yield KsefProblem(id="pz-3-check")
+                    yield Label(_("Permissions of the new token (space toggles):"))
+                    yield SelectionList[str](
+                        *(Selection(p, p, p in DEFAULT_PERMISSIONS) for p in TOKEN_PERMISSIONS),
+                        id="pz-perms", compact=True)
+                    yield Static(_("Recommended: enroll a KSeF certificate instead. {notice}.").format(notice=days),
+                                 id="pz-recommend", markup=False)
+                with Vertical(id="pz-4"):
+                    yield Static("", id="pz-4-title", classes="pz-title", markup=False)
+                    yield KsefSteps(id="pz-progress")
+                    yield KsefProblem(id="pz-result")
             yield Static("", id="pz-countdown")
             with Horizontal(id="pz-buttons"):
                 yield Button(_("← Back"), id="pz-back", compact=True)

@@ -25,18 +25,18 @@ KSEF_WORKERS = "ksef"
 
 
 def system_clock() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def local_time(value: dt.datetime) -> str:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def local_date(value: dt.datetime) -> str:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.astimezone().strftime("%Y-%m-%d")
 
 
@@ -83,7 +83,7 @@ def tokens_notice(today: dt.date) -> str:
     return _("KSeF tokens stop working after 31 Dec 2026 ({left}) — move to a KSeF certificate").format(left=left)
 
 
-assert TOKENS_LAST_DAY == dt.date(2026, 12, 31)  # the texts above name the day
+assert dt.date(2026, 12, 31) == TOKENS_LAST_DAY  # the texts above name the day
 
 
 class CredentialChanged(Message):

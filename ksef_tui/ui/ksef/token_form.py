@@ -18,9 +18,9 @@ from textual.widgets import Button, Input, Label, Static
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.domain.token import clean_token
+from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import CredentialView
-from ksef_tui.services.errors import ServiceError, ValidationFailed
 from ksef_tui.ui.ksef.status import Clock, CredentialChanged, ksef_status_label, system_clock
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class KsefTokenForm(Vertical):
     }
     """
 
-    def __init__(self, ctx: "AppContext", view: CredentialView, *, clock: Clock = system_clock,
+    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock = system_clock,
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.ctx = ctx

@@ -16,19 +16,18 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.timer import Timer
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
+from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services.context import AppContext
 from ksef_tui.services.ksef.views import CredentialView, describe
-from ksef_tui.services.errors import ServiceError
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.ksef.panel import KsefCredentialPanel
-from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 from ksef_tui.ui.ksef.status import (
     STATE_STYLE,
     Clock,
@@ -38,6 +37,7 @@ from ksef_tui.ui.ksef.status import (
     method_label,
     system_clock,
 )
+from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
 # the form follows the table's cursor after it rests this long (seconds)
 FORM_DELAY = 0.08

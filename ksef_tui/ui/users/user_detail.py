@@ -19,8 +19,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Label, Static, Switch
 
 from ksef_tui.domain.nip import format_nip
+from ksef_tui.errors import ConflictError, ServiceError
 from ksef_tui.i18n import _
-from ksef_tui.services.errors import ConflictError, ServiceError
 from ksef_tui.services.users import UserDetail
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.users.users import role_label

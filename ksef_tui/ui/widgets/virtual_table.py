@@ -342,9 +342,7 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
     # ------------------------------------------------------------- selection
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if not self.selectable and action in ("toggle", "extend_up", "extend_down"):
-            return False
-        return True
+        return not (not self.selectable and action in ("toggle", "extend_up", "extend_down"))
 
     def action_toggle(self) -> None:
         """Select or unselect the row under the cursor, then move down."""

@@ -6,8 +6,8 @@ The ``setting`` table holds global defaults such as ``clients_may_configure_ksef
 Revision ID: 0004
 Revises: 0003
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"

@@ -8,8 +8,8 @@ not office data: backups leave them out, and a downgrade drops them.
 Revision ID: 0006
 Revises: 0005
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0006"
 down_revision = "0005"
