@@ -40,6 +40,17 @@ class Portal:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
 
+    async def wait_log(self, *needles: str, timeout: float = 20.0) -> str:
+        """The server's log once it holds every needle (a session's end line follows its app's exit)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log()
+            if all(n in log for n in needles):
+                return log
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needles} not in the server's log:\n{log}")
+            await asyncio.sleep(0.1)
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -54,10 +65,13 @@ class Portal:
 class TerminalClient:
     """One browser session as the page runs it: cookie, websocket, a terminal of ``size``."""
 
-    def __init__(self, url: str, size: tuple[int, int] = (100, 30)) -> None:
+    def __init__(self, url: str, size: tuple[int, int] = (100, 30), *, verify_tls: bool = True,
+                 local_addr: str | None = None) -> None:
         import pyte
 
         self.url = url
+        self.verify_tls = verify_tls
+        self.local_addr = local_addr  # connect from this address (another loopback address, say)
         self.size = size
         self.screen = pyte.Screen(*size)
         self.stream = pyte.ByteStream(self.screen)
@@ -69,7 +83,10 @@ class TerminalClient:
     async def __aenter__(self) -> "TerminalClient":
         import aiohttp
 
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                          connector=aiohttp.TCPConnector(
+                                              ssl=None if self.verify_tls else False,
+                                              local_addr=(self.local_addr, 0) if self.local_addr else None))
         async with self.http.get(self.url + "/") as r:
             self.page_status = r.status
             await r.read()

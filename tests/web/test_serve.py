@@ -12,16 +12,6 @@ from tests.web.conftest import ADMIN, ADMIN_PASSWORD, CLIENT, CLIENT_PASSWORD
 from tests.web.portal import CTRL_Q, ENTER, TerminalClient
 
 
-async def log_has(portal, *needles: str, timeout: float = 15.0) -> str:
-    """The server's log once it holds every needle (a session's end line follows its app's exit)."""
-    for _i in range(int(timeout / 0.1)):
-        log = portal.log()
-        if all(n in log for n in needles):
-            return log
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{needles} not in the log:\n{portal.log()}")
-
-
 def test_serve_refuses_without_any_password(db_url, ctx):
     out = subprocess.run([sys.executable, "-m", "ksef_tui.web", "--database", db_url, "--port", "0"],
                          capture_output=True, text=True, timeout=60)
@@ -64,7 +54,7 @@ async def test_page_health_and_a_session_that_starts_at_the_login_screen(office_
         assert CLIENT_PASSWORD not in client.received.decode("utf-8", "replace")
         await client.send(CTRL_Q)  # log out: the session ends
         await client.wait_closed()
-    await log_has(portal, "start: source 127.0.0.1", "end: logout")
+    await portal.wait_log("start: source 127.0.0.1", "end: logout")
     from ksef_tui.services.actor import Actor
     from ksef_tui.services.audit import AuditService
     from ksef_tui.store.engine import open_database
@@ -108,7 +98,7 @@ async def test_session_cap_idle_timeout_and_browser_close(office_db, portal_fact
         assert await b.wait_closed(15) is not None
         assert not a.closed.is_set()
         await a.ws.close()  # the browser closes: the session ends
-    await log_has(portal, "end: idle timeout", "end: browser closed", "session refused: all 2 sessions in use")
+    await portal.wait_log("end: idle timeout", "end: browser closed", "session refused: all 2 sessions in use")
 
 
 async def test_another_sites_page_cannot_open_a_session(office_db, portal_factory):
@@ -122,3 +112,9 @@ async def test_another_sites_page_cannot_open_a_session(office_db, portal_factor
         assert ws.close_code == 1008
         async with http.get(portal.url + "/upload/" + "A" * 43) as r:
             assert r.status == 404
+        # without --trusted-proxy a forged X-Forwarded-For changes nothing: the peer is the source
+        ws = await http.ws_connect(portal.url.replace("http", "ws") + "/ws",
+                                   headers={"Origin": portal.url, "X-Forwarded-For": "203.0.113.5"})
+        await portal.wait_log("start: source 127.0.0.1")
+        await ws.close()
+    assert "203.0.113.5" not in portal.log()

@@ -27,6 +27,7 @@ from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import CertificateFacts, CertificateFiles, CredentialView
 from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path
+from ksef_tui.ui.common.web_files import WebFileField
 from ksef_tui.ui.ksef.status import (
     CERT_STEPS,
     KSEF_WORKERS,
@@ -157,19 +158,31 @@ class KsefCertForm(Vertical):
         self.border_title = self.view.environment.value
         yield Static(saved_certificate_text(self.view), id="cert-saved")
         yield Checkbox(_("PKCS#12 file (.p12, .pfx)"), id="cert-p12-mode", compact=True)
+        web = self.ctx.options.get("web") is not None  # a browser session: upload or paste, no paths
+        pem_hint = _("Paste the PEM text here (from -----BEGIN to -----END), then Use it (ctrl+s).")
         with Horizontal(classes="ksef-row -pem"):
             yield Label(_("Certificate"), classes="ksef-label")
-            yield PathInput(suffixes=(".pem", ".crt", ".cer", ".der"), placeholder=_("certificate file"),
-                            id="cert-file")
-            yield Button("…", id="cert-file-browse", compact=True, tooltip=_("Browse (ctrl+o)"))
+            if web:
+                yield WebFileField(_("The certificate"), id="cert-file", paste_hint=pem_hint)
+            else:
+                yield PathInput(suffixes=(".pem", ".crt", ".cer", ".der"), placeholder=_("certificate file"),
+                                id="cert-file")
+                yield Button("…", id="cert-file-browse", compact=True, tooltip=_("Browse (ctrl+o)"))
         with Horizontal(classes="ksef-row -pem"):
             yield Label(_("Key"), classes="ksef-label")
-            yield PathInput(suffixes=(".pem", ".key"), placeholder=_("private key file"), id="key-file")
-            yield Button("…", id="key-file-browse", compact=True, tooltip=_("Browse (ctrl+o)"))
+            if web:
+                yield WebFileField(_("The private key"), id="key-file", paste_hint=pem_hint)
+            else:
+                yield PathInput(suffixes=(".pem", ".key"), placeholder=_("private key file"), id="key-file")
+                yield Button("…", id="key-file-browse", compact=True, tooltip=_("Browse (ctrl+o)"))
         with Horizontal(classes="ksef-row -p12"):
             yield Label(_("PKCS#12"), classes="ksef-label")
-            yield PathInput(suffixes=(".p12", ".pfx"), placeholder=_(".p12 / .pfx file"), id="p12-file")
-            yield Button("…", id="p12-file-browse", compact=True, tooltip=_("Browse (ctrl+o)"))
+            if web:
+                yield WebFileField(_("The PKCS#12 file"), id="p12-file", paste_hint=_(
+                    "A PKCS#12 file is binary: upload it instead."))
+            else:
+                yield PathInput(suffixes=(".p12", ".pfx"), placeholder=_(".p12 / .pfx file"), id="p12-file")
+                yield Button("…", id="p12-file-browse", compact=True, tooltip=_("Browse (ctrl+o)"))
         with Horizontal(classes="ksef-row"):
             yield Label(_("Password"), classes="ksef-label")
             yield Input(password=True, compact=True, placeholder=_("key password, if any"), id="cert-password")
@@ -200,6 +213,11 @@ class KsefCertForm(Vertical):
             event.stop()
             self.inspect()
 
+    @on(WebFileField.Received)
+    def _received(self, event: WebFileField.Received) -> None:
+        event.stop()
+        self.inspect()
+
     @on(PathInput.BrowseRequested)
     def _browse_key(self, event: PathInput.BrowseRequested) -> None:
         event.stop()
@@ -215,6 +233,11 @@ class KsefCertForm(Vertical):
 
     def _read(self, input_id: str) -> bytes | None:
         """The bytes of the file named in ``input_id``; ``None`` when there is no such file yet."""
+        field = self.query_one(f"#{input_id}")
+        if isinstance(field, WebFileField):  # uploaded or pasted in a browser session
+            if field.data is not None and len(field.data) > MAX_FILE_BYTES:
+                raise ValidationFailed({input_id: _("The file is too large for a certificate or key.")})
+            return field.data
         path = self.query_one(f"#{input_id}", PathInput).path
         if path is None or not path.is_file():
             return None
@@ -261,6 +284,11 @@ class KsefCertForm(Vertical):
             missing = []
             for input_id, what in ((("p12-file", _("the PKCS#12 file")),) if self.pkcs12 else
                                    (("cert-file", _("the certificate file")), ("key-file", _("the key file")))):
+                field = self.query_one(f"#{input_id}")
+                if isinstance(field, WebFileField):
+                    if field.data is None:
+                        missing.append(what)
+                    continue
                 path = self.query_one(f"#{input_id}", PathInput).path
                 if path is None or not path.is_file():
                     missing.append(what if path is None else _("{what} ({path}: no such file)").format(

@@ -31,6 +31,7 @@ from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import DEFAULT_PERMISSIONS, TOKEN_PERMISSIONS, CredentialView, PreparedFile
 from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path, downloads_dir, expand
+from ksef_tui.ui.common.web_files import WebFileField, deliver, web_session
 from ksef_tui.ui.ksef.status import (
     KSEF_WORKERS,
     PZ_CERT_STEPS,
@@ -106,6 +107,8 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
         self.result: CredentialView | None = None
         self.step = 1
         self.running: Worker | None = None
+        # in a browser session (ksef-tui serve) files go by download and come by upload or paste
+        self.web = ctx.options.get("web")
 
     # ---------------------------------------------------------------- layout
 
@@ -119,14 +122,20 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
                 with Vertical(id="pz-1"):
                     yield Static(_("Step 1 of 3 — Generate the file to sign with Profil Zaufany"),
                                  classes="pz-title", markup=False)
-                    yield Static(_("KSeF gives a one-time challenge for NIP {nip}; it is valid for 10 minutes. "
-                                   "The file with it is saved on this computer: sign it with Profil Zaufany "
-                                   "and load it back before the time runs out.").format(
-                                       nip=format_nip(self.view.nip)), classes="pz-text", markup=False)
-                    with Horizontal(classes="pz-row"):
-                        yield Label(_("Save in"), classes="pz-label")
-                        yield PathInput(display_path(self.out_dir) + "/", id="pz-out")
-                        yield Button(_("Browse…"), id="pz-out-browse", compact=True)
+                    if self.web is None:
+                        intro = _("KSeF gives a one-time challenge for NIP {nip}; it is valid for 10 minutes. "
+                                  "The file with it is saved on this computer: sign it with Profil Zaufany "
+                                  "and load it back before the time runs out.")
+                    else:
+                        intro = _("KSeF gives a one-time challenge for NIP {nip}; it is valid for 10 minutes. "
+                                  "Your browser downloads the file with it: sign it with Profil Zaufany "
+                                  "and upload it here before the time runs out.")
+                    yield Static(intro.format(nip=format_nip(self.view.nip)), classes="pz-text", markup=False)
+                    if self.web is None:
+                        with Horizontal(classes="pz-row"):
+                            yield Label(_("Save in"), classes="pz-label")
+                            yield PathInput(display_path(self.out_dir) + "/", id="pz-out")
+                            yield Button(_("Browse…"), id="pz-out-browse", compact=True)
                     yield Button(_("Generate the file"), id="pz-generate", variant="primary", compact=True)
                     yield KsefProblem(id="pz-1-result")
                 with Vertical(id="pz-2"):
@@ -140,8 +149,13 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
                     yield Static(_("Step 3 of 3 — Load the signed file"), classes="pz-title", markup=False)
                     with Horizontal(classes="pz-row"):
                         yield Label(_("Signed file"), classes="pz-label")
-                        yield PathInput(display_path(self.out_dir) + "/", suffixes=(".xml",), id="pz-signed")
-                        yield Button(_("Browse…"), id="pz-signed-browse", compact=True)
+                        if self.web is None:
+                            yield PathInput(display_path(self.out_dir) + "/", suffixes=(".xml",), id="pz-signed")
+                            yield Button(_("Browse…"), id="pz-signed-browse", compact=True)
+                        else:
+                            yield WebFileField(_("The signed file"), id="pz-signed", paste_hint=_(
+                                "Paste the whole signed XML file here (open it in a text editor, select all, "
+                                "copy), then Use it (ctrl+s)."))
                     yield KsefProblem(id="pz-3-check")
                     yield Label(_("Permissions of the new token (space toggles):"))
                     yield SelectionList[str](
@@ -187,7 +201,13 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
         for button_id, visible in buttons.items():
             self.query_one(f"#{button_id}", Button).display = visible
         self.query_one("#pz-next", Button).disabled = step == 1 and self.prepared is None
-        if step == 2 and self.prepared is not None:
+        if step == 2 and self.prepared is not None and self.web is not None:
+            self.query_one("#pz-2-text", Static).update(_(
+                "2. Choose the file your browser downloaded: {name}\n"
+                "3. Sign it with Profil Zaufany (\"Podpisz podpisem zaufanym\") and confirm as gov.pl asks.\n"
+                "4. Download the signed file and come back here to upload it (step 3).").format(
+                    name=unsigned_file_name(self.view)))
+        elif step == 2 and self.prepared is not None:
             self.query_one("#pz-2-text", Static).update(_(
                 "2. Choose the file from your disk: {path}\n"
                 "3. Sign it with Profil Zaufany (\"Podpisz podpisem zaufanym\") and confirm as gov.pl asks.\n"
@@ -220,7 +240,7 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
             if self.step == 2:
                 self.query_one("#pz-copy", Button).focus()
             else:
-                self.query_one("#pz-signed", PathInput).focus()
+                self.query_one("#pz-signed").focus()
 
     @on(Button.Pressed, "#pz-back")
     def _back(self, event: Button.Pressed) -> None:
@@ -267,6 +287,8 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
     # --------------------------------------------------------- step 1: generate
 
     def out_path(self) -> Path:
+        if self.web is not None:  # the session's private inbox on the server; the browser gets a download
+            return self.web.inbox / "out" / unsigned_file_name(self.view)
         text = self.query_one("#pz-out", PathInput).value.strip()
         path = expand(text) if text else self.out_dir
         if text.endswith("/") or path.is_dir() or path.suffix.lower() != ".xml":
@@ -305,11 +327,17 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
         self.signed = None
         self.query_one("#pz-generate", Button).label = _("Generate a new file")
         self.query_one("#pz-3-check", KsefProblem).clear()
-        result.show_ok(_("Saved: {path}\nNow sign it with Profil Zaufany (Next →).").format(
-            path=display_path(prepared.path)))
-        signed_input = self.query_one("#pz-signed", PathInput)
-        if not signed_input.value.strip() or signed_input.value.endswith("/"):
-            signed_input.value = display_path(prepared.path.parent) + "/"
+        if self.web is not None:
+            self.query_one("#pz-signed", WebFileField).clear()
+            deliver(self.app, prepared.path, unsigned_file_name(self.view))
+            result.show_ok(_("Your browser downloads it: {name}\nNow sign it with Profil Zaufany (Next →).").format(
+                name=unsigned_file_name(self.view)))
+        else:
+            result.show_ok(_("Saved: {path}\nNow sign it with Profil Zaufany (Next →).").format(
+                path=display_path(prepared.path)))
+            signed_input = self.query_one("#pz-signed", PathInput)
+            if not signed_input.value.strip() or signed_input.value.endswith("/"):
+                signed_input.value = display_path(prepared.path.parent) + "/"
         self.show_step(1)
         self.query_one("#pz-next", Button).focus()
 
@@ -336,6 +364,12 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
         if self.load_signed(path):
             self.query_one("#pz-get", Button).focus()
 
+    @on(WebFileField.Received, "#pz-signed")
+    def _signed_received(self, event: WebFileField.Received) -> None:
+        event.stop()
+        if self.check_signed(event.data, event.name):
+            self.query_one("#pz-get", Button).focus()
+
     def load_signed(self, path: Path) -> bool:
         """Read the signed file and check it locally (signature present, our challenge and NIP)."""
         check = self.query_one("#pz-3-check", KsefProblem)
@@ -351,6 +385,15 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
         if self.prepared is not None and path.resolve() == self.prepared.path.resolve():
             check.show_error(_("This is the unsigned file from step 1; load the file signed at gov.pl."))
             return False
+        return self.check_signed(data, path.name)
+
+    def check_signed(self, data: bytes, name: str) -> bool:
+        """Check the signed file's bytes locally (signature present, our challenge and NIP)."""
+        check = self.query_one("#pz-3-check", KsefProblem)
+        self.signed = None
+        if len(data) > MAX_SIGNED_BYTES:
+            check.show_error(_("{name} is too large to be a signed KSeF request.").format(name=name))
+            return False
         try:
             facts = self.ctx.profil_zaufany.check_signed_file(data, self.prepared, nip=self.view.nip)
         except ServiceError as exc:
@@ -358,7 +401,7 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
             return False
         self.signed = data
         check.show_ok(_("Signed file OK: {name} — our challenge, {context}, signatures: {n}.").format(
-            name=path.name, context=facts.context, n=facts.signatures))
+            name=name, context=facts.context, n=facts.signatures))
         return True
 
     def permissions(self) -> tuple[str, ...]:
@@ -380,7 +423,7 @@ class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
         if self.signed is None:
             if check.kind != "error":
                 check.show_error(_("Load the signed file first."))
-            self.query_one("#pz-signed", PathInput).focus()
+            self.query_one("#pz-signed").focus()
             return False
         return True
 
