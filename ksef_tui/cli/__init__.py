@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from ksef_tui.cli import accounts, companies, data, database, keys, ksef, panel, simulator, users
+from ksef_tui.cli import accounts, companies, data, database, keys, ksef, panel, serve, simulator, users
 from ksef_tui.cli.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CliError, report
 
 __all__ = ["EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "CliError", "build_parser", "main"]
 
 #: the command groups, in the order `--help` lists them
-GROUPS = (panel, data, companies, keys, users, simulator, ksef, database, accounts)
+GROUPS = (panel, data, companies, keys, users, simulator, ksef, database, accounts, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

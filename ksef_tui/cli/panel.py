@@ -16,6 +16,9 @@ def register(sub: Any) -> None:
     d.add_argument("--no-simulator", action="store_true", help="demo data only, without the local KSeF simulators")
     d.add_argument("--login", action="store_true",
                    help="start at the login screen, with demo passwords for an administrator and two clients")
+    d.add_argument("--serve", action="store_true",
+                   help="serve the demo to browsers (the client portal, as `ksef-tui serve`) instead of this terminal")
+    d.add_argument("--port", type=int, default=8000, help="with --serve: the port on 127.0.0.1 (default 8000)")
     d.set_defaults(handler=cmd_demo)
 
 
@@ -39,5 +42,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ksef_tui.demo.environment import demo_session
 
     with demo_session(companies=args.companies, users=args.users, simulator=not args.no_simulator,
-                      logins=args.login) as ctx:
+                      logins=args.login or args.serve) as ctx:
+        if args.serve:  # the client portal on loopback; administrators too (it is the demo)
+            from ksef_tui.cli.serve import serve
+
+            options = argparse.Namespace(host="127.0.0.1", port=args.port, public_url=None, max_sessions=20,
+                                         idle_timeout=900.0, allow_admins=True, trusted_proxy=[])
+            return serve(options, ctx.db.url, demo=True)
         return run_app(ctx, login=args.login)

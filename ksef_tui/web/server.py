@@ -61,6 +61,7 @@ class ServeConfig:
     lang: str = "en"
     database_url: str | None = None
     stop_grace_s: float = 5.0
+    demo: bool = False  # `ksef-tui demo --serve`: the login screen lists the demo accounts
 
     @property
     def url(self) -> str:
@@ -484,6 +485,25 @@ class PortalServer(Server):
         finally:
             log.info("stopping: %d session(s) open", len(self.sessions))
             await self.stop()
+
+
+def run(config: ServeConfig) -> None:
+    """Serve until SIGINT/SIGTERM; the first line on stdout is the portal's URL, printed when ready."""
+    # what every session's app process needs (it inherits this environment)
+    if config.database_url:
+        os.environ["KSEF_TUI_DATABASE_URL"] = config.database_url
+    os.environ["KSEF_TUI_WEB_LANG"] = config.lang
+    os.environ["KSEF_TUI_WEB_ADMINS"] = "1" if config.allow_admins else "0"
+    os.environ["KSEF_TUI_WEB_DEMO"] = "1" if config.demo else "0"
+    server = PortalServer(config, [sys.executable, "-m", "ksef_tui.web.session"])
+
+    def announce(s: PortalServer) -> None:
+        print(s.public_url, flush=True)
+        if config.host not in ("127.0.0.1", "::1", "localhost") and not config.public_url:
+            log.warning("listening beyond loopback without --public-url: put a reverse proxy with TLS in front "
+                        "(see the README)")
+
+    asyncio.run(server.run_until_stopped(announce))
 
 
 def _default_scratch() -> Path:

@@ -28,7 +28,7 @@ class Portal:
         environ = dict(os.environ, **(env or {}))
         environ.setdefault("PYTHONUNBUFFERED", "1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ksef_tui.web", "--database", db_url, "--port", "0", *extra],
+            [sys.executable, "-m", "ksef_tui", "--database", db_url, "serve", "--port", "0", *extra],
             stdout=subprocess.PIPE, stderr=open(log, "wb") if log else subprocess.DEVNULL, env=environ,
             start_new_session=True)
         line = self.proc.stdout.readline().decode().strip()  # the URL, printed when ready

@@ -13,7 +13,7 @@ from tests.web.portal import CTRL_Q, ENTER, TerminalClient
 
 
 def test_serve_refuses_without_any_password(db_url, ctx):
-    out = subprocess.run([sys.executable, "-m", "ksef_tui.web", "--database", db_url, "--port", "0"],
+    out = subprocess.run([sys.executable, "-m", "ksef_tui", "--database", db_url, "serve", "--port", "0"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "no account has a password" in out.stderr and "ksef-tui admin create" in out.stderr
