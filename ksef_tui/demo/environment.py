@@ -25,6 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from ksef_tui.demo.logins import DEMO_LOGINS, DemoLogin
 from ksef_tui.demo.seed import seed_demo
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.context import AppContext
@@ -139,31 +140,6 @@ def _issue_credentials(ctx: AppContext, demo: DemoKsef, count: int) -> None:
                 nip=nip, given_name="Jan", surname="Demo", key="ec")
             cred = CertificateFiles(cert_data=cert_pem.encode(), key_data=key_pem.encode())
             ctx.credentials.save_certificate(ctx.actor, uid, cid, Environment.PRODUCTION, cred)
-
-
-@dataclass(frozen=True)
-class DemoLogin:
-    """A demo account whose password is published (only ever in a throwaway demo database)."""
-
-    login: str
-    password: str
-    full_name: str
-    role: str  # "admin" | "client"
-    may_configure_ksef: bool
-
-    def describe(self) -> str:
-        from ksef_tui.i18n import _
-
-        if self.role == "admin":
-            return _("administrator")
-        return _("client") if self.may_configure_ksef else _("blocked client")
-
-
-DEMO_LOGINS: tuple[DemoLogin, ...] = (
-    DemoLogin("admin", "admin-demo", "Ewa Administratorka", "admin", True),
-    DemoLogin("client", "client-demo", "Jan Klient", "client", True),
-    DemoLogin("blocked", "blocked-demo", "Ola Zablokowana", "client", False),
-)
 
 
 def add_demo_logins(ctx: AppContext, demo: DemoKsef | None = None, *, accounts=None) -> list[DemoLogin]:

@@ -12,7 +12,7 @@ subclass adds:
   idle, or when the server stops; the app process is asked to quit, then killed if it hangs;
 - one log line per session start and end (never a secret: id, source address, reason, time);
 - ``GET /health`` for the reverse proxy; ``/upload/TOKEN``: a size-capped one-time upload
-  into the session that made the link (see :mod:`ksef_tui.web.inbox`);
+  into the session that made the link (see :mod:`ksef_tui.services.web_inbox`);
 - the source address of each session (the peer, or the client a trusted proxy names in
   ``X-Forwarded-For``) handed to the app process for login throttling and the audit log;
 - the websocket refuses another site's page (``Origin``); security headers on every page;
@@ -38,7 +38,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-from ksef_tui.web import inbox as inboxes
+from ksef_tui.services import web_inbox as inboxes
 
 log = logging.getLogger("ksef_tui.web")
 

@@ -53,7 +53,7 @@ def main() -> int:
         if web is not None:
             ctx.options["downloads_dir"] = str(web.inbox / "out")  # never shown; delivered to the browser
         if os.environ.get("KSEF_TUI_WEB_DEMO") == "1":  # `ksef-tui demo --serve`: published demo passwords
-            from ksef_tui.demo.environment import DEMO_LOGINS
+            from ksef_tui.demo.logins import DEMO_LOGINS
 
             ctx.options["demo_logins"] = list(DEMO_LOGINS)
         app = KsefApp(ctx, login=True)  # every browser session starts at the login screen

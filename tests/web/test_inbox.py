@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from ksef_tui.web import inbox
+from ksef_tui.services import web_inbox as inbox
 
 
 def test_an_upload_link_works_once_and_only_for_its_inbox(tmp_path):
@@ -38,7 +38,7 @@ def test_a_symlink_planted_in_the_inbox_is_not_followed(tmp_path):
 
 
 def test_the_server_does_not_load_textual():
-    code = ("import sys; import ksef_tui.web.server, ksef_tui.cli.serve, ksef_tui.web.inbox\n"
+    code = ("import sys; import ksef_tui.web.server, ksef_tui.cli.serve, ksef_tui.services.web_inbox\n"
             "print(sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.')))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

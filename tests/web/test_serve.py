@@ -131,7 +131,7 @@ async def test_the_upload_route_is_one_time_bound_to_the_session_and_capped(offi
 
     import aiohttp
 
-    from ksef_tui.web import inbox
+    from ksef_tui.services import web_inbox as inbox
 
     portal = portal_factory(office_db)
     async with TerminalClient(portal.url) as client:

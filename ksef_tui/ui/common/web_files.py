@@ -1,7 +1,7 @@
 """Files in a browser session (``ksef-tui serve``): nothing names a path on the server.
 
 A file comes to the panel by upload (a one-time link, bound to this browser session, opened in
-a new tab: :mod:`ksef_tui.web.inbox`) or by pasting its text (a PEM certificate or key, the
+a new tab: :mod:`ksef_tui.services.web_inbox`) or by pasting its text (a PEM certificate or key, the
 signed XML) into a dialog. A file goes to the user by Textual's file delivery (a download in
 the browser): :func:`deliver`. In the terminal none of this is used: the forms keep their paths.
 """
@@ -113,14 +113,14 @@ class WebFileField(Horizontal):
     class Received(Message):
         """A file arrived (uploaded or pasted)."""
 
-        def __init__(self, field: "WebFileField", data: bytes, name: str) -> None:
+        def __init__(self, field: WebFileField, data: bytes, name: str) -> None:
             super().__init__()
             self.field = field
             self.data = data
             self.name = name
 
         @property
-        def control(self) -> "WebFileField":
+        def control(self) -> WebFileField:
             return self.field
 
     def __init__(self, label: str, *, paste_hint: str, id: str | None = None) -> None:
@@ -138,7 +138,7 @@ class WebFileField(Horizontal):
     def on_mount(self) -> None:
         self.set_interval(0.3, self._poll)
 
-    def focus(self, scroll_visible: bool = True) -> "WebFileField":
+    def focus(self, scroll_visible: bool = True) -> WebFileField:
         self.query_one(".web-file-upload", Button).focus(scroll_visible)
         return self
 
@@ -161,7 +161,7 @@ class WebFileField(Horizontal):
     def upload(self) -> None:
         """A new one-time link for this session, opened in a new tab (and shown, to click if a
         popup blocker stopped the tab)."""
-        from ksef_tui.web import inbox
+        from ksef_tui.services import web_inbox as inbox
 
         web = web_session(self.app)
         if web is None:
@@ -176,7 +176,7 @@ class WebFileField(Horizontal):
                     timeout=20, markup=False)
 
     def _poll(self) -> None:
-        from ksef_tui.web import inbox
+        from ksef_tui.services import web_inbox as inbox
 
         box = self.inbox
         if self.token is None or box is None:
@@ -207,7 +207,7 @@ class WebFileField(Horizontal):
         self.post_message(self.Received(self, data, how))
 
     def on_unmount(self) -> None:
-        from ksef_tui.web import inbox
+        from ksef_tui.services import web_inbox as inbox
 
         box = self.inbox
         if self.token is not None and box is not None:

@@ -31,7 +31,7 @@ from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import DEFAULT_PERMISSIONS, TOKEN_PERMISSIONS, CredentialView, PreparedFile
 from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path, downloads_dir, expand
-from ksef_tui.ui.common.web_files import WebFileField, deliver, web_session
+from ksef_tui.ui.common.web_files import WebFileField, deliver
 from ksef_tui.ui.ksef.status import (
     KSEF_WORKERS,
     PZ_CERT_STEPS,

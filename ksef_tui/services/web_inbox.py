@@ -1,5 +1,8 @@
 """How an uploaded file reaches the browser session that asked for it (no Textual, no aiohttp).
 
+Shared by the portal's server (``ksef_tui.web``) and the panel in a browser session
+(``ksef_tui.ui.common.web_files``), hence here, below both.
+
 Every browser session has an inbox: a private folder (0700) that the server makes for the
 session's app process and removes when the session ends. When the user asks to upload, the
 app process makes a one-time token and leaves ``want-TOKEN`` in its inbox; the page at
