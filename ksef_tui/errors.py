@@ -40,15 +40,21 @@ class ImportProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"line {self.line}, column {self.column}: {self.message}"
+        from ksef_tui.i18n import _
+
+        return _("line {line}, column {column}: {message}").format(
+            line=self.line, column=self.column, message=self.message)
 
 
 class ImportFailed(ServiceError):
     """A CSV import refused whole; nothing was imported."""
 
     def __init__(self, problems: list[ImportProblem]) -> None:
+        from ksef_tui.i18n import ngettext
+
         self.problems = problems
         super().__init__(
-            f"{len(problems)} problem(s) in the file; nothing was imported. "
-            + "; ".join(str(p) for p in problems[:5])
+            ngettext("{n} problem in the file; nothing was imported.",
+                     "{n} problems in the file; nothing was imported.", len(problems)).format(n=len(problems))
+            + " " + "; ".join(str(p) for p in problems[:5])
         )

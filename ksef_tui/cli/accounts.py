@@ -13,6 +13,7 @@ import sys
 
 from ksef_tui.cli.common import open_ctx
 from ksef_tui.cli.errors import EXIT_OK, CliError
+from ksef_tui.cli.output import say
 from ksef_tui.cli.users import users_subparsers
 
 
@@ -97,7 +98,7 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
             AccountService(ctx.db).set_password(ctx.actor, user.id, password)
         except ValidationFailed as exc:
             raise _validation(exc) from None
-        print(f"Created the administrator {user.login} ({user.full_name}); `ksef-tui` now asks who is logging in.")
+        say(f"Created the administrator {user.login} ({user.full_name}); `ksef-tui` now asks who is logging in.")
         return EXIT_OK
     finally:
         ctx.db.dispose()
@@ -112,7 +113,7 @@ def cmd_admin_self_service(args: argparse.Namespace) -> int:
         if args.state != "show":
             accounts.set_clients_may_configure_default(ctx.actor, args.state == "allow")
         state = "allowed" if accounts.clients_may_configure_default() else "blocked"
-        print(f"KSeF self-service for new users: {state} (existing users keep their own switch).")
+        say(f"KSeF self-service for new users: {state} (existing users keep their own switch).")
         return EXIT_OK
     finally:
         ctx.db.dispose()
@@ -130,7 +131,7 @@ def cmd_users_password(args: argparse.Namespace) -> int:
             AccountService(ctx.db).set_password(ctx.actor, user.id, password)
         except ValidationFailed as exc:
             raise _validation(exc) from None
-        print(f"Set the password of {user.login}.")
+        say(f"Set the password of {user.login}.")
         return EXIT_OK
     finally:
         ctx.db.dispose()
@@ -147,8 +148,8 @@ def cmd_users_code(args: argparse.Namespace) -> int:
     try:
         user = _user(ctx, args.login)
         code = AccountService(ctx.db).issue_code(ctx.actor, user.id, dt.timedelta(hours=args.hours))
-        print(f"One-time code for {user.login} (valid {args.hours} h; they set their password with it at login):")
-        print(code.reveal())
+        say(f"One-time code for {user.login} (valid {args.hours} h; they set their password with it at login):")
+        say(code.reveal())
         return EXIT_OK
     finally:
         ctx.db.dispose()

@@ -16,6 +16,7 @@ from typing import Any
 
 from ksef_tui.cli.common import open_ctx, parse_environment
 from ksef_tui.cli.errors import EXIT_FAIL, EXIT_OK, CliError
+from ksef_tui.cli.output import say
 
 
 def add_check(ksef_subparsers: Any) -> argparse.ArgumentParser:
@@ -57,6 +58,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         for r in rows:
             mark = "OK  " if r["ok"] and not r["expiring"] else "FAIL"
             extra = f" (stops working in {r['days_left']} days)" if r["expiring"] else ""
-            print(f"{mark} {r['environment']:<10} {r['login']:<20} {r['nip']} {r['method']:<11} {r['message']}{extra}")
-        print(f"{len(rows)} checked, {len(bad)} with problems.")
+            say(f"{mark} {r['environment']:<10} {r['login']:<20} {r['nip']} {r['method']:<11} {r['message']}{extra}")
+        say(f"{len(rows)} checked, {len(bad)} with problems.")
     return EXIT_FAIL if bad else EXIT_OK

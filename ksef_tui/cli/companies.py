@@ -7,6 +7,7 @@ from typing import Any
 
 from ksef_tui.cli.common import open_ctx, parse_nip
 from ksef_tui.cli.errors import EXIT_OK, CliError
+from ksef_tui.cli.output import say
 
 
 def register(sub: Any) -> None:
@@ -40,5 +41,5 @@ def cmd_companies_ksef(args: argparse.Namespace) -> int:
         ids = list(found.values())
     result = ctx.companies.serial_set_ksef(ctx.actor, ids, enable)
     state = "enabled" if enable else "disabled"
-    print(f"KSeF {state} for {len(result.changed)} companies; {len(result.unchanged)} already {state}.")
+    say(f"KSeF {state} for {len(result.changed)} companies; {len(result.unchanged)} already {state}.")
     return EXIT_OK

@@ -8,6 +8,7 @@ from typing import Any
 
 from ksef_tui.cli.common import open_ctx
 from ksef_tui.cli.errors import EXIT_OK, EXIT_USAGE, CliError
+from ksef_tui.cli.output import say
 
 
 def register(sub: Any) -> None:
@@ -31,6 +32,7 @@ def register(sub: Any) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from ksef_tui.errors import ImportFailed
+    from ksef_tui.i18n import ngettext
 
     try:
         if args.file == "-":
@@ -48,10 +50,12 @@ def cmd_import(args: argparse.Namespace) -> int:
             result = ctx.csv.import_users(ctx.actor, data)
     except ImportFailed as exc:
         for p in exc.problems:
-            print(f"ksef-tui: {args.file}: {p}", file=sys.stderr)
-        print(f"ksef-tui: {len(exc.problems)} problem(s); nothing was imported", file=sys.stderr)
+            say(f"ksef-tui: {args.file}: {p}", err=True)
+        n = len(exc.problems)
+        say("ksef-tui: " + ngettext("{n} problem; nothing was imported", "{n} problems; nothing was imported", n).format(n=n),
+            err=True)
         return EXIT_USAGE
-    print(f"Imported {result.created} {args.what}.")
+    say(f"Imported {result.created} {args.what}.")
     return EXIT_OK
 
 

@@ -7,10 +7,10 @@ Exit codes: 0 ok, 1 refused or failed, 2 bad input.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ksef_tui.cli.common import open_ctx
 from ksef_tui.cli.errors import EXIT_OK
+from ksef_tui.cli.output import say
 
 
 def register(sub) -> None:
@@ -54,8 +54,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
         result = backup(ctx.db, ctx.actor, args.file, portable=True if args.portable else None)
     finally:
         ctx.db.dispose()
-    print(result.summary("Backed up to"))
-    print(key_warning(result.key_id), file=sys.stderr)
+    say(result.summary("Backed up to"))
+    say(key_warning(result.key_id), err=True)
     return EXIT_OK
 
 
@@ -67,13 +67,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
         result = restore(ctx.db, ctx.actor, args.file, force=args.force)
     finally:
         ctx.db.dispose()
-    print(result.summary("Restored from"))
+    say(result.summary("Restored from"))
     if result.replaced:
-        print(f"Replaced {sum(result.replaced.values())} rows that were in the database.")
-    print(key_warning(result.key_id), file=sys.stderr)
+        say(f"Replaced {sum(result.replaced.values())} rows that were in the database.")
+    say(key_warning(result.key_id), err=True)
     if result.key_matches is False:
-        print(f"The current master key is not key {result.key_id}: put that key back before opening the panel, "
-              "or the stored KSeF secrets cannot be read.", file=sys.stderr)
+        say(f"The current master key is not key {result.key_id}: put that key back before opening the panel, "
+              "or the stored KSeF secrets cannot be read.", err=True)
     return EXIT_OK
 
 
@@ -82,7 +82,7 @@ def cmd_db_downgrade(args: argparse.Namespace) -> int:
     from ksef_tui.services.schema import downgrade_schema
 
     now = downgrade_schema(Actor.local_admin(), getattr(args, "database", None), args.revision)
-    print(f"The database schema is at {now or 'base'}.")
+    say(f"The database schema is at {now or 'base'}.")
     return EXIT_OK
 
 
@@ -90,5 +90,5 @@ def cmd_db_version(args: argparse.Namespace) -> int:
     from ksef_tui.services.schema import schema_version
 
     current, newest = schema_version(getattr(args, "database", None))
-    print(f"database: {current or 'none'}; newest: {newest}")
+    say(f"database: {current or 'none'}; newest: {newest}")
     return EXIT_OK

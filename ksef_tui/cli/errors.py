@@ -4,9 +4,10 @@ traceback. Exit codes: 0 ok, 1 refused or failed, 2 bad input."""
 from __future__ import annotations
 
 import argparse
-import sys
 import types
 from typing import NoReturn
+
+from ksef_tui.cli.output import say
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 PROG = "ksef-tui"
@@ -21,7 +22,7 @@ class CliError(Exception):
 
 
 def error_line(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr)
+    say(f"{PROG}: {message}", err=True)
 
 
 def report(exc: BaseException) -> int:
@@ -59,7 +60,7 @@ def _is_expected(exc: BaseException) -> bool:
 
 
 def _one_line_error(self: argparse.ArgumentParser, message: str) -> NoReturn:
-    sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+    say(f"{self.prog}: error: {message} (see --help)", err=True)
     raise SystemExit(EXIT_USAGE)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ksef_tui.cli.common import open_ctx
 from ksef_tui.cli.errors import EXIT_OK
+from ksef_tui.cli.output import say
 
 
 def register(sub: Any) -> None:
@@ -25,8 +26,8 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
     ctx = open_ctx(args)
     result = rotate_master_key(ctx.db, ctx.actor, out=Path(args.out) if args.out else None)
-    print(f"Re-encrypted {result.secrets} secret(s) under the new master key {result.new_key_id} "
+    say(f"Re-encrypted {result.secrets} secret(s) under the new master key {result.new_key_id} "
           f"(was {result.old_key_id}); key file: {result.key_written_to}.")
     if args.out:
-        print("Set KSEF_TUI_MASTER_KEY to the content of that file; the old key no longer opens anything.")
+        say("Set KSEF_TUI_MASTER_KEY to the content of that file; the old key no longer opens anything.")
     return EXIT_OK

@@ -8,11 +8,11 @@ hint; tokens are never printed without ``--show-secrets``.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ksef_tui.cli.check import add_check
 from ksef_tui.cli.errors import EXIT_OK, PROG, quiet
+from ksef_tui.cli.output import say
 
 
 def _add_endpoint(p: argparse.ArgumentParser) -> None:
@@ -104,7 +104,7 @@ def _paths(args: argparse.Namespace) -> Any:
 def _progress(args: argparse.Namespace) -> Any:
     if not getattr(args, "verbose", False):
         return None
-    return lambda step: sys.stderr.write(f"{PROG}: {step}\n")
+    return lambda step: say(f"{PROG}: {step}", err=True)
 
 
 def _when(value: Any) -> str:
@@ -124,7 +124,7 @@ def cmd_test_cert(args: argparse.Namespace) -> int:
     from ksef_tui.services.ksef import tools
 
     r = tools.test_certificate(args.nip, args.out_dir, kind=args.kind, key=args.key, force=args.force)
-    print(f"Wrote {r.cert_path} and {r.key_path} (mode 0600): {args.kind} {r.key_type} certificate "
+    say(f"Wrote {r.cert_path} and {r.key_path} (mode 0600): {args.kind} {r.key_type} certificate "
           f"for NIP {r.nip}, SHA-256 {r.fingerprint_sha256}, valid until {_when(r.valid_to)}; KSeF TEST only.")
     return EXIT_OK
 
@@ -135,7 +135,7 @@ def cmd_challenge_file(args: argparse.Namespace) -> int:
     from ksef_tui.services.ksef import tools
 
     r = asyncio.run(tools.challenge_file(_target(args), args.nip, args.out, force=args.force))
-    print(f"Wrote {r.path} for NIP {r.nip} (challenge {r.challenge}); sign it and send it with "
+    say(f"Wrote {r.path} for NIP {r.nip} (challenge {r.challenge}); sign it and send it with "
           f"`ksef auth --signed-file` before {_when(r.expires_at)}.")
     return EXIT_OK
 
@@ -149,12 +149,12 @@ def cmd_auth(args: argparse.Namespace) -> int:
                                            progress=_progress(args)))
     how = _METHOD_TEXT.get(r.method, r.method)
     ksef = f", KSeF method {r.ksef_method}" if r.ksef_method else ""
-    print(f"Authorized in KSeF {r.where} for NIP {r.nip} with {how}{ksef}: access token valid until "
+    say(f"Authorized in KSeF {r.where} for NIP {r.nip} with {how}{ksef}: access token valid until "
           f"{_when(r.access_valid_until)}, refresh token until {_when(r.refresh_valid_until)} "
           f"(reference {r.reference_number}).")
     if args.show_secrets:
-        print(f"access token: {r.access_token.reveal()}")
-        print(f"refresh token: {r.refresh_token.reveal()}")
+        say(f"access token: {r.access_token.reveal()}")
+        say(f"refresh token: {r.refresh_token.reveal()}")
     return EXIT_OK
 
 
@@ -167,8 +167,8 @@ def cmd_token_generate(args: argparse.Namespace) -> int:
     r = asyncio.run(tools.generate_token(_target(args), args.nip, _paths(args), permissions=permissions,
                                          description=args.description, out=args.out, force=args.force,
                                          progress=_progress(args)))
-    print(f"Wrote the new Active KSeF token {r.reference_number} for NIP {r.nip} to {r.path} (mode 0600); "
+    say(f"Wrote the new Active KSeF token {r.reference_number} for NIP {r.nip} to {r.path} (mode 0600); "
           f"permissions {', '.join(r.permissions)}.")
     if args.show_secrets:
-        print(f"token: {r.token.reveal()}")
+        say(f"token: {r.token.reveal()}")
     return EXIT_OK

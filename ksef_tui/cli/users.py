@@ -8,6 +8,7 @@ from typing import Any
 
 from ksef_tui.cli.common import open_ctx, password_from_file, read_file, user_company_env
 from ksef_tui.cli.errors import EXIT_FAIL, EXIT_OK, CliError
+from ksef_tui.cli.output import say
 
 
 def users_subparsers(sub: Any) -> Any:
@@ -57,7 +58,7 @@ def cmd_users_ksef_set(args: argparse.Namespace) -> int:
         if args.token_file:
             token = read_file(args.token_file, "token").decode("utf-8", "replace")
             view = ctx.credentials.save_token(ctx.actor, user.id, company.id, env, token)
-            print(f"Saved the KSeF token {view.token_masked} for {user.login} in {company.nip} ({env.value}); "
+            say(f"Saved the KSeF token {view.token_masked} for {user.login} in {company.nip} ({env.value}); "
                   "login method: token.")
         else:
             if args.pkcs12:
@@ -66,7 +67,7 @@ def cmd_users_ksef_set(args: argparse.Namespace) -> int:
                 cred = CertificateFiles(cert_data=read_file(args.cert, "certificate"),
                                         key_data=read_file(args.key, "key"), password=password)
             view = ctx.credentials.save_certificate(ctx.actor, user.id, company.id, env, cred)
-            print(f"Saved the certificate {view.cert_subject} (valid to {view.cert_valid_to:%Y-%m-%d}) for "
+            say(f"Saved the certificate {view.cert_subject} (valid to {view.cert_valid_to:%Y-%m-%d}) for "
                   f"{user.login} in {company.nip} ({env.value}); login method: certificate.")
     except ValidationFailed as exc:
         raise CliError("; ".join(exc.errors.values())) from None
@@ -81,7 +82,7 @@ def cmd_users_ksef_test(args: argparse.Namespace) -> int:
     outcome = asyncio.run(ctx.credentials.test_authorization(ctx.actor, user.id, company.id, env))
     if outcome.ok:
         until = f" until {outcome.valid_until:%Y-%m-%d %H:%M} UTC" if outcome.valid_until else ""
-        print(f"OK: {user.login} authorized in KSeF {env.value} for {company.nip} by {outcome.method}{until} "
+        say(f"OK: {user.login} authorized in KSeF {env.value} for {company.nip} by {outcome.method}{until} "
               f"(reference {outcome.reference_number}).")
         return EXIT_OK
     raise CliError(f"{outcome.message} {outcome.hint}".strip(), code=EXIT_FAIL)

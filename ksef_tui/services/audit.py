@@ -12,6 +12,7 @@ from sqlalchemy import Select, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from ksef_tui.domain.text import contains_pattern
+from ksef_tui.domain.untrusted import csv_cell
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import AuditEntry, utcnow
@@ -200,10 +201,7 @@ def _row(e: AuditEntry) -> AuditRow:
 CSV_HEADER = ("id", "at_utc", "actor", "action", "object_type", "object_id", "object", "before", "after")
 
 
-def _csv_cell(value: Any) -> str:
-    """A cell that a spreadsheet never runs as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+_csv_cell = csv_cell  # the one guard of every CSV export (formulas, control characters)
 
 
 class AuditService:

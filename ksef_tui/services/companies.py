@@ -18,6 +18,7 @@ from ksef_tui.errors import ConflictError, NotFound, OperationCancelled, Validat
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
+from ksef_tui.services.fields import control_problem, key
 from ksef_tui.services.results import SerialResult
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, utcnow
@@ -112,15 +113,20 @@ def clean_company(data: CompanyInput) -> tuple[dict, dict[str, str]]:
     address = _blank_to_none(data.address)
     if address and len(address) > 500:
         errors["address"] = _("Address is too long (at most 500 characters).")
+    notes = _blank_to_none(data.notes)
+    for field, value, multiline in (("name", name, False), ("address", address, False), ("notes", notes, True)):
+        problem = control_problem(value, multiline=multiline)
+        if problem and field not in errors:
+            errors[field] = problem
     values = {
         "name": name,
         "nip": nip,
         "regon": regon,
         "address": address,
         "ksef_enabled": bool(data.ksef_enabled),
-        "notes": _blank_to_none(data.notes),
-        "search_key": search_key(name),
-        "sort_key": sort_key(name),
+        "notes": notes,
+        "search_key": key(search_key(name), 300),
+        "sort_key": key(sort_key(name), 500),
     }
     return values, errors
 

@@ -15,6 +15,7 @@ from ksef_tui.errors import ConflictError, NotFound, OperationCancelled, Validat
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import ROLES, Actor, require_admin
+from ksef_tui.services.fields import control_problem, key
 from ksef_tui.services.results import SerialResult
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, Membership, User, utcnow
@@ -91,6 +92,10 @@ def clean_user(data: UserInput) -> tuple[dict, dict[str, str]]:
     role = {"administrator": "admin", "klient": "client", "administrator ": "admin"}.get(role, role)
     if role not in ROLES:
         errors["role"] = _("Role {value} is unknown: use admin or client.").format(value=data.role)
+    for field, value in (("full_name", full_name), ("email", email)):
+        problem = control_problem(value)
+        if problem and field not in errors:
+            errors[field] = problem
     values = {
         "login": login,
         "full_name": full_name,
@@ -98,8 +103,8 @@ def clean_user(data: UserInput) -> tuple[dict, dict[str, str]]:
         "role": role,
         "active": bool(data.active),
         "may_configure_ksef": bool(data.may_configure_ksef),
-        "search_key": search_key(f"{login} {full_name} {email or ''}"),
-        "sort_key": sort_key(full_name),
+        "search_key": key(search_key(f"{login} {full_name} {email or ''}"), 600),
+        "sort_key": key(sort_key(full_name), 400),
     }
     return values, errors
 

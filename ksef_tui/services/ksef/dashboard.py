@@ -19,6 +19,7 @@ from typing import IO
 from sqlalchemy import and_, case, exists, func, not_, or_, select
 
 from ksef_tui.domain.environments import Environment
+from ksef_tui.domain.untrusted import csv_cell
 from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.store.engine import Database
@@ -332,6 +333,4 @@ def _make_row(env: Environment, user_id: int, company_id: int, login: str, full_
         last_auth_ok=cred.last_auth_ok, last_auth_error=cred.last_auth_error)
 
 
-def _cell(value: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: quote them."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+_cell = csv_cell  # the one guard of every CSV export (formulas, control characters)
