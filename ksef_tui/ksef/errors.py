@@ -243,6 +243,9 @@ class KsefError(Exception):
     """Base of every gateway error."""
 
     default_code: int | str | None = None
+    #: set by KsefHttp: the request was idempotent, so the HTTP layer already sent it again as often
+    #: as the retry policy allows (nothing above it should repeat it once more)
+    retried: bool = False
 
     def __init__(
         self,
@@ -449,6 +452,32 @@ def error_from_response(
         kw["code"] = 410
         return KsefGone(message, **kw)
     return KsefHttpError(message, **kw)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A problem that says nothing about the credential: network, timeout, 5xx, malformed answer."""
+    if isinstance(exc, (KsefNetworkError, KsefTimeout, KsefProtocolError)):
+        return True
+    return isinstance(exc, KsefHttpError) and (exc.http_status or 0) >= 500
+
+
+#: codes after which only a new authorization flow can go on: the challenge was refused or has
+#: expired (21111), or KSeF cancelled the authentication itself (550: "retry the whole flow")
+NEW_FLOW_CODES = frozenset({21111, 550})
+
+
+def needs_new_flow(exc: BaseException) -> bool:
+    """Whether an authorization that failed with ``exc`` may start again from a fresh challenge.
+
+    True when KSeF refused or expired the challenge or cancelled the authentication, and when a
+    state-changing step failed for a temporary reason: the HTTP layer never sends those twice, so
+    a new flow is the only safe repeat. False for everything the HTTP layer already retried, for a
+    429 (its Retry-After was beyond the HTTP layer's budget) and for KSeF's final answers."""
+    if not isinstance(exc, KsefError) or isinstance(exc, KsefRateLimited):
+        return False
+    if exc.code in NEW_FLOW_CODES:
+        return True
+    return is_transient(exc) and not exc.retried
 
 
 def human_retry_en(seconds: float | None) -> str:

@@ -1,12 +1,17 @@
 """The one HTTP client that talks to KSeF: timeouts, retries, Retry-After and typed errors.
 
-Retry policy (per call):
+This is the program's only retry policy (decided per request by :class:`_Attempts`):
 
-* ``Retry.IDEMPOTENT`` (GET, polling): retried with backoff on 5xx, network errors and
-  timeouts; 429 waited out when ``Retry-After`` is short.
-* ``Retry.RATE_LIMIT_ONLY`` (POSTs that change state): only a 429 is waited out and
-  repeated (KSeF did not process the request); anything else is raised at once.
+* ``Retry.IDEMPOTENT`` (GET, polling): sent again with backoff after a 5xx, a network error or
+  a timeout (``HttpPolicy.max_attempts`` in all); a 429 waited out when ``Retry-After`` is short.
+* ``Retry.RATE_LIMIT_ONLY`` (POSTs that change state): only a 429 is waited out and the request
+  sent again (KSeF did not process it); anything else is raised at once.
 * ``Retry.NEVER`` (token redeem): sent exactly once, whatever happens.
+
+Every attempt goes through the host's limiter (:mod:`ksef_tui.ksef.limits`), which paces the
+requests so that a 429 should not come at all, and holds the whole key after one that does. Above
+this layer nothing repeats a request; the services only restart a whole authorization flow with a
+fresh challenge (:func:`ksef_tui.ksef.errors.needs_new_flow`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -35,6 +40,9 @@ from ksef_tui.ksef.errors import (
     error_from_response,
     human_retry_en,
 )
+
+if TYPE_CHECKING:
+    from ksef_tui.ksef.limits import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +95,8 @@ class KsefHttp:
     transport: httpx.AsyncBaseTransport | None = None
     observer: RequestObserver | None = None
     sleep: Sleeper = asyncio.sleep
-    #: optional client-side pacing (:class:`ksef_tui.ksef.limits.RateLimiter`); None: none
-    limiter: Any = None
+    #: client-side pacing (the host's :class:`~ksef_tui.ksef.limits.RateLimiter`); None: none
+    limiter: RateLimiter | None = None
     _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     _slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
 
@@ -129,106 +137,160 @@ class KsefHttp:
         headers: Mapping[str, str] | None = None,
         expected: tuple[int, ...] = (200,),
     ) -> httpx.Response:
-        """Send one logical request; ``operation`` is an English noun phrase for messages."""
-        client = self._ensure_client()
-        body = content if content is not None else (
-            jsonlib.dumps(json, ensure_ascii=False).encode("utf-8") if json is not None else b""
-        )
-        hdrs: dict[str, str] = dict(headers or {})
-        if json is not None:
-            hdrs["Content-Type"] = "application/json"
-        elif content_type:
-            hdrs["Content-Type"] = content_type
-        if bearer is not None:
-            hdrs["Authorization"] = f"Bearer {bearer.reveal()}"
-        url = self.endpoint.url(path)
+        """Send one logical request; ``operation`` is an English noun phrase for messages.
 
-        limiter = self.limiter
-        if limiter is not None:
-            from ksef_tui.ksef.limits import group_for
-
-            limit_group = group_for(path)
-            limit_key = limiter.key_for(bearer.reveal() if bearer is not None else None)
-        attempt = 0
-        rate_waits = 0
-        rate_waited = 0.0
+        The one retry policy of the program (see the module's docstring): what may be sent again,
+        and after how long, is decided by :class:`_Attempts`; every attempt goes through the limiter."""
+        request = _Request(method, path, self.endpoint.url(path), _body(json, content),
+                           _headers(headers, json, content_type, bearer), dict(params or {}), bearer)
+        attempts = _Attempts(self.policy, retry)
         while True:
-            attempt += 1
-            sent = SentRequest(method, path, dict(params or {}), hdrs.get("Content-Type"), body)
             try:
-                assert self._slots is not None
-                async with self._slots:
-                    if limiter is None:
-                        response = await client.request(method, url, content=body or None, headers=hdrs, params=params)
-                    else:
-                        permit = await limiter.acquire(limit_group, limit_key)
-                        try:
-                            response = await client.request(method, url, content=body or None, headers=hdrs,
-                                                            params=params)
-                        finally:
-                            limiter.done(permit)
+                response = await self._send(request)
             except httpx.TimeoutException as exc:
-                if retry is Retry.IDEMPOTENT and attempt < self.policy.max_attempts:
-                    await self._backoff(attempt)
-                    continue
-                self._observe(sent, None)
-                raise KsefTimeout(
-                    f"KSeF did not answer {operation} within {self.policy.timeout_s:g} s "
-                    f"({self.endpoint.label})."
-                ) from exc
+                delay = attempts.after_failure(self._delay)
+                if delay is None:
+                    raise attempts.final(KsefTimeout(
+                        f"KSeF did not answer {operation} within {self.policy.timeout_s:g} s "
+                        f"({self.endpoint.label})."
+                    )) from exc
             except httpx.TransportError as exc:
-                if retry is Retry.IDEMPOTENT and attempt < self.policy.max_attempts:
-                    await self._backoff(attempt)
-                    continue
-                self._observe(sent, None)
-                raise KsefNetworkError(
-                    f"Cannot reach KSeF at {self.endpoint.label} for {operation}: {type(exc).__name__}."
-                ) from exc
-            self._observe(sent, response.status_code)
+                delay = attempts.after_failure(self._delay)
+                if delay is None:
+                    raise attempts.final(KsefNetworkError(
+                        f"Cannot reach KSeF at {self.endpoint.label} for {operation}: {type(exc).__name__}."
+                    )) from exc
+            else:
+                status = response.status_code
+                if status in expected:
+                    warning = response.headers.get("X-System-Warning")
+                    if warning:
+                        log.warning("KSeF warning for %s: %s", operation, warning)
+                    return response
+                retry_after = None
+                if status == 429:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    self._throttled(request, retry_after)
+                    delay = attempts.after_rate_limit(retry_after, self._delay)
+                    if delay is not None:
+                        log.info("KSeF rate limit on %s; waiting %.1f s", operation, delay)
+                else:
+                    delay = attempts.after_failure(self._delay) if status >= 500 else None
+                if delay is None:
+                    raise attempts.final(_error(response, operation, retry_after))
+            await self.sleep(delay)
+
+    async def _send(self, request: _Request) -> httpx.Response:
+        """One attempt: a connection slot, the limiter's permit, the request; observed either way."""
+        client = self._ensure_client()
+        assert self._slots is not None
+        status: int | None = None
+        try:
+            async with self._slots:
+                permit = None
+                if self.limiter is not None:
+                    permit = await self.limiter.acquire(request.limit_group, self._limit_key(request))
+                try:
+                    response = await client.request(request.method, request.url, content=request.body or None,
+                                                    headers=request.headers, params=request.params)
+                finally:
+                    if permit is not None:
+                        self.limiter.done(permit)
             status = response.status_code
-            if status in expected:
-                warning = response.headers.get("X-System-Warning")
-                if warning:
-                    log.warning("KSeF warning for %s: %s", operation, warning)
-                return response
+            return response
+        finally:
+            self._observe(request, status)
 
-            if status == 429:
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if limiter is not None:
-                    limiter.throttled(limit_group, limit_key, retry_after)
-                wait = retry_after if retry_after is not None else self._delay(rate_waits + 1)
-                wait *= 1.0 + 0.25 * random.random()  # spread the herd that was throttled together
-                if (
-                    retry is not Retry.NEVER
-                    and rate_waits < self.policy.max_rate_limit_waits
-                    and (retry_after is None or retry_after <= self.policy.max_rate_limit_wait_s)
-                    and rate_waited + wait <= self.policy.max_rate_limit_total_s
-                ):
-                    rate_waits += 1
-                    rate_waited += wait
-                    log.info("KSeF rate limit on %s; waiting %.1f s", operation, wait)
-                    await self.sleep(wait)
-                    attempt -= 1  # a 429 is not a failed attempt
-                    continue
-                raise _error(response, operation, retry_after)
+    def _limit_key(self, request: _Request) -> str:
+        return self.limiter.key_for(request.bearer.reveal() if request.bearer is not None else None)
 
-            if status >= 500 and retry is Retry.IDEMPOTENT and attempt < self.policy.max_attempts:
-                await self._backoff(attempt)
-                continue
-            raise _error(response, operation, None)
+    def _throttled(self, request: _Request, retry_after: float | None) -> None:
+        if self.limiter is not None:
+            self.limiter.throttled(request.limit_group, self._limit_key(request), retry_after)
 
-    def _observe(self, sent: SentRequest, status: int | None) -> None:
+    def _observe(self, request: _Request, status: int | None) -> None:
         if self.observer is not None:
-            self.observer(
-                SentRequest(sent.method, sent.path, sent.params, sent.content_type, sent.body, status)
-            )
+            self.observer(SentRequest(request.method, request.path, request.params,
+                                      request.headers.get("Content-Type"), request.body, status))
 
     def _delay(self, attempt: int) -> float:
         base = min(self.policy.backoff_cap_s, self.policy.backoff_initial_s * (2 ** (attempt - 1)))
         return base * (0.8 + 0.4 * random.random())
 
-    async def _backoff(self, attempt: int) -> None:
-        await self.sleep(self._delay(attempt))
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    path: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    params: dict[str, Any]
+    bearer: Secret[str] | None
+
+    @property
+    def limit_group(self) -> str:
+        from ksef_tui.ksef.limits import group_for
+
+        return group_for(self.path)
+
+
+def _body(json: Any, content: bytes | None) -> bytes:
+    if content is not None:
+        return content
+    return jsonlib.dumps(json, ensure_ascii=False).encode("utf-8") if json is not None else b""
+
+
+def _headers(extra: Mapping[str, str] | None, json: Any, content_type: str | None,
+             bearer: Secret[str] | None) -> dict[str, str]:
+    headers = dict(extra or {})
+    if json is not None:
+        headers["Content-Type"] = "application/json"
+    elif content_type:
+        headers["Content-Type"] = content_type
+    if bearer is not None:
+        headers["Authorization"] = f"Bearer {bearer.reveal()}"
+    return headers
+
+
+class _Attempts:
+    """The retry policy for one logical request: each answer says how long to wait before the next
+    attempt, or ``None``: no more attempts, report the failure."""
+
+    def __init__(self, policy: HttpPolicy, retry: Retry) -> None:
+        self.policy = policy
+        self.retry = retry
+        self.failures = 0  # failed attempts (5xx, network, timeout); a 429 is not one
+        self.rate_waits = 0
+        self.rate_waited = 0.0
+
+    def final(self, error: KsefError) -> KsefError:
+        """The error to raise; it says whether the request was already sent again here."""
+        error.retried = self.retry is Retry.IDEMPOTENT
+        return error
+
+    def after_failure(self, backoff: Callable[[int], float]) -> float | None:
+        """A 5xx, a timeout or a network error: only an idempotent request is sent again."""
+        self.failures += 1
+        if self.retry is not Retry.IDEMPOTENT or self.failures >= self.policy.max_attempts:
+            return None
+        return backoff(self.failures)
+
+    def after_rate_limit(self, retry_after: float | None, backoff: Callable[[int], float]) -> float | None:
+        """A 429: KSeF did not process the request, so anything but a redeem may be sent again,
+        once ``Retry-After`` is over (with jitter), within the per-call budget."""
+        p = self.policy
+        if self.retry is Retry.NEVER or self.rate_waits >= p.max_rate_limit_waits:
+            return None
+        if retry_after is not None and retry_after > p.max_rate_limit_wait_s:
+            return None
+        wait = retry_after if retry_after is not None else backoff(self.rate_waits + 1)
+        wait *= 1.0 + 0.25 * random.random()  # spread the herd that was throttled together
+        if self.rate_waited + wait > p.max_rate_limit_total_s:
+            return None
+        self.rate_waits += 1
+        self.rate_waited += wait
+        return wait
 
 
 def _skip_missing_sniffio() -> None:

@@ -17,6 +17,10 @@ here can never be the one that overflows KSeF's window, whatever the network lat
 A 429 that comes anyway (another program on the same IP, a lower limit on the server) blocks the
 whole key for its ``Retry-After``: every request of that group and key waits, not only the one
 that was refused.
+
+One limiter serves every event loop of the process (the panel's, a bulk run's in its thread
+worker, the CLI's): its state is guarded by a lock, and a response that frees a slot wakes the
+requests waiting on any loop.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -92,9 +97,9 @@ class RateLimiter:
         self._margin = margin_s
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._bindings: dict[str, str] = {}
-        self._cond: asyncio.Condition | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wakers: set[asyncio.Task[None]] = set()
+        self._lock = threading.Lock()
+        #: requests waiting for a slot, on whichever event loop they run
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self.stats = LimiterStats()
 
     # ---------------------------------------------------------------- keys
@@ -112,12 +117,6 @@ class RateLimiter:
         return self._bindings.get(digest) or f"bearer:{digest}"
 
     # ---------------------------------------------------------------- pacing
-
-    def _condition(self) -> asyncio.Condition:
-        loop = asyncio.get_running_loop()
-        if self._cond is None or self._loop is not loop:
-            self._cond, self._loop = asyncio.Condition(), loop
-        return self._cond
 
     def _wait_needed(self, bucket: _Bucket, windows: tuple[tuple[float, int], ...], now: float) -> float:
         longest = max(span for span, _n in windows)
@@ -138,61 +137,60 @@ class RateLimiter:
         windows = self.limits.get(group)
         if not windows:
             return Permit(group, key, _Slot(self._clock(), True))
-        bucket = self._buckets.setdefault((group, key), _Bucket())
-        cond = self._condition()
+        loop = asyncio.get_running_loop()
         waited = False
         started = self._clock()
         while True:
-            now = self._clock()
-            wait = self._wait_needed(bucket, windows, now)
-            if wait == 0.0:
-                break
+            with self._lock:
+                bucket = self._buckets.setdefault((group, key), _Bucket())
+                wait = self._wait_needed(bucket, windows, self._clock())
+                if wait == 0.0:
+                    slot = _Slot(self._clock())
+                    bucket.slots.append(slot)
+                    self.stats.requests += 1
+                    if waited:
+                        self.stats.waits += 1
+                        self.stats.waited_s += self._clock() - started
+                    return Permit(group, key, slot)
+                woken: asyncio.Future[None] = loop.create_future()
+                self._waiters.append((loop, woken))
             waited = True
-            async with cond:
-                try:
-                    await asyncio.wait_for(cond.wait(), timeout=None if wait < 0 else wait)
-                except TimeoutError:
-                    pass
-        slot = _Slot(self._clock())
-        bucket.slots.append(slot)
-        self.stats.requests += 1
-        if waited:
-            self.stats.waits += 1
-            self.stats.waited_s += self._clock() - started
-        return Permit(group, key, slot)
+            try:  # until a response frees a slot, or the window has slid far enough
+                await asyncio.wait_for(woken, timeout=None if wait < 0 else wait)
+            except TimeoutError:
+                pass
+            finally:
+                with self._lock:
+                    if (loop, woken) in self._waiters:
+                        self._waiters.remove((loop, woken))
 
     def done(self, permit: Permit) -> None:
         """The response arrived: the slot now counts from this instant."""
-        permit.slot.at = self._clock()
-        permit.slot.done = True
-        self._notify()
+        with self._lock:
+            permit.slot.at = self._clock()
+            permit.slot.done = True
+        self._wake()
 
     def throttled(self, group: str, key: str, retry_after: float | None) -> None:
         """KSeF answered 429: hold every request of this group and key for ``retry_after``."""
-        self.stats.throttled += 1
-        if not self.limits.get(group):
-            return
-        bucket = self._buckets.setdefault((group, key), _Bucket())
-        bucket.blocked_until = max(bucket.blocked_until, self._clock() + (retry_after if retry_after else 1.0))
+        with self._lock:
+            self.stats.throttled += 1
+            if not self.limits.get(group):
+                return
+            bucket = self._buckets.setdefault((group, key), _Bucket())
+            bucket.blocked_until = max(bucket.blocked_until, self._clock() + (retry_after if retry_after else 1.0))
 
-    def _notify(self) -> None:
-        cond = self._cond
-        if cond is None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        if loop is not self._loop:
-            return
-
-        async def wake() -> None:
-            async with cond:
-                cond.notify_all()
-
-        task = loop.create_task(wake())
-        self._wakers.add(task)  # keep a reference until it has run (the loop holds only a weak one)
-        task.add_done_callback(self._wakers.discard)
+    def _wake(self) -> None:
+        """Every waiting request looks again (each on its own loop)."""
+        with self._lock:
+            waiters, self._waiters = self._waiters, []
+        for loop, woken in waiters:
+            if loop.is_closed():
+                continue
+            try:
+                loop.call_soon_threadsafe(_resolve, woken)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
 
     # ---------------------------------------------------------------- bounds
 
@@ -206,7 +204,13 @@ class RateLimiter:
         return best
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 _SHARED: dict[str, RateLimiter] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 def limiter_for(base_url: str) -> RateLimiter:
@@ -214,10 +218,11 @@ def limiter_for(base_url: str) -> RateLimiter:
     from urllib.parse import urlsplit
 
     host = urlsplit(base_url).netloc or base_url
-    limiter = _SHARED.get(host)
-    if limiter is None:
-        limiter = _SHARED[host] = RateLimiter()
-    return limiter
+    with _SHARED_LOCK:
+        limiter = _SHARED.get(host)
+        if limiter is None:
+            limiter = _SHARED[host] = RateLimiter()
+        return limiter
 
 
 __all__ = ["AUTH", "OTHER", "PRODUCTION_LIMITS", "Permit", "RateLimiter", "group_for", "limiter_for"]

@@ -105,7 +105,7 @@ def test_faults_give_precise_results_and_rerun_fixes_only_failed_rows(bulk_ctx, 
     sim.faults.drop("/auth/token/redeem", times=2)
 
     async def run(ts):
-        async with _bulk(bulk_ctx, transient_attempts=1) as bulk:
+        async with _bulk(bulk_ctx, flow_attempts=1) as bulk:
             return await run_bulk("test", ts, bulk.test_authorization, concurrency=12)
 
     first = asyncio.run(run(targets))
@@ -140,6 +140,31 @@ def test_faults_give_precise_results_and_rerun_fixes_only_failed_rows(bulk_ctx, 
         if r.status == OK:
             key = (r.target.user_id, r.target.company_id)
             assert after[key][1] == before[key][1] == r.reference
+
+
+def test_above_the_http_layer_only_a_new_flow_is_started(bulk_ctx, limited_sim):
+    """A state-changing step that failed for a temporary reason: the row starts a new flow (a fresh
+    challenge); a 429 whose Retry-After is beyond the HTTP layer's budget: no repeat at all."""
+    sim = limited_sim.sim
+    targets = seed(bulk_ctx, sim, 2)
+    sent = []
+
+    async def run(ts):
+        async with _bulk(bulk_ctx, observer=sent.append) as bulk:
+            return await run_bulk("test", ts, bulk.test_authorization, concurrency=1)
+
+    sim.faults.fail("/auth/ksef-token", 502, times=1)
+    report = asyncio.run(run(targets[:1]))
+    paths = [r.path for r in sent]
+    assert report.counts[OK] == 1
+    assert paths.count("/auth/challenge") == 2 and paths.count("/auth/ksef-token") == 2
+
+    sent.clear()
+    sim.faults.throttle("/auth/challenge", retry_after=3600, times=1)
+    report = asyncio.run(run(targets[1:]))
+    assert report.results[0].status == ERROR and "nothing was saved" in report.results[0].message.lower()
+    assert [r.path for r in sent] == ["/auth/challenge"]
+    assert _creds(bulk_ctx)[(targets[1].user_id, targets[1].company_id)][0] is None
 
 
 def test_cancel_saves_nothing_half_done(bulk_ctx, limited_sim):

@@ -213,3 +213,88 @@ async def test_signed_file_sent_byte_for_byte(fake, ec_cred):
         session = await gw.authorize_with_signed_file(signed, expected_challenge=req.challenge.challenge,
                                                       expected_context=Context.nip(NIP))
     assert fake.bodies["POST /auth/xades-signature"][0] == signed and session.method == "signed-file"
+
+
+async def test_every_attempt_goes_through_the_limiter(fake):
+    """One retry policy, one limiter: each request sent (the repeats too) takes a permit first."""
+    from ksef_tui.ksef.limits import RateLimiter
+
+    limiter = RateLimiter()
+    fake.then("GET /auth/{ref}", lambda r: httpx.Response(503, text="busy"))
+    fake.then("POST /auth/challenge", lambda r: httpx.Response(429, headers={"Retry-After": "1"},
+                                                               json={"status": {"code": 429, "description": "x"}}))
+    gw = KsefGateway(Endpoint.custom("http://127.0.0.1:1/v2"), transport=fake.transport(), key_cache=KeyCache(),
+                     sleep=Sleeps(), limiter=limiter)
+    async with gw:
+        await gw.authorize_with_token(Context.nip(NIP), TOKEN)
+    assert limiter.stats.requests == sum(fake.counts.values())
+    assert fake.counts["GET /auth/{ref}"] == 2 and fake.counts["POST /auth/challenge"] == 2
+    assert limiter.stats.throttled == 1  # the 429 held its key in the limiter too
+
+
+async def test_what_a_failed_request_says_about_repeating_the_flow(fake):
+    """The HTTP layer repeats only idempotent requests; a state-changing step that failed for a
+    temporary reason may be repeated only as a new flow, a 429 beyond the budget not at all."""
+    from ksef_tui.ksef.errors import needs_new_flow
+
+    for _ in range(4):
+        fake.then("GET /auth/{ref}", lambda r: httpx.Response(503))
+    async with gateway(fake) as gw:
+        with pytest.raises(KsefHttpError) as polled:
+            await gw.authorize_with_token(Context.nip(NIP), TOKEN)
+    assert fake.counts["GET /auth/{ref}"] == 4 and polled.value.retried and not needs_new_flow(polled.value)
+
+    before = fake.counts["POST /auth/ksef-token"]
+    fake.then("POST /auth/ksef-token", lambda r: httpx.Response(502))
+    async with gateway(fake) as gw:
+        with pytest.raises(KsefHttpError) as sent:
+            await gw.authorize_with_token(Context.nip(NIP), TOKEN)
+    assert fake.counts["POST /auth/ksef-token"] == before + 1 and needs_new_flow(sent.value)
+
+    fake.then("POST /auth/ksef-token", lambda r: legacy_error(21111, "Nieprawidłowe wyzwanie autoryzacyjne"))
+    async with gateway(fake) as gw:
+        with pytest.raises(KsefHttpError) as stale:
+            await gw.authorize_with_token(Context.nip(NIP), TOKEN)
+    assert needs_new_flow(stale.value)
+
+    fake.then("POST /auth/challenge", lambda r: httpx.Response(429, headers={"Retry-After": "2492"},
+                                                               json={"status": {"code": 429, "description": "x"}}))
+    async with gateway(fake) as gw:
+        with pytest.raises(KsefRateLimited) as limited:
+            await gw.challenge()
+    assert not needs_new_flow(limited.value)
+
+
+def test_a_response_on_one_event_loop_wakes_a_request_waiting_on_another():
+    """The host's limiter is shared by the panel's loop and a bulk run's loop in its thread."""
+    import threading
+
+    from ksef_tui.ksef.limits import RateLimiter
+
+    limiter = RateLimiter({"g": ((0.01, 1),)}, margin_s=0.0)
+    held, release = threading.Event(), threading.Event()
+
+    def other_loop() -> None:
+        async def hold() -> None:
+            permit = await limiter.acquire("g", "k")
+            held.set()
+            await asyncio.to_thread(release.wait, 10)
+            limiter.done(permit)  # the response came: frees the slot for the other loop
+
+        asyncio.run(hold())
+
+    thread = threading.Thread(target=other_loop)
+    thread.start()
+    assert held.wait(10)
+
+    async def here():
+        waiting = asyncio.create_task(limiter.acquire("g", "k"))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiting.done()  # the slot is in flight on the other loop: no deadline to wait for
+        release.set()
+        return await asyncio.wait_for(waiting, 10)
+
+    permit = asyncio.run(here())
+    thread.join(10)
+    assert permit.group == "g" and limiter.stats.requests == 2 and limiter.stats.waits == 1

@@ -44,6 +44,18 @@ def test_pasted_token_authorizes_and_demo_token_fails_on_production(anna, ksef_s
     assert ctx.credentials.get(ctx.actor, uid, cid, DEMO).last_auth_ok  # DEMO untouched
 
 
+def test_a_single_row_test_goes_through_the_hosts_limiter(anna, ksef_servers):
+    """The row's "Test authorization" is paced like the bulk runs: by the one limiter of the host."""
+    from ksef_tui.ksef.limits import limiter_for
+
+    ctx, uid, cid = anna
+    ctx.credentials.save_token(ctx.actor, uid, cid, DEMO, ksef_servers[DEMO].sim.issue_ksef_token(NIP))
+    limiter = limiter_for(ksef_servers[DEMO].base_url)
+    before = limiter.stats.requests
+    assert run(ctx.credentials.test_authorization(ctx.actor, uid, cid, DEMO)).ok
+    assert limiter.stats.requests - before >= 4  # challenge, token, status, redeem (and the keys once)
+
+
 def test_profil_zaufany_token_flow(anna, ksef_servers, tmp_path):
     ctx, uid, cid = anna
     prepared = run(ctx.profil_zaufany.prepare_signed_file(ctx.actor, uid, cid, DEMO, tmp_path))

@@ -50,8 +50,9 @@ STATUSES = (OK, FAILED, ERROR, SKIPPED, CANCELLED)
 RERUN = (FAILED, ERROR, CANCELLED)
 
 DEFAULT_CONCURRENCY = 48
-TRANSIENT_ATTEMPTS = 2  # whole-flow attempts of an authorization after a temporary problem
-RATE_LIMIT_ROUNDS = 3  # rows re-queued after a 429 whose Retry-After the HTTP layer would not wait
+#: whole authorization flows per row: a new flow (a fresh challenge) only where the HTTP layer
+#: cannot repeat a step itself (:func:`ksef_tui.ksef.errors.needs_new_flow`)
+FLOW_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -194,11 +195,9 @@ class NothingToDo(ServiceError):
 
 def is_transient(exc: BaseException) -> bool:
     """A problem that says nothing about the credential: network, timeout, 5xx, malformed answer."""
-    from ksef_tui.ksef.errors import KsefHttpError, KsefNetworkError, KsefProtocolError, KsefTimeout
+    from ksef_tui.ksef.errors import is_transient as transient
 
-    if isinstance(exc, (KsefNetworkError, KsefTimeout, KsefProtocolError)):
-        return True
-    return isinstance(exc, KsefHttpError) and (exc.http_status or 0) >= 500
+    return transient(exc)
 
 
 def result_from_error(target: Target, exc: Exception, *, prefix: str = "") -> RowResult:
@@ -241,7 +240,7 @@ class KsefBulk:
 
     def __init__(self, credentials: CredentialService, actor: Actor, *, limiter: Any = None,
                  gateway_factory: Callable[[Environment], KsefGateway] | None = None,
-                 transient_attempts: int = TRANSIENT_ATTEMPTS) -> None:
+                 flow_attempts: int = FLOW_ATTEMPTS) -> None:
         require_admin(actor)
         self.credentials = credentials
         self.db = credentials.db
@@ -249,7 +248,7 @@ class KsefBulk:
         self._limiter = limiter
         self._factory = gateway_factory
         self._gateways: dict[Environment, KsefGateway] = {}
-        self.transient_attempts = max(1, transient_attempts)
+        self.flow_attempts = max(1, flow_attempts)
 
     async def __aenter__(self) -> KsefBulk:
         return self
@@ -268,11 +267,7 @@ class KsefBulk:
             if self._factory is not None:
                 gw = self._factory(env)
             else:
-                from ksef_tui.ksef.gateway import KsefGateway
-                from ksef_tui.ksef.limits import limiter_for
-
-                endpoint = self.credentials.connections.endpoint(env)
-                gw = KsefGateway(endpoint, limiter=self._limiter or limiter_for(endpoint.base_url))
+                gw = self.credentials.connections.gateway(env, limiter=self._limiter)
             self._gateways[env] = gw
         return gw
 
@@ -306,32 +301,26 @@ class KsefBulk:
             return loaded
 
     async def authorize(self, target: Target, loaded: _Loaded, *, with_: str | None = None) -> AuthSession:
-        """Authorize (token or certificate), re-trying the whole flow after temporary problems and
-        waiting out every 429 the HTTP layer would not wait for itself."""
-        from ksef_tui.ksef.errors import KsefRateLimited
+        """Authorize (token or certificate). Requests are repeated by the HTTP layer alone (its one
+        retry policy, paced by the host's limiter); here only a whole new flow is started, with a
+        fresh challenge, when the old one cannot go on (:func:`~ksef_tui.ksef.errors.needs_new_flow`)."""
+        from ksef_tui.ksef.errors import needs_new_flow
         from ksef_tui.ksef.models import Context
 
         method = with_ or loaded.method
         gw = self.gateway(target.environment)
         context = Context.nip(loaded.nip)
-        attempt = rounds = 0
-        while True:
-            attempt += 1
+        for flow in range(1, self.flow_attempts + 1):
             try:
                 if method == AuthMethod.TOKEN.value:
                     return await gw.authorize_with_token(context, loaded.token)
                 return await gw.authorize_with_certificate(context, loaded.certificate)
-            except KsefRateLimited as exc:
-                rounds += 1
-                if rounds > RATE_LIMIT_ROUNDS:
-                    raise
-                await asyncio.sleep(exc.retry_after or 1.0)
-                attempt -= 1
             except Exception as exc:
-                if is_transient(exc) and attempt < self.transient_attempts:
-                    await asyncio.sleep(0.2 * attempt)
+                if flow < self.flow_attempts and needs_new_flow(exc):
+                    await asyncio.sleep(0.2 * flow)
                     continue
                 raise
+        raise AssertionError("unreachable")
 
     def record(self, target: Target, loaded: _Loaded, outcome: AuthOutcome) -> None:
         record_outcome(self.db, self.actor, target.user_id, target.company_id, target.environment,

@@ -15,7 +15,18 @@ from ksef_tui.store.models import KsefEndpoint
 
 if TYPE_CHECKING:
     from ksef_tui.ksef.endpoints import Endpoint
+    from ksef_tui.ksef.gateway import GatewayPolicy, KsefGateway
+    from ksef_tui.ksef.limits import RateLimiter
+
+
+def paced_gateway(endpoint: Endpoint, *, policy: GatewayPolicy | None = None,
+                  limiter: RateLimiter | None = None) -> KsefGateway:
+    """The one way the services make a gateway: paced by ``limiter``, by default the process-wide
+    limiter of the endpoint's host (KSeF counts requests per IP, so per process and host)."""
     from ksef_tui.ksef.gateway import KsefGateway
+    from ksef_tui.ksef.limits import limiter_for
+
+    return KsefGateway(endpoint, policy=policy, limiter=limiter or limiter_for(endpoint.base_url))
 
 
 class Connections:
@@ -56,10 +67,7 @@ class Connections:
             return Endpoint.for_environment(env)
         return Endpoint(Endpoint.custom(url).base_url, env)
 
-    def gateway(self, env: Environment, base_url: str | None = None) -> KsefGateway:
-        """A gateway to ``env`` (or ``base_url``), paced by the limiter every KSeF call goes through."""
-        from ksef_tui.ksef.gateway import KsefGateway
-        from ksef_tui.ksef.limits import limiter_for
-
-        endpoint = self.endpoint(env, base_url)
-        return KsefGateway(endpoint, limiter=limiter_for(endpoint.base_url))
+    def gateway(self, env: Environment, base_url: str | None = None, *,
+                limiter: RateLimiter | None = None) -> KsefGateway:
+        """A gateway to ``env`` (or ``base_url``), paced by the host's limiter (or ``limiter``)."""
+        return paced_gateway(self.endpoint(env, base_url), limiter=limiter)

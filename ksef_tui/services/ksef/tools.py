@@ -238,14 +238,14 @@ class ChallengeFile:
 
 async def write_challenge_file(endpoint: Endpoint, nip: str, out: str | Path, *, force: bool = False,
                                policy: GatewayPolicy | None = None) -> ChallengeFile:
-    from ksef_tui.ksef.gateway import KsefGateway
     from ksef_tui.ksef.models import Context
+    from ksef_tui.services.ksef.connections import paced_gateway
 
     p = Path(out)
     if p.exists() and not force:
         raise KsefInputError(f"{p} already exists; remove it or choose another file.", code="bad-file")
     context = Context.nip(nip)
-    async with KsefGateway(endpoint, policy=policy) as gw:
+    async with paced_gateway(endpoint, policy=policy) as gw:
         req = await gw.prepare_signed_file_request(context)
     write_public_file(p, req.xml, force=True)
     remember_challenge(req.challenge, context, endpoint)
@@ -265,11 +265,11 @@ async def authorize(
     gateway: object | None = None,
 ) -> AuthSession:
     """Authorize in the context of ``nip`` with a token, a certificate or a signed file."""
-    from ksef_tui.ksef.gateway import KsefGateway
+    from ksef_tui.services.ksef.connections import paced_gateway
 
     if gateway is not None:
         return await _authorize(gateway, nip, credentials, progress)  # type: ignore[arg-type]
-    async with KsefGateway(endpoint, policy=policy) as gw:
+    async with paced_gateway(endpoint, policy=policy) as gw:
         return await _authorize(gw, nip, credentials, progress)
 
 
@@ -313,12 +313,12 @@ async def generate_token_to_file(
     progress: Callable[[str], None] | None = None,
 ) -> GeneratedTokenFile:
     """Authorize, generate a KSeF token, wait until it is Active, write it (0600), end the session."""
-    from ksef_tui.ksef.gateway import KsefGateway
+    from ksef_tui.services.ksef.connections import paced_gateway
 
     p = Path(out)
     if p.exists() and not force:
         raise KsefInputError(f"{p} already exists; remove it or choose another file.", code="bad-file")
-    async with KsefGateway(endpoint, policy=policy) as gw:
+    async with paced_gateway(endpoint, policy=policy) as gw:
         session = await _authorize(gw, nip, credentials, progress)
         try:
             generated = await gw.generate_token(session, permissions, description)
@@ -466,12 +466,12 @@ async def challenge_file(target: Target, nip_text: str, out: str, *, force: bool
 async def authorize_report(target: Target, nip_text: str, paths: CredentialPaths, *, keep_session: bool = False,
                            progress: Callable[[str], None] | None = None) -> AuthReport:
     """Authorize once and report it; the session is ended afterwards unless ``keep_session``."""
-    from ksef_tui.ksef.gateway import KsefGateway
+    from ksef_tui.services.ksef.connections import paced_gateway
 
     nip = parse_nip(nip_text)
     endpoint = endpoint_from(target.env, target.base_url)
     creds = _credentials(paths)
-    async with KsefGateway(endpoint, policy=_policy(target)) as gw:
+    async with paced_gateway(endpoint, policy=_policy(target)) as gw:
         session = await _authorize(gw, nip, creds, progress)
         if not keep_session:
             try:
