@@ -115,6 +115,19 @@ class BrowserTerminal:
         cw, ch = box["width"] / self.screen.columns, box["height"] / self.screen.lines
         await self.page.mouse.click(box["x"] + (col + len(needle) / 2) * cw, box["y"] + (row + 0.5) * ch)
 
+    async def click_until(self, needle: str, expect: str, which: int = 0, *, tries: int = 3,
+                          wait: float = 8.0) -> None:
+        """Click ``needle`` until ``expect`` shows (a repaint that moved the target between finding and
+        clicking it, on a busy machine, costs one more click, not the test)."""
+        for attempt in range(tries):
+            await self.click(needle, which)
+            try:
+                await self.wait_for(expect, timeout=wait)
+                return
+            except AssertionError:
+                if attempt == tries - 1 or needle not in self.text():
+                    raise
+
     async def type(self, text: str) -> None:
         await self.page.keyboard.type(text, delay=15)
 

@@ -89,13 +89,14 @@ async def test_a_client_configures_ksef_in_the_browser(portal_office, portal_fac
     await asyncio.sleep(0.3)
     await term.press("Enter")
     await term.wait_for(f"…{token[-4:]}")
+    await term.wait_for("Saved token:")  # the form repainted with the saved token
     assert "•" * 8 in term.text() or token[-4:] in term.text()
     secret_part = token[:-4].encode()
     assert secret_part not in term.received
 
     # Profil Zaufany: the file to sign comes as a download, the signed one goes up by upload
-    await term.click("Get access token (Profil Zaufany)")
-    await term.click("Generate the file", -1)  # the button, below the step's title
+    await term.click_until("Get access token (Profil Zaufany)", "Step 1 of 3")
+    await term.click_until("Generate the file", "Your browser downloads it", -1)  # the button, not the title
     await term.wait_for("Your browser downloads it")
     for _i in range(100):
         if downloads:
@@ -110,12 +111,16 @@ async def test_a_client_configures_ksef_in_the_browser(portal_office, portal_fac
     signed = tmp_path / "podpisany.xml"  # signed "at gov.pl" by the simulator's trusted profile signer
     signed.write_bytes(sim.sign_as_trusted_profile(unsigned.read_bytes(), pesel=PESEL, given_name="Klara",
                                                    surname="Klientka"))
-    await term.click("Next →", -1)
-    await term.wait_for("Step 2 of 3")
-    await term.click("Next →", -1)
-    await term.wait_for("Step 3 of 3")
-    async with context.expect_page() as new_tab:
-        await term.click("Upload…")
+    await term.click_until("Next →", "Step 2 of 3", -1)
+    await term.click_until("Next →", "Step 3 of 3", -1)
+    for attempt in range(3):  # "Upload…" opens the session's one-time link in a new tab
+        try:
+            async with context.expect_page(timeout=8000) as new_tab:
+                await term.click("Upload…")
+            break
+        except Exception:
+            if attempt == 2:
+                raise
     upload = await new_tab.value
     await upload.wait_for_load_state()
     assert "/upload/" in upload.url
@@ -128,7 +133,7 @@ async def test_a_client_configures_ksef_in_the_browser(portal_office, portal_fac
     response = await again.goto(upload.url)
     assert response.status == 404
     await again.close()
-    await term.click("Get access token", -1)  # the button, below the dialog's title
+    await term.click_until("Get access token", "Getting the access token", -1)  # the button, not the title
     await term.wait_for("KSeF token saved for DEMO", timeout=60)
     assert secret_part not in term.received
     if os.environ.get("KSEF_TUI_PORTAL_SCREENSHOT"):  # screenshots/make_portal_screenshot.py
