@@ -4,9 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pathlib import Path
+
 from textual.app import App
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Input, TextArea
+
+from ksef_tui.services.context import AppContext
+from ksef_tui.ui.app import KsefApp
+
+
+class PanelApp(KsefApp):
+    """The real panel (:class:`KsefApp` with its app.tcss, footer and keys) opened on a screen under
+    test: ``open_screen()`` is pushed over the first section, as the user would have opened it."""
+
+    CSS_PATH = str(Path(__import__("ksef_tui.ui.app").ui.app.__file__).with_name("app.tcss"))
+
+    def __init__(self, ctx: AppContext, open_screen: Callable[[], Screen] | None = None, **kwargs) -> None:
+        super().__init__(ctx, **kwargs)
+        self.open_screen = open_screen
+
+    def on_mount(self) -> None:
+        if self.open_screen is not None:
+            self.push_screen(self.open_screen())
 
 
 async def settle(pilot: Pilot) -> None:

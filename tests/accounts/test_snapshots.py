@@ -19,7 +19,7 @@ from ksef_tui.services.actor import Actor
 from ksef_tui.services.context import AppContext
 from ksef_tui.ui.app import KsefApp
 
-from tests.pilot import no_blink, settle, wait_until
+from tests.pilot import PanelApp, no_blink, settle, wait_until
 
 from .conftest import FAST, NIP_ALFA, NIP_BETA, T0, Office
 
@@ -27,10 +27,6 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40"
 PASSWORD = "Hasło-Anny-2026"
 # a well-formed KSeF 2.0 token for Alfa, fixed so the masked tail ("…7e2c") is the same every run
 TOKEN = f"20261124-EC-2A1B3C4D5E-6F7A8B9C0D-4E|nip-{NIP_ALFA}|" + "9f3b" * 15 + "7e2c"
-
-
-class _App(KsefApp):
-    CSS_PATH = str(Path(__import__("ksef_tui.ui.app").ui.app.__file__).with_name("app.tcss"))
 
 
 @pytest.fixture
@@ -47,10 +43,10 @@ def fixed_client_clock(monkeypatch):
     monkeypatch.setattr(client_ksef, "ClientKsefScreen", FixedClockClient)
 
 
-def _login_app(office: Office, fake_time) -> _App:
+def _login_app(office: Office, fake_time) -> KsefApp:
     accounts = AccountService(office.ctx.db, clock=fake_time.clock, sleep=fake_time.sleep, params=FAST)
     accounts.set_password(office.ctx.actor, office.anna, PASSWORD)
-    return _App(AppContext(office.ctx.db, office.ctx.actor), login=True, accounts=accounts)
+    return KsefApp(AppContext(office.ctx.db, office.ctx.actor), login=True, accounts=accounts)
 
 
 def _with_token(office: Office) -> None:
@@ -131,13 +127,9 @@ def test_audit_log(snap_compare, ctx, size) -> None:
 
     _audit_entries(ctx)
 
-    class AuditApp(_App):
-        def on_mount(self) -> None:
-            self.push_screen(AuditLogScreen())
-
     async def run_before(pilot) -> None:
         await settle(pilot)
         no_blink(pilot.app)
         await pilot.pause()
 
-    assert snap_compare(AuditApp(ctx), terminal_size=size, run_before=run_before)
+    assert snap_compare(PanelApp(ctx, AuditLogScreen), terminal_size=size, run_before=run_before)

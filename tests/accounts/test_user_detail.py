@@ -6,7 +6,6 @@ then look at the SVGs).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from textual.widgets import Switch
@@ -20,10 +19,6 @@ from tests.pilot import settle
 from .conftest import Office
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
-
-
-class _App(KsefApp):
-    CSS_PATH = str(Path(__import__("ksef_tui.ui.app").ui.app.__file__).with_name("app.tcss"))
 
 
 async def open_detail_of_first_user(pilot) -> None:
@@ -138,4 +133,4 @@ def test_user_detail_snapshot(snap_compare, office: Office, size) -> None:
         await pilot.press("space")  # blocked: the state and the saved message show
         await settle(pilot)
 
-    assert snap_compare(_App(office.ctx), terminal_size=size, run_before=run_before)
+    assert snap_compare(KsefApp(office.ctx), terminal_size=size, run_before=run_before)

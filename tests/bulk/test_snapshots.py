@@ -7,30 +7,19 @@ results (no worker, no clock). Update with ``pytest tests/bulk --snapshot-update
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from ksef_tui.services.ksef.bulk import CANCELLED, ERROR, FAILED, OK, BulkProgress, BulkReport, RowResult
 from ksef_tui.store.models import KsefCredential
-from ksef_tui.ui.app import KsefApp
+
+from tests.pilot import PanelApp
 
 from .conftest import seed
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.timezone.utc)
-
-
-class _App(KsefApp):
-    CSS_PATH = str(Path(__import__("ksef_tui.ui.app").ui.app.__file__).with_name("app.tcss"))
-
-    def __init__(self, ctx, make_screen) -> None:
-        super().__init__(ctx)
-        self.make_screen = make_screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen())
 
 
 @pytest.fixture
@@ -71,7 +60,7 @@ def test_dashboard(snap_compare, states_ctx, size) -> None:
         await pilot.press("space", "down", "space")
         await pilot.pause()
 
-    assert snap_compare(_App(ctx, lambda: KsefDashboardScreen(now=NOW)), terminal_size=size, run_before=run_before)
+    assert snap_compare(PanelApp(ctx, lambda: KsefDashboardScreen(now=NOW)), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -90,7 +79,7 @@ def test_bulk_run_in_progress(snap_compare, states_ctx, size) -> None:
             screen.show_progress(BulkProgress(i, len(targets), counts, 2.5 * i, 2.5 * (len(targets) - i), r))
         await pilot.pause()
 
-    assert snap_compare(_App(ctx, lambda: BulkRunScreen(TEST, targets, autostart=False)), terminal_size=size,
+    assert snap_compare(PanelApp(ctx, lambda: BulkRunScreen(TEST, targets, autostart=False)), terminal_size=size,
                         run_before=run_before)
 
 
@@ -107,5 +96,5 @@ def test_bulk_run_summary(snap_compare, states_ctx, size) -> None:
         pilot.app.screen.show_report(report)
         await pilot.pause()
 
-    assert snap_compare(_App(ctx, lambda: BulkRunScreen(TEST, targets, autostart=False)), terminal_size=size,
+    assert snap_compare(PanelApp(ctx, lambda: BulkRunScreen(TEST, targets, autostart=False)), terminal_size=size,
                         run_before=run_before)

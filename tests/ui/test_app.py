@@ -82,6 +82,40 @@ async def test_help_lists_the_keys_of_the_bindings(app: KsefApp) -> None:
         assert isinstance(app.screen, CompaniesScreen)
 
 
+def _ui_classes() -> list[type]:
+    """Every class defined in the modules of ksef_tui.ui."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import ksef_tui.ui
+
+    found = []
+    for info in pkgutil.walk_packages(ksef_tui.ui.__path__, "ksef_tui.ui."):
+        module = importlib.import_module(info.name)
+        found += [c for _n, c in inspect.getmembers(module, inspect.isclass) if c.__module__ == info.name]
+    return found
+
+
+def test_every_modal_is_a_dialog_screen_centred_over_a_dimmed_screen() -> None:
+    from textual.screen import ModalScreen
+
+    from ksef_tui.ui.common.base import DialogScreen
+
+    modals = [c for c in _ui_classes() if issubclass(c, ModalScreen)]
+    assert HelpScreen in modals and len(modals) >= 8
+    assert [c for c in modals if not issubclass(c, DialogScreen)] == []
+
+
+async def test_help_is_centred_over_the_screen_it_was_opened_from(app: KsefApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        box = app.screen.query_one("#help").region
+        assert abs(box.x - (120 - box.right)) <= 1 and abs(box.y - (40 - box.bottom)) <= 1
+        assert app.screen.styles.background.a < 1  # the list under it stays visible, dimmed
+
+
 def test_every_binding_has_an_id_and_no_unsafe_keys() -> None:
     from ksef_tui.ui.common import dialogs
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from textual.app import App
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.companies import CompanyInput
 from ksef_tui.services.context import AppContext
 from ksef_tui.services.users import UserInput
-from tests.pilot import no_blink, settle, wait_until  # noqa: F401  (the tests import them from here)
+from tests.pilot import PanelApp, no_blink, settle, wait_until  # noqa: F401  (the tests import them from here)
 
 NIP = "5265877635"  # Alfa, KSeF on
 OTHER_NIP = "7762811692"  # Beta, KSeF off
@@ -78,19 +77,9 @@ def sims(panel: Panel) -> Iterator[Sims]:
         yield Sims(demo, prod, d.base_url, p.base_url)
 
 
-class Host(App[None]):
-    """A bare app that shows the screen under test (the panel shell is not needed)."""
-
-    def __init__(self, make_screen: Callable[[], object]) -> None:
-        super().__init__()
-        self.make_screen = make_screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen())
-
-
-def host(panel: Panel, clock=None) -> Host:
+def host(panel: Panel, clock=None) -> PanelApp:
+    """The panel with the user's KSeF screen open (over the first section)."""
     from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
 
     kwargs = {"clock": clock} if clock else {}
-    return Host(lambda: UserKsefScreen(panel.ctx, panel.user_id, **kwargs))
+    return PanelApp(panel.ctx, lambda: UserKsefScreen(panel.ctx, panel.user_id, **kwargs))

@@ -9,15 +9,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from ksef_tui.i18n import _
 from ksef_tui.services.companies import SerialResult
+from ksef_tui.ui.common.base import DialogScreen
 
 
-class ConfirmDialog(ModalScreen[bool]):
+class ConfirmDialog(DialogScreen[bool]):
     """A yes/no question; ``True`` only when the user confirms."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -28,7 +28,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def __init__(self, question: str, *, yes: str | None = None, no: str | None = None,
                  title: str | None = None) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.question = question
         self.yes_label = yes or _("Yes")
         self.no_label = no or _("Cancel")
@@ -50,7 +50,7 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class MessageDialog(ModalScreen[None]):
+class MessageDialog(DialogScreen[None]):
     """A message to acknowledge; ``error=True`` shows it as an error."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -58,7 +58,7 @@ class MessageDialog(ModalScreen[None]):
     ]
 
     def __init__(self, title: str, message: str, *, error: bool = False) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.title_text = title
         self.message = message
         self.error = error
@@ -79,7 +79,7 @@ class MessageDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
-class SerialMenu(ModalScreen[bool | None]):
+class SerialMenu(DialogScreen[bool | None]):
     """"Serial operations" on the selected rows: ``True`` the first option, ``False`` the second.
 
     The texts default to the companies' "Enable KSeF" / "Disable KSeF"."""
@@ -90,7 +90,7 @@ class SerialMenu(ModalScreen[bool | None]):
 
     def __init__(self, selected: int, *, count_text: str | None = None, yes: str | None = None,
                  no: str | None = None) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.selected = selected
         self.count_text = count_text or _("Selected companies: {n}")
         self.yes = yes or _("Enable KSeF")
@@ -114,7 +114,7 @@ class SerialMenu(ModalScreen[bool | None]):
         self.dismiss(None)
 
 
-class ProgressDialog(ModalScreen[None]):
+class ProgressDialog(DialogScreen[None]):
     """Progress of a long operation; Esc asks the worker to stop (``cancel`` is set).
 
     The caller dismisses it when the operation ends.
@@ -125,7 +125,7 @@ class ProgressDialog(ModalScreen[None]):
     ]
 
     def __init__(self, title: str, total: int, cancel: threading.Event) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.title_text = title
         self.total = total
         self.cancel = cancel
@@ -147,7 +147,7 @@ class ProgressDialog(ModalScreen[None]):
             self.query_one("#progress", Vertical).add_class("-cancelling")
 
 
-class SerialResultDialog(ModalScreen[None]):
+class SerialResultDialog(DialogScreen[None]):
     """Summary of a finished serial operation."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -156,7 +156,7 @@ class SerialResultDialog(ModalScreen[None]):
 
     def __init__(self, enabled: bool, result: SerialResult, *, title: str | None = None,
                  already: str | None = None) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.enabled = enabled
         self.result = result
         self.title_text = title

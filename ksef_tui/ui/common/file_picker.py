@@ -17,11 +17,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, DirectoryTree, Input, Label, Static
 
 from ksef_tui.i18n import _
+from ksef_tui.ui.common.base import DialogScreen
 
 
 def downloads_dir() -> Path:
@@ -101,13 +101,11 @@ class PathInput(Input):
         self.post_message(self.BrowseRequested(self))
 
 
-class FilePickerScreen(ModalScreen["Path | None"]):
+class FilePickerScreen(DialogScreen["Path | None"]):
     """Pick a file (or, with ``folders=True``, a folder) starting at ``start``."""
 
     DEFAULT_CSS = """
     FilePickerScreen {
-        align: center middle;
-        background: $background 60%;
         #picker {
             width: 76; max-width: 100%; height: 90%;
             border: round $primary; border-title-style: bold; background: $surface; padding: 0 1;

@@ -9,10 +9,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ksef_tui.i18n import _
+from ksef_tui.ui.common.base import DialogScreen
 
 KEY_WIDTH = 14
 
@@ -21,7 +21,7 @@ def _bindings(items: Iterable[BindingType]) -> list[Binding]:
     return [b for b in items if isinstance(b, Binding)]
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(DialogScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", _("Close"), id="help.close"),
         Binding("question_mark", "close", _("Close"), show=False, key_display="?",

@@ -15,12 +15,12 @@ from typing import Any, Generic
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.screen import ModalScreen
 from textual.widgets import Button
 from textual.worker import get_current_worker
 
 from ksef_tui.errors import OperationCancelled, ServiceError
 from ksef_tui.i18n import _
+from ksef_tui.ui.common.base import DialogScreen
 from ksef_tui.ui.common.dialogs import ConfirmDialog, MessageDialog, ProgressDialog
 from ksef_tui.ui.common.list_screen import ListScreen, RowT
 from ksef_tui.ui.messages import SerialFinished, SerialProgress
@@ -37,7 +37,7 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
         self._progress: ProgressDialog | None = None
 
     # ---- what the subclass says ---------------------------------------------------
-    def serial_menu(self, selected: int) -> ModalScreen[bool | None]:
+    def serial_menu(self, selected: int) -> DialogScreen[bool | None]:
         raise NotImplementedError
 
     def serial_question(self, flag: bool, n: int) -> str:
@@ -57,7 +57,7 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
         """The service call (in a thread); ``seen`` holds the versions of the rows the user saw."""
         raise NotImplementedError
 
-    def serial_result_dialog(self, flag: bool, result: Any) -> ModalScreen[None]:
+    def serial_result_dialog(self, flag: bool, result: Any) -> DialogScreen[None]:
         raise NotImplementedError
 
     # ---- the mechanism ------------------------------------------------------------

@@ -16,10 +16,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static, TextArea
 
 from ksef_tui.i18n import _
+from ksef_tui.ui.common.base import DialogScreen
 
 MAX_PASTE_CHARS = 1024 * 1024
 
@@ -35,13 +35,11 @@ def deliver(app, path: Path, name: str, mime_type: str = "application/xml") -> N
     app.deliver_binary(path, save_filename=name, mime_type=mime_type, open_method="download")
 
 
-class PasteDialog(ModalScreen["str | None"]):
+class PasteDialog(DialogScreen["str | None"]):
     """Paste a file's text (PEM, XML); returns it, or None."""
 
     DEFAULT_CSS = """
     PasteDialog {
-        align: center middle;
-        background: $background 60%;
         #paste { width: 84; max-width: 100%; height: 80%; border: round $primary; background: $surface;
                  padding: 0 1; }
         #paste-hint { height: auto; color: $text-muted; margin: 0 0 1 0; }

@@ -21,7 +21,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, ContentSwitcher, Input, Label, SelectionList, Static
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker, WorkerState
@@ -30,6 +29,7 @@ from ksef_tui.domain.nip import format_nip
 from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import DEFAULT_PERMISSIONS, TOKEN_PERMISSIONS, CredentialView, PreparedFile
+from ksef_tui.ui.common.base import DialogScreen
 from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path, downloads_dir, expand
 from ksef_tui.ui.common.web_files import WebFileField, deliver
 from ksef_tui.ui.ksef.status import (
@@ -56,11 +56,9 @@ def unsigned_file_name(view: CredentialView) -> str:
     return f"ksef-auth-{view.nip}-{view.environment.value}.xml"
 
 
-class ProfilZaufanyWizard(ModalScreen["CredentialView | None"]):
+class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
     DEFAULT_CSS = """
     ProfilZaufanyWizard {
-        align: center middle;
-        background: $background 60%;
         #pz {
             width: 80; max-width: 100%; height: auto; max-height: 100%;
             border: round $primary; border-title-style: bold; border-title-color: $text;
