@@ -11,7 +11,7 @@ import base64
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef import authxml
@@ -46,6 +46,9 @@ from ksef_tui.ksef.models import (
     parse_datetime,
 )
 from ksef_tui.ksef.public_keys import KEY_CACHE, TOKEN_ENCRYPTION, KeyCache, PublicKeyCert, encrypt_token, select_key
+
+if TYPE_CHECKING:
+    from ksef_tui.ksef.permissions import KsefPermissions
 
 TOKEN_PERMISSIONS = (
     "InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
@@ -101,6 +104,13 @@ class KsefGateway:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    @property
+    def permissions(self) -> KsefPermissions:
+        """The ``/permissions/*`` calls (grants, withdrawals, their status, the queries)."""
+        from ksef_tui.ksef.permissions import KsefPermissions
+
+        return KsefPermissions(self._http, self._poll)
 
     # ------------------------------------------------------------------ basics
 
