@@ -35,6 +35,8 @@ class Company(SQLModel, table=True):
     address: str | None = Field(default=None, max_length=500)
     ksef_enabled: bool = Field(default=False)
     notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # how the office works with the company in KSeF (migration 0007): "A".."D" (PROTOCOL.md §17), None: not chosen
+    ksef_model: str | None = Field(default=None, max_length=1)
     # derived keys for searching (diacritics folded, with the NIP) and Polish sorting
     search_key: str = Field(default="", max_length=300)
     sort_key: str = Field(default="", max_length=500)
@@ -169,9 +171,87 @@ class KsefCredential(SQLModel, table=True):
     last_auth_reference: str | None = Field(default=None, max_length=36)
     last_auth_valid_until: dt.datetime | None = Field(default=None)
     last_auth_error: str | None = Field(default=None, max_length=500)
+    # the last permission check (migration 0007): a diagnosis cause ("ok", "no-permission", "chain-broken", ...)
+    # and the permissions found, comma separated; facts from KSeF, like the last authorization
+    permission_cause: str | None = Field(default=None, max_length=30)
+    permission_scopes: str | None = Field(default=None, max_length=300)
+    permission_checked_at: dt.datetime | None = Field(default=None)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
     version: int = Field(default=1, sa_column=_credential_version)
+
+
+class OfficeCredential(SQLModel, table=True):
+    """How the office's administrator (a person or the office's seal) logs in to the office's own KSeF
+    context in one environment (migration 0007). Sealed like a user's credential, bound to the NIP."""
+
+    __tablename__ = "office_credential"
+
+    environment: str = Field(primary_key=True, max_length=20)
+    nip: str = Field(max_length=10)
+    method: str = Field(max_length=20)  # "token" | "certificate"
+    token_blob: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    token_last4: str | None = Field(default=None, max_length=4)
+    token_reference: str | None = Field(default=None, max_length=36)
+    cert_blob: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    key_blob: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    cert_subject: str | None = Field(default=None, max_length=500)
+    cert_identifier: str | None = Field(default=None, max_length=60)
+    cert_serial: str | None = Field(default=None, max_length=64)
+    cert_valid_to: dt.datetime | None = Field(default=None)
+    cert_fingerprint: str | None = Field(default=None, max_length=64)
+    last_auth_at: dt.datetime | None = Field(default=None)
+    last_auth_ok: bool | None = Field(default=None)
+    last_auth_error: str | None = Field(default=None, max_length=500)
+    #: when the office's view (clients' grants to the office, its indirect grants) was last read
+    permissions_read_at: dt.datetime | None = Field(default=None)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+    version: int = Field(default=1)
+
+
+class KsefPermission(SQLModel, table=True):
+    """One permission as last read from KSeF, for a company and environment (migration 0007).
+
+    ``holder``: "user" (``user_id``), "office" or "other"; ``source``: "direct", "indirect" (through the
+    office), "owner" or "entity" (the client's grant to the office); ``seen_by``: which reading found it
+    ("office", "client" or "user"), so a new reading replaces only what it covers. ``description`` and
+    ``subject_name`` are KSeF's text (untrusted)."""
+
+    __tablename__ = "ksef_permission"
+    __table_args__ = (
+        Index("ix_permission_company", "company_id", "environment", "user_id"),
+        Index("ix_permission_user", "user_id", "environment"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="company.id", ondelete="CASCADE")
+    environment: str = Field(max_length=20)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="CASCADE")
+    holder: str = Field(max_length=10)
+    identifier_type: str | None = Field(default=None, max_length=12)
+    identifier_value: str | None = Field(default=None, max_length=64)
+    scope: str = Field(max_length=40)
+    source: str = Field(max_length=12)
+    state: str = Field(max_length=10)
+    can_delegate: bool = Field(default=False)
+    target: str | None = Field(default=None, max_length=40)
+    permission_id: str | None = Field(default=None, max_length=36)
+    description: str | None = Field(default=None, max_length=256)
+    subject_name: str | None = Field(default=None, max_length=200)
+    seen_by: str = Field(max_length=10)
+    read_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class KsefPermissionRead(SQLModel, table=True):
+    """When a company's permission picture was last read in an environment, and what could not be read."""
+
+    __tablename__ = "ksef_permission_read"
+
+    company_id: int = Field(foreign_key="company.id", primary_key=True, ondelete="CASCADE")
+    environment: str = Field(primary_key=True, max_length=20)
+    read_at: dt.datetime = Field(default_factory=utcnow)
+    note: str | None = Field(default=None, max_length=500)
 
 
 class Setting(SQLModel, table=True):

@@ -190,3 +190,29 @@ def test_two_programs_starting_on_an_old_database_upgrade_it_once(db_url):
         assert current_revision(db) == HEAD
     finally:
         db.dispose()
+
+
+def test_downgrade_keeps_the_office_credential_and_the_working_models(db):
+    """0007 (issue 15): an office credential or a chosen working model stops a downgrade; the
+    permission picture (a reading of KSeF) does not."""
+    with db.engine.begin() as conn:
+        _fill(conn, HEAD)
+        conn.execute(text("UPDATE company SET ksef_model = 'B' WHERE id = 1"))
+        conn.execute(text("INSERT INTO ksef_permission (company_id, environment, user_id, holder, scope, source, "
+                          "state, can_delegate, seen_by, read_at) VALUES (1, 'DEMO', 1, 'user', 'InvoiceRead', "
+                          "'indirect', 'Inactive', 0, 'office', '2026-11-30 10:00:00')"))
+    with pytest.raises(StoreError, match="working model of 1 company"):
+        downgrade(db, "0006")
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE company SET ksef_model = NULL"))
+        conn.execute(text("INSERT INTO office_credential (environment, nip, method, created_at, updated_at) "
+                          "VALUES ('DEMO', '7762811692', 'token', '2026-11-30 10:00:00', '2026-11-30 10:00:00')"))
+    with pytest.raises(StoreError, match="1 office KSeF credential"):
+        downgrade(db, "0006")
+    assert current_revision(db) == HEAD
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM office_credential"))
+    assert downgrade(db, "0006") == "0006"
+    with db.engine.connect() as conn:  # the credential's rows (and their children) are all still there
+        assert conn.execute(text("SELECT COUNT(*) FROM ksef_credential")).scalar() == 1
+        assert conn.execute(text("SELECT COUNT(*) FROM membership")).scalar() == 5
