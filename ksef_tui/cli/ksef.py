@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from ksef_tui.cli.check import add_check
+from ksef_tui.cli.diagnose import add_diagnose
 from ksef_tui.cli.errors import EXIT_OK, PROG, quiet
 from ksef_tui.cli.output import say
 
@@ -82,6 +83,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     gen.add_argument("--force", action="store_true", help="overwrite an existing file")
     gen.set_defaults(handler=cmd_token_generate)
     add_check(ks)
+    add_diagnose(ks)
     return k
 
 

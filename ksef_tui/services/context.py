@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from ksef_tui.services.companies import CompanyService
     from ksef_tui.services.csv_io import CsvService
     from ksef_tui.services.ksef.credentials import CredentialService
+    from ksef_tui.services.ksef.diagnosis import DiagnosisService
+    from ksef_tui.services.ksef.office import OfficeService
+    from ksef_tui.services.ksef.permissions import PermissionService
     from ksef_tui.services.ksef.profil_zaufany import ProfilZaufanyService
     from ksef_tui.services.users import UserService
 
@@ -62,6 +65,24 @@ class AppContext:
         from ksef_tui.services.ksef.profil_zaufany import ProfilZaufanyService
 
         return ProfilZaufanyService(self.db, self.credentials)
+
+    @cached_property
+    def office(self) -> OfficeService:
+        from ksef_tui.services.ksef.office import OfficeService
+
+        return OfficeService(self.credentials)
+
+    @cached_property
+    def permissions(self) -> PermissionService:
+        from ksef_tui.services.ksef.permissions import PermissionService
+
+        return PermissionService(self.credentials, office=self.office)
+
+    @cached_property
+    def diagnosis(self) -> DiagnosisService:
+        from ksef_tui.services.ksef.diagnosis import DiagnosisService
+
+        return DiagnosisService(self.permissions)
 
 
 def open_context(database_url: str | None = None, actor: Actor | None = None, *, migrate: bool = True,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.store.engine import Database
-from ksef_tui.store.models import KsefCredential, VaultCheck
+from ksef_tui.store.models import KsefCredential, OfficeCredential, VaultCheck
 
 _BLOBS = ("token_blob", "cert_blob", "key_blob")
 
@@ -46,7 +46,7 @@ def rotate_master_key(db: Database, actor: Actor, *, key_path: Path | None = Non
     write_key_file(staged, new.key)
     count = 0
     with db.session() as s:
-        for row in s.scalars(select(KsefCredential)):
+        for row in [*s.scalars(select(KsefCredential)), *s.scalars(select(OfficeCredential))]:
             for field in _BLOBS:
                 blob = getattr(row, field)
                 if blob is not None:

@@ -120,3 +120,39 @@ def open_material(vault: Vault, row: KsefCredential, method: str | None = None) 
     cert = vault.open(row.cert_blob, credential_context(row.user_id, row.company_id, env, "certificate"))
     key = vault.open(row.key_blob, credential_context(row.user_id, row.company_id, env, "key"))
     return load_credential(cert_data=cert, key_data=key, strict=False)
+
+
+def office_context(nip: str, env: str, field: str) -> str:
+    """The sealing context of the office's own credential: bound to the office NIP and the environment."""
+    return f"office-credential:{nip}:{env}:{field}"
+
+
+def seal_office(vault: Vault, row: Any, *, token: str | None = None, credential: Credential | None = None) -> None:
+    """Seal the office's token or certificate and key into ``row`` (an ``OfficeCredential``), with its facts."""
+    if token is not None:
+        row.token_blob = vault.seal(token.encode(), office_context(row.nip, row.environment, "token"))
+        row.token_last4 = token[-4:]
+    if credential is not None:
+        facts = credential.facts
+        row.cert_blob = vault.seal(credential.certificate_pem, office_context(row.nip, row.environment, "certificate"))
+        row.key_blob = vault.seal(credential.private_key_pem.reveal(), office_context(row.nip, row.environment, "key"))
+        row.cert_subject = facts.subject[:500]
+        row.cert_identifier = facts.identifier
+        row.cert_serial = facts.serial_number
+        row.cert_valid_to = facts.valid_to
+        row.cert_fingerprint = facts.fingerprint_sha256
+
+
+def open_office(vault: Vault, row: Any) -> Any:
+    """The office credential's material for its method: a token as a Secret, or a certificate with its key."""
+    from ksef_tui.ksef.certificates import load_credential
+
+    if row.method == AuthMethod.TOKEN.value:
+        if row.token_blob is None:
+            raise ServiceError(_("No KSeF token is saved for the office in this environment."))
+        return Secret(vault.open(row.token_blob, office_context(row.nip, row.environment, "token")).decode())
+    if row.cert_blob is None or row.key_blob is None:
+        raise ServiceError(_("No certificate is saved for the office in this environment."))
+    cert = vault.open(row.cert_blob, office_context(row.nip, row.environment, "certificate"))
+    key = vault.open(row.key_blob, office_context(row.nip, row.environment, "key"))
+    return load_credential(cert_data=cert, key_data=key, strict=False)
