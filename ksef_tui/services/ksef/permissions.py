@@ -264,9 +264,11 @@ class PermissionService:
             grants.error = exc
         return grants
 
-    def store_office(self, env: Environment, grants: OfficeGrants, *, user_ids: Sequence[int] | None = None) -> None:
+    def store_office(self, env: Environment, grants: OfficeGrants, *, user_ids: Sequence[int] | None = None,
+                     known: dict[tuple[str, str], int] | None = None) -> None:
         """Replace what the office's view covers: every company (a full reading) or one client's
-        office rows and these users' indirect rows there."""
+        office rows and these users' indirect rows there. ``known``: identifiers of users that no
+        certificate names yet (a grant just made from the panel for them)."""
         if grants.error is not None or grants.read_at is None:
             return
         now = grants.read_at
@@ -275,6 +277,7 @@ class PermissionService:
                 Company.nip == grants.client) if grants.client else select(Company.id, Company.nip))}
             idents = self._identifiers(s, env)
             owner_of = {(i.type, (i.value or "").upper()): uid for uid, ids in idents.items() for i in ids}
+            owner_of.update({(t, v.upper()): uid for (t, v), uid in (known or {}).items()})
             members: dict[int, set[int]] = {}
             for uid, cid in s.execute(select(Membership.user_id, Membership.company_id)):
                 members.setdefault(uid, set()).add(cid)
@@ -320,7 +323,8 @@ class PermissionService:
 
     # ---- the client's view ------------------------------------------------------------------
 
-    async def read_client(self, gw: KsefGateway, env: Environment, company_id: int) -> str | None:
+    async def read_client(self, gw: KsefGateway, env: Environment, company_id: int, *,
+                          known: dict[tuple[str, str], int] | None = None) -> str | None:
         """Who holds what in the client's context, read with the office's credential there; stored.
         Returns what could not be read (None: read)."""
         from ksef_tui.ksef.errors import KsefError
@@ -348,6 +352,7 @@ class PermissionService:
         with self.db.session() as s:
             idents = self._identifiers(s, env)
             owner_of = {(i.type, (i.value or "").upper()): uid for uid, ids in idents.items() for i in ids}
+            owner_of.update({(t, v.upper()): uid for (t, v), uid in (known or {}).items()})
             p = KsefPermission
             s.execute(delete(p).where(p.company_id == company_id, p.environment == env.value, p.seen_by == SEEN_CLIENT))
             new = []
@@ -492,7 +497,7 @@ class PermissionService:
                                       {"user": login, "identifier": str(ident), "scopes": list(scopes),
                                        "company": cname, "nip": nip})
         if outcome.ok:
-            await self._refresh_client(env, base_url, company_id)
+            await self._refresh_client(env, base_url, company_id, {(ident.type, ident.value or ""): user_id})
         return outcome
 
     async def withdraw(self, actor: Actor, env: Environment, company_id: int, permission_id: str, *,
@@ -583,11 +588,13 @@ class PermissionService:
             grants = await self.read_office(gw, env, client_nip=client_nip, identifiers=None if client_nip is None
                                             else identifiers)
         if grants is not None:
-            self.store_office(env, grants, user_ids=None if client_nip is None else user_ids)
+            known = {(i.type, i.value or ""): uid for i, uid in zip(identifiers, user_ids, strict=False)}
+            self.store_office(env, grants, user_ids=None if client_nip is None else user_ids, known=known)
 
-    async def _refresh_client(self, env: Environment, base_url: str | None, company_id: int) -> None:
+    async def _refresh_client(self, env: Environment, base_url: str | None, company_id: int,
+                              known: dict[tuple[str, str], int] | None = None) -> None:
         async with self.credentials.connections.gateway(env, base_url) as gw:
-            await self.read_client(gw, env, company_id)
+            await self.read_client(gw, env, company_id, known=known)
 
     # ---- what only the client can do -------------------------------------------------------
 
