@@ -626,11 +626,11 @@ def request_letter(env: Environment, company_name: str, nip: str, scopes: Sequen
                    identifier: str | None = None, delegate: bool = True) -> str:
     """A pre-filled request to the client, in the UI's language (to copy or print)."""
     what = ", ".join(scope_text(s) for s in scopes)
-    env_text = {Environment.PRODUCTION: _("production"), Environment.DEMO: _("pre-production (DEMO)"),
-                Environment.TEST: _("test")}[env]
+    env_text = {Environment.PRODUCTION: _("the production KSeF"),
+                Environment.DEMO: _("the pre-production KSeF (DEMO)"), Environment.TEST: _("the test KSeF")}[env]
     office = f"{office_name or _('our accounting office')}" + (f", NIP {format_nip(office_nip)}" if office_nip else "")
     if person is None:
-        body = _("please grant {office} the permissions {what} in the {env} KSeF, in the context of your company "
+        body = _("please grant {office} the permissions {what} in {env}, in the context of your company "
                  "{company} (NIP {nip}){delegate}.").format(
             office=office, what=what, env=env_text, company=company_name, nip=format_nip(nip),
             delegate=_(", with the right to pass them on to our employees (canDelegate)") if delegate else "")
@@ -638,7 +638,7 @@ def request_letter(env: Environment, company_name: str, nip: str, scopes: Sequen
                 "and tick the permissions{delegate}.").format(
             delegate=_(" and \"may pass on\"") if delegate else "")
     else:
-        body = _("please grant {person}{identifier} the permissions {what} in the {env} KSeF, in the context of "
+        body = _("please grant {person}{identifier} the permissions {what} in {env}, in the context of "
                  "your company {company} (NIP {nip}).").format(
             person=person, identifier=f" ({identifier})" if identifier else "", what=what, env=env_text,
             company=company_name, nip=format_nip(nip))
