@@ -57,15 +57,21 @@ def parse_nip(value: str) -> str:
         raise CliError(nip_message(exc)) from None
 
 
-def user_company_env(ctx: AppContext, args: argparse.Namespace) -> tuple[Any, Any, Environment]:
-    env = parse_environment(args.env)
-    nip = parse_nip(args.nip)
-    user = ctx.users.find_by_login(ctx.actor, args.login)
+def user_and_company(ctx: AppContext, login: str, nip: str) -> tuple[Any, Any]:
+    """The user with ``login`` and the company with ``nip`` (already normalized); bad input otherwise."""
+    user = ctx.users.find_by_login(ctx.actor, login)
     if user is None:
-        raise CliError(f"no user with login {args.login}")
+        raise CliError(f"no user with login {login}")
     company = ctx.companies.find_by_nip(ctx.actor, nip)
     if company is None:
         raise CliError(f"no company with NIP {nip}")
+    return user, company
+
+
+def user_company_env(ctx: AppContext, args: argparse.Namespace) -> tuple[Any, Any, Environment]:
+    env = parse_environment(args.env)
+    nip = parse_nip(args.nip)
+    user, company = user_and_company(ctx, args.login, nip)
     if args.base_url:
         ctx.credentials.connections.set_endpoint(ctx.actor, env, args.base_url)
     return user, company, env

@@ -16,8 +16,8 @@ import argparse
 import sys
 from typing import Any
 
-from ksef_tui.cli.common import open_ctx, parse_environment, parse_nip
-from ksef_tui.cli.errors import EXIT_FAIL, EXIT_OK, CliError, quiet
+from ksef_tui.cli.common import open_ctx, parse_environment, parse_nip, user_and_company
+from ksef_tui.cli.errors import EXIT_FAIL, EXIT_OK, quiet
 
 _MARK = {"ok": "ok  ", "fail": "FAIL", "unknown": "?   ", "skipped": "-   "}
 
@@ -62,12 +62,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     env = parse_environment(args.env)
     nip = parse_nip(args.nip)
     ctx = open_ctx(args)
-    user = ctx.users.find_by_login(ctx.actor, args.login)
-    if user is None:
-        raise CliError(f"no user with login {args.login}")
-    company = ctx.companies.find_by_nip(ctx.actor, nip)
-    if company is None:
-        raise CliError(f"no company with NIP {nip}")
+    user, company = user_and_company(ctx, args.login, nip)
     diag = asyncio.run(ctx.diagnosis.diagnose(ctx.actor, user.id, company.id, env, base_url=args.base_url))
     if args.json:
         json.dump(diag.as_json(), sys.stdout, ensure_ascii=True, indent=2)
