@@ -37,13 +37,21 @@ async def settle(pilot: Pilot) -> None:
         await pilot.pause()
 
 
-async def wait_until(pilot: Pilot, condition: Callable[[], bool], what: str, rounds: int = 300) -> None:
-    """Pause until ``condition`` holds; fail, naming ``what``, after ``rounds`` short pauses."""
-    for _ in range(rounds):
-        if condition():
-            return
+#: how long a UI condition may take before the test fails: generous, so a slow, shared CI machine
+#: does not fail a test; a broken flow still fails (its condition never holds)
+TIMEOUT_S = 60.0
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], bool], what: str, timeout: float = TIMEOUT_S) -> None:
+    """The one polling helper of the UI tests: let the app run (its messages, timers and workers)
+    until ``condition()`` holds; fail, naming ``what``, after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
         await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}")
 
 
 def no_blink(app: App) -> None:

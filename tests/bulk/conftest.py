@@ -156,19 +156,7 @@ def give_expiring_certificate(ctx, sim, target, *, days: int = 20, pesel: str = 
 
 
 # ---- driving the panel with the keyboard ----------------------------------------------------
-#: generous: a slow CI machine must not fail these; a broken flow still fails (never happens)
-UI_TIMEOUT_S = 120.0
-
-
-async def wait_for(pilot, condition, what: str, timeout: float = UI_TIMEOUT_S) -> None:
-    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g} s: {what}")
-        await pilot.pause(0.05)
+from tests.pilot import wait_until as wait_for  # noqa: E402  (the one polling helper; the tests import it from here)
 
 
 def shown(screen, selector: str) -> str:

@@ -13,12 +13,23 @@ import re
 from pathlib import Path
 from typing import Any
 
-SPEC = Path("/work/shared/ksef/openapi-v2.json")
 CONTRACT = Path(__file__).resolve().parents[1] / "contract" / "openapi.py"
+#: the spec the checks use: ``use_spec(shared_dir)`` first (the ``shared_dir`` fixture skips
+#: the test when ../shared is not beside the checkout)
+SPEC: Path | None = None
+
+
+def use_spec(shared_dir: Path) -> None:
+    global SPEC
+    SPEC = shared_dir / "ksef" / "openapi-v2.json"
+    _spec.cache_clear()
+    _templates.cache_clear()
+    _components.cache_clear()
 
 
 @functools.lru_cache(maxsize=1)
 def _spec() -> dict[str, Any]:
+    assert SPEC is not None, "call use_spec(shared_dir) first"
     return json.loads(SPEC.read_text("utf-8"))
 
 

@@ -79,7 +79,6 @@ def test_wrong_pkcs12_password_one_line(tmp_path, capsys, ec_pair):
 
 @pytest.fixture(scope="module")
 def sim_server():
-    pytest.importorskip("ksef_tui.simulator.server", reason="simulator not available yet")
     from ksef_tui.simulator import SimulatorConfig, create_app, serve_in_thread
 
     app = create_app(SimulatorConfig(mode="test", rate_limits=False, status_delay_s=0.0,

@@ -26,7 +26,6 @@ from ksef_tui.ksef.testcert import make_test_certificate
 
 from conftest import NIP, OTHER_NIP
 
-sim_mod = pytest.importorskip("ksef_tui.simulator.server", reason="simulator not available yet")
 PESEL = "44051401359"
 
 
@@ -297,9 +296,10 @@ async def test_redeem_is_never_sent_twice(sim, gw_factory, rec):
 
 # ------------------------------------------------------------------------------- contract
 
-async def test_requests_match_openapi(server, sim, seal_pair, gw_factory, rec):
-    from openapi_check import validate_request
+async def test_requests_match_openapi(server, sim, seal_pair, gw_factory, rec, shared_dir):
+    from openapi_check import use_spec, validate_request
 
+    use_spec(shared_dir)
     token = sim.issue_ksef_token(context_nip=NIP, permissions=["InvoiceRead"], description="contract token")
     async with gw_factory() as gw:
         await gw.authorize_with_token(Context.nip(NIP), Secret(token), allowed_ips={"Ip4Mask": ["127.0.0.0/8"]})

@@ -99,16 +99,12 @@ def test_cli_server_prints_base_url_and_stops_on_sigterm(tmp_path):
     assert (tmp_path / "s.json").exists()
 
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "ksef" / "samples"
-
-
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared samples not present")
-def test_official_samples_validate_against_official_xsd():
+def test_official_samples_validate_against_official_xsd(shared_dir):
     from lxml import etree
 
     from ksef_tui.simulator.xades import AUTH_NS, auth_schema
 
-    files = sorted(glob.glob(str(SAMPLES / "AuthTokenRequest-*.xml")))
+    files = sorted(glob.glob(str(shared_dir / "ksef" / "samples" / "AuthTokenRequest-*.xml")))
     assert len(files) == 6
     for name in files:
         root = etree.parse(name).getroot()
@@ -120,7 +116,7 @@ def test_official_samples_validate_against_official_xsd():
 
     ours = Path(__file__).resolve().parents[2] / "ksef_tui" / "simulator" / "schemas"
     for name, expected in (("schemat_auth_v2-0.xsd", 5), ("schemat_auth_v2-1.xsd", 2)):
-        official = (SAMPLES / name).read_text().splitlines()
+        official = (shared_dir / "ksef" / "samples" / name).read_text().splitlines()
         copy = re.sub(r"<!-- KSeF simulator copy.*?-->\n", "", (ours / name).read_text(), flags=re.DOTALL).splitlines()
         changed = [a for a, b in zip(official, copy, strict=True) if a != b]
         assert len(changed) == expected and all("xsd:pattern" in line for line in changed), name

@@ -4,7 +4,6 @@ second save is a conflict with a clear message, and nothing is lost. SQLite and 
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -149,13 +148,22 @@ def test_edit_during_a_serial_operation_waits_and_meets_a_conflict(two, monkeypa
         except ConflictError as exc:
             outcome["edit"] = exc
 
+    from sqlalchemy import event
+
+    writing = threading.Event()  # B has sent its write: from here on it can only wait for A
+
+    def sent(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith(("UPDATE", "BEGIN IMMEDIATE")):
+            writing.set()
+
+    event.listen(b.db.engine, "before_cursor_execute", sent)
     t1 = threading.Thread(target=serial)
     t1.start()
     assert mid.wait(30)
     t2 = threading.Thread(target=edit)
     t2.start()
-    time.sleep(0.5)
-    assert t2.is_alive()  # B waits for A's row lock (PostgreSQL) or writer lock (SQLite)
+    assert writing.wait(30)
+    assert "edit" not in outcome  # B waits for A's row lock (PostgreSQL) or writer lock (SQLite)
     go.set()
     t1.join(30)
     t2.join(30)

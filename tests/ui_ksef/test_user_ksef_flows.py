@@ -58,13 +58,12 @@ async def go_to_row(pilot, env: Environment, company: str = "Alfa") -> None:
     keys = list(s.views)
     target = next(k for k, v in s.views.items() if v.environment is env and v.company_name.startswith(company))
     table.move_cursor(keys.index(target))
-    for _ in range(200):
-        await pilot.pause(0.01)
+
+    def shown() -> bool:
         panel = s.panel_widget()
-        if s.current == target and panel is not None and panel.is_mounted:
-            break
-    else:
-        raise AssertionError(f"the form of {target} never came")
+        return s.current == target and panel is not None and panel.is_mounted
+
+    await wait_until(pilot, shown, f"the form of {target}")
     await pilot.pause()
 
 

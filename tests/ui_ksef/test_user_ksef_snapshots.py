@@ -25,7 +25,7 @@ from ksef_tui.ui.ksef.pz_wizard import ProfilZaufanyWizard
 from ksef_tui.ui.ksef.token_form import KsefTokenForm, TokenInput
 from ksef_tui.services.ksef.views import CertificateFiles
 
-from .conftest import DATA, FROZEN, NIP, Panel, host, no_blink, settle
+from .conftest import DATA, FROZEN, NIP, Panel, host, no_blink, settle, wait_until
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 TOKEN = ("20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|"
@@ -48,13 +48,13 @@ def _screen(pilot: Pilot):
 async def _form_of(pilot: Pilot, key: str) -> None:
     """The form follows the table's cursor once it rests: wait until it shows ``key``."""
     s = _screen(pilot)
-    for _ in range(300):
-        await pilot.pause(0.01)
+
+    def shown() -> bool:
         panel = s.panel_widget()
-        if s.current == key and panel is not None and panel.is_mounted:
-            await pilot.pause()
-            return
-    raise AssertionError(f"the form of {key} never came")
+        return s.current == key and panel is not None and panel.is_mounted
+
+    await wait_until(pilot, shown, f"the form of {key}")
+    await pilot.pause()
 
 
 async def _ready(pilot: Pilot) -> None:
