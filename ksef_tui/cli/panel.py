@@ -48,5 +48,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
             options = argparse.Namespace(host="127.0.0.1", port=args.port, public_url=None, max_sessions=20,
                                          idle_timeout=900.0, allow_admins=True, trusted_proxy=[])
-            return serve(options, ctx.db.url, demo=True)
+            demo = ctx.options.get("demo_ksef")  # with the simulators: a simulated gov.pl signing page
+            return serve(options, ctx.db.url, demo=True, demo_signer=demo.sign_bytes if demo is not None else None)
         return run_app(ctx, login=args.login)

@@ -61,7 +61,7 @@ def check_ready(database: str | None) -> str:
         ctx.db.dispose()
 
 
-def serve(args: argparse.Namespace, database_url: str, *, demo: bool = False) -> int:
+def serve(args: argparse.Namespace, database_url: str, *, demo: bool = False, demo_signer: Any = None) -> int:
     import ipaddress
 
     from ksef_tui import i18n
@@ -81,7 +81,7 @@ def serve(args: argparse.Namespace, database_url: str, *, demo: bool = False) ->
     config = ServeConfig(host=args.host, port=args.port, public_url=args.public_url,
                          max_sessions=args.max_sessions, idle_timeout_s=args.idle_timeout,
                          allow_admins=args.allow_admins, trusted_proxies=tuple(args.trusted_proxy),
-                         lang=i18n.language(), database_url=database_url, demo=demo)
+                         lang=i18n.language(), database_url=database_url, demo=demo, demo_signer=demo_signer)
     try:
         run(config)
     except OSError as exc:  # the port is taken, the address is not ours

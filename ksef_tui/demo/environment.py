@@ -69,15 +69,21 @@ class DemoKsef:
         self._watcher.start()
 
     def sign_file(self, path: Path) -> Path | None:
-        data = path.read_bytes()
-        if b"AuthTokenRequest" not in data or b"Signature" in data:
+        signed = self.sign_bytes(path.read_bytes(), path.name)
+        if signed is None:
             return None
-        env = Environment.PRODUCTION if "PRODUCTION" in path.name else (
-            Environment.TEST if "TEST" in path.name else Environment.DEMO)
-        signed = self.sim(env).sign_as_trusted_profile(data, pesel=DEMO_PESEL, given_name="Jan", surname="Demo")
         out = path.with_name(path.stem + "-signed.xml")
         out.write_bytes(signed)
         return out
+
+    def sign_bytes(self, data: bytes, name: str) -> bytes | None:
+        """Simulated gov.pl: an unsigned AuthTokenRequest signed with Profil Zaufany (None: not one).
+        The environment comes from the file's name (``…-DEMO.xml``), as the panel names it."""
+        if b"AuthTokenRequest" not in data or b"Signature" in data:
+            return None
+        env = Environment.PRODUCTION if "PRODUCTION" in name else (
+            Environment.TEST if "TEST" in name else Environment.DEMO)
+        return self.sim(env).sign_as_trusted_profile(data, pesel=DEMO_PESEL, given_name="Jan", surname="Demo")
 
 
 def start_simulators(status_delay_s: float = 0.4) -> dict[Environment, object]:
@@ -106,6 +112,7 @@ def prepare(ctx: AppContext, downloads: Path, *, companies: int = 300, users: in
     demo.watch_downloads()
     ctx.options["downloads_dir"] = str(downloads)
     ctx.options["demo"] = True
+    ctx.options["demo_ksef"] = demo  # `demo --serve` offers its simulated gov.pl signing page
     return demo
 
 

@@ -30,6 +30,7 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -62,6 +63,8 @@ class ServeConfig:
     database_url: str | None = None
     stop_grace_s: float = 5.0
     demo: bool = False  # `ksef-tui demo --serve`: the login screen lists the demo accounts
+    # the demo only: simulated gov.pl (unsigned AuthTokenRequest bytes and file name -> signed, or None)
+    demo_signer: Callable[[bytes, str], bytes | None] | None = None
 
     @property
     def url(self) -> str:
@@ -189,6 +192,8 @@ class PortalServer(Server):
             web.post("/upload/{token}", self.handle_upload),
             web.static("/static", self.statics_path, name="static"),
         ])
+        if self.config.demo_signer is not None:
+            app.add_routes([web.get("/demo/sign", self.handle_demo_sign_form), web.post("/demo/sign", self.handle_demo_sign)])
         app.on_shutdown.append(self.on_shutdown)
         return app
 
@@ -308,6 +313,8 @@ class PortalServer(Server):
             "KSEF_TUI_WEB_UPLOAD_URL": f"{self.public_url}/upload/",
             "KSEF_TUI_WEB_SESSION": session_id,
         }
+        if self.config.demo_signer is not None:
+            env["KSEF_TUI_WEB_DEMO_SIGN_URL"] = f"{self.public_url}/demo/sign"
         service = PortalAppService(self.argv, session, env, write_bytes=websocket.send_bytes,
                                    write_str=websocket.send_str, close=websocket.close,
                                    download_manager=self.download_manager, debug=False)
@@ -442,6 +449,41 @@ class PortalServer(Server):
         log.info("session %s: a file of %d bytes uploaded", session.id, len(data))
         return _page(texts["received"])
 
+    # ---- the demo's simulated gov.pl --------------------------------------------------------------
+
+    async def handle_demo_sign_form(self, request: web.Request) -> web.Response:
+        texts = _texts()
+        return _page(f"<h1>{html.escape(texts['demo_sign_title'])}</h1><p>{html.escape(texts['demo_sign_hint'])}</p>"
+                     "<form method='post' enctype='multipart/form-data'>"
+                     "<p><input type='file' name='file' id='file' required></p>"
+                     f"<p><button type='submit' id='send'>{html.escape(texts['demo_sign_button'])}</button></p></form>",
+                     raw=True)
+
+    async def handle_demo_sign(self, request: web.Request) -> web.StreamResponse:
+        """Demo only: sign an unsigned AuthTokenRequest as Profil Zaufany would, give it back to download."""
+        texts = _texts()
+        assert self.config.demo_signer is not None
+        data, name = bytearray(), "ksef-auth.xml"
+        try:
+            reader = await request.multipart()
+            async for part in reader:
+                if getattr(part, "name", None) == "file":
+                    name = Path(part.filename or name).name
+                    while chunk := await part.read_chunk(64 * 1024):
+                        data += chunk
+                        if len(data) > self.config.upload_max_bytes:
+                            return _page(texts["too_large"].format(kib=self.config.upload_max_bytes // 1024), status=413)
+                    break
+        except (ValueError, AssertionError, web.HTTPException):
+            return _page(texts["bad_upload"], status=400)
+        signed = await asyncio.get_running_loop().run_in_executor(None, self.config.demo_signer, bytes(data), name)
+        if signed is None:
+            return _page(texts["demo_sign_refused"], status=400)
+        stem = name[:-4] if name.lower().endswith(".xml") else name
+        out = "".join(c for c in f"{stem}-signed.xml" if c.isalnum() or c in "-_.")
+        return web.Response(body=signed, content_type="application/xml",
+                            headers={"Content-Disposition": f'attachment; filename="{out}"'})
+
     # ---- running -------------------------------------------------------------------------------
 
     async def start(self) -> int:
@@ -562,4 +604,9 @@ def _texts() -> dict[str, str]:
         "too_large": _("The file is too large (at most {kib} KiB); nothing was sent."),
         "bad_upload": _("No file arrived; choose a file and send it again."),
         "received": _("Received. The file is in your panel now: close this tab and go back to it."),
+        "demo_sign_title": _("Demo: Profil Zaufany (simulated gov.pl)"),
+        "demo_sign_hint": _("Only in `ksef-tui demo --serve`: choose the file the panel gave you to sign; "
+                            "it comes back signed as Jan Demo's Profil Zaufany would. Upload that one in the panel."),
+        "demo_sign_button": _("Sign"),
+        "demo_sign_refused": _("That is not an unsigned KSeF AuthTokenRequest file from the panel."),
     }

@@ -56,6 +56,7 @@ def main() -> int:
             from ksef_tui.demo.logins import DEMO_LOGINS
 
             ctx.options["demo_logins"] = list(DEMO_LOGINS)
+            ctx.options["demo_sign_url"] = os.environ.get("KSEF_TUI_WEB_DEMO_SIGN_URL")
         app = KsefApp(ctx, login=True)  # every browser session starts at the login screen
         app.run()
         return int(app.return_code or 0)

@@ -166,3 +166,46 @@ async def test_the_upload_route_is_one_time_bound_to_the_session_and_capped(offi
         assert inbox.take(box, token) == b"<signed/>"
     await portal.wait_log("end: browser closed")
     assert not box.exists()
+
+
+def test_the_demo_in_a_browser_signs_like_profil_zaufany(tmp_path):
+    """`ksef-tui demo --serve`: the demo accounts on the login screen, and a simulated gov.pl page that
+    signs the panel's unsigned file (so the whole Profil Zaufany road can be tried in the demo)."""
+    import os
+    import signal
+
+    import aiohttp
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "ksef_tui", "demo", "--serve", "--port", "0",
+                             "--companies", "6", "--users", "10"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        url = proc.stdout.readline().decode().strip()
+        assert url.startswith("http://127.0.0.1:")
+        unsigned = (b'<?xml version="1.0" encoding="utf-8"?>\n<AuthTokenRequest xmlns="http://ksef.mf.gov.pl/auth/token/2.0">'
+                    b"<Challenge>20261203-CR-0000000000-0000000000-00</Challenge><ContextIdentifier><Nip>5265877635</Nip>"
+                    b"</ContextIdentifier><SubjectIdentifierType>certificateSubject</SubjectIdentifierType>"
+                    b"</AuthTokenRequest>")
+
+        async def check() -> None:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(url + "/demo/sign") as r:
+                    assert r.status == 200 and "simulated gov.pl" in await r.text()
+                for body, status in ((b"<not-a-request/>", 400), (unsigned, 200)):
+                    form = aiohttp.FormData()
+                    form.add_field("file", body, filename="ksef-auth-5265877635-DEMO.xml")
+                    async with http.post(url + "/demo/sign", data=form) as r:
+                        assert r.status == status
+                        if status == 200:
+                            assert b"Signature" in await r.read()
+                            assert "ksef-auth-5265877635-DEMO-signed.xml" in r.headers["Content-Disposition"]
+            async with TerminalClient(url) as client:
+                await client.connect()
+                await client.wait_for("Demo accounts (login / password):")
+                await client.wait_for("client / client-demo")
+
+        asyncio.run(check())
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)

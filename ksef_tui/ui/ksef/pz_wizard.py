@@ -204,7 +204,7 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
                 "2. Choose the file your browser downloaded: {name}\n"
                 "3. Sign it with Profil Zaufany (\"Podpisz podpisem zaufanym\") and confirm as gov.pl asks.\n"
                 "4. Download the signed file and come back here to upload it (step 3).").format(
-                    name=unsigned_file_name(self.view)))
+                    name=unsigned_file_name(self.view)) + self.demo_note())
         elif step == 2 and self.prepared is not None:
             self.query_one("#pz-2-text", Static).update(_(
                 "2. Choose the file from your disk: {path}\n"
@@ -212,6 +212,11 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
                 "4. Download the signed file and come back here to load it (step 3).").format(
                     path=display_path(self.prepared.path)))
         self.refresh_countdown()
+
+    def demo_note(self) -> str:
+        """``ksef-tui demo --serve``: where the demo's simulated gov.pl signs the file."""
+        url = self.ctx.options.get("demo_sign_url")
+        return "\n" + _("Demo: sign it at {url} (a simulated Profil Zaufany).").format(url=url) if url else ""
 
     def refresh_countdown(self) -> None:
         countdown = self.query_one("#pz-countdown", Static)
