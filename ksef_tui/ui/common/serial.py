@@ -142,7 +142,7 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
             if self.app.screen is self._progress:
                 self._progress.dismiss(None)
             self._progress = None
-        self.table.reload()
+        self.reload_rows()
         self.update_status()
         if message.result is not None:
             self.app.push_screen(self.serial_result_dialog(message.enabled, message.result))

@@ -2,12 +2,14 @@
 
 A source is one filter applied to one service for one actor: it is immutable,
 so a worker can count and fetch the first page while the old source is still
-on screen, and the table swaps them in one step.
+on screen, and the table swaps them in one step. Each reads the database, so
+``background``: the table fetches its pages in a thread, never on the event loop.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.companies import CompanyFilter, CompanyRow, CompanyService
@@ -19,6 +21,7 @@ class CompanySource:
     service: CompanyService
     actor: Actor
     filter: CompanyFilter
+    background: ClassVar[bool] = True
 
     def count(self) -> int:
         return self.service.count(self.actor, self.filter)
@@ -35,6 +38,7 @@ class UserSource:
     service: UserService
     actor: Actor
     filter: UserFilter
+    background: ClassVar[bool] = True
 
     def count(self) -> int:
         return self.service.count(self.actor, self.filter)

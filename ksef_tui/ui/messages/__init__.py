@@ -13,12 +13,13 @@ from ksef_tui.services.companies import SerialResult
 
 @dataclass
 class RowsLoaded(Message):
-    """A filtered list was counted and its first page fetched (in a worker)."""
+    """A filtered list was counted and its first page fetched (in a worker); no first page: a
+    reload of the same list, which keeps its cursor (the table fetches the pages it shows)."""
 
     generation: int
     source: Any
     count: int
-    first_page: Sequence[Any]
+    first_page: Sequence[Any] | None
 
 
 @dataclass

@@ -3,7 +3,10 @@
 The rows come from a :class:`RowSource` (``count`` + ``page``), typically a
 SQL query with ``LIMIT``/``OFFSET``; the table keeps a few pages in a small
 LRU cache, so opening, scrolling and filtering cost the same at 100 rows and
-at 100,000. Selection is a ``set`` of database ids owned by the caller (the
+at 1,000,000. A source whose ``background`` attribute is true (a database
+query) is never read on the event loop: a page not yet in the cache is
+fetched in a thread worker, its rows drawn blank until it arrives (the End
+key at 1,000,000 rows is one OFFSET query, in the thread). Selection is a ``set`` of database ids owned by the caller (the
 screen), so it survives filtering; the table only draws it and edits it on
 ``space`` / ``shift+up`` / ``shift+down``.
 
@@ -13,6 +16,7 @@ company called ``ACME [/]`` is just text.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +36,8 @@ from ksef_tui.i18n import _
 
 __all__ = ["Column", "HasId", "RowSource", "VirtualTable"]
 
+log = logging.getLogger(__name__)
+
 
 class HasId(Protocol):
     @property
@@ -43,7 +49,8 @@ RowT_co = TypeVar("RowT_co", bound=HasId, covariant=True)
 
 
 class RowSource(Protocol[RowT_co]):
-    """Where the rows come from: a filtered, ordered list addressed by position."""
+    """Where the rows come from: a filtered, ordered list addressed by position. A source that
+    reads a database also says ``background = True``: its pages are fetched in a thread."""
 
     def count(self) -> int: ...
 
@@ -177,6 +184,14 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
         def control(self) -> VirtualTable[RowT]:
             return self.table
 
+    @dataclass
+    class PageLoaded(Message):
+        """A page of the source, fetched in a thread worker."""
+
+        source: object
+        number: int
+        rows: Sequence[object] | None  # None: the query failed (logged); asked again when next drawn
+
     class RowActivated(Message):
         """``enter`` (or a double click) on a row."""
 
@@ -210,6 +225,7 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
         self._source: RowSource[RowT] | None = None
         self._count = 0
         self._pages: OrderedDict[int, Sequence[RowT]] = OrderedDict()
+        self._fetching: set[int] = set()  # pages asked of a background source, not yet here
         self._cursor = 0
         self._columns_cache: tuple[int, list[tuple[Column[RowT], int]]] | None = None
         # shift+arrows: the row where the range started and the ids it added
@@ -245,6 +261,7 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
         """Show ``source``. ``count``/``first_page`` may be prefetched in a worker."""
         self._source = source
         self._pages.clear()
+        self._fetching.clear()
         self._count = source.count() if count is None else count
         if first_page is not None:
             self._pages[0] = first_page
@@ -268,18 +285,53 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
         return [row for page in self._pages.values() for row in page]
 
     def row_at(self, index: int) -> RowT | None:
+        """The row at ``index``; ``None`` while its page is on its way (background sources)."""
         if self._source is None or not 0 <= index < self._count:
             return None
         number, offset = divmod(index, PAGE_SIZE)
         page = self._pages.get(number)
         if page is None:
+            if getattr(self._source, "background", False):
+                self._fetch(number)
+                return None
             page = self._source.page(number * PAGE_SIZE, PAGE_SIZE)
-            self._pages[number] = page
-            while len(self._pages) > CACHED_PAGES:
-                self._pages.popitem(last=False)
+            self._keep(number, page)
         else:
             self._pages.move_to_end(number)
         return page[offset] if offset < len(page) else None
+
+    def _keep(self, number: int, page: Sequence[RowT]) -> None:
+        self._pages[number] = page
+        while len(self._pages) > CACHED_PAGES:
+            self._pages.popitem(last=False)
+
+    def _fetch(self, number: int) -> None:
+        if number in self._fetching:
+            return
+        self._fetching.add(number)
+        source = self._source
+
+        def fetch() -> None:  # in a thread
+            try:
+                rows = source.page(number * PAGE_SIZE, PAGE_SIZE)  # type: ignore[union-attr]
+            except Exception:
+                log.exception("reading a page of the list failed")
+                rows = None
+            self.post_message(self.PageLoaded(source, number, rows))
+
+        self.run_worker(fetch, thread=True, group="virtual-table-pages", exit_on_error=False)
+
+    def _on_virtual_table_page_loaded(self, message: VirtualTable.PageLoaded) -> None:
+        message.stop()
+        if message.source is not self._source or message.number not in self._fetching:
+            return  # a page of a source no longer shown
+        self._fetching.discard(message.number)
+        if message.rows is None:
+            return
+        self._keep(message.number, message.rows)  # type: ignore[arg-type]
+        self.refresh()
+        if self._cursor // PAGE_SIZE == message.number:
+            self._post_cursor()
 
     def refresh_selection(self) -> None:
         """The caller changed :attr:`selection`; redraw the visible rows."""
