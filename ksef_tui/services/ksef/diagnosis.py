@@ -141,9 +141,12 @@ class DiagnosisService:
             return await self.check(actor, gw, user_id, company_id, env, offer=True)
 
     async def check(self, actor: Actor, gw: KsefGateway, user_id: int, company_id: int, env: Environment, *,
-                    office: OfficeGrants | None = None, offer: bool = False, record: bool = True) -> Diagnosis:
+                    office: OfficeGrants | None = None, offer: bool = False, record: bool = True,
+                    flow_attempts: int = 1) -> Diagnosis:
         """The checklist for one (user, company, environment) through ``gw``. ``office``: the office's
-        view already read (a bulk check reads it once per environment); else it is read as needed."""
+        view already read (a bulk check reads it once per environment); else it is read as needed.
+        ``flow_attempts``: whole logins tried when KSeF refused the challenge or a step failed for a
+        temporary reason (a bulk run tries twice; one diagnosis reports what happened the first time)."""
         from ksef_tui.ksef.diagnostics import classify
         from ksef_tui.ksef.errors import KsefError
 
@@ -155,7 +158,7 @@ class DiagnosisService:
         session: AuthSession | None = None
         signal: Signal | None = None
         try:
-            session = await self._authorize(gw, subject)
+            session = await self._authorize(gw, subject, flow_attempts)
         except KsefError as exc:
             signal = classify(exc)
         steps.set("availability", STEP_OK, _("KSeF answered the login."))
@@ -240,12 +243,23 @@ class DiagnosisService:
             steps.set("environment", STEP_OK, _("The token is saved for {env}.").format(env=sub.env.value))
         return None
 
-    async def _authorize(self, gw: KsefGateway, sub: _Subject) -> AuthSession:
+    async def _authorize(self, gw: KsefGateway, sub: _Subject, flow_attempts: int) -> AuthSession:
+        import asyncio
+
+        from ksef_tui.ksef.errors import needs_new_flow
         from ksef_tui.ksef.models import Context
 
-        if sub.method == AuthMethod.TOKEN.value:
-            return await gw.authorize_with_token(Context.nip(sub.nip), sub.material)
-        return await gw.authorize_with_certificate(Context.nip(sub.nip), sub.material)
+        for flow in range(1, max(1, flow_attempts) + 1):
+            try:
+                if sub.method == AuthMethod.TOKEN.value:
+                    return await gw.authorize_with_token(Context.nip(sub.nip), sub.material)
+                return await gw.authorize_with_certificate(Context.nip(sub.nip), sub.material)
+            except Exception as exc:
+                if flow < flow_attempts and needs_new_flow(exc):
+                    await asyncio.sleep(0.2 * flow)
+                    continue
+                raise
+        raise AssertionError("unreachable")
 
     # ---- KSeF said yes -------------------------------------------------------------------
 
