@@ -95,22 +95,29 @@ def row_for_write(s: Any, user_id: int, company_id: int, env: Environment, metho
 def record_outcome(db: Database, actor: Actor, user_id: int, company_id: int, env: Environment, version: int,
             outcome: AuthOutcome) -> None:
     """Store the last authorization; the material and the version stay as they were."""
-    now = utcnow()
     with db.session() as s:
-        row = credential_row(s, user_id, company_id, env)
-        if row is None or row.version != version:
-            return  # changed meanwhile: the result belongs to material no longer there
-        row.last_auth_at = now
-        row.last_auth_ok = outcome.ok
-        row.last_auth_method = outcome.method
-        row.last_auth_reference = outcome.reference_number
-        row.last_auth_valid_until = outcome.valid_until
-        row.last_auth_error = None if outcome.ok else (outcome.message[:500])
-        audit.record(s, [audit.audit_values(
-            actor, "credential.auth_ok" if outcome.ok else "credential.auth_failed", "credential", row.id,
-            f"{row.environment}/user {user_id}/company {company_id}", None,
-            {"environment": env.value, "method": outcome.method, "code": outcome.code,
-             "reference": outcome.reference_number}, at=now)])
+        apply_outcome(s, actor, credential_row(s, user_id, company_id, env), version, outcome)
+
+
+def apply_outcome(s: Any, actor: Actor, row: KsefCredential | None, version: int, outcome: AuthOutcome,
+                  now: dt.datetime | None = None) -> bool:
+    """:func:`record_outcome` inside the caller's transaction; False when the row changed meanwhile."""
+    now = now or utcnow()
+    if row is None or row.version != version:
+        return False  # changed meanwhile: the result belongs to material no longer there
+    user_id, company_id, env = row.user_id, row.company_id, Environment(row.environment)
+    row.last_auth_at = now
+    row.last_auth_ok = outcome.ok
+    row.last_auth_method = outcome.method
+    row.last_auth_reference = outcome.reference_number
+    row.last_auth_valid_until = outcome.valid_until
+    row.last_auth_error = None if outcome.ok else (outcome.message[:500])
+    audit.record(s, [audit.audit_values(
+        actor, "credential.auth_ok" if outcome.ok else "credential.auth_failed", "credential", row.id,
+        f"{row.environment}/user {user_id}/company {company_id}", None,
+        {"environment": env.value, "method": outcome.method, "code": outcome.code,
+         "reference": outcome.reference_number}, at=now)])
+    return True
 
 
 def certificate_name(text: str) -> str:

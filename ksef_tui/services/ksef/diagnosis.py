@@ -28,7 +28,7 @@ from ksef_tui.errors import NotFound, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor
-from ksef_tui.services.ksef.access import record_outcome
+from ksef_tui.services.ksef.access import apply_outcome
 from ksef_tui.services.ksef.diagnosis_texts import STEPS, cause_text, fix_text, step_title
 from ksef_tui.services.ksef.office import identifier_of
 from ksef_tui.services.ksef.permission_views import (
@@ -91,6 +91,8 @@ class _Subject:
     token_elsewhere: list[str] = field(default_factory=list)  # other environments where this token works
     stored_other: list[str] = field(default_factory=list)  # direct grants found for another identity of the user
     granted: str | None = None  # the identity a grant was found for, when it is not the one logging in
+    office_nip: str | None = None
+    office_name: str | None = None
 
 
 class _Checklist:
@@ -170,16 +172,17 @@ class DiagnosisService:
     # ---- what the database says ---------------------------------------------------------
 
     def _load(self, user_id: int, company_id: int, env: Environment) -> _Subject:
+        """What every check needs, in one short transaction (the rest only when KSeF says no)."""
         with self.db.session() as s:
             user, company = s.get(User, user_id), s.get(Company, company_id)
             if user is None or company is None:
                 raise NotFound(_("The user or the company no longer exists."))
             sub = _Subject(user_id, user.login, user.full_name, company_id, company.name, company.nip,
                            company.ksef_enabled, company.ksef_model, env)
+            sub.office_nip, sub.office_name = self.office._identity(s)
             row = s.scalars(select(KsefCredential).where(
                 KsefCredential.user_id == user_id, KsefCredential.company_id == company_id,
                 KsefCredential.environment == env.value)).first()
-            sub.identifiers = self.permissions._identifiers(s, env, [user_id]).get(user_id, [])
             if row is None:
                 return sub
             sub.configured, sub.method, sub.version = True, row.method, row.version
@@ -188,24 +191,30 @@ class DiagnosisService:
             sub.cert_valid_to = aware(row.cert_valid_to)
             if row.method == AuthMethod.CERTIFICATE.value:
                 sub.identity = identifier_of(row.cert_identifier, row.cert_fingerprint)
-            elif row.token_reference:
-                sub.token_elsewhere = [e for (e,) in s.execute(select(KsefCredential.environment).where(
-                    KsefCredential.user_id == user_id, KsefCredential.company_id == company_id,
-                    KsefCredential.environment != env.value, KsefCredential.token_reference == row.token_reference,
-                    KsefCredential.last_auth_ok.is_(True)))]
-            sub.stored_other = [
-                f"{t} {v}" for t, v in s.execute(select(KsefPermission.identifier_type, KsefPermission.identifier_value)
-                                                 .where(KsefPermission.company_id == company_id,
-                                                        KsefPermission.environment == env.value,
-                                                        KsefPermission.user_id == user_id,
-                                                        KsefPermission.seen_by == SEEN_CLIENT,
-                                                        KsefPermission.state == ACTIVE).distinct())
-                if t and v and not (sub.identity and sub.identity.same(_ident(t, v)))]
             try:
                 sub.material = self.credentials.open_material(row)
             except Exception:  # a material that cannot be opened is the credential's own problem
                 sub.material = None
             return sub
+
+    def _more(self, sub: _Subject) -> None:
+        """What a refusal needs besides: the user's other identities, where the same token works, and
+        direct grants the client's view found for another identity of the user."""
+        with self.db.session() as s:
+            sub.identifiers = self.permissions._identifiers(s, sub.env, [sub.user_id]).get(sub.user_id, [])
+            if sub.method == AuthMethod.TOKEN.value and sub.token_reference:
+                sub.token_elsewhere = [e for (e,) in s.execute(select(KsefCredential.environment).where(
+                    KsefCredential.user_id == sub.user_id, KsefCredential.company_id == sub.company_id,
+                    KsefCredential.environment != sub.env.value,
+                    KsefCredential.token_reference == sub.token_reference, KsefCredential.last_auth_ok.is_(True)))]
+            sub.stored_other = [
+                f"{t} {v}" for t, v in s.execute(select(KsefPermission.identifier_type, KsefPermission.identifier_value)
+                                                 .where(KsefPermission.company_id == sub.company_id,
+                                                        KsefPermission.environment == sub.env.value,
+                                                        KsefPermission.user_id == sub.user_id,
+                                                        KsefPermission.seen_by == SEEN_CLIENT,
+                                                        KsefPermission.state == ACTIVE).distinct())
+                if t and v and not (sub.identity and sub.identity.same(_ident(t, v)))]
 
     def _local(self, sub: _Subject, steps: _Checklist) -> str | None:
         """The steps that need no call; the cause when one of them fails."""
@@ -288,8 +297,7 @@ class DiagnosisService:
         scopes = tuple(sorted({line.scope for line in lines if line.state == ACTIVE}))
         diag = self._diagnosis(sub, steps, "ok", fix_text("ok", **self._words(sub)), permissions=scopes)
         if record:
-            record_outcome(self.db, actor, sub.user_id, sub.company_id, sub.env, sub.version, outcome)
-            self._record(actor, sub, diag, lines)
+            self._record(actor, sub, diag, lines, outcome)
         return diag
 
     # ---- KSeF said no (or could not answer) ---------------------------------------------------
@@ -309,6 +317,7 @@ class DiagnosisService:
                 when = human_retry(signal.retry_after)
             diag = self._diagnosis(sub, steps, cause, fix_text(cause, when=when, **words), final=False)
             return diag
+        self._more(sub)
         for earlier in ("environment", "credential", "blocked", "permission"):
             if earlier == step:
                 break
@@ -334,15 +343,14 @@ class DiagnosisService:
                                actions=actions, request=request)
         if record and auth_final:
             outcome = AuthOutcome(False, sub.env, sub.method or "", _said(signal), code=signal.code)
-            record_outcome(self.db, actor, sub.user_id, sub.company_id, sub.env, sub.version, outcome)
             holds_nothing = cause in ("no-permission", "chain-broken", "wrong-identity-type")
-            self._record(actor, sub, diag, [] if holds_nothing else None)
+            self._record(actor, sub, diag, [] if holds_nothing else None, outcome)
         return diag
 
     async def _no_permission(self, gw: KsefGateway, sub: _Subject, steps: _Checklist, office: OfficeGrants | None,
                              *, offer: bool) -> tuple[str, str, tuple[Action, ...], str | None]:
         """415 after a certificate login: read the chain and the identities; the cause, the fix, actions."""
-        office_nip, _office_name = self.office.identity()
+        office_nip = sub.office_nip
         model = sub.model
         if office is None or (office.client not in (None, sub.nip)):
             office = await self.permissions.read_office(gw, sub.env, client_nip=sub.nip,
@@ -430,16 +438,15 @@ class DiagnosisService:
 
     def _letter(self, sub: _Subject, *, delegate: bool = True, person: bool = False,
                 scopes: tuple[str, ...] = ("InvoiceRead", "InvoiceWrite")) -> str:
-        office_nip, office_name = self.office.identity()
-        return request_letter(sub.env, sub.company, sub.nip, scopes, office_nip=office_nip, office_name=office_name,
+        return request_letter(sub.env, sub.company, sub.nip, scopes, office_nip=sub.office_nip,
+                              office_name=sub.office_name,
                               person=sub.name if person else None,
                               identifier=str(sub.identity) if person and sub.identity else None, delegate=delegate)
 
     # ---- the result --------------------------------------------------------------------
 
     def _words(self, sub: _Subject) -> dict[str, Any]:
-        office_nip, office_name = self.office.identity()
-        office = (office_name or _("the office")) + (f", NIP {format_nip(office_nip)}" if office_nip else "")
+        office = (sub.office_name or _("the office")) + (f", NIP {format_nip(sub.office_nip)}" if sub.office_nip else "")
         return {"login": sub.login, "name": sub.name, "company": sub.company, "nip": format_nip(sub.nip),
                 "env": sub.env, "office": office, "identifier": str(sub.identity) if sub.identity else None}
 
@@ -455,15 +462,19 @@ class DiagnosisService:
             self._record(actor, sub, diag, None)
         return diag
 
-    def _record(self, actor: Actor, sub: _Subject, diag: Diagnosis, lines: list[PermissionLine] | None) -> None:
-        """The check's cause and permissions on the credential (a fact from KSeF: the version stays), the
-        user's own view in the picture, and an audit entry when the cause changed."""
+    def _record(self, actor: Actor, sub: _Subject, diag: Diagnosis, lines: list[PermissionLine] | None,
+                outcome: AuthOutcome | None = None) -> None:
+        """In one transaction: the authorization (like "Test authorization"), the check's cause and
+        permissions on the credential (facts from KSeF: the version stays), an audit entry when the
+        cause changed, and the user's own view in the picture."""
         with self.db.session() as s:
             row = s.scalars(select(KsefCredential).where(
                 KsefCredential.user_id == sub.user_id, KsefCredential.company_id == sub.company_id,
                 KsefCredential.environment == sub.env.value)).first()
-            if row is None:
-                return
+            if row is None or row.version != sub.version:
+                return  # changed meanwhile: the answer belongs to material no longer there
+            if outcome is not None:
+                apply_outcome(s, actor, row, sub.version, outcome, self.clock())
             before = row.permission_cause
             row.permission_cause = diag.cause
             row.permission_scopes = ",".join(diag.permissions)[:300] or None
@@ -473,8 +484,8 @@ class DiagnosisService:
                     actor, "credential.permission_check", "credential", row.id,
                     f"{sub.nip}/{sub.env.value}/user {sub.user_id}", {"cause": before},
                     {"cause": diag.cause, "permissions": list(diag.permissions)}, at=diag.checked_at)])
-        if lines is not None:
-            self.permissions.store_user_view(sub.user_id, sub.company_id, sub.env, lines, sub.identity)
+            if lines is not None:
+                self.permissions.store_user_view(sub.user_id, sub.company_id, sub.env, lines, sub.identity, session=s)
 
 
 def _ident(kind: str, value: str) -> Identifier:

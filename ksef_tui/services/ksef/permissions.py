@@ -385,21 +385,25 @@ class PermissionService:
     # ---- a user's own view (written by the checks) --------------------------------------
 
     def store_user_view(self, user_id: int, company_id: int, env: Environment, lines: Sequence[PermissionLine],
-                        identity: Identifier | None) -> None:
-        """Replace what the user's own reading covers (their permissions in the company), as read now."""
+                        identity: Identifier | None, *, session: Any = None) -> None:
+        """Replace what the user's own reading covers (their permissions in the company), as read now
+        (in ``session``'s transaction when given)."""
+        if session is None:
+            with self.db.session() as s:
+                self.store_user_view(user_id, company_id, env, lines, identity, session=s)
+            return
         now = self.clock()
-        with self.db.session() as s:
-            p = KsefPermission
-            s.execute(delete(p).where(p.company_id == company_id, p.environment == env.value, p.user_id == user_id,
-                                      p.seen_by == SEEN_USER))
-            new = [dict(company_id=company_id, environment=env.value, user_id=user_id, holder="user",
-                        identifier_type=identity.type if identity else None,
-                        identifier_value=identity.value if identity else None, scope=line.scope, source=line.source,
-                        state=line.state, can_delegate=line.can_delegate, target=line.target,
-                        permission_id=line.permission_id, description=line.description[:256] or None,
-                        subject_name=None, seen_by=SEEN_USER, read_at=now) for line in lines]
-            if new:
-                s.execute(p.__table__.insert(), new)
+        p = KsefPermission
+        session.execute(delete(p).where(p.company_id == company_id, p.environment == env.value,
+                                        p.user_id == user_id, p.seen_by == SEEN_USER))
+        new = [dict(company_id=company_id, environment=env.value, user_id=user_id, holder="user",
+                    identifier_type=identity.type if identity else None,
+                    identifier_value=identity.value if identity else None, scope=line.scope, source=line.source,
+                    state=line.state, can_delegate=line.can_delegate, target=line.target,
+                    permission_id=line.permission_id, description=line.description[:256] or None,
+                    subject_name=None, seen_by=SEEN_USER, read_at=now) for line in lines]
+        if new:
+            session.execute(p.__table__.insert(), new)
 
     # ---- reading a whole company ---------------------------------------------------------
 
