@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import Select, and_, func, literal, or_, select
@@ -13,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from ksef_tui.domain.text import contains_pattern
 from ksef_tui.domain.untrusted import csv_cell
+from ksef_tui.errors import OperationCancelled
+from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import AuditEntry, utcnow
@@ -241,17 +245,24 @@ class AuditService:
             return list(conn.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars())
 
     def export_csv(self, actor: Actor, out: TextIO, flt: AuditFilter = AuditFilter(), *,
-                   batch: int = 1000) -> int:
-        """Write the filtered entries (oldest first) as CSV to ``out``; returns how many."""
+                   batch: int = 1000, progress: Callable[[int, int], None] | None = None,
+                   should_cancel: Callable[[], bool] | None = None) -> int:
+        """Write the filtered entries (oldest first) as CSV to ``out``; returns how many.
+
+        Streamed in batches of ``batch`` (memory stays flat at any size); ``progress(done, total)``
+        after each batch; :class:`OperationCancelled` when ``should_cancel()`` says so."""
         import csv
 
         require_admin(actor)
+        total = self.count(actor, flt=flt) if progress is not None else 0
         w = csv.writer(out, lineterminator="\r\n")
         w.writerow(CSV_HEADER)
         n = 0
         last = 0
         conds = _conditions(flt, None, None, None)
         while True:
+            if should_cancel is not None and should_cancel():
+                raise OperationCancelled(_("Export cancelled; no file was written."))
             q = select(AuditEntry).where(*conds, AuditEntry.id > last).order_by(AuditEntry.id).limit(batch)
             with self.db.session() as s:
                 rows = [_row(e) for e in s.scalars(q)]
@@ -266,3 +277,22 @@ class AuditService:
                 )])
             n += len(rows)
             last = rows[-1].id
+            if progress is not None:
+                progress(n, max(total, n))
+
+    def export_file(self, actor: Actor, path: Path, flt: AuditFilter = AuditFilter(), *,
+                    progress: Callable[[int, int], None] | None = None,
+                    should_cancel: Callable[[], bool] | None = None) -> int:
+        """:meth:`export_csv` into a new file at ``path`` (0600): written beside it and renamed when
+        whole, so a cancelled or failed export leaves no file behind."""
+        require_admin(actor)
+        part = path.with_name(path.name + ".part")
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                n = self.export_csv(actor, out, flt, progress=progress, should_cancel=should_cancel)
+            os.replace(part, path)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        return n

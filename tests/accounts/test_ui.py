@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Input
+import pytest
+from textual.widgets import Input
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.accounts import AccountService
@@ -122,11 +123,10 @@ async def test_administrator_logs_in_to_the_panel_and_unblocks_three(office: Off
         from ksef_tui.ui.audit.audit_log import AuditLogScreen
 
         assert isinstance(app.screen, AuditLogScreen)
-        table = app.screen.query_one(DataTable)
+        table = app.screen.table
         assert table.row_count >= 3
         app.screen.query_one("#audit-action", Input).value = "user.ksef_allow"
-        await settle(pilot)
-        assert table.row_count == 3
+        await wait_until(pilot, lambda: table.row_count == 3 and not app.screen.filter_pending, "the filtered log")
     assert all(ctx.users.get(admin, u).may_configure_ksef for u in (office.anna, office.bob, office.ewa))
     entries = ctx.audit.entries(admin, action="user.ksef_allow")
     assert {e.actor_login for e in entries} == {"ewa"}
@@ -144,7 +144,20 @@ async def test_audit_log_exports_csv(office: Office, tmp_path):
         await settle(pilot)
         await pilot.press("ctrl+e")
         await settle(pilot)
-    files = list(tmp_path.glob("ksef-tui-audit-*.csv"))
-    assert len(files) == 1
+    files = list(tmp_path.glob("ksef-tui-audit-*"))
+    assert len(files) == 1 and files[0].suffix == ".csv" and files[0].stat().st_mode & 0o777 == 0o600
     lines = files[0].read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("id,at_utc,actor,action") and len(lines) == 2 and "Alfa" in lines[1]
+
+
+def test_a_cancelled_audit_export_leaves_no_file(office: Office, tmp_path):
+    from ksef_tui.errors import OperationCancelled
+
+    ctx = office.ctx
+    seen = []
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with pytest.raises(OperationCancelled):
+        ctx.audit.export_file(ctx.actor, folder / "log.csv", progress=lambda done, total: seen.append(done),
+                              should_cancel=lambda: bool(seen))
+    assert seen and list(folder.iterdir()) == []

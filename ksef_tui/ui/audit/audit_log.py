@@ -2,30 +2,40 @@
 
 Read-only: the app never edits or deletes an entry (the database refuses it too).
 Filters: user, company, action (exact, or a prefix ending in a dot), dates from/to
-(YYYY-MM-DD, UTC). The newest :data:`PAGE` entries are shown; the export has them all.
-The columns fit the terminal (the change column takes the rest); the line under the table
-shows the highlighted entry in full.
+(YYYY-MM-DD, UTC). Like the Companies list, the table draws only the rows on screen, from
+SQL pages fetched in a thread; a filter is counted in a worker, one query in flight (keys
+typed meanwhile are folded into one query for the latest text). The export streams in a
+thread worker with a progress dialog; Esc cancels it and leaves no file. The columns fit
+the terminal (the change column takes the rest); the line under the table shows the
+highlighted entry in full.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events, on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.message import Message
+from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
 
-from ksef_tui.errors import ServiceError
+from ksef_tui.errors import OperationCancelled, ServiceError
 from ksef_tui.i18n import _
-from ksef_tui.services.audit import AuditFilter, AuditRow
+from ksef_tui.services.actor import Actor
+from ksef_tui.services.audit import AuditFilter, AuditRow, AuditService
 from ksef_tui.ui.common.base import PanelScreen
-
-PAGE = 500
+from ksef_tui.ui.common.dialogs import ProgressDialog
+from ksef_tui.ui.messages import LoadFailed, RowsLoaded, SerialProgress
+from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, VirtualTable
 
 
 def _date(text: str) -> dt.date | None:
@@ -50,19 +60,34 @@ def _changes(row: AuditRow, limit: int | None = 4) -> str:
     return "; ".join(parts)
 
 
-def column_widths(width: int) -> dict[str, int]:
-    """Widths of the table's columns in a screen ``width`` cells wide; "change" takes the rest."""
-    if width >= NARROW:
-        fixed = {"at": 16, "who": 14, "action": 22, "object": 24}
-    else:
-        fixed = {"at": 16, "who": 8, "action": 18, "object": 12}
-    # each column is padded by one cell on both sides; two cells for the vertical scrollbar
-    rest = width - sum(fixed.values()) - 2 * (len(fixed) + 1) - 2
-    return fixed | {"change": max(10, rest)}
-
-
-#: below this width the filters take two lines and the table's columns narrow
+#: below this width the filters take two lines
 NARROW = 100
+
+
+@dataclass(frozen=True)
+class AuditSource:
+    """The filtered log, newest first, addressed by position (read in threads: ``background``)."""
+
+    service: AuditService
+    actor: Actor
+    filter: AuditFilter
+    background: ClassVar[bool] = True
+
+    def count(self) -> int:
+        return self.service.count(self.actor, flt=self.filter)
+
+    def page(self, offset: int, limit: int) -> list[AuditRow]:
+        return self.service.entries(self.actor, flt=self.filter, offset=offset, limit=limit)
+
+
+@dataclass
+class ExportFinished(Message):
+    """The export worker ended: ``count`` entries in ``path``, or ``error``."""
+
+    path: Path
+    count: int = 0
+    error: str | None = None
+    cancelled: bool = False
 
 
 class AuditLogScreen(PanelScreen[None]):
@@ -96,8 +121,12 @@ class AuditLogScreen(PanelScreen[None]):
         self.export_dir = export_dir
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.filter = AuditFilter()
-        self.rows: list[AuditRow] = []  # shown in the table, newest first
-        self.widths: dict[str, int] = {}
+        self._generation = 0
+        # at most one filter query in flight; typing meanwhile asks for one more when it returns
+        self._in_flight = False
+        self._filter_again = False
+        self._export_cancel = threading.Event()
+        self._progress: ProgressDialog | None = None
 
     def compose(self) -> ComposeResult:
         yield self.nav_bar()
@@ -108,29 +137,31 @@ class AuditLogScreen(PanelScreen[None]):
             yield Input(id="audit-action", compact=True, placeholder=_("action, e.g. user."))
             yield Input(id="audit-from", compact=True, placeholder=_("from YYYY-MM-DD"), classes="-date")
             yield Input(id="audit-to", compact=True, placeholder=_("to YYYY-MM-DD"), classes="-date")
-        yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        yield VirtualTable[AuditRow](self._columns(), selectable=False, empty_text=_("No entries match the filter."),
+                                     id="audit-table")
         yield Static(id="audit-detail", markup=False)
         yield Static(id="audit-status", markup=False)
         yield Footer(compact=True)
 
+    def _columns(self) -> list[Column[AuditRow]]:
+        """The change column takes what the others leave; at 80 columns the others narrow."""
+        return [
+            Column("at", _("When (UTC)"), lambda r: r.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M"), width=16),
+            Column("who", _("Who"), lambda r: r.actor_login, weight=2, min_width=8),
+            Column("action", _("Action"), lambda r: r.action, weight=3, min_width=12),
+            Column("object", _("Object"), lambda r: r.object_label, weight=3, min_width=12),
+            Column("change", _("Change"), _changes, weight=5, min_width=10),
+        ]
+
+    @property
+    def table(self) -> VirtualTable[AuditRow]:
+        return self.query_one("#audit-table", VirtualTable)
+
     def on_mount(self) -> None:
-        self._set_columns(self.size.width or self.app.size.width)
         self.load()
-        self.query_one(DataTable).focus()
+        self.table.focus()
 
-    def on_resize(self, event: events.Resize) -> None:
-        if column_widths(event.size.width) != self.widths:
-            self._set_columns(event.size.width)
-            self._fill()
-
-    def _set_columns(self, width: int) -> None:
-        """(Re)build the columns: the change column takes what the others leave."""
-        self.widths = widths = column_widths(width)
-        table = self.query_one(DataTable)
-        table.clear(columns=True)
-        for key, label in (("at", _("When (UTC)")), ("who", _("Who")), ("action", _("Action")),
-                           ("object", _("Object")), ("change", _("Change"))):
-            table.add_column(label, key=key, width=widths[key])
+    # ------------------------------------------------------------------ filter
 
     def _read_filter(self) -> AuditFilter | None:
         try:
@@ -150,55 +181,68 @@ class AuditLogScreen(PanelScreen[None]):
         status.update(text)
         status.set_class(error, "-error")
 
+    @property
+    def filter_pending(self) -> bool:
+        """A filter query is running, or one more is due when it returns."""
+        return self._in_flight or self._filter_again
+
     def load(self) -> None:
+        """Count and fetch the first page for the current filter in a worker (one at a time)."""
+        if self._in_flight:
+            self._filter_again = True
+            return
         flt = self._read_filter()
         if flt is None:
             return
         self.filter = flt
+        self._filter_again = False
+        self._in_flight = True
+        self._generation += 1
+        self._count_rows(AuditSource(self.ctx.audit, self.ctx.actor, flt), self._generation)
+
+    @work(thread=True, exclusive=True, group="audit-rows", exit_on_error=False)
+    def _count_rows(self, source: AuditSource, generation: int) -> None:
         try:
-            total = self.ctx.audit.count(self.ctx.actor, flt=flt)
-            rows = self.ctx.audit.entries(self.ctx.actor, flt=flt, limit=PAGE)
+            count = source.count()
+            first_page = source.page(0, PAGE_SIZE)
         except ServiceError as exc:
-            self.rows = []
-            self._fill()
-            self.say(str(exc), error=True)
+            self.post_message(LoadFailed(str(exc)))
             return
-        self.rows = rows
-        self._fill()
-        shown = len(rows)
-        self.say(_("{n} entries").format(n=total) if shown == total
-                 else _("The newest {shown} of {n} entries (the export has them all)").format(shown=shown, n=total))
+        self.post_message(RowsLoaded(generation, source, count, first_page))
 
-    def _fill(self) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
-        for r in self.rows:
-            table.add_row(
-                Text(r.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")),
-                Text(r.actor_login, overflow="ellipsis", no_wrap=True),
-                Text(r.action, overflow="ellipsis", no_wrap=True),
-                Text(r.object_label, overflow="ellipsis", no_wrap=True),
-                Text(_changes(r), overflow="ellipsis", no_wrap=True),
-                key=str(r.id),
-            )
-        self._show_detail(0 if self.rows else None)
+    def on_rows_loaded(self, message: RowsLoaded) -> None:
+        message.stop()
+        if message.generation != self._generation:
+            return
+        self._in_flight = False
+        self.table.load(message.source, count=message.count, first_page=message.first_page)
+        self.say(_("{n} entries").format(n=message.count))
+        if self._filter_again:
+            self.load()  # typed while this one ran: the latest text next
 
-    @on(DataTable.RowHighlighted, "#audit-table")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._show_detail(event.cursor_row)
+    def on_load_failed(self, message: LoadFailed) -> None:
+        message.stop()
+        self._in_flight = False
+        self.table.load(_Empty(), count=0)
+        self.say(message.message, error=True)
+        if self._filter_again:
+            self.load()
 
-    def _show_detail(self, index: int | None) -> None:
+    @on(VirtualTable.CursorMoved, "#audit-table")
+    def _highlighted(self, event: VirtualTable.CursorMoved) -> None:
+        self._show_detail(event.row)
+
+    def _show_detail(self, row: AuditRow | None) -> None:
         """Under the table: the highlighted entry in full (the columns may cut it short)."""
         detail = self.query_one("#audit-detail", Static)
-        if index is None or not 0 <= index < len(self.rows):
+        if row is None:
             detail.update("")
             detail.display = False
             return
-        r = self.rows[index]
         text = Text()
-        text.append(r.action, style="bold")
-        text.append(f" · {r.object_label} · {r.actor_login}")
-        change = _changes(r, limit=None)
+        text.append(row.action, style="bold")
+        text.append(f" · {row.object_label} · {row.actor_login}")
+        change = _changes(row, limit=None)
         if change:
             text.append(f": {change}")
         detail.update(text)
@@ -217,21 +261,62 @@ class AuditLogScreen(PanelScreen[None]):
     def action_reload(self) -> None:
         self.load()
 
+    # ------------------------------------------------------------------ export
+
     def action_export(self) -> None:
         flt = self._read_filter()
-        if flt is None:
+        if flt is None or self._progress is not None:
             return
         folder = self.export_dir or Path.home()
         path = folder / f"ksef-tui-audit-{self.clock():%Y%m%d-%H%M%S}.csv"
+        self._export_cancel = threading.Event()
+        self._export(path, flt, self._export_cancel)
+        self._progress = ProgressDialog(_("Exporting the audit log…"), max(1, self.table.row_count),
+                                        self._export_cancel)
+        self.app.push_screen(self._progress)
+
+    @work(thread=True, exclusive=True, group="audit-export", exit_on_error=False)
+    def _export(self, path: Path, flt: AuditFilter, cancel: threading.Event) -> None:
+        worker = get_current_worker()
         try:
-            with open(path, "w", encoding="utf-8", newline="") as out:
-                n = self.ctx.audit.export_csv(self.ctx.actor, out, flt)
+            n = self.ctx.audit.export_file(
+                self.ctx.actor, path, flt, progress=lambda done, total: self.post_message(SerialProgress(done, total)),
+                should_cancel=lambda: cancel.is_set() or worker.is_cancelled)
+        except OperationCancelled:
+            self.post_message(ExportFinished(path, cancelled=True))
         except (OSError, ServiceError) as exc:
-            self.say(_("Export failed: {reason}").format(reason=exc), error=True)
-            return
-        self.say(_("Exported {n} entries to {path}").format(n=n, path=path))
-        self.notify(_("Exported {n} entries to {path}").format(n=n, path=path), timeout=6)
+            self.post_message(ExportFinished(path, error=str(exc)))
+        else:
+            self.post_message(ExportFinished(path, count=n))
+
+    def on_serial_progress(self, message: SerialProgress) -> None:
+        message.stop()
+        if self._progress is not None and self._progress.is_attached:
+            self._progress.advance(message.done, message.total)
+
+    def on_export_finished(self, message: ExportFinished) -> None:
+        message.stop()
+        if self._progress is not None:
+            if self.app.screen is self._progress:
+                self._progress.dismiss(None)
+            self._progress = None
+        if message.cancelled:
+            self.say(_("Export cancelled; no file was written."))
+        elif message.error is not None:
+            self.say(_("Export failed: {reason}").format(reason=message.error), error=True)
+        else:
+            done = _("Exported {n} entries to {path}").format(n=message.count, path=message.path)
+            self.say(done)
+            self.notify(done, timeout=6)
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:
             self.dismiss(None)
+
+
+class _Empty:
+    def count(self) -> int:
+        return 0
+
+    def page(self, offset: int, limit: int) -> Sequence[AuditRow]:
+        return []
