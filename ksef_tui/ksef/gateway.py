@@ -49,6 +49,7 @@ from ksef_tui.ksef.public_keys import KEY_CACHE, TOKEN_ENCRYPTION, KeyCache, Pub
 
 if TYPE_CHECKING:
     from ksef_tui.ksef.permissions import KsefPermissions
+    from ksef_tui.ksef.signedfile import SignedFileFacts
 
 TOKEN_PERMISSIONS = (
     "InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
@@ -199,11 +200,15 @@ class KsefGateway:
         check_usable(credential.facts, self._clock())
         ch = await self.challenge()
         _step(progress, "challenge")
-        xml = authxml.build_auth_token_request(ch.challenge, context, subject_type=subject_type,
-                                               schema_version=schema_version)
-        from ksef_tui.ksef.xades import sign_auth_request
 
-        signed = sign_auth_request(xml, credential, check=False)
+        def signed_request() -> bytes:  # XML, XSD and XAdES (and their first import): in a thread
+            from ksef_tui.ksef.xades import sign_auth_request
+
+            xml = authxml.build_auth_token_request(ch.challenge, context, subject_type=subject_type,
+                                                   schema_version=schema_version)
+            return sign_auth_request(xml, credential, check=False)
+
+        signed = await asyncio.to_thread(signed_request)
         _step(progress, "signed")
         init = await self._send_xades(signed)
         _step(progress, "sent")
@@ -218,8 +223,8 @@ class KsefGateway:
     ) -> UnsignedRequest:
         """An unsigned AuthTokenRequest for a fresh challenge, to be signed outside (Profil Zaufany)."""
         ch = await self.challenge()
-        xml = authxml.build_auth_token_request(ch.challenge, context, subject_type=subject_type,
-                                               schema_version=schema_version)
+        xml = await asyncio.to_thread(authxml.build_auth_token_request, ch.challenge, context,
+                                      subject_type=subject_type, schema_version=schema_version)
         return UnsignedRequest(xml, ch, context)
 
     async def authorize_with_signed_file(
@@ -230,11 +235,16 @@ class KsefGateway:
         expected_context: Context | None = None,
         progress: Progress | None = None,
     ) -> AuthSession:
-        """Check an externally signed file locally, then send its bytes unchanged."""
-        from ksef_tui.ksef.signedfile import check_signed_file
+        """Check an externally signed file locally (in a thread: XML and signatures), then send its
+        bytes unchanged."""
 
-        facts = check_signed_file(data, expected_challenge=expected_challenge,
-                                  expected_context=expected_context, now=self._clock())
+        def checked() -> SignedFileFacts:
+            from ksef_tui.ksef.signedfile import check_signed_file
+
+            return check_signed_file(data, expected_challenge=expected_challenge,
+                                     expected_context=expected_context, now=self._clock())
+
+        facts = await asyncio.to_thread(checked)
         _step(progress, "signed")
         init = await self._send_xades(data)
         _step(progress, "sent")
@@ -553,7 +563,7 @@ class KsefGateway:
         from ksef_tui.ksef.csr import build_csr
 
         data = await self.enrollment_data(session)
-        csr = build_csr(data, key=key)
+        csr = await asyncio.to_thread(build_csr, data, key=key)  # a new key pair: not on the caller's loop
         ref = await self.enroll_certificate(session, name, csr.csr_der, certificate_type=certificate_type)
         serial = await self.wait_enrollment(session, ref)
         certs = await self.retrieve_certificates(session, [serial])

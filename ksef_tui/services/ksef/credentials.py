@@ -11,9 +11,11 @@ re-authorization leaves the previous credential untouched; sealed material is bo
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -260,10 +262,34 @@ class CredentialService:
 
     async def test_authorization(self, actor: Actor, user_id: int, company_id: int, env: Environment, *,
                                  progress: Progress | None = None, base_url: str | None = None) -> AuthOutcome:
-        """Authorize with the saved credential and record the result (never changes the material)."""
+        """Authorize with the saved credential and record the result (never changes the material).
+
+        The database, the vault and the first import of the KSeF code run in a thread: a caller's
+        event loop (the panel) is never held by them."""
         from ksef_tui.ksef.errors import KsefError
         from ksef_tui.ksef.models import Context
 
+        method, nip, version, material = await asyncio.to_thread(
+            self._saved_material, actor, user_id, company_id, env)
+        context = Context.nip(nip)
+        try:
+            async with await asyncio.to_thread(self.connections.gateway, env, base_url) as gw:
+                if method == AuthMethod.TOKEN.value:
+                    session = await gw.authorize_with_token(context, material, progress=progress)
+                else:
+                    session = await gw.authorize_with_certificate(context, material, progress=progress)
+        except KsefError as exc:
+            outcome = failure(env, method, exc)
+            await asyncio.to_thread(record_outcome, self.db, actor, user_id, company_id, env, version, outcome)
+            return outcome
+        outcome = AuthOutcome(True, env, method, _("Authorized in KSeF {env}.").format(env=env.value),
+                              reference_number=session.reference_number, valid_until=session.refresh_valid_until)
+        await asyncio.to_thread(record_outcome, self.db, actor, user_id, company_id, env, version, outcome)
+        return outcome
+
+    def _saved_material(self, actor: Actor, user_id: int, company_id: int,
+                        env: Environment) -> tuple[str, str, int, Any]:
+        """(method, NIP, version, opened material) of the saved credential a test uses."""
         with self.db.session() as s:
             _u, company = load_subject(s, actor, user_id, company_id, write=False)
             if not company.ksef_enabled:
@@ -273,30 +299,15 @@ class CredentialService:
             if row is None:
                 raise ServiceError(_("Nothing is configured for {env} yet.").format(env=env.value))
             version_rule(AuthMethod(row.method), ApiVersion(row.api_version))
-            material = self.open_material(row)
-            method, nip, version = row.method, company.nip, row.version
-        context = Context.nip(nip)
-        try:
-            async with self.connections.gateway(env, base_url) as gw:
-                if method == AuthMethod.TOKEN.value:
-                    session = await gw.authorize_with_token(context, material, progress=progress)
-                else:
-                    session = await gw.authorize_with_certificate(context, material, progress=progress)
-        except KsefError as exc:
-            outcome = failure(env, method, exc)
-            record_outcome(self.db, actor, user_id, company_id, env, version, outcome)
-            return outcome
-        outcome = AuthOutcome(True, env, method, _("Authorized in KSeF {env}.").format(env=env.value),
-                              reference_number=session.reference_number, valid_until=session.refresh_valid_until)
-        record_outcome(self.db, actor, user_id, company_id, env, version, outcome)
-        return outcome
+            return row.method, company.nip, row.version, self.open_material(row)
 
     async def authorize_certificate(self, actor: Actor, user_id: int, company_id: int, env: Environment,
                                     files: CertificateFiles, *, progress: Progress | None = None,
                                     base_url: str | None = None, api_version: ApiVersion = ApiVersion.V2,
                                     expected_version: int | None = None) -> CredentialView:
         """"Perform certificate authorization": authorize with the NEW certificate, save it only on success."""
-        return await self.authorize_and_store(actor, user_id, company_id, env, self.load_certificate(files),
+        credential = await asyncio.to_thread(self.load_certificate, files)  # a PKCS#12 key derivation, maybe
+        return await self.authorize_and_store(actor, user_id, company_id, env, credential,
                                               progress=progress, base_url=base_url, api_version=api_version,
                                               expected_version=expected_version)
 
@@ -308,13 +319,18 @@ class CredentialService:
         from ksef_tui.ksef.models import Context
 
         version_rule(AuthMethod.CERTIFICATE, api_version)
-        with self.db.session() as s:
-            _u, company = load_subject(s, actor, user_id, company_id, write=True)
-            nip = company.nip
+        nip = await asyncio.to_thread(self._company_nip, actor, user_id, company_id)
         try:
-            async with self.connections.gateway(env, base_url) as gw:
+            async with await asyncio.to_thread(self.connections.gateway, env, base_url) as gw:
                 session = await gw.authorize_with_certificate(Context.nip(nip), credential, progress=progress)
         except KsefError as exc:
             raise operation_error(exc) from None
-        return self.store_certificate(actor, user_id, company_id, env, credential, api_version=api_version,
-                                     expected_version=expected_version, auth=session)
+        return await asyncio.to_thread(
+            partial(self.store_certificate, actor, user_id, company_id, env, credential, api_version=api_version,
+                    expected_version=expected_version, auth=session))
+
+    def _company_nip(self, actor: Actor, user_id: int, company_id: int) -> str:
+        """The NIP of a company whose KSeF settings ``actor`` may change for the user."""
+        with self.db.session() as s:
+            _u, company = load_subject(s, actor, user_id, company_id, write=True)
+            return company.nip

@@ -8,8 +8,11 @@ certificate instead" a certificate. Everything is saved only once KSeF has said 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.errors import ValidationFailed
@@ -31,9 +34,16 @@ Progress = Callable[[str], None]
 
 
 class ProfilZaufanyService:
+    """The async steps keep the database, files and crypto off the caller's event loop (threads)."""
+
     def __init__(self, db: Database, credentials: CredentialService) -> None:
         self.db = db
         self.credentials = credentials
+
+    def _subject(self, actor: Actor, user_id: int, company_id: int) -> tuple[str, str]:
+        with self.db.session() as s:
+            user, company = load_subject(s, actor, user_id, company_id, write=True)
+            return company.nip, user.login
 
     async def prepare_signed_file(self, actor: Actor, user_id: int, company_id: int, env: Environment,
                                   out_path: Path, *, base_url: str | None = None) -> PreparedFile:
@@ -41,14 +51,16 @@ class ProfilZaufanyService:
         from ksef_tui.ksef.errors import KsefError
         from ksef_tui.ksef.models import Context
 
-        with self.db.session() as s:
-            _u, company = load_subject(s, actor, user_id, company_id, write=True)
-            nip = company.nip
+        nip, _login = await asyncio.to_thread(self._subject, actor, user_id, company_id)
         try:
-            async with self.credentials.connections.gateway(env, base_url) as gw:
+            async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:
                 req = await gw.prepare_signed_file_request(Context.nip(nip))
         except KsefError as exc:
             raise operation_error(exc) from None
+        return await asyncio.to_thread(self._write_prepared, actor, user_id, company_id, env, nip, req, out_path)
+
+    def _write_prepared(self, actor: Actor, user_id: int, company_id: int, env: Environment, nip: str, req: Any,
+                        out_path: Path) -> PreparedFile:
         out_path = Path(out_path).expanduser()
         if out_path.is_dir():
             out_path = out_path / f"AuthTokenRequest-{nip}-{env.value}-{req.challenge.challenge[:8]}.xml"
@@ -93,12 +105,10 @@ class ProfilZaufanyService:
         from ksef_tui.ksef.errors import KsefError
         from ksef_tui.ksef.models import Context
 
-        with self.db.session() as s:
-            user, company = load_subject(s, actor, user_id, company_id, write=True)
-            nip, login = company.nip, user.login
+        nip, login = await asyncio.to_thread(self._subject, actor, user_id, company_id)
         description = description or f"ksef-tui {login} {nip} {env.value}"
         try:
-            async with self.credentials.connections.gateway(env, base_url) as gw:
+            async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:
                 session = await gw.authorize_with_signed_file(signed, expected_challenge=expected_challenge,
                                                               expected_context=Context.nip(nip), progress=progress)
                 generated = await gw.generate_token(session, list(permissions), description[:256])
@@ -109,9 +119,10 @@ class ProfilZaufanyService:
                     progress("active")
         except KsefError as exc:
             raise operation_error(exc) from None
-        return self.credentials.save_token(actor, user_id, company_id, env, generated.token.reveal(),
-                               reference=generated.reference_number, permissions=tuple(info.permissions or permissions),
-                               status=info.status, action="credential.token_obtained")
+        return await asyncio.to_thread(partial(
+            self.credentials.save_token, actor, user_id, company_id, env, generated.token.reveal(),
+            reference=generated.reference_number, permissions=tuple(info.permissions or permissions),
+            status=info.status, action="credential.token_obtained"))
 
     async def certificate_from_signed_file(self, actor: Actor, user_id: int, company_id: int, env: Environment,
                                            signed: bytes, *, expected_challenge: str | None = None,
@@ -121,12 +132,10 @@ class ProfilZaufanyService:
         from ksef_tui.ksef.errors import KsefError
         from ksef_tui.ksef.models import Context
 
-        with self.db.session() as s:
-            user, company = load_subject(s, actor, user_id, company_id, write=True)
-            nip, login = company.nip, user.login
+        nip, login = await asyncio.to_thread(self._subject, actor, user_id, company_id)
         cert_name = certificate_name(name or f"ksef-tui {login}")
         try:
-            async with self.credentials.connections.gateway(env, base_url) as gw:
+            async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:
                 session = await gw.authorize_with_signed_file(signed, expected_challenge=expected_challenge,
                                                               expected_context=Context.nip(nip), progress=progress)
                 cert, key_pem = await gw.request_certificate(session, cert_name)
