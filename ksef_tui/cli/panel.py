@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ksef_tui.cli.common import open_ctx
@@ -40,6 +41,8 @@ def run_app(ctx: Any, *, login: bool = False) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ksef_tui.demo.environment import demo_session
+    from ksef_tui.i18n import _
+    from ksef_tui.ui.common.demo_guide import start_text
 
     with demo_session(companies=args.companies, users=args.users, simulator=not args.no_simulator,
                       logins=args.login or args.serve) as ctx:
@@ -50,4 +53,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                          idle_timeout=900.0, allow_admins=True, trusted_proxy=[])
             demo = ctx.options.get("demo_ksef")  # with the simulators: a simulated gov.pl signing page
             return serve(options, ctx.db.url, demo=True, demo_signer=demo.sign_bytes if demo is not None else None)
-        return run_app(ctx, login=args.login)
+        folder = ctx.options.get("demo_folder")
+        print(start_text(ctx.options), file=sys.stderr, flush=True)
+        code = run_app(ctx, login=args.login)
+    print(_("The demo folder {folder} was removed.").format(folder=folder), file=sys.stderr)
+    return code

@@ -65,6 +65,20 @@ class Simulator(SimulatorCore):
         self.save()
         return value
 
+    def revoke_ksef_token(self, reference_number: str) -> bool:
+        """Revoke a KSeF token at once, outside the API (as if its owner had); whether it existed."""
+        with self.lock:
+            token = self.state.ksef_tokens.get(reference_number)
+            if token is not None:
+                token.revoked = True
+        self.save()
+        return token is not None
+
+    def issued_challenge(self, challenge: str) -> bool:
+        """Whether this environment gave out ``challenge`` (an AuthTokenRequest to sign is for it)."""
+        with self.lock:
+            return challenge in self.state.challenges
+
     def issue_ksef_certificate(
         self,
         *,

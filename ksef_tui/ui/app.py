@@ -15,6 +15,7 @@ from ksef_tui.services.context import AppContext
 from ksef_tui.ui.accounts.login import LoginScreen
 from ksef_tui.ui.commands.panel import PanelCommands
 from ksef_tui.ui.common.help import HelpScreen
+from ksef_tui.ui.common.type_ahead import SettledKeys
 from ksef_tui.ui.companies.companies import CompaniesScreen
 from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
 from ksef_tui.ui.users.users import UsersScreen
@@ -25,7 +26,7 @@ NOBODY = Actor(id=None, login="", role="none")
 PANEL_ACTIONS = frozenset({"goto", "audit_log", "command_palette_panel"})
 
 
-class KsefApp(App[None]):
+class KsefApp(SettledKeys):
     """``KsefApp(ctx)``: the panel for the actor and database in ``ctx``.
 
     ``KsefApp(ctx, login=True)`` first asks who is logging in (:class:`LoginScreen`): an
@@ -75,6 +76,17 @@ class KsefApp(App[None]):
         if login:
             ctx.actor = NOBODY
 
+    def on_mount(self) -> None:
+        if not self.login_required:
+            self.greet_demo()
+
+    def greet_demo(self) -> None:
+        """``ksef-tui demo``: say where its folder is (Help says the rest)."""
+        folder = self.ctx.options.get("demo_folder")
+        if self.ctx.options.get("demo") and folder:
+            self.notify(_("Demo folder: {folder} (removed when you quit). ? Help lists what is in it and the "
+                          "demo users.").format(folder=folder), title=_("Demo"), timeout=15, markup=False)
+
     @property
     def accounts(self):
         if self._accounts is None:
@@ -93,6 +105,7 @@ class KsefApp(App[None]):
         self.ctx.actor = actor
         if actor.is_admin:
             self.switch_mode("companies")
+            self.greet_demo()
         else:
             from ksef_tui.ui.ksef.client_ksef import ClientKsefScreen
 

@@ -4,6 +4,7 @@ and the simulated Profil Zaufany signing files saved in the demo's Downloads fol
 import asyncio
 
 from ksef_tui.domain.environments import Environment
+from ksef_tui.services.users import UserFilter
 
 
 def test_demo_prepares_working_credentials_and_signs_downloads(ctx, tmp_path):
@@ -15,9 +16,15 @@ def test_demo_prepares_working_credentials_and_signs_downloads(ctx, tmp_path):
             assert ctx.credentials.connections.endpoint_url(env).startswith("http://127.0.0.1:")
         from ksef_tui.store.models import KsefCredential
 
+        from ksef_tui.demo.environment import DEMO_KSEF_USERS
+
+        demo_users = {u.id for u in ctx.users.page(ctx.actor, UserFilter(), 0, 100)
+                      if u.login in {d.login for d in DEMO_KSEF_USERS}}
+        assert len(demo_users) == len(DEMO_KSEF_USERS)
         with ctx.db.session() as s:
-            rows = [(r.user_id, r.company_id, Environment(r.environment)) for r in s.query(KsefCredential)]
-        assert len(rows) == 6  # 4 DEMO tokens, 2 PRODUCTION certificates
+            rows = [(r.user_id, r.company_id, Environment(r.environment)) for r in s.query(KsefCredential)
+                    if r.user_id not in demo_users]
+        assert len(rows) == 6  # 4 DEMO tokens, 2 PRODUCTION certificates (besides the named demo users')
         for uid, cid, env in rows[:2]:
             assert asyncio.run(ctx.credentials.test_authorization(ctx.actor, uid, cid, env)).ok
         uid, cid, env = rows[0]

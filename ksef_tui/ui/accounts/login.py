@@ -42,6 +42,7 @@ class LoginScreen(Screen[None]):
         #login-message { height: auto; min-height: 1; margin: 1 0 0 0; color: $text-error; }
         #login-message.-info { color: $text-muted; }
         #login-buttons { height: 1; margin: 1 0 1 0; align-horizontal: right; }
+        &.-demo #login-box { width: 78; }
         #login-demo-hint { height: auto; margin: 0 0 1 0; padding: 0 1; color: $text-muted;
                            border-left: thick $accent; }
     }
@@ -81,19 +82,24 @@ class LoginScreen(Screen[None]):
                 yield Button(_("Log in"), id="login-submit", variant="primary", compact=True)
             hint = self.demo_hint()
             if hint:
+                self.add_class("-demo")
                 yield Static(hint, id="login-demo-hint", markup=False)
         yield Footer(compact=True)
 
     def demo_hint(self) -> str:
         """Only ``ksef-tui demo --login`` puts accounts with published passwords in the context
-        (``ksef_tui.demo.environment.add_demo_logins``); the real app never does, so it shows no hint."""
+        (``ksef_tui.demo.environment.add_demo_logins``), the demo users and its folder; the real app
+        never does, so it shows no hint."""
+        from ksef_tui.ui.common.demo_guide import folder_lines, login_lines, users_in_short
+
         ctx = getattr(self.app, "ctx", None)
-        logins = ctx.options.get("demo_logins") if ctx is not None else None
-        if not logins:
+        if ctx is None:
             return ""
-        lines = [_("Demo accounts (login / password):")]
-        lines += [f"{d.login} / {d.password} — {d.describe()}" for d in logins]
-        return "\n".join(lines)
+        lines = login_lines(ctx.options)
+        if not lines:
+            return ""
+        short = users_in_short(ctx.options)
+        return "\n".join(lines + ([short] if short else []) + folder_lines(ctx.options)[:1])
 
     def on_mount(self) -> None:
         self.query_one("#login-name", Input).focus()

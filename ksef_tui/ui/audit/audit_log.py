@@ -34,6 +34,7 @@ from ksef_tui.services.actor import Actor
 from ksef_tui.services.audit import AuditFilter, AuditRow, AuditService
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.dialogs import ProgressDialog
+from ksef_tui.ui.common.file_picker import downloads_dir
 from ksef_tui.ui.messages import LoadFailed, RowsLoaded, SerialProgress
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, VirtualTable
 
@@ -267,7 +268,7 @@ class AuditLogScreen(PanelScreen[None]):
         flt = self._read_filter()
         if flt is None or self._progress is not None:
             return
-        folder = self.export_dir or Path.home()
+        folder = self.export_dir or downloads_dir(self.ctx.options)  # the demo's own folder in the demo
         path = folder / f"ksef-tui-audit-{self.clock():%Y%m%d-%H%M%S}.csv"
         self._export_cancel = threading.Event()
         self._export(path, flt, self._export_cancel)
@@ -279,6 +280,7 @@ class AuditLogScreen(PanelScreen[None]):
     def _export(self, path: Path, flt: AuditFilter, cancel: threading.Event) -> None:
         worker = get_current_worker()
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             n = self.ctx.audit.export_file(
                 self.ctx.actor, path, flt, progress=lambda done, total: self.post_message(SerialProgress(done, total)),
                 should_cancel=lambda: cancel.is_set() or worker.is_cancelled)

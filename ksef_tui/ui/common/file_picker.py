@@ -8,9 +8,9 @@ in a dialog. Paths are shown with ``~`` for the home folder.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -24,11 +24,22 @@ from ksef_tui.i18n import _
 from ksef_tui.ui.common.base import DialogScreen
 
 
-def downloads_dir() -> Path:
-    """The user's Downloads folder (where gov.pl saves the signed file)."""
+def downloads_dir(options: Mapping[str, Any] | None = None) -> Path:
+    """Where the panel saves files and the picker starts: the folder the context names
+    (``options["downloads_dir"]``: the demo's own, a browser session's), else the user's Downloads
+    folder (where gov.pl saves the signed file)."""
+    folder = (options or {}).get("downloads_dir")
+    if folder:
+        return Path(folder)
     import platformdirs
 
     return Path(platformdirs.user_downloads_dir())
+
+
+def app_downloads_dir(app: object) -> Path:
+    """:func:`downloads_dir` for the app's context (any app: one without a context gets Downloads)."""
+    ctx = getattr(app, "ctx", None)
+    return downloads_dir(getattr(ctx, "options", None))
 
 
 def display_path(path: Path | str) -> str:
@@ -125,7 +136,11 @@ class FilePickerScreen(DialogScreen["Path | None"]):
 
     def __init__(self, start: Path | None = None, *, title: str | None = None, folders: bool = False) -> None:
         super().__init__()
-        start = start or downloads_dir()
+        if start is None:
+            try:
+                start = app_downloads_dir(self.app)
+            except RuntimeError:  # made outside a running app (NoActiveAppError)
+                start = downloads_dir()
         while not start.is_dir() and start.parent != start:
             start = start.parent
         self.start = start

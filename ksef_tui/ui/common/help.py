@@ -47,10 +47,23 @@ class HelpScreen(DialogScreen[None]):
         with Vertical(classes="dialog", id="help") as box:
             box.border_title = _("Keys")
             with VerticalScroll(id="help-body"):
+                demo = self.demo_text()
+                if demo:
+                    yield Static(Text(_("Demo"), style="bold"), classes="help-section")
+                    yield Static(Text(demo), classes="help-keys", id="help-demo")
                 for title, bindings in self.sections():
                     yield Static(Text(title, style="bold"), classes="help-section")
                     yield Static(self._rows(bindings), classes="help-keys")
             yield Static(_("Esc: close    Ctrl+P: all commands"), classes="dialog-hint")
+
+    def demo_text(self) -> str:
+        """In ``ksef-tui demo``: its folder and the demo users (nothing otherwise)."""
+        from ksef_tui.ui.common.demo_guide import folder_lines, user_lines
+
+        ctx = getattr(self.app, "ctx", None)
+        if ctx is None:
+            return ""
+        return "\n".join(folder_lines(ctx.options) + user_lines(ctx.options))
 
     def _rows(self, bindings: list[Binding]) -> Text:
         """One line per action: all its keys, then what it does."""

@@ -146,6 +146,8 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
         text = ngettext("Profil Zaufany: {n} file prepared in {folder}.",
                         "Profil Zaufany: {n} files prepared in {folder}.", n).format(n=n, folder=self.folder)
         if self.running:
+            if self.ctx.options.get("demo"):
+                text += " " + _("In the demo they are signed within a second, as <name>-signed.xml beside them.")
             text += " " + _("Sign each one at gov.pl and save the signed file into the same folder (any name); "
                             "each is processed as it arrives. Waiting for {waiting} of {n}.").format(
                 waiting=len(self.waiting), n=n)

@@ -23,6 +23,7 @@ from ksef_tui.i18n import _
 from ksef_tui.services.ksef import dashboard as dash
 from ksef_tui.services.ksef.bulk import targets_from_rows
 from ksef_tui.ui.common.base import PanelScreen
+from ksef_tui.ui.common.file_picker import downloads_dir
 from ksef_tui.ui.ksef.bulk_run import ENROLL, REFRESH, REVOKE, TEST, BulkRunScreen
 from ksef_tui.ui.ksef.status import ksef_status_label
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
@@ -206,8 +207,7 @@ class KsefDashboardScreen(PanelScreen[None]):
         return targets_from_rows(self.service.rows_for(self.ctx.actor, ids))
 
     def pz_folder(self) -> Path:
-        base = self.ctx.options.get("downloads_dir") or (Path.home() / "Downloads")
-        return Path(base) / "ksef-tui-profil-zaufany"
+        return downloads_dir(self.ctx.options) / "ksef-tui-profil-zaufany"
 
     def action_bulk(self, operation: str) -> None:
         targets = self._targets()
@@ -240,7 +240,7 @@ class KsefDashboardScreen(PanelScreen[None]):
 
     @work(thread=True, exclusive=True, group="dashboard-export")
     def _export(self, row: BucketRow) -> None:
-        folder = Path(self.ctx.options.get("downloads_dir") or (Path.home() / "Downloads"))
+        folder = downloads_dir(self.ctx.options)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"ksef-{row.environment.value.lower()}-{row.bucket}-{self.now():%Y%m%d-%H%M}.csv"
         with path.open("w", encoding="utf-8", newline="") as out:

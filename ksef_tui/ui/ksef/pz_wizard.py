@@ -99,7 +99,9 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
         self.ctx = ctx
         self.view = view
         self.clock = clock
-        self.out_dir = out_dir or downloads_dir()
+        self.out_dir = out_dir or downloads_dir(ctx.options)
+        #: ``ksef-tui demo``: a simulated gov.pl signs what is saved in its Downloads folder
+        self.demo = bool(ctx.options.get("demo"))
         self.prepared: PreparedFile | None = None
         self.signed: bytes | None = None
         self.result: CredentialView | None = None
@@ -210,13 +212,27 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
                 "2. Choose the file from your disk: {path}\n"
                 "3. Sign it with Profil Zaufany (\"Podpisz podpisem zaufanym\") and confirm as gov.pl asks.\n"
                 "4. Download the signed file and come back here to load it (step 3).").format(
-                    path=display_path(self.prepared.path)))
+                    path=display_path(self.prepared.path)) + self.demo_note())
         self.refresh_countdown()
 
+    def signed_twin(self) -> Path | None:
+        """Where the demo's simulated gov.pl puts the signed file (beside the one from step 1)."""
+        if self.prepared is None:
+            return None
+        return self.prepared.path.with_name(self.prepared.path.stem + "-signed.xml")
+
     def demo_note(self) -> str:
-        """``ksef-tui demo --serve``: where the demo's simulated gov.pl signs the file."""
+        """In the demo: where its simulated gov.pl signs the file (``demo --serve``: a page; in the
+        terminal: the demo's Downloads folder, watched)."""
         url = self.ctx.options.get("demo_sign_url")
-        return "\n" + _("Demo: sign it at {url} (a simulated Profil Zaufany).").format(url=url) if url else ""
+        if url:
+            return "\n" + _("Demo: sign it at {url} (a simulated Profil Zaufany).").format(url=url)
+        twin = self.signed_twin()
+        if not self.demo or twin is None:
+            return ""
+        return "\n" + _("In the demo, files saved in {folder} are signed within a second: the signed file "
+                        "appears beside it as {name}. Go on to step 3 (Next →).").format(
+                            folder=display_path(twin.parent), name=twin.name)
 
     def refresh_countdown(self) -> None:
         countdown = self.query_one("#pz-countdown", Static)
@@ -243,7 +259,13 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
             if self.step == 2:
                 self.query_one("#pz-copy", Button).focus()
             else:
-                self.query_one("#pz-signed").focus()
+                signed = self.query_one("#pz-signed")
+                twin = self.signed_twin()
+                if (self.demo and twin is not None and isinstance(signed, PathInput)
+                        and (not signed.value.strip() or signed.value.endswith("/"))):
+                    signed.value = display_path(twin)  # the demo's gov.pl saved it there: Enter loads it
+                    signed.cursor_position = len(signed.value)
+                signed.focus()
 
     @on(Button.Pressed, "#pz-back")
     def _back(self, event: Button.Pressed) -> None:

@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
@@ -236,9 +237,16 @@ class UserKsefScreen(PanelScreen[None]):
         form.mount(self._panel)
         form.scroll_home(animate=False)
 
-    def focus_form(self) -> None:
+    def focus_form(self, tries: int = 5) -> None:
         panel = self.panel_widget()
-        target = panel.first_field() if panel is not None else None
+        if panel is None:
+            return
+        try:
+            target = panel.first_field()
+        except NoMatches:  # Enter right after the cursor moved: the row's form is still being built
+            if tries:
+                self.call_after_refresh(self.focus_form, tries - 1)
+            return
         if target is not None:
             target.focus()
 
