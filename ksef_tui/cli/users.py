@@ -42,11 +42,17 @@ def register(sub: Any) -> None:
             g.add_argument("--pkcs12", metavar="F", help="PKCS#12 (.p12/.pfx) with certificate and key")
             a.add_argument("--key", metavar="F", help="private key (PEM or DER) for --cert")
             a.add_argument("--password-file", metavar="F", help="file whose first line is the key or PKCS#12 password")
+            a.add_argument("--force", action="store_true",
+                           help="save even when KSeF refuses the new credential and the saved one works "
+                                "(without it, a credential that last authorized successfully is replaced "
+                                "only by one KSeF accepts)")
         a.set_defaults(handler=handler)
 
 
 def cmd_users_ksef_set(args: argparse.Namespace) -> int:
-    from ksef_tui.errors import ValidationFailed
+    import asyncio
+
+    from ksef_tui.errors import ServiceError, ValidationFailed
     from ksef_tui.services.ksef.views import CertificateFiles
 
     if args.cert and not args.key:
@@ -55,9 +61,18 @@ def cmd_users_ksef_set(args: argparse.Namespace) -> int:
     user, company, env = user_company_env(ctx, args)
     password = password_from_file(args.password_file) if args.password_file else None
     try:
+        kept = ("The saved KSeF setting, which last authorized successfully, was kept; --force saves the "
+                "new one anyway.")
         if args.token_file:
             token = read_file(args.token_file, "token").decode("utf-8", "replace")
-            view = ctx.credentials.save_token(ctx.actor, user.id, company.id, env, token)
+            if args.force:
+                view = ctx.credentials.save_token(ctx.actor, user.id, company.id, env, token)
+            else:
+                done = asyncio.run(ctx.credentials.replace_token(ctx.actor, user.id, company.id, env, token))
+                if done.saved is None:
+                    assert done.trial is not None
+                    raise CliError(f"KSeF refused the new token: {done.trial.message} {kept}", code=EXIT_FAIL)
+                view = done.saved
             say(f"Saved the KSeF token {view.token_masked} for {user.login} in {company.nip} ({env.value}); "
                   "login method: token.")
         else:
@@ -66,7 +81,15 @@ def cmd_users_ksef_set(args: argparse.Namespace) -> int:
             else:
                 cred = CertificateFiles(cert_data=read_file(args.cert, "certificate"),
                                         key_data=read_file(args.key, "key"), password=password)
-            view = ctx.credentials.save_certificate(ctx.actor, user.id, company.id, env, cred)
+            if not args.force and ctx.credentials.working_credential(ctx.actor, user.id, company.id, env):
+                try:  # authorized first, saved only when KSeF accepts it
+                    view = asyncio.run(ctx.credentials.authorize_certificate(ctx.actor, user.id, company.id, env, cred))
+                except ValidationFailed:
+                    raise
+                except ServiceError as exc:
+                    raise CliError(f"KSeF refused the new certificate: {exc} {kept}", code=EXIT_FAIL) from None
+            else:
+                view = ctx.credentials.save_certificate(ctx.actor, user.id, company.id, env, cred)
             say(f"Saved the certificate {view.cert_subject} (valid to {view.cert_valid_to:%Y-%m-%d}) for "
                   f"{user.login} in {company.nip} ({env.value}); login method: certificate.")
     except ValidationFailed as exc:

@@ -46,6 +46,7 @@ from ksef_tui.services.ksef.views import (
     CertificateFacts,
     CertificateFiles,
     CredentialView,
+    TokenReplacement,
     view_of,
 )
 from ksef_tui.store.engine import Database
@@ -186,6 +187,63 @@ class CredentialService:
                                                 f"{company.nip}/{env.value}/user {user_id}", before, audit_facts(row))])
             return view_of(user_id, company_id, company.name, company.nip, company.ksef_enabled, env, row)
 
+
+    async def replace_token(self, actor: Actor, user_id: int, company_id: int, env: Environment, token_text: str, *,
+                            expected_version: int | None = None, progress: Progress | None = None,
+                            base_url: str | None = None) -> TokenReplacement:
+        """Save a pasted token without ever losing a working credential silently.
+
+        When the credential in use last authorized successfully, the new token is authorized first
+        (nothing is stored meanwhile): it replaces the old one only if KSeF accepts it (and that
+        authorization is recorded); if KSeF refuses it, nothing changes and the result says why, so
+        the caller can ask before keeping a failing token (:meth:`save_token` saves it anyway).
+        Otherwise (nothing saved yet, never tested, or failing) the token is saved at once, as before."""
+        from ksef_tui.domain.secret import Secret
+        from ksef_tui.ksef.errors import KsefError
+        from ksef_tui.ksef.models import Context
+
+        token, nip, working = await asyncio.to_thread(
+            self._replacement_facts, actor, user_id, company_id, env, token_text, expected_version)
+        if working is None:
+            saved = await asyncio.to_thread(partial(self.save_token, actor, user_id, company_id, env, token,
+                                                    expected_version=expected_version))
+            return TokenReplacement(saved)
+        try:
+            async with await asyncio.to_thread(self.connections.gateway, env, base_url) as gw:
+                session = await gw.authorize_with_token(Context.nip(nip), Secret(token), progress=progress)
+        except KsefError as exc:
+            return TokenReplacement(None, failure(env, AuthMethod.TOKEN.value, exc), kept=working)
+        trial = AuthOutcome(True, env, AuthMethod.TOKEN.value, _("Authorized in KSeF {env}.").format(env=env.value),
+                            reference_number=session.reference_number, valid_until=session.refresh_valid_until)
+        saved = await asyncio.to_thread(partial(self.save_token, actor, user_id, company_id, env, token,
+                                                expected_version=expected_version))
+        await asyncio.to_thread(record_outcome, self.db, actor, user_id, company_id, env, saved.version, trial)
+        saved = await asyncio.to_thread(self.get, actor, user_id, company_id, env)
+        return TokenReplacement(saved, trial)
+
+    def _replacement_facts(self, actor: Actor, user_id: int, company_id: int, env: Environment, token_text: str,
+                           expected_version: int | None) -> tuple[str, str, CredentialView | None]:
+        """(the cleaned token, the company's NIP, the row when its credential last authorized successfully)."""
+        with self.db.session() as s:
+            _u, company = load_subject(s, actor, user_id, company_id, write=True)
+            token = self.check_token(token_text, company.nip)
+            row = credential_row(s, user_id, company_id, env)
+            if row is not None and expected_version is not None and row.version != expected_version:
+                raise ConflictError(_("Someone else changed this KSeF setting since you opened it; reload it."))
+            return token, company.nip, self._working(row, company, env)
+
+    def working_credential(self, actor: Actor, user_id: int, company_id: int, env: Environment) -> CredentialView | None:
+        """The saved credential when it last authorized successfully with the login method in use
+        (replacing it must not lose it silently), else ``None``."""
+        with self.db.session() as s:
+            _u, company = load_subject(s, actor, user_id, company_id, write=False)
+            return self._working(credential_row(s, user_id, company_id, env), company, env)
+
+    @staticmethod
+    def _working(row: KsefCredential | None, company: Company, env: Environment) -> CredentialView | None:
+        if row is None or row.last_auth_ok is not True or row.last_auth_method not in (None, row.method):
+            return None
+        return view_of(row.user_id, company.id, company.name, company.nip, company.ksef_enabled, env, row)
 
     def save_certificate(self, actor: Actor, user_id: int, company_id: int, env: Environment,
                          files: CertificateFiles, *, api_version: ApiVersion = ApiVersion.V2,

@@ -116,6 +116,21 @@ class AuthOutcome:
 
 
 @dataclass(frozen=True)
+class TokenReplacement:
+    """What saving a pasted token did (:meth:`CredentialService.replace_token`).
+
+    ``saved`` is the row after saving, or ``None`` when nothing changed: the credential in use had
+    last authorized successfully and KSeF refused the new token (``trial`` says why; the caller may
+    ask whether to save it anyway). ``trial`` is the authorization made with the new token before
+    saving it, when one was made."""
+
+    saved: CredentialView | None
+    trial: AuthOutcome | None = None
+    #: the credential that was kept (the row as it still is) when ``saved`` is None
+    kept: CredentialView | None = None
+
+
+@dataclass(frozen=True)
 class PreparedFile:
     """Profil Zaufany step 1: the unsigned AuthTokenRequest written for the user to sign."""
 

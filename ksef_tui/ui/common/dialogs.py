@@ -27,20 +27,26 @@ class ConfirmDialog(DialogScreen[bool]):
     ]
 
     def __init__(self, question: str, *, yes: str | None = None, no: str | None = None,
-                 title: str | None = None) -> None:
+                 title: str | None = None, default_no: bool = False) -> None:
         super().__init__()
         self.question = question
         self.yes_label = yes or _("Yes")
         self.no_label = no or _("Cancel")
         self.title_text = title or _("Confirm")
+        #: what cannot be undone: Enter keeps things as they are (the "no" button has the focus)
+        self.default_no = default_no
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="confirm") as box:
             box.border_title = self.title_text
             yield Static(Text(self.question), classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.yes_label, variant="primary", id="yes")
-                yield Button(self.no_label, id="no")
+                yield Button(self.yes_label, variant="warning" if self.default_no else "primary", id="yes")
+                yield Button(self.no_label, variant="primary" if self.default_no else "default", id="no")
+
+    def on_mount(self) -> None:
+        if self.default_no:
+            self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

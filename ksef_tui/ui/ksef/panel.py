@@ -309,7 +309,8 @@ class KsefCredentialPanel(Vertical):
     def busy(self) -> bool:
         if self.running is not None and self.running.is_running:
             return True
-        return any(form.running is not None and form.running.is_running for form in self.query(KsefCertForm))
+        forms = [*self.query(KsefCertForm), *self.query(KsefTokenForm)]
+        return any(form.running is not None and form.running.is_running for form in forms)
 
     def cancel(self) -> bool:
         """Cancel the running KSeF work of this panel; ``True`` if there was any."""
@@ -319,4 +320,9 @@ class KsefCredentialPanel(Vertical):
             cancelled = True
         for pair in self.query(KsefCertPair):
             cancelled = pair.cancel() or cancelled
+        for form in self.query(KsefTokenForm):
+            if form.running is not None and form.running.is_running:
+                form.running.cancel()
+                form.cancelled()
+                cancelled = True
         return cancelled

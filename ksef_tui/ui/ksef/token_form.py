@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Static
+from textual.worker import Worker
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.nip import format_nip
@@ -21,7 +22,8 @@ from ksef_tui.domain.token import clean_token
 from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import CredentialView
-from ksef_tui.ui.ksef.status import Clock, CredentialChanged, ksef_status_label, system_clock
+from ksef_tui.ui.common.dialogs import ConfirmDialog
+from ksef_tui.ui.ksef.status import KSEF_WORKERS, Clock, CredentialChanged, ksef_status_label, local_time, system_clock
 
 if TYPE_CHECKING:
     from ksef_tui.services.context import AppContext
@@ -140,25 +142,86 @@ class KsefTokenForm(Vertical):
         event.stop()
         self.save()
 
-    def save(self) -> CredentialView | None:
+    def save(self) -> None:
+        """Save the pasted token. A working credential is never replaced silently: the service
+        authorizes the new token first and keeps the old one if KSeF refuses it; then we ask."""
         field = self.query_one("#token-input", TokenInput)
+        if self.running is not None and self.running.is_running:
+            return
         try:
-            view = self.ctx.credentials.save_token(
-                self.ctx.actor, self.view.user_id, self.view.company_id, self.view.environment, field.value,
-                expected_version=self.view.version if self.view.configured else None)
+            self.ctx.credentials.check_token(field.value, self.view.nip)
         except ValidationFailed as exc:
             self._check(exc.errors.get("token") or str(exc), "error")
             field.focus()
-            return None
+            return
+        if self.view.last_auth_ok:
+            self._check(_("Checking the new token in KSeF {env} before it replaces the one that works… "
+                          "Esc cancels.").format(env=self.view.environment.value), "")
+        self.running = self._save(field.value, self.view.version if self.view.configured else None)
+
+    running: Worker | None = None
+
+    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
+    async def _save(self, token: str, expected_version: int | None) -> None:
+        v = self.view
+        field = self.query_one("#token-input", TokenInput)
+        try:
+            done = await self.ctx.credentials.replace_token(
+                self.ctx.actor, v.user_id, v.company_id, v.environment, token, expected_version=expected_version)
+        except ValidationFailed as exc:
+            self._check(exc.errors.get("token") or str(exc), "error")
+            field.focus()
+            return
         except ServiceError as exc:
             self._check(str(exc), "error")
-            return None
-        field.value = ""
+            return
+        if done.saved is not None:
+            self._saved(done.saved, tested=done.trial is not None)
+            return
+        trial, kept = done.trial, done.kept or v
+        assert trial is not None
+        self._check(_("KSeF refused the new token; the saved one ({masked}) still works and was kept.").format(
+            masked=kept.token_masked or "—") + " " + trial.message, "error")
+        self.app.push_screen(ConfirmDialog(
+            _("KSeF refused the new token: {reason}{hint}\n\n"
+              "The KSeF setting saved for {env} last authorized successfully{when}; it is kept unless you "
+              "save the new token anyway.").format(
+                reason=trial.message, hint=(" " + trial.hint) if trial.hint else "", env=v.environment.value,
+                when=(" " + _("on {when}").format(when=local_time(kept.last_auth_at))) if kept.last_auth_at else ""),
+            yes=_("Save the failing token anyway"), no=_("Keep the working one"), title=_("The new token does not work"),
+            default_no=True),
+            lambda anyway: self._answered(bool(anyway), token, kept.version))
+
+    def cancelled(self) -> None:
+        self._check(_("Cancelled: nothing was saved; the previous setting still works."), "")
+
+    def _answered(self, anyway: bool, token: str, version: int) -> None:
+        field = self.query_one("#token-input", TokenInput)
+        if not anyway:
+            with self.prevent(Input.Changed):  # the message below stays
+                field.value = ""
+            self._check(_("Kept the KSeF setting that works; the new token was not saved."), "ok")
+            return
+        try:
+            view = self.ctx.credentials.save_token(self.ctx.actor, self.view.user_id, self.view.company_id,
+                                                   self.view.environment, token, expected_version=version)
+        except ServiceError as exc:
+            self._check(str(exc), "error")
+            return
+        self._saved(view, tested=False, failing=True)
+
+    def _saved(self, view: CredentialView, *, tested: bool, failing: bool = False) -> None:
+        with self.prevent(Input.Changed):  # the message below stays
+            self.query_one("#token-input", TokenInput).value = ""
         self.set_view(view)
-        self._check(_("Token saved for {env}; only its last 4 characters are shown.").format(
-            env=view.environment.value), "ok")
+        if failing:
+            text = _("The failing token was saved for {env}, as you asked; the previous setting is gone.")
+        elif tested:
+            text = _("Token authorized in KSeF and saved for {env}; only its last 4 characters are shown.")
+        else:
+            text = _("Token saved for {env}; only its last 4 characters are shown.")
+        self._check(text.format(env=view.environment.value), "error" if failing else "ok")
         self.post_message(CredentialChanged(view))
-        return view
 
     # -------------------------------------------------------------- wizard
 
