@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         i18n.set_language(i18n.detect_language(args.lang))
     except ValueError as exc:
         parser.error(str(exc))
+    from ksef_tui.files import start_log
+
+    start_log()  # what fails unexpectedly goes to the private log (0600), never as a traceback
     try:
         return int(args.handler(args) or 0)
     except (Exception, KeyboardInterrupt) as exc:  # one clear line, never a traceback

@@ -53,12 +53,9 @@ def _password(args: argparse.Namespace):
     from ksef_tui.domain.secret import Secret
 
     if args.password_file:
-        try:
-            with open(args.password_file, "rb") as f:
-                lines = f.read(10_000).decode("utf-8-sig", "replace").splitlines()
-        except OSError as exc:
-            raise CliError(f"cannot read the password file {args.password_file}: {exc.strerror}") from None
-        return Secret(lines[0] if lines else "")
+        from ksef_tui.cli.common import password_from_file
+
+        return password_from_file(args.password_file)
     if not sys.stdin.isatty():
         raise CliError("give --password-file F (no terminal to ask for the password)")
     import getpass

@@ -16,25 +16,29 @@ if TYPE_CHECKING:
 SMALL_FILE_BYTES = 2_000_000
 
 
-def open_ctx(args: argparse.Namespace, *, check_vault: bool = True) -> AppContext:
+def open_ctx(args: argparse.Namespace, *, check_vault: bool = True, create: bool = True) -> AppContext:
+    """The context on the chosen database; ``create=False`` for commands that only read (never create it)."""
     from ksef_tui.services.context import open_context
 
-    return open_context(getattr(args, "database", None), check_vault=check_vault)
+    return open_context(getattr(args, "database", None), check_vault=check_vault, create=create)
 
 
 def read_file(path: str, what: str, limit: int = SMALL_FILE_BYTES) -> bytes:
+    """A regular file of at most ``limit`` bytes, whole; a FIFO, a device or a bigger file is refused at once."""
+    from ksef_tui.files import FileRefused, read_limited
+
     try:
-        with open(path, "rb") as f:
-            return f.read(limit)
-    except OSError as exc:
-        raise CliError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+        return read_limited(path, limit=limit, what=what)
+    except FileRefused as exc:
+        raise CliError(str(exc)) from None
 
 
 def password_from_file(path: str) -> Secret[str]:
     """The first line of ``path`` (a BOM and the line break removed)."""
     from ksef_tui.domain.secret import Secret
+    from ksef_tui.i18n import _
 
-    lines = read_file(path, "password", 10_000).decode("utf-8-sig", "replace").splitlines()
+    lines = read_file(path, _("password file"), 10_000).decode("utf-8-sig", "replace").splitlines()
     return Secret(lines[0] if lines else "")
 
 

@@ -7,8 +7,11 @@ import sys
 from typing import Any
 
 from ksef_tui.cli.common import open_ctx
-from ksef_tui.cli.errors import EXIT_OK, EXIT_USAGE, CliError
+from ksef_tui.cli.errors import EXIT_OK, EXIT_USAGE
 from ksef_tui.cli.output import say
+
+#: the largest CSV file an import reads (1,000,000 companies with addresses and notes fit well)
+IMPORT_FILE_BYTES = 1024 * 1024 * 1024
 
 
 def register(sub: Any) -> None:
@@ -32,22 +35,18 @@ def register(sub: Any) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from ksef_tui.errors import ImportFailed
-    from ksef_tui.i18n import ngettext
+    from ksef_tui.files import open_regular
+    from ksef_tui.i18n import _, ngettext
 
-    try:
-        if args.file == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(args.file, "rb") as f:
-                data = f.read()
-    except OSError as exc:
-        raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+    # read as a stream (1,000,000 rows in bounded memory); a FIFO, a device or a huge file is refused at once
+    source = sys.stdin.buffer if args.file == "-" else open_regular(args.file, limit=IMPORT_FILE_BYTES,
+                                                                     what=_("CSV file"))
     ctx = open_ctx(args)
     try:
         if args.what == "companies":
-            result = ctx.csv.import_companies(ctx.actor, data)
+            result = ctx.csv.import_companies(ctx.actor, source)
         else:
-            result = ctx.csv.import_users(ctx.actor, data)
+            result = ctx.csv.import_users(ctx.actor, source)
     except ImportFailed as exc:
         for p in exc.problems:
             say(f"ksef-tui: {args.file}: {p}", err=True)
@@ -62,10 +61,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import contextlib
 
-    ctx = open_ctx(args)
+    from ksef_tui.files import atomic_open
+
+    ctx = open_ctx(args, create=False)
     with contextlib.ExitStack() as stack:
-        out = sys.stdout if args.out in (None, "-") else stack.enter_context(
-            open(args.out, "w", encoding="utf-8", newline=""))
+        # a file appears whole (0600) or not at all: a full disk leaves no truncated CSV
+        out = sys.stdout if args.out in (None, "-") else stack.enter_context(atomic_open(args.out, "w", newline=""))
         if args.what == "companies":
             ctx.csv.export_companies(ctx.actor, out)
         else:

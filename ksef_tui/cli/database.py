@@ -49,7 +49,7 @@ def register(sub) -> None:
 def cmd_backup(args: argparse.Namespace) -> int:
     from ksef_tui.services.backup import backup, key_warning
 
-    ctx = open_ctx(args, check_vault=False)
+    ctx = open_ctx(args, check_vault=False, create=False)
     try:
         result = backup(ctx.db, ctx.actor, args.file, portable=True if args.portable else None)
     finally:

@@ -42,6 +42,9 @@ def report(exc: BaseException) -> int:
     if isinstance(exc, ValidationFailed):
         error_line("; ".join(exc.errors.values()) or str(exc))
         return EXIT_USAGE
+    if isinstance(exc, ServiceError) and _is_expected(exc):  # the database or a file cannot be used
+        error_line(str(exc))
+        return EXIT_FAIL
     if isinstance(exc, ServiceError):
         error_line(str(exc))
         return EXIT_FAIL if isinstance(exc, PermissionDenied) else EXIT_USAGE
@@ -49,8 +52,12 @@ def report(exc: BaseException) -> int:
         hint = getattr(exc, "hint", None)
         error_line(f"{exc} {hint}".strip() if hint else str(exc))
         return EXIT_FAIL
-    first = str(exc).splitlines()[0] if str(exc) else ""
-    error_line(f"unexpected error: {type(exc).__name__}: {first}".rstrip(": "))
+    from ksef_tui.files import log_fault, log_path
+    from ksef_tui.i18n import _
+
+    ref = log_fault(exc, "a command failed unexpectedly")
+    error_line(_("unexpected error ({kind}); the details are in the log {path}, entry {ref}.").format(
+        kind=type(exc).__name__, path=log_path(), ref=ref))
     return EXIT_FAIL
 
 

@@ -65,14 +65,13 @@ class Credential:
 
 
 def _read(path: str | Path, what: str) -> bytes:
-    p = Path(path)
+    """A regular file of at most MAX_FILE_BYTES (a FIFO, a device or a huge file is refused at once)."""
+    from ksef_tui.files import FileRefused, read_limited
+
     try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise CredentialError(f"The {what} file {p.name} is too large to be a {what}.", code="bad-file")
-        return p.read_bytes()
-    except OSError as exc:
-        raise CredentialError(f"Cannot read the {what} file {p}: {exc.strerror or exc}.", code="bad-file") from None
+        return read_limited(path, limit=MAX_FILE_BYTES, what=f"{what} file")
+    except FileRefused as exc:
+        raise CredentialError(str(exc), code="bad-file") from None
 
 
 def read_password(path: str | Path) -> Secret[str]:

@@ -86,13 +86,16 @@ class AppContext:
 
 
 def open_context(database_url: str | None = None, actor: Actor | None = None, *, migrate: bool = True,
-                 check_vault: bool = True) -> AppContext:
+                 check_vault: bool = True, create: bool = True) -> AppContext:
     """A front end's context on the database at ``database_url`` (default: the user's), acting as
     ``actor`` (default: the local operator as administrator). With ``check_vault``, a missing or wrong
-    master key stops here, in plain words."""
+    master key stops here, in plain words. Without ``create`` a missing SQLite database is refused, not
+    created (read-only commands). Scratch copies a killed process left in the data folder are removed."""
+    from ksef_tui.files import clean_scratch
     from ksef_tui.store.engine import open_database
 
-    ctx = AppContext(open_database(database_url, migrate=migrate), actor or Actor.local_admin())
+    clean_scratch()
+    ctx = AppContext(open_database(database_url, migrate=migrate, create=create), actor or Actor.local_admin())
     if check_vault:
         ctx.credentials.vaults.check()
     return ctx

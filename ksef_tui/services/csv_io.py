@@ -92,22 +92,17 @@ class _Problems:
 
 def _lines(source: BinaryIO) -> Iterator[str]:
     """The file's lines as text, one at a time; a line that is not UTF-8 or far too long is named."""
-    number = 0
-    while True:
-        raw = source.readline(MAX_LINE_BYTES + 1)
-        if not raw:
-            return
-        number += 1
-        if len(raw) > MAX_LINE_BYTES:
-            raise ImportFailed([ImportProblem(number, "-", _(
-                "The line is longer than {n} bytes; is this a CSV file?").format(n=MAX_LINE_BYTES))])
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ImportFailed([ImportProblem(number, "-", _(
-                "The file is not UTF-8 text (line {line}); save it as CSV UTF-8.").format(line=number))]) from None
+    from ksef_tui.files import LineTooLong, NotText, text_lines
+
+    try:
+        for _number, line in text_lines(source, MAX_LINE_BYTES):
+            yield line
+    except LineTooLong as exc:
+        raise ImportFailed([ImportProblem(exc.number, "-", _(
+            "The line is longer than {n} bytes; is this a CSV file?").format(n=MAX_LINE_BYTES))]) from None
+    except NotText as exc:
+        raise ImportFailed([ImportProblem(exc.number, "-", _(
+            "The file is not UTF-8 text (line {line}); save it as CSV UTF-8.").format(line=exc.number))]) from None
 
 
 class _Rows:

@@ -10,7 +10,7 @@ def schema_version(database_url: str | None) -> tuple[str | None, str]:
     from ksef_tui.store.engine import open_database
     from ksef_tui.store.migrate import HEAD, current_revision
 
-    db = open_database(database_url, migrate=False)
+    db = open_database(database_url, migrate=False, create=False)
     try:
         return current_revision(db), HEAD
     finally:
@@ -23,7 +23,7 @@ def downgrade_schema(actor: Actor, database_url: str | None, revision: str) -> s
     from ksef_tui.store.migrate import downgrade
 
     require_admin(actor)
-    db = open_database(database_url, migrate=False)
+    db = open_database(database_url, migrate=False, create=False)
     try:
         return downgrade(db, revision)
     finally:

@@ -19,13 +19,16 @@ Secrets in a backup stay sealed with the master key in use when it was made.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
+import errno
 import gzip
 import json
 import os
 import shutil
 import sqlite3
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,8 @@ from pathlib import Path
 from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.engine import Connection
 
+from ksef_tui.domain.untrusted import visible
+from ksef_tui.i18n import _
 from ksef_tui.store.engine import Database, open_database
 from ksef_tui.store.errors import StoreError
 
@@ -41,6 +46,12 @@ FORMAT_VERSION = 1
 SQLITE_MAGIC = b"SQLite format 3\x00"
 GZIP_MAGIC = b"\x1f\x8b"
 BATCH = 2000
+#: the bytes of a batch of restored rows (with many big values, fewer rows per batch)
+BATCH_BYTES = 8 * 1024 * 1024
+#: a portable backup's line (one row) is never longer: a certificate with its key is a few KiB
+MAX_LINE_BYTES = 16 * 1024 * 1024
+#: the largest backup file read
+MAX_BACKUP_BYTES = 64 * 1024 * 1024 * 1024
 
 
 def _tables() -> list[Table]:
@@ -92,12 +103,23 @@ def _schema(conn: Connection) -> str | None:
 # ---- backup --------------------------------------------------------------------------------
 
 def backup(db: Database, path: str | os.PathLike, *, portable: bool | None = None) -> DumpInfo:
-    """Write a consistent copy of ``db`` to ``path`` (replaced atomically when complete)."""
+    """Write a consistent copy of ``db`` to ``path``: a 0600 file that appears whole (renamed over
+    ``path`` once complete and synced) or not at all; a failure (a full disk, a kill) leaves nothing
+    behind, neither a partial file nor SQLite's journal of it."""
+    from ksef_tui.files import FileRefused, private_folder, reason_of
+
     path = Path(path)
     if portable is None:
         portable = db.dialect != "sqlite"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+    if path.is_dir():
+        raise StoreError(_("{path} is a folder; give the backup a file name.").format(path=path))
+    try:
+        private_folder(path.parent, tighten=False)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)  # 0600
+    except FileRefused as exc:
+        raise StoreError(str(exc)) from None
+    except OSError as exc:
+        raise StoreError(_("Cannot write the backup {path}: {reason}.").format(path=path, reason=reason_of(exc))) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -105,12 +127,27 @@ def backup(db: Database, path: str | os.PathLike, *, portable: bool | None = Non
             info = _backup_portable(db, tmp)
         else:
             info = _backup_sqlite(db, tmp)
-        os.chmod(tmp, 0o600)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise StoreError(_backup_failed(path, exc)) from None
+    except sqlite3.Error as exc:
+        raise StoreError(_backup_failed(path, exc)) from None
+    finally:
+        for leftover in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-journal", "-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
     return DumpInfo(path, info.format, info.schema, info.rows, info.key_id)
+
+
+def _backup_failed(path: Path, exc: BaseException) -> str:
+    from ksef_tui.files import reason_of
+
+    text = str(exc).lower()
+    if (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or "full" in text:
+        return _("The disk is full: the backup {path} was not written (nothing was left behind).").format(path=path)
+    reason = reason_of(exc) if isinstance(exc, OSError) else _("the copy failed")
+    return _("The backup {path} was not written: {reason}.").format(path=path, reason=reason)
 
 
 def _backup_sqlite(db: Database, dest: Path) -> DumpInfo:
@@ -189,41 +226,94 @@ def _backup_portable(db: Database, dest: Path) -> DumpInfo:
 # ---- reading a backup ----------------------------------------------------------------------
 
 def backup_format(path: str | os.PathLike) -> str:
+    from ksef_tui.files import FileRefused, open_regular
+
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, limit=MAX_BACKUP_BYTES, what=_("backup")) as f:
             head = f.read(16)
-    except OSError as exc:
-        raise StoreError(f"Cannot read the backup {path}: {exc.strerror}") from None
+    except FileRefused as exc:
+        raise StoreError(str(exc)) from None
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
     if head.startswith(GZIP_MAGIC):
         return "portable"
-    raise StoreError(f"The file {path} is not a ksef-tui backup.")
+    raise StoreError(_("The file {path} is not a ksef-tui backup.").format(path=path))
+
+
+class DamagedBackup(StoreError):
+    """A portable backup that cannot be read; the message names the line."""
+
+    def __init__(self, path: Path, line: int, what: str) -> None:
+        self.line = line
+        super().__init__(_("The backup {path} is damaged at line {line} ({what}); nothing was restored.").format(
+            path=path, line=line, what=what))
+
+
+def _portable_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The decompressed lines with their numbers; a line over MAX_LINE_BYTES (a crafted file: 400 KB that
+    inflate to gigabytes) is refused before it is held in memory."""
+    from ksef_tui.files import LineTooLong, NotText, text_lines
+
+    number = 0
+    try:
+        with gzip.open(path, "rb") as f:
+            for number, line in text_lines(f, MAX_LINE_BYTES):
+                yield number, line
+    except LineTooLong as exc:
+        raise DamagedBackup(path, exc.number, _("a line longer than {n} MiB").format(n=MAX_LINE_BYTES >> 20)) from None
+    except NotText as exc:
+        raise DamagedBackup(path, exc.number, _("not UTF-8 text")) from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DamagedBackup(path, number + 1, _("the compressed data ends or is broken")) from exc
 
 
 def _portable_header(path: Path) -> dict:
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            header = json.loads(f.readline())
-    except (OSError, ValueError, EOFError):
-        raise StoreError(f"The file {path} is not a ksef-tui backup (or it is damaged).") from None
+        _n, first = next(_portable_lines(path))
+        header = json.loads(first)
+    except (StopIteration, ValueError, StoreError):
+        raise StoreError(_("The file {path} is not a ksef-tui backup (or it is damaged).").format(path=path)) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise StoreError(f"The file {path} is not a ksef-tui backup.")
-    if int(header.get("format_version", 0)) > FORMAT_VERSION:
-        raise StoreError(f"The backup {path} was made by a newer ksef-tui; upgrade ksef-tui to restore it.")
+        raise StoreError(_("The file {path} is not a ksef-tui backup.").format(path=path))
+    try:
+        newer = int(header.get("format_version", 0)) > FORMAT_VERSION
+    except (TypeError, ValueError):
+        raise StoreError(_("The file {path} is not a ksef-tui backup (or it is damaged).").format(path=path)) from None
+    if newer:
+        raise StoreError(_("The backup {path} was made by a newer ksef-tui; upgrade ksef-tui to restore it.").format(
+            path=path))
     return header
 
 
-def _portable_rows(path: Path) -> Iterator[tuple[str, list[str], list]]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        f.readline()
-        table, cols = None, []
-        for line in f:
+def _portable_rows(path: Path, tables: dict[str, Table]) -> Iterator[tuple[int, str, dict]]:
+    """(line, table, row as a dict) for every row of a portable backup; anything malformed names its line."""
+    lines = _portable_lines(path)
+    next(lines, None)
+    table: str | None = None
+    cols: list[str] = []
+    for number, line in lines:
+        try:
             item = json.loads(line)
-            if isinstance(item, dict):
-                table, cols = item["table"], item["columns"]
-            else:
-                yield table, cols, [_decode(v) for v in item]
+        except ValueError as exc:
+            raise DamagedBackup(path, number, _("not JSON: {reason}").format(reason=getattr(exc, "msg", exc))) from None
+        if isinstance(item, dict):
+            name, columns = item.get("table"), item.get("columns")
+            if name not in tables:
+                raise DamagedBackup(path, number, _("an unknown table {name}").format(name=visible(str(name)[:60])))
+            known = {c.name for c in tables[name].columns}
+            if not isinstance(columns, list) or not all(isinstance(c, str) and c in known for c in columns):
+                raise DamagedBackup(path, number, _("unknown columns of table {name}").format(name=name))
+            table, cols = name, columns
+            continue
+        if table is None or not isinstance(item, list):
+            raise DamagedBackup(path, number, _("a row outside any table"))
+        if len(item) != len(cols):
+            raise DamagedBackup(path, number, _("{n} values for {m} columns").format(n=len(item), m=len(cols)))
+        try:
+            values = [_decode(v) for v in item]
+        except (ValueError, TypeError, binascii.Error):
+            raise DamagedBackup(path, number, _("a value that cannot be read")) from None
+        yield number, table, dict(zip(cols, values, strict=True))
 
 
 def _check_schema(schema: str | None, path: Path) -> None:
@@ -243,16 +333,19 @@ def _staged_copy(path: Path, workdir: Path) -> tuple[Database, str]:
     kind = backup_format(path)
     scratch = workdir / "restore.sqlite3"
     if kind == "sqlite":
+        from urllib.parse import quote
+
         try:
-            src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            src = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
             try:
                 dst = sqlite3.connect(scratch)
                 src.backup(dst)
                 dst.close()
             finally:
                 src.close()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"The file {path} is not a ksef-tui backup (or it is damaged): {exc}") from None
+        except sqlite3.DatabaseError:
+            raise StoreError(_("The file {path} is not a ksef-tui backup (or it is damaged); nothing was "
+                               "restored.").format(path=path)) from None
         probe = Database(f"sqlite:///{scratch}")
         try:
             with probe.engine.connect() as conn:
@@ -271,24 +364,47 @@ def _staged_copy(path: Path, workdir: Path) -> tuple[Database, str]:
             with stage.engine.begin() as conn:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 _drop_audit_guard(conn, "sqlite")
-                batch: list[dict] = []
-                current = None
-                for name, cols, row in _portable_rows(path):
-                    if current is not None and name != current and batch:
-                        conn.execute(insert(tables[current]), batch)
-                        batch = []
+                batch: list[tuple[int, dict]] = []
+                size = 0
+                current: str | None = None
+                for number, name, row in _portable_rows(path, tables):
+                    if batch and (name != current or len(batch) >= BATCH or size >= BATCH_BYTES):
+                        _insert_rows(conn, tables[current], batch, path)  # type: ignore[index]
+                        batch, size = [], 0
                     current = name
-                    batch.append(dict(zip(cols, row, strict=False)))
-                    if len(batch) >= BATCH:
-                        conn.execute(insert(tables[current]), batch)
-                        batch = []
+                    batch.append((number, row))
+                    size += len(row)  # bounded by the line cap; the count keeps batches small
                 if batch:
-                    conn.execute(insert(tables[current]), batch)
+                    _insert_rows(conn, tables[current], batch, path)  # type: ignore[index]
                 _restore_audit_guard(conn, "sqlite")
         finally:
             stage.dispose()
     staged = open_database(f"sqlite:///{scratch}")  # upgrades an older backup to the newest schema
     return staged, schema
+
+
+def _insert_rows(conn: Connection, table: Table, batch: list[tuple[int, dict]], path: Path) -> None:
+    """Insert a batch of a portable backup's rows; a row the schema refuses (a duplicate, a missing
+    value, a wrong type) is found again one by one, so that the message names its line."""
+    from sqlalchemy.exc import StatementError
+
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(table), [row for _n, row in batch])
+        return
+    except (StatementError, StoreError):
+        pass
+    for number, row in batch:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(table), [row])
+        except (StatementError, StoreError) as exc:
+            text = str(getattr(exc, "orig", exc)).lower()
+            what = (_("a row that is already there") if "unique" in text else
+                    _("a row another one needs is missing") if "foreign key" in text else
+                    _("a value is missing") if "not null" in text else
+                    _("a value of the wrong kind"))
+            raise DamagedBackup(path, number, what) from None
 
 
 # ---- restore -------------------------------------------------------------------------------
@@ -349,7 +465,11 @@ def restore(db: Database, path: str | os.PathLike, *, force: bool = False) -> Re
         raise StoreError(
             f"The database {db.display_name} is not empty ({sum(before.values())} rows); "
             "restoring would replace them: add --force to do it.")
-    workdir = Path(tempfile.mkdtemp(prefix="ksef-tui-restore-"))
+    from ksef_tui.files import scratch_folder
+
+    # the scratch copy lives in the data folder (0700), not the system's temporary folder; what a killed
+    # restore leaves there is removed at the next start
+    workdir = scratch_folder("restore")
     try:
         staged, schema = _staged_copy(path, workdir)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from ksef_tui.i18n import _
 from ksef_tui.store.errors import StoreError
 
 DATABASE_ENV = "KSEF_TUI_DATABASE_URL"
@@ -52,7 +54,8 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
-        kwargs: dict = {}
+        # errors never carry the statement's values (names, sealed secrets) into a message or a log
+        kwargs: dict = {"hide_parameters": True}
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": busy_timeout_s, "check_same_thread": False}
         else:
@@ -60,7 +63,22 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "handle_error", self._handle_error)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _handle_error(self, context) -> None:
+        """Every database failure becomes a :class:`StoreError` saying what happened in the user's terms
+        (locked, full, damaged, a NUL, a value too long) and naming a log entry with the details; a
+        unique-constraint violation is left to the service that knows what it means."""
+        from sqlalchemy.exc import IntegrityError
+
+        from ksef_tui.store.faults import translate
+
+        if isinstance(context.sqlalchemy_exception, IntegrityError):
+            return
+        error = translate(context.sqlalchemy_exception or context.original_exception, self.display_name, self.url)
+        if error is not None:
+            raise error
 
     @property
     def display_name(self) -> str:
@@ -89,23 +107,13 @@ class Database:
         self.engine.dispose()
 
 
-def _describe(exc: BaseException, db: Database) -> str:
-    msg = str(getattr(exc, "orig", exc)).lower()
-    where = db.display_name
-    if "locked" in msg or "busy" in msg:
-        return f"The database {where} is locked by another program; close it or try again."
-    if "not a database" in msg or "malformed" in msg or "file is encrypted" in msg:
-        return f"The file {where} is not a ksef-tui database (or it is damaged)."
-    if "unable to open" in msg or "permission denied" in msg or "readonly" in msg or "read-only" in msg:
-        return f"The database {where} cannot be opened for writing: check the path and its permissions."
-    if "password authentication failed" in msg or "could not connect" in msg or "connection refused" in msg:
-        return f"Cannot connect to the database {where}: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}"
-    first = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"The database {where} cannot be used: {first}"
+def open_database(url: str | None = None, *, migrate: bool = True, busy_timeout_s: float | None = None,
+                  create: bool = True) -> Database:
+    """Open and upgrade the database; raise :class:`StoreError` in plain words.
 
-
-def open_database(url: str | None = None, *, migrate: bool = True, busy_timeout_s: float | None = None) -> Database:
-    """Open (creating if needed) and upgrade the database; raise :class:`StoreError` in plain words."""
+    A SQLite file is created (mode 0600, in a 0700 folder when the folder is ours) only with
+    ``create``: read-only commands never create a database. An existing file that is empty (0 bytes),
+    not a regular file or not a SQLite database is refused, never replaced or silently initialised."""
     if busy_timeout_s is None:
         try:
             busy_timeout_s = float(os.environ.get("KSEF_TUI_BUSY_TIMEOUT", "5"))
@@ -115,19 +123,19 @@ def open_database(url: str | None = None, *, migrate: bool = True, busy_timeout_
     try:
         parsed = make_url(resolved)
     except Exception:
-        raise StoreError(f"Not a database URL: {resolved!r} (e.g. sqlite:///path/ksef.sqlite3)") from None
+        raise StoreError(_("Not a database URL: {url} (e.g. sqlite:///path/ksef.sqlite3).").format(
+            url=_without_password(resolved))) from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"Cannot create the folder {path.parent}: {exc.strerror}") from None
-        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-            raise StoreError(f"The database {path} cannot be opened for writing: check its permissions.")
+        _prepare_sqlite_file(Path(parsed.database), create=create)
     try:
         db = Database(resolved, busy_timeout_s=busy_timeout_s)
-    except Exception as exc:  # bad driver, bad URL parts
-        raise StoreError(f"Cannot open the database {resolved}: {exc}") from None
+    except Exception as exc:  # bad driver, bad URL parts: never the URL's password, never driver text
+        from ksef_tui.store.faults import log_fault
+
+        ref = log_fault(exc, "opening the database")
+        raise StoreError(_("Cannot open the database {where}: the URL names an unknown driver or is not "
+                           "valid (log entry {ref}).").format(where=parsed.render_as_string(hide_password=True),
+                                                              ref=ref)) from None
     try:
         if db.dialect == "sqlite":
             with db.engine.connect() as conn:
@@ -143,5 +151,70 @@ def open_database(url: str | None = None, *, migrate: bool = True, busy_timeout_
                 conn.execute(text("SELECT 1"))
     except (OperationalError, DBAPIError) as exc:
         db.dispose()
-        raise StoreError(_describe(exc, db)) from None
+        from ksef_tui.store.faults import describe
+
+        raise StoreError(describe(exc, db.display_name, db.url)) from None
+    except BaseException:
+        db.dispose()
+        raise
     return db
+
+
+def _without_password(url: str) -> str:
+    """A URL to show: the password (``user:PASSWORD@``) replaced by ``***`` even when it does not parse."""
+    import re
+
+    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
+def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
+    from ksef_tui.files import FileRefused, create_private, data_folder, private_folder
+
+    ours = path.parent.resolve() == data_folder().resolve()
+    if ours and path.parent.exists():
+        try:
+            private_folder(path.parent)  # our folder, made too open (by an older version): 0700 again
+        except FileRefused:
+            pass
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        from ksef_tui.files import reason_of
+
+        raise StoreError(_("The database {path} cannot be opened: {reason}.").format(
+            path=path, reason=reason_of(exc))) from None
+    if st is None:
+        if not create:
+            raise StoreError(_("There is no database at {path}; nothing was created (ksef-tui creates it when "
+                               "the panel first opens).").format(path=path))
+        try:
+            private_folder(path.parent, tighten=ours)
+            create_private(path)  # 0600 before SQLite opens it: its WAL and SHM files get the same mode
+        except FileRefused as exc:
+            raise StoreError(str(exc)) from None
+        except OSError as exc:
+            from ksef_tui.files import reason_of
+
+            raise StoreError(_("Cannot create the database {path}: {reason}.").format(
+                path=path, reason=reason_of(exc))) from None
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise StoreError(_("The database {path} is not a regular file; give the path of a database file.").format(
+            path=path))
+    if st.st_size == 0:
+        raise StoreError(_("The database file {path} is empty (0 bytes), so it is not a ksef-tui database; it was "
+                           "left as it is. Remove it to start a new database, or restore a backup into a new "
+                           "path.").format(path=path))
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(_("The database {path} cannot be opened for writing: check its permissions.").format(
+            path=path))
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        head = b""
+    if head != b"SQLite format 3\x00":
+        raise StoreError(_("The file {path} is not a ksef-tui database (or it is damaged); it was left as it "
+                           "is.").format(path=path))

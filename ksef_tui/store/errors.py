@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from ksef_tui.errors import ServiceError
 
-class StoreError(Exception):
-    """The database cannot be used (locked, damaged, not ours, unreachable); the message says so plainly."""
+
+class StoreError(ServiceError):
+    """The database cannot be used (locked, damaged, full, not ours, unreachable); the message says so
+    plainly, in the user's language, without SQL, driver text or a password."""

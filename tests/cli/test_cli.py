@@ -79,21 +79,22 @@ def test_unreadable_database_is_one_clear_line(tmp_path):
     bad.write_bytes(b"this is not a database" * 100)
     r = run("export", "companies", db=f"sqlite:///{bad}")
     assert r.returncode == 1
-    assert r.stderr.strip() == f"ksef-tui: The file {bad} is not a ksef-tui database (or it is damaged)."
+    assert r.stderr.strip() == f"ksef-tui: The file {bad} is not a ksef-tui database (or it is damaged); it was left as it is."
 
 
 def test_locked_database_is_one_clear_line(tmp_path):
     import sqlite3
 
     path = tmp_path / "locked.sqlite3"
-    assert run("export", "companies", db=f"sqlite:///{path}").returncode == 0
+    assert run("companies", "enable-ksef", "--all", db=f"sqlite:///{path}").returncode == 0  # creates it
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
     try:
         r = run("companies", "enable-ksef", "--all", db=f"sqlite:///{path}", env_extra={"KSEF_TUI_BUSY_TIMEOUT": "0.2"})
         assert r.returncode == 1
-        assert "is locked by another program" in r.stderr and len(r.stderr.splitlines()) == 1
+        assert "is busy:" in r.stderr and "try again" in r.stderr and len(r.stderr.splitlines()) == 1
+        assert f"(pid {os.getpid()}) is writing to it" in r.stderr  # who holds it: this test's process
     finally:
         holder.execute("ROLLBACK")
         holder.close()

@@ -197,11 +197,12 @@ class CertificateMove:
 
         nip, login = self._nip(target), self._login(target)
         req = await self.bulk.gateway(target.environment).prepare_signed_file_request(Context.nip(nip))
-        folder.mkdir(parents=True, exist_ok=True)
+        from ksef_tui.files import private_folder, write_atomic
+
+        private_folder(folder, tighten=False)
         path = folder / f"AuthTokenRequest-{target.environment.value}-{nip}-{_slug(login)}.xml"
-        part = path.with_name(path.name + ".part")  # whole or not at all: the user (or gov.pl) may open it at once
-        part.write_bytes(req.xml)
-        part.replace(path)
+        # whole or not at all (the user, or gov.pl, may open it at once), 0600, never through a symlink
+        write_atomic(path, req.xml)
         with self.db.session() as s:
             audit.record(s, [audit.audit_values(self.actor, "credential.pz_file", "company", target.company_id, nip,
                                                 None, {"environment": target.environment.value,
@@ -229,8 +230,9 @@ class CertificateMove:
                     concurrency: int = WATCH_CONCURRENCY) -> list[RowResult]:
         """Process each signed file as it arrives in ``folder``, until every pending row has a result
         (done, failed, or its challenge expired) or ``cancel`` is set."""
+        from ksef_tui.files import FileRefused, read_limited
         from ksef_tui.ksef.errors import KsefError
-        from ksef_tui.ksef.signedfile import check_signed_file
+        from ksef_tui.ksef.signedfile import MAX_SIGNED_FILE_BYTES, check_signed_file
 
         cancel = cancel or threading.Event()
         waiting = {p.challenge: p for p in pending}
@@ -275,9 +277,11 @@ class CertificateMove:
                 if mark in seen:
                     continue
                 seen.add(mark)
+                # a FIFO would block the watcher, /dev/zero never ends, a huge file is no signed request:
+                # regular files of a signed file's size only, refused at once
                 try:
-                    data = path.read_bytes()
-                except OSError:
+                    data = read_limited(path, limit=MAX_SIGNED_FILE_BYTES)
+                except FileRefused:
                     continue
                 if b"Signature" not in data:
                     continue

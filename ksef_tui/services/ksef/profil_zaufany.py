@@ -16,7 +16,6 @@ from typing import Any
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.errors import ValidationFailed
-from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.ksef.access import certificate_name, load_subject, operation_error
@@ -61,14 +60,17 @@ class ProfilZaufanyService:
 
     def _write_prepared(self, actor: Actor, user_id: int, company_id: int, env: Environment, nip: str, req: Any,
                         out_path: Path) -> PreparedFile:
+        from ksef_tui.files import FileRefused, write_atomic
+
         out_path = Path(out_path).expanduser()
         if out_path.is_dir():
-            out_path = out_path / f"AuthTokenRequest-{nip}-{env.value}-{req.challenge.challenge[:8]}.xml"
+            # a name nobody can guess in advance (the challenge's random part), never an existing file
+            out_path = out_path / f"AuthTokenRequest-{nip}-{env.value}-{req.challenge.challenge[-12:]}.xml"
         try:
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            out_path.write_bytes(req.xml)
-        except OSError as exc:
-            raise ValidationFailed({"path": _("Cannot write {path}: {reason}").format(path=out_path, reason=exc.strerror)}) from None
+            # 0600, whole or not at all, never written through a symlink someone left at that name
+            write_atomic(out_path, req.xml)
+        except FileRefused as exc:
+            raise ValidationFailed({"path": str(exc)}) from None
         with self.db.session() as s:
             audit.record(s, [audit.audit_values(actor, "credential.pz_file", "company", company_id, nip, None,
                                                 {"environment": env.value, "user_id": user_id,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ksef_tui.domain.secret import Secret
+from ksef_tui.errors import ServiceError
 from ksef_tui.ksef.errors import KsefInputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ksef_tui.ksef.models import AuthSession, Challenge, Context
 
 MAX_TOKEN_FILE_BYTES = 4096
+SMALL_STATE_BYTES = 1024 * 1024
 MAX_SIGNED_FILE_BYTES = 1024 * 1024
 
 
@@ -68,13 +70,13 @@ def endpoint_from(env: str | None, base_url: str | None) -> Endpoint:
 
 
 def _read_small(path: str | Path, limit: int, what: str) -> bytes:
-    p = Path(path)
+    """A regular file of at most ``limit`` bytes: a FIFO, a device (/dev/zero) or a huge file is refused at once."""
+    from ksef_tui.files import FileRefused, read_limited
+
     try:
-        if p.stat().st_size > limit:
-            raise KsefInputError(f"The {what} file {p} is too large.", code="too-large")
-        return p.read_bytes()
-    except OSError as exc:
-        raise KsefInputError(f"Cannot read the {what} file {p}: {exc.strerror or exc}.", code="bad-file") from None
+        return read_limited(path, limit=limit, what=f"{what} file")
+    except FileRefused as exc:
+        raise KsefInputError(str(exc), code="too-large" if exc.reason == "too-large" else "bad-file") from None
 
 
 def load_token_file(path: str | Path) -> Secret[str]:
@@ -124,32 +126,17 @@ def inspect_certificate(*, cert: str | None = None, key: str | None = None, pkcs
 
 
 def write_private_file(path: str | Path, data: bytes, *, force: bool = False) -> Path:
-    """Write ``data`` with mode 0600 (created so: never briefly world-readable)."""
-    p = Path(path)
-    if p.exists() and not force:
-        raise KsefInputError(f"{p} already exists; remove it or choose another file.", code="bad-file")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    try:
-        fd = os.open(p, flags, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise KsefInputError(f"Cannot write {p}: {exc.strerror or exc}.", code="bad-file") from None
-    return p
+    """Write ``data`` with mode 0600, atomically (never briefly world-readable, never through a symlink,
+    never half-written); an existing file is replaced only with ``force``."""
+    from ksef_tui.files import FileRefused, write_atomic
 
-
-def write_public_file(path: str | Path, data: bytes, *, force: bool = False) -> Path:
     p = Path(path)
-    if p.exists() and not force:
+    if os.path.lexists(p) and not force:
         raise KsefInputError(f"{p} already exists; remove it or choose another file.", code="bad-file")
     try:
-        p.write_bytes(data)
-    except OSError as exc:
-        raise KsefInputError(f"Cannot write {p}: {exc.strerror or exc}.", code="bad-file") from None
-    return p
+        return write_atomic(p, data, exclusive=not force)
+    except FileRefused as exc:
+        raise KsefInputError(str(exc), code="bad-file") from None
 
 
 @dataclass(frozen=True)
@@ -161,14 +148,15 @@ class TestCertFiles:
 
 def make_test_cert_files(nip: str, out_dir: str | Path, *, kind: str = "personal", key: str = "rsa",
                          force: bool = False) -> TestCertFiles:
+    from ksef_tui.files import FileRefused, private_folder
     from ksef_tui.ksef.certificates import load_credential
     from ksef_tui.ksef.testcert import make_test_certificate
 
     out = Path(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise KsefInputError(f"Cannot create {out}: {exc.strerror or exc}.", code="bad-file") from None
+        private_folder(out, tighten=False)
+    except FileRefused as exc:
+        raise KsefInputError(str(exc), code="bad-file") from None
     cert_pem, key_pem = make_test_certificate(nip=nip, kind=kind, key=key)
     cred = load_credential(cert_data=cert_pem, key_data=key_pem.reveal())
     cert_path = out / "cert.pem"
@@ -177,7 +165,7 @@ def make_test_cert_files(nip: str, out_dir: str | Path, *, kind: str = "personal
         if p.exists() and not force:
             raise KsefInputError(f"{p} already exists; remove it or choose another directory.", code="bad-file")
     write_private_file(key_path, key_pem.reveal(), force=True)
-    write_public_file(cert_path, cert_pem, force=True)
+    write_private_file(cert_path, cert_pem, force=True)
     return TestCertFiles(cert_path, key_path, cred.facts)
 
 
@@ -192,9 +180,11 @@ def _pending_path() -> Path:
 
 def _load_pending() -> dict[str, dict[str, object]]:
     try:
-        data = json.loads(_pending_path().read_text("utf-8"))
+        from ksef_tui.files import read_limited
+
+        data = json.loads(read_limited(_pending_path(), limit=SMALL_STATE_BYTES).decode("utf-8"))
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (ServiceError, ValueError):
         return {}
 
 
@@ -209,11 +199,13 @@ def remember_challenge(challenge: Challenge, context: Context, endpoint: Endpoin
         "expires_at": challenge.expires_at.isoformat(), "context_type": context.type,
         "context_value": context.value, "base_url": endpoint.base_url,
     }
+    from ksef_tui.files import FileRefused, private_folder, write_atomic
+
     path = _pending_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(pending, indent=1), "utf-8")
-    except OSError:
+        private_folder(path.parent)
+        write_atomic(path, json.dumps(pending, indent=1))
+    except FileRefused:
         pass  # the record is a convenience; the checks still run without it
 
 
@@ -247,7 +239,7 @@ async def write_challenge_file(endpoint: Endpoint, nip: str, out: str | Path, *,
     context = Context.nip(nip)
     async with paced_gateway(endpoint, policy=policy) as gw:
         req = await gw.prepare_signed_file_request(context)
-    write_public_file(p, req.xml, force=True)
+    write_private_file(p, req.xml, force=True)  # the Profil Zaufany step-1 file: 0600, atomic
     remember_challenge(req.challenge, context, endpoint)
     return ChallengeFile(p, req.challenge.challenge, req.expires_at)
 
