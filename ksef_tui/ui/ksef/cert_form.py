@@ -11,6 +11,7 @@ authorizes in KSeF with it, showing each step, and saves it only on success; Esc
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
@@ -231,40 +232,11 @@ class KsefCertForm(Vertical):
 
     # ---------------------------------------------------------- the material
 
-    def _read(self, input_id: str) -> bytes | None:
-        """The bytes of the file named in ``input_id``; ``None`` when there is no such file yet."""
-        field = self.query_one(f"#{input_id}")
-        if isinstance(field, WebFileField):  # uploaded or pasted in a browser session
-            if field.data is not None and len(field.data) > MAX_FILE_BYTES:
-                raise ValidationFailed({input_id: _("The file is too large for a certificate or key.")})
-            return field.data
-        path = self.query_one(f"#{input_id}", PathInput).path
-        if path is None or not path.is_file():
-            return None
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ValidationFailed({input_id: _("{name} is too large for a certificate or key.").format(name=path.name)})
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise ValidationFailed({input_id: _("Cannot read {path}: {reason}").format(
-                path=display_path(path), reason=exc.strerror)}) from None
-
     def material(self) -> CertificateFiles | None:
-        """The chosen files for the service, or ``None`` while files are missing."""
-        typed = self.query_one("#cert-password", Input).value
-        password = Secret(typed) if typed else None
-        if self.pkcs12:
-            data = self._read("p12-file")
-            return None if data is None else CertificateFiles(pkcs12_data=data, password=password)
-        cert = self._read("cert-file")
-        if cert is None:
-            return None
-        key = self._read("key-file")
-        if key is None and b"PRIVATE KEY" not in cert:
-            return None
-        return CertificateFiles(cert_data=cert, key_data=key, password=password)
+        """The chosen files for the service, or ``None`` while files are missing (reads the files)."""
+        return _material(self.pkcs12, self._paths(), self.query_one("#cert-password", Input).value)
 
-    def _facts_message(self, text: str, *, error: bool = False) -> None:
+    def _facts_message(self, text: str, error: bool = False) -> None:
         facts = self.query_one("#cert-facts", Static)
         facts.update(Content(text))
         facts.set_class(error, "-error")
@@ -273,39 +245,55 @@ class KsefCertForm(Vertical):
     facts_plain = ""
 
     def inspect(self) -> None:
-        """Show what the chosen files hold, at once, without refusing anything."""
+        """Show what the chosen files hold, without refusing anything: read and opened in a thread
+        (a PKCS#12 key derivation per keystroke of its password), one look at a time."""
         self.facts = None
+        self.facts_pending = True
+        self._inspect(self.pkcs12, self._paths(), self.query_one("#cert-password", Input).value)
+
+    facts_pending = False
+
+    def _paths(self) -> dict[str, Path | None]:
+        return {input_id: self.query_one(f"#{input_id}", PathInput).path
+                for input_id in ("cert-file", "key-file", "p12-file")}
+
+    @work(group="cert-inspect", exclusive=True, exit_on_error=False)
+    async def _inspect(self, pkcs12: bool, paths: dict[str, Path | None], typed: str) -> None:
+        import asyncio
+
         try:
-            material = self.material()
+            shown = await asyncio.to_thread(self._look, pkcs12, paths, typed)
+        finally:
+            self.facts_pending = False
+        if isinstance(shown, CertificateFacts):
+            self.facts = shown
+            content = facts_content(shown, self.view.nip, self.clock())
+            widget = self.query_one("#cert-facts", Static)
+            widget.update(content)
+            widget.set_class(False, "-error")
+            self.facts_plain = content.plain
+        else:
+            self._facts_message(*shown)
+
+    def _look(self, pkcs12: bool, paths: dict[str, Path | None], typed: str) -> CertificateFacts | tuple[str, bool]:
+        """In a thread: the facts of the chosen files, or (message, is_error)."""
+        try:
+            material = _material(pkcs12, paths, typed)
         except ValidationFailed as exc:
-            self._facts_message(str(exc), error=True)
-            return
+            return str(exc), True
         if material is None:
             missing = []
-            for input_id, what in ((("p12-file", _("the PKCS#12 file")),) if self.pkcs12 else
+            for input_id, what in ((("p12-file", _("the PKCS#12 file")),) if pkcs12 else
                                    (("cert-file", _("the certificate file")), ("key-file", _("the key file")))):
-                field = self.query_one(f"#{input_id}")
-                if isinstance(field, WebFileField):
-                    if field.data is None:
-                        missing.append(what)
-                    continue
-                path = self.query_one(f"#{input_id}", PathInput).path
+                path = paths[input_id]
                 if path is None or not path.is_file():
                     missing.append(what if path is None else _("{what} ({path}: no such file)").format(
                         what=what, path=display_path(path)))
-            self._facts_message(_("Choose {files}.").format(files=_(" and ").join(missing)) if missing else "")
-            return
+            return (_("Choose {files}.").format(files=_(" and ").join(missing)) if missing else ""), False
         try:
-            facts = self.ctx.credentials.inspect_certificate(material)
+            return self.ctx.credentials.inspect_certificate(material)
         except ValidationFailed as exc:
-            self._facts_message("; ".join(exc.errors.values()), error=True)
-            return
-        self.facts = facts
-        content = facts_content(facts, self.view.nip, self.clock())
-        widget = self.query_one("#cert-facts", Static)
-        widget.update(content)
-        widget.set_class(False, "-error")
-        self.facts_plain = content.plain
+            return "; ".join(exc.errors.values()), True
 
     # -------------------------------------------------------- authorization
 
@@ -315,32 +303,32 @@ class KsefCertForm(Vertical):
         self.authorize()
 
     def authorize(self) -> None:
-        """"Perform certificate authorization": strict load, then authorize and save in a worker."""
-        result = self.query_one("#cert-result", KsefProblem)
+        """"Perform certificate authorization": files read and strictly checked, then authorized
+        and saved, all in a worker (the files and the key are never opened on the event loop)."""
         if self.running is not None and self.running.is_running:
             return
+        self.query_one("#cert-result", KsefProblem).show_note(
+            _("Authorizing in KSeF {env}… Esc cancels.").format(env=self.view.environment.value))
+        self.add_class("-busy")
+        self.running = self._authorize(self.pkcs12, self._paths(), self.query_one("#cert-password", Input).value)
+
+    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
+    async def _authorize(self, pkcs12: bool, paths: dict[str, Path | None], typed: str) -> None:
+        import asyncio
+
+        v = self.view
+        steps = self.query_one("#cert-steps", KsefSteps)
+        result = self.query_one("#cert-result", KsefProblem)
         try:
-            material = self.material()
-            if material is None:
-                raise ValidationFailed({"certificate": _("Choose the certificate and key files (or a PKCS#12 file) first.")})
-            self.ctx.credentials.check_certificate(material)
+            files = await asyncio.to_thread(_checked_material, self.ctx, pkcs12, paths, typed)
         except ValidationFailed as exc:
             field, message = next(iter(exc.errors.items()))
             label = field_label(field)
             result.show_error(f"{label}: {message}" if label else message,
                               _("Nothing was saved; the previous setting still works."))
-            self.query_one("#cert-steps", KsefSteps).hide()
+            steps.hide()
             return
-        self.query_one("#cert-steps", KsefSteps).start(CERT_STEPS)
-        result.show_note(_("Authorizing in KSeF {env}… Esc cancels.").format(env=self.view.environment.value))
-        self.add_class("-busy")
-        self.running = self._authorize(material)
-
-    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
-    async def _authorize(self, files: CertificateFiles) -> None:
-        v = self.view
-        steps = self.query_one("#cert-steps", KsefSteps)
-        result = self.query_one("#cert-result", KsefProblem)
+        steps.start(CERT_STEPS)
         try:
             saved = await self.ctx.credentials.authorize_certificate(
                 self.ctx.actor, v.user_id, v.company_id, v.environment, files, progress=steps.advance,
@@ -377,6 +365,44 @@ class KsefCertForm(Vertical):
             self.running.cancel()
             return True
         return False
+
+
+def _read(paths: dict[str, Path | None], input_id: str) -> bytes | None:
+    """The bytes of the file named in ``input_id``; ``None`` when there is no such file yet."""
+    path = paths[input_id]
+    if path is None or not path.is_file():
+        return None
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ValidationFailed({input_id: _("{name} is too large for a certificate or key.").format(name=path.name)})
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValidationFailed({input_id: _("Cannot read {path}: {reason}").format(
+            path=display_path(path), reason=exc.strerror)}) from None
+
+
+def _material(pkcs12: bool, paths: dict[str, Path | None], typed: str) -> CertificateFiles | None:
+    """The chosen files for the service, or ``None`` while files are missing (reads the files)."""
+    password = Secret(typed) if typed else None
+    if pkcs12:
+        data = _read(paths, "p12-file")
+        return None if data is None else CertificateFiles(pkcs12_data=data, password=password)
+    cert = _read(paths, "cert-file")
+    if cert is None:
+        return None
+    key = _read(paths, "key-file")
+    if key is None and b"PRIVATE KEY" not in cert:
+        return None
+    return CertificateFiles(cert_data=cert, key_data=key, password=password)
+
+
+def _checked_material(ctx: AppContext, pkcs12: bool, paths: dict[str, Path | None], typed: str) -> CertificateFiles:
+    """In a thread: the files, strictly checked (opens, key matches, valid now); else ValidationFailed."""
+    material = _material(pkcs12, paths, typed)
+    if material is None:
+        raise ValidationFailed({"certificate": _("Choose the certificate and key files (or a PKCS#12 file) first.")})
+    ctx.credentials.check_certificate(material)
+    return material
 
 
 class KsefCertPair(Horizontal):

@@ -14,13 +14,12 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.content import Content
 from textual.widgets import Label, Static
 
 from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services.context import AppContext
-from ksef_tui.ui.ksef.status import Clock, KsefProblem, system_clock
+from ksef_tui.ui.ksef.status import Clock, system_clock
 from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
 
 
@@ -83,20 +82,8 @@ class ClientKsefScreen(UserKsefScreen):
 
     def on_mount(self) -> None:
         # Textual then runs UserKsefScreen.on_mount itself (handlers are called along the
-        # MRO), which loads the table: see load() below for what the client sees on top
+        # MRO), which loads the table (title_words and empty_note say it in the client's terms)
         self.read_switch()
-
-    def load(self, keep: str | None = None) -> None:
-        super().load(keep)
-        try:
-            user = self.ctx.users.get(self.ctx.actor, self.user_id)
-        except ServiceError:
-            return
-        self.query_one("#ksef-title", Static).update(Content.assemble(
-            (user.full_name, "bold"), f" ({user.login}) → ", (_("KSeF configuration"), "bold")))
-        if not self.views:
-            self.query_one("#ksef-message", KsefProblem).show_note(
-                _("None of your companies has KSeF switched on yet; ask your administrator."))
 
     def read_switch(self) -> None:
         """Is self-service allowed? Blocked: a read-only form and whom to ask."""
@@ -120,6 +107,12 @@ class ClientKsefScreen(UserKsefScreen):
         if panel is not None:
             panel.disabled = self.blocked
         self.refresh_bindings()
+
+    def title_words(self) -> str:
+        return _("KSeF configuration")
+
+    def empty_note(self) -> str:
+        return _("None of your companies has KSeF switched on yet; ask your administrator.")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "test" and self.blocked:

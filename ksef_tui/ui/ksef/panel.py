@@ -76,7 +76,7 @@ class KsefCredentialPanel(Vertical):
     """
 
     def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock = system_clock,
-                 id: str | None = None) -> None:
+                 pair: list[CredentialView] | None = None, id: str | None = None) -> None:
         shown = view.method or AuthMethod.TOKEN
         # the method's class from the start: set after mounting, it would restyle ~90 widgets
         super().__init__(id=id, classes="-token" if shown is AuthMethod.TOKEN else "-certificate")
@@ -85,6 +85,8 @@ class KsefCredentialPanel(Vertical):
         self.clock = clock
         self.shown_method = shown
         self.running: Worker | None = None
+        #: the views of the certificate pair (DEMO, PRODUCTION), given by the screen that has them all
+        self.pair = pair
 
     # ---------------------------------------------------------------- layout
 
@@ -117,6 +119,8 @@ class KsefCredentialPanel(Vertical):
         v = self.view
         if v.environment not in PAIR:
             return [v]
+        if self.pair is not None:
+            return [view for view in self.pair if view.environment in PAIR]
         views = []
         for env in PAIR:
             if env is v.environment:
@@ -209,14 +213,25 @@ class KsefCredentialPanel(Vertical):
                 _("Not changed yet: {env} keeps using {old} until a certificate is authorized here.").format(
                 env=v.environment.value, old=_("the token")))
             return
+        self._set_method(method, _("The login method for {env} is now {method}.").format(
+            env=v.environment.value, method=_("Token") if method is AuthMethod.TOKEN else _("Certificate")))
+
+    @work(group="panel-method", exclusive=True, exit_on_error=False)
+    async def _set_method(self, method: AuthMethod, done: str) -> None:
+        """Save the login method (or the API version) of the row, in a thread."""
+        import asyncio
+        from functools import partial
+
+        rule = self.query_one("#panel-rule", KsefProblem)
+        v = self.view
         try:
-            view = self.ctx.credentials.set_method(self.ctx.actor, v.user_id, v.company_id, v.environment, method,
-                                                   ApiVersion.V2, expected_version=v.version)
+            view = await asyncio.to_thread(partial(
+                self.ctx.credentials.set_method, self.ctx.actor, v.user_id, v.company_id, v.environment, method,
+                ApiVersion.V2, expected_version=v.version))
         except ServiceError as exc:
             rule.show_error(str(exc))
             return
-        rule.show_ok(_("The login method for {env} is now {method}.").format(
-            env=v.environment.value, method=_("Token") if method is AuthMethod.TOKEN else _("Certificate")))
+        rule.show_ok(done)
         self.set_view(view)
         self.post_message(CredentialChanged(view))
 
@@ -231,15 +246,7 @@ class KsefCredentialPanel(Vertical):
             return
         v = self.view
         if v.configured and v.api_version is ApiVersion.V1 and v.method is not None:
-            try:
-                view = self.ctx.credentials.set_method(self.ctx.actor, v.user_id, v.company_id, v.environment,
-                                                       v.method, ApiVersion.V2, expected_version=v.version)
-            except ServiceError as exc:
-                rule.show_error(str(exc))
-                return
-            rule.show_ok(_("{env} now uses KSeF API 2.0.").format(env=v.environment.value))
-            self.set_view(view)
-            self.post_message(CredentialChanged(view))
+            self._set_method(v.method, _("{env} now uses KSeF API 2.0.").format(env=v.environment.value))
         else:
             rule.clear()
 
@@ -267,6 +274,8 @@ class KsefCredentialPanel(Vertical):
 
     @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
     async def _test(self) -> None:
+        import asyncio
+
         v = self.view
         steps = self.query_one("#test-steps", KsefSteps)
         result = self.query_one("#test-result", KsefProblem)
@@ -286,7 +295,8 @@ class KsefCredentialPanel(Vertical):
             steps.finish("failed")
             result.show_error(outcome.message, outcome.hint)
         try:
-            view = self.ctx.credentials.get(self.ctx.actor, v.user_id, v.company_id, v.environment)
+            view = await asyncio.to_thread(self.ctx.credentials.get, self.ctx.actor, v.user_id, v.company_id,
+                                           v.environment)
         except ServiceError:
             return
         self.set_view(view)

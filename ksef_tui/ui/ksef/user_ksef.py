@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -28,7 +28,7 @@ from ksef_tui.i18n import _
 from ksef_tui.services.context import AppContext
 from ksef_tui.services.ksef.views import CredentialView, describe
 from ksef_tui.ui.common.base import PanelScreen
-from ksef_tui.ui.ksef.panel import KsefCredentialPanel
+from ksef_tui.ui.ksef.panel import PAIR, KsefCredentialPanel
 from ksef_tui.ui.ksef.status import (
     STATE_STYLE,
     Clock,
@@ -115,15 +115,8 @@ class UserKsefScreen(PanelScreen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        try:
-            user = self.ctx.users.get(self.ctx.actor, self.user_id)
-        except ServiceError as exc:
-            self.query_one("#ksef-message", KsefProblem).show_error(str(exc))
-            return
-        self.query_one("#ksef-title", Static).update(Content.assemble(
-            (user.full_name, "bold"), f" ({user.login}) → ", (_("KSeF authorization"), "bold")))
-        self.load()
         self.table.focus()
+        self.load()
 
     # ------------------------------------------------------------------ table
 
@@ -156,24 +149,43 @@ class UserKsefScreen(PanelScreen[None]):
         return value.plain if isinstance(value, Text) else value
 
     def load(self, keep: str | None = None) -> None:
-        table = self.table
+        """The user's companies × environments, read in a worker; the form of ``keep`` (or of the
+        current row, or the first) follows."""
+        self._load(keep or self.current)
+
+    @work(group="user-ksef-load", exclusive=True, exit_on_error=False)
+    async def _load(self, keep: str | None) -> None:
+        import asyncio
+
         message = self.query_one("#ksef-message", KsefProblem)
         try:
-            views = self.ctx.credentials.overview(self.ctx.actor, self.user_id)
+            user, views = await asyncio.to_thread(self._read)
         except ServiceError as exc:
             message.show_error(str(exc))
             return
+        self.query_one("#ksef-title", Static).update(Content.assemble(
+            (user.full_name, "bold"), f" ({user.login}) → ", (self.title_words(), "bold")))
         self.views = {row_key(v.company_id, v.environment): v for v in views}
-        keep = keep or self.current
         self._rows = _Rows([KsefRow(i, key, view) for i, (key, view) in enumerate(self.views.items())])
+        table = self.table
         table.load(self._rows)
         if not views:
-            message.show_note(_("This user belongs to no company yet: add them to a company first."))
+            message.show_note(self.empty_note())
             return
         index = list(self.views).index(keep) if keep in self.views else 0
         table.move_cursor(index)
         # the table paints first; the form of the row (many widgets) is mounted right after
         self.call_after_refresh(self._show_if_not_shown, list(self.views)[index])
+
+    def title_words(self) -> str:
+        return _("KSeF authorization")
+
+    def empty_note(self) -> str:
+        return _("This user belongs to no company yet: add them to a company first.")
+
+    def _read(self):  # in a thread
+        return (self.ctx.users.get(self.ctx.actor, self.user_id),
+                self.ctx.credentials.overview(self.ctx.actor, self.user_id))
 
     def update_row(self, view: CredentialView) -> None:
         key = row_key(view.company_id, view.environment)
@@ -233,7 +245,8 @@ class UserKsefScreen(PanelScreen[None]):
         if panel is not None:
             panel.remove()
         self.query_one("#ksef-message", KsefProblem).clear()
-        self._panel = KsefCredentialPanel(self.ctx, view, clock=self.clock)
+        pair = [self.views[k] for k in (row_key(view.company_id, env) for env in PAIR) if k in self.views]
+        self._panel = KsefCredentialPanel(self.ctx, view, clock=self.clock, pair=pair)
         form.mount(self._panel)
         form.scroll_home(animate=False)
 
