@@ -77,6 +77,7 @@ class KsefApp(SettledKeys):
             ctx.actor = NOBODY
 
     def on_mount(self) -> None:
+        self.apply_keymap()
         if not self.login_required:
             self.greet_demo()
 
@@ -86,6 +87,16 @@ class KsefApp(SettledKeys):
         if self.ctx.options.get("demo") and folder:
             self.notify(_("Demo folder: {folder} (removed when you quit). ? Help lists what is in it and the "
                           "demo users.").format(folder=folder), title=_("Demo"), timeout=15, markup=False)
+
+    def apply_keymap(self) -> None:
+        """The user's keymap (ui/keymap.py), applied over the bindings' own keys."""
+        from ksef_tui.ui.keymap import keymap_path, load_keymap
+
+        keymap, problems = load_keymap(keymap_path())
+        if keymap:
+            self.set_keymap(keymap)
+        for problem in problems:
+            self.notify(problem, severity="warning", timeout=10)
 
     @property
     def accounts(self):

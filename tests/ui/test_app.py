@@ -160,3 +160,22 @@ async def test_serial_menu_escape_does_nothing(app: KsefApp, seeded_ctx) -> None
         await pilot.pause()
         assert isinstance(app.screen, CompaniesScreen)
     assert seeded_ctx.audit.count(seeded_ctx.actor) == before
+
+
+async def test_the_users_keymap_file_changes_keys_by_binding_id(seeded_ctx) -> None:
+    from ksef_tui.ui.audit.audit_log import AuditLogScreen
+    from ksef_tui.ui.keymap import keymap_path
+
+    path = keymap_path()  # the config folder of this test's home
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('"app.audit_log" = "f8"\n"list.select_all" = 7\n', encoding="utf-8")
+    app = KsefApp(seeded_ctx)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert any("list.select_all" in n.message for n in app._notifications)  # a bad value is told
+        await pilot.press("f7")  # the audit log's own key no longer opens it
+        await settle(pilot)
+        assert isinstance(app.screen, CompaniesScreen)
+        await pilot.press("f8")
+        await settle(pilot)
+        assert isinstance(app.screen, AuditLogScreen)
