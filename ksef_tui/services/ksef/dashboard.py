@@ -43,8 +43,11 @@ FAILING = "failing"
 NEVER_TESTED = "never-tested"
 TOKEN_TO_REVOKE = "token-to-revoke"
 CERTIFICATE = "certificate"
-BUCKETS = (NOT_CONFIGURED, TOKEN, TOKEN_INACTIVE, CERT_EXPIRED, CERT_30, CERT_60, FAILING, NEVER_TESTED,
-           TOKEN_TO_REVOKE, CERTIFICATE)
+# the last permission check (issue 15): the credential works, the permission does not
+NO_PERMISSION = "no-permission"
+CHAIN_BROKEN = "chain-broken"
+BUCKETS = (NOT_CONFIGURED, TOKEN, TOKEN_INACTIVE, CERT_EXPIRED, CERT_30, CERT_60, FAILING, NO_PERMISSION,
+           CHAIN_BROKEN, NEVER_TESTED, TOKEN_TO_REVOKE, CERTIFICATE)
 
 
 def token_days_left(today: dt.date) -> int:
@@ -61,6 +64,8 @@ def bucket_label(bucket: str, today: dt.date) -> str:
         CERT_30: _("Certificate expires within 30 days"),
         CERT_60: _("Certificate expires in 31-60 days"),
         FAILING: _("Last authorization failed"),
+        NO_PERMISSION: _("Authorized but no permission"),
+        CHAIN_BROKEN: _("Chain broken (client → office → employee)"),
         NEVER_TESTED: _("Never tested"),
         TOKEN_TO_REVOKE: _("Moved to a certificate, token still kept"),
         CERTIFICATE: _("Certificate (all)"),
@@ -158,6 +163,8 @@ class DashboardService:
             CERT_60: and_(is_cert, c.cert_valid_to > n + dt.timedelta(days=30),
                           c.cert_valid_to <= n + dt.timedelta(days=60)),
             FAILING: c.last_auth_ok.is_(False),
+            NO_PERMISSION: c.permission_cause.in_(("no-permission", "wrong-identity-type")),
+            CHAIN_BROKEN: c.permission_cause == "chain-broken",
             NEVER_TESTED: c.last_auth_at.is_(None),
             TOKEN_TO_REVOKE: and_(is_cert, c.token_blob.is_not(None),
                                   or_(c.token_status.is_(None), not_(c.token_status.in_(INACTIVE_TOKEN_STATUSES)))),

@@ -27,7 +27,7 @@ from ksef_tui.domain.nip import format_nip
 from ksef_tui.errors import NotFound, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
-from ksef_tui.services.actor import Actor
+from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.ksef.access import apply_outcome
 from ksef_tui.services.ksef.diagnosis_texts import STEPS, cause_text, fix_text, step_title
 from ksef_tui.services.ksef.office import identifier_of
@@ -93,6 +93,7 @@ class _Subject:
     granted: str | None = None  # the identity a grant was found for, when it is not the one logging in
     office_nip: str | None = None
     office_name: str | None = None
+    scopes: tuple[str, ...] = ()  # the permissions the fix is about (empty: InvoiceRead and InvoiceWrite)
 
 
 class _Checklist:
@@ -132,6 +133,7 @@ class DiagnosisService:
     async def diagnose(self, actor: Actor, user_id: int, company_id: int, env: Environment, *,
                        base_url: str | None = None) -> Diagnosis:
         """One diagnosis with its own gateway; offers the office's actions where it holds the rights."""
+        require_admin(actor)
         if base_url:
             from ksef_tui.ksef.errors import KsefInputError
 
@@ -152,6 +154,7 @@ class DiagnosisService:
         from ksef_tui.ksef.diagnostics import classify
         from ksef_tui.ksef.errors import KsefError
 
+        require_admin(actor)
         subject = self._load(user_id, company_id, env)
         steps = _Checklist(env)
         local = self._local(subject, steps)
@@ -223,7 +226,7 @@ class DiagnosisService:
         if not sub.ksef_enabled:
             steps.set("company", STEP_FAIL, _("KSeF is switched off for {company} in the panel.").format(company=sub.company))
             return "ksef-off"
-        steps.set("company", STEP_OK, _("KSeF is switched on for {company}.").format(company=sub.company))
+        steps.set("company", STEP_OK, _("KSeF is switched on for {company}").format(company=sub.company))
         if not sub.configured:
             steps.set("configured", STEP_FAIL, _("{login} has no token or certificate saved for {env}.").format(
                 login=sub.login, env=sub.env.value))
@@ -338,8 +341,10 @@ class DiagnosisService:
                     ref=sub.token_reference or "?", said=_said(signal)), signal.code)
             else:
                 cause, fix, actions, request = await self._no_permission(gw, sub, steps, office, offer=offer)
+        if cause != "challenge-expired" and "challenge" not in steps.steps:
+            steps.set("challenge", STEP_OK)
         auth_final = cause not in ("ksef-unavailable", "rate-limited")
-        diag = self._diagnosis(sub, steps, cause, fix_text(fix, **words, granted=sub.granted),
+        diag = self._diagnosis(sub, steps, cause, fix_text(fix, **words, granted=sub.granted, scopes=sub.scopes),
                                actions=actions, request=request)
         if record and auth_final:
             outcome = AuthOutcome(False, sub.env, sub.method or "", _said(signal), code=signal.code)
@@ -384,6 +389,7 @@ class DiagnosisService:
             if not any(office.delegated(sub.nip, g.scope) for g in with_used):
                 steps.set("chain", STEP_FAIL, evidence)
                 scopes = tuple(sorted({g.scope for g in with_used}))
+                sub.scopes = scopes
                 return ("chain-broken", "client-grant-office-delegate", (),
                         self._letter(sub, delegate=True, scopes=scopes))
             steps.set("chain", STEP_OK, evidence)

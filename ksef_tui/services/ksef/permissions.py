@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, or_, select
@@ -617,6 +618,24 @@ class PermissionService:
         return request_letter(env, cname, nip, scopes, office_nip=office_nip, office_name=office_name,
                               person=person.full_name if person else None,
                               identifier=str(idents[0]) if idents else None, delegate=delegate)
+
+
+    def save_request(self, actor: Actor, text: str, folder: Path, company_id: int, env: Environment) -> Path:
+        """Write a request to the client into ``folder`` (to print or send): a new file, mode 0600."""
+        require_admin(actor)
+        from ksef_tui.ksef.errors import KsefInputError
+        from ksef_tui.services.ksef.tools import write_private_file
+
+        with self.db.session() as s:
+            company = s.get(Company, company_id)
+            nip = company.nip if company else "firma"
+        stamp = self.clock().strftime("%Y%m%d-%H%M%S")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return write_private_file(folder / f"wniosek-ksef-{nip}-{env.value.lower()}-{stamp}.txt",
+                                      text.encode("utf-8"))
+        except (OSError, KsefInputError) as exc:
+            raise ServiceError(_("The request could not be saved: {reason}").format(reason=exc)) from None
 
 
 def scope_text(scope: str) -> str:

@@ -25,6 +25,7 @@ from ksef_tui.i18n import _
 from ksef_tui.services.companies import CompanyDetail, CompanyInput
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.dialogs import ConfirmDialog
+from ksef_tui.ui.companies.company_ksef import CompanyKsefPane
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ class CompanyDetailScreen(PanelScreen[None]):
                 with Horizontal(id="form-actions"):
                     yield Button(_("Save"), id="save", variant="primary", compact=True)
                     yield Static("", id="form-message")
+            with TabPane(_("KSeF configuration"), id="ksef"):
+                yield CompanyKsefPane(self.company_id, id="company-ksef")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -115,6 +118,8 @@ class CompanyDetailScreen(PanelScreen[None]):
         self.set_class(False, "-dirty")
         if self.initial_tab == "additional":
             self.query_one("#in-name", Input).focus()
+        elif self.initial_tab == "ksef":
+            self.query_one("#company-ksef", CompanyKsefPane).table.focus()
 
     def form_input(self) -> CompanyInput:
         def value(field: str) -> str:

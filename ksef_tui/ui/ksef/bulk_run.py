@@ -21,9 +21,10 @@ from ksef_tui.services.ksef.bulk import BulkProgress, BulkReport, RowResult, Tar
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
-TEST, ENROLL, REVOKE, REFRESH = "test", "enroll", "revoke", "refresh"
+TEST, ENROLL, REVOKE, REFRESH, PERMISSIONS = "test", "enroll", "revoke", "refresh", "permissions"
 TITLES = {TEST: _("Test authorization"), ENROLL: _("Enroll KSeF certificate"),
-          REVOKE: _("Revoke KSeF tokens"), REFRESH: _("Refresh from KSeF")}
+          REVOKE: _("Revoke KSeF tokens"), REFRESH: _("Refresh from KSeF"),
+          PERMISSIONS: _("Check KSeF permissions")}
 #: shown only here, never a result: a Profil Zaufany file prepared, its signed twin not yet processed
 WAITING = "waiting"
 
@@ -217,6 +218,12 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
                 self.app.call_from_thread(self.show_files, prepared)
 
         async def go() -> BulkReport:
+            if self.operation == PERMISSIONS:
+                from ksef_tui.services.ksef.permission_check import PermissionCheck
+
+                async with PermissionCheck(ctx.permissions, ctx.actor) as check:
+                    return await run_bulk(self.operation, targets, check.check_row, cancel=self.cancel,
+                                          on_progress=progress)
             async with KsefBulk(ctx.credentials, ctx.actor) as bulk:
                 if self.operation == ENROLL:
                     return await CertificateMove(bulk).enroll(targets, self.folder or Path.cwd(),

@@ -95,6 +95,10 @@ class KsefDashboardScreen(PanelScreen[None]):
                 tooltip=_("Revoke the KSeF tokens of selected rows already moved to a certificate")),
         Binding("f", "bulk('refresh')", _("Refresh"), id="dashboard.refresh",
                 tooltip=_("Ask KSeF which tokens and certificates are revoked, expired or blocked")),
+        Binding("p", "bulk('permissions')", _("Permissions"), id="dashboard.permissions",
+                tooltip=_("Check the KSeF permissions of the selected rows (who may log in for which company)")),
+        Binding("d", "diagnose", _("Why not?"), id="dashboard.diagnose",
+                tooltip=_("Why can't the user of the row under the cursor log in for its company")),
         Binding("x", "export", _("CSV"), id="dashboard.export", tooltip=_("Export the open rows as CSV")),
         Binding("g", "reload", _("Reload"), show=False, id="dashboard.reload"),
     ]
@@ -215,6 +219,16 @@ class KsefDashboardScreen(PanelScreen[None]):
             return
         folder = self.pz_folder() if operation == ENROLL else None
         self.app.push_screen(BulkRunScreen(operation, targets, folder=folder), lambda _r: self.reload())
+
+    def action_diagnose(self) -> None:
+        from ksef_tui.ui.ksef.diagnosis import DiagnosisScreen
+
+        row = self.rows_table().cursor_row
+        if row is None:
+            self.notify(_("Open a count and put the cursor on a row first."), severity="warning")
+            return
+        self.app.push_screen(DiagnosisScreen(row.user_id, row.company_id, row.environment,
+                                             label=f"{row.login} · {row.company_name}"), lambda _r: self.reload())
 
     def action_revoke(self) -> None:
         from ksef_tui.ui.common.dialogs import ConfirmDialog

@@ -86,6 +86,8 @@ class UserKsefScreen(PanelScreen[None]):
         Binding("t", "test", _("Test authorization"), id="user_ksef.test",
                 tooltip=_("Authorize in KSeF with the saved credential of the selected row")),
         Binding("f5", "reload", _("Reload"), id="user_ksef.reload", tooltip=_("Load the table again")),
+        Binding("d", "diagnose", _("Why not?"), id="user_ksef.diagnose",
+                tooltip=_("Why can't this user log in for the company of the selected row (KSeF permissions)")),
     ]
 
     def __init__(self, ctx: AppContext, user_id: int, *, clock: Clock = system_clock) -> None:
@@ -274,6 +276,16 @@ class UserKsefScreen(PanelScreen[None]):
         panel = self.panel_widget()
         if panel is not None:
             panel.test_authorization()
+
+    def action_diagnose(self) -> None:
+        from ksef_tui.ui.ksef.diagnosis import DiagnosisScreen
+
+        row = self.table.cursor_row
+        if row is None or not self.ctx.actor.is_admin:
+            return
+        view = row.view
+        self.app.push_screen(DiagnosisScreen(self.user_id, view.company_id, view.environment,
+                                             label=view.company_name), lambda _r: self.action_reload())
 
     def action_reload(self) -> None:
         panel = self.panel_widget()
