@@ -416,3 +416,14 @@ def log_fault(exc: BaseException, what: str, logger: str = LOGGER) -> str:
     logging.getLogger(logger).error("[%s] %s: %s", ref, what, type(exc).__name__,
                                     exc_info=(type(exc), exc, exc.__traceback__))
     return ref
+
+
+def problem_text(exc: BaseException, what: str = "an unexpected error") -> str:
+    """What to tell the user about ``exc``: a refusal's own sentence, or (anything unexpected) a short
+    sentence naming a log entry that holds the traceback: never the exception's text, which may carry
+    SQL, a driver's words or a secret."""
+    if isinstance(exc, ServiceError):
+        return str(exc)
+    ref = log_fault(exc, what)
+    return _("An unexpected error ({kind}); the details are in the log {path}, entry {ref}.").format(
+        kind=type(exc).__name__, path=log_path(), ref=ref)

@@ -207,13 +207,32 @@ def _load_pkcs12(data: bytes, password: Secret[str] | None) -> tuple[Any, Any]:
 
 
 def _facts(cert: Any, key: Any) -> CredentialFacts:
+    """The certificate's facts; a subject or issuer that cannot be read (damaged, or a name encoding
+    the library refuses) is a :class:`CredentialError` in the user's terms, never a crash."""
+    try:
+        return _read_facts(cert, key)
+    except CredentialError:
+        raise
+    except (ValueError, UnicodeError, TypeError) as exc:
+        from ksef_tui.i18n import _
+
+        where = "issuer" if "issuer" in str(exc) else "subject"
+        raise CredentialError(_(
+            "The certificate's {part} (the name of its holder or issuer) is damaged and cannot be read; ask "
+            "for a new certificate.").format(part=_("issuer") if where == "issuer" else _("subject")),
+            code="bad-subject") from None
+
+
+def _read_facts(cert: Any, key: Any) -> CredentialFacts:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import NameOID, ObjectIdentifier
 
+    from ksef_tui.domain.untrusted import visible
+
     def attr(oid: Any) -> str | None:
         values = cert.subject.get_attributes_for_oid(oid)
-        return str(values[0].value) if values else None
+        return visible(str(values[0].value)) if values else None
 
     serial_attr = attr(NameOID.SERIAL_NUMBER)
     org_id = attr(ObjectIdentifier("2.5.4.97"))
@@ -239,9 +258,9 @@ def _facts(cert: Any, key: Any) -> CredentialFacts:
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER
     matches = key.public_key().public_bytes(der, spki) == pub.public_bytes(der, spki)
-    return CredentialFacts(
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
+    return CredentialFacts(  # names as the certificate's maker wrote them: control characters made visible
+        subject=visible(cert.subject.rfc4514_string()),
+        issuer=visible(cert.issuer.rfc4514_string()),
         nip=nip,
         pesel=pesel,
         identifier=identifier,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ksef_tui.domain.secret import Secret
+from ksef_tui.i18n import pick
 from ksef_tui.ksef import authxml
 from ksef_tui.ksef.certificates import Credential, check_usable
 from ksef_tui.ksef.endpoints import Endpoint
@@ -407,9 +408,35 @@ class KsefGateway:
                                   operation="the token generation request", retry=Retry.RATE_LIMIT_ONLY)
         body = json_body(r, "the token generation request")
         try:
-            return GeneratedToken(str(body["referenceNumber"]), Secret(str(body["token"])))
+            generated = GeneratedToken(str(body["referenceNumber"]), Secret(str(body["token"])))
         except KeyError as exc:
             raise KsefProtocolError("KSeF did not return the new token.") from exc
+        await self._refuse_foreign_token(session, generated)
+        return generated
+
+    async def _refuse_foreign_token(self, session: AuthSession, generated: GeneratedToken) -> None:
+        """A token KSeF made in another context than the one this session was opened for (a signed file
+        that authenticated another company) is revoked at once, and the caller is told; never kept."""
+        from ksef_tui.domain.token import InvalidToken, parse_token
+
+        try:
+            made_for = parse_token(generated.token.reveal()).nip
+        except InvalidToken:
+            return
+        wanted = session.context.value if session.context.type in ("Nip", "nip") else None
+        if made_for is None or wanted is None or made_for == wanted:
+            return
+        try:
+            await self.revoke_token(session, generated.reference_number)
+            fate = pick("It was revoked at once; nothing was saved.", "Został natychmiast unieważniony; nic nie zapisano.")
+        except KsefError:
+            fate = pick(f"It could not be revoked: revoke the token {generated.reference_number} in KSeF now.",
+                        f"Nie udało się go unieważnić: unieważnij token {generated.reference_number} w KSeF od razu.")
+        raise KsefOperationFailed(pick(
+            f"KSeF made the new token for NIP {made_for}, not for {wanted}: the authorization was for another "
+            f"company. {fate}",
+            f"KSeF utworzył nowy token dla NIP {made_for}, a nie dla {wanted}: uwierzytelnienie dotyczyło innej "
+            f"firmy. {fate}"), code="wrong-context", reference_number=generated.reference_number)
 
     async def token_status(self, session: AuthSession, reference_number: str) -> TokenInfo:
         r = await self._http.call("GET", f"/tokens/{reference_number}", bearer=session.access_token,

@@ -3,6 +3,16 @@
 The file is parsed safely (no DTD, no entities, no network, size cap) and checked for a
 ``ds:Signature``, the expected challenge (and that it has not expired) and the expected
 context. The caller then sends the original bytes unchanged.
+
+Signature wrapping is refused before anything is sent: the AuthTokenRequest that is read (its
+challenge and context) must be exactly the document the signature covers as a whole, and the only
+one in the file. Enveloped: the request is the root, its ``ds:Signature`` a child of it, and exactly
+one reference (``URI=""`` or the root's Id, with the enveloped transform) covers it; every other
+reference points inside the signature. Enveloping: the signature is the root and exactly one
+reference covers the request inside its ``ds:Object``. A second AuthTokenRequest anywhere (e.g. a
+signed one for another company inside ``ds:Object``), a reference to an element of the document other
+than the whole, or an unsigned root is refused with the reason KSeF (and our simulator) give: 9105,
+"Dokument musi być podpisany w całości jako jeden AuthTokenRequest (element główny)."
 """
 
 from __future__ import annotations
@@ -65,14 +75,9 @@ def check_signed_file(
     if root.getroottree().docinfo.internalDTD is not None:  # belt and braces
         raise SignedFileError("The signed file contains a DTD; refused.", code="unsafe-xml")
 
-    request = _find_request(root)
+    request, signatures = _signed_request(root)
     ns = etree.QName(request).namespace
     q = lambda name: f"{{{ns}}}{name}"  # noqa: E731
-    signatures = len(root.findall(f".//{{{DSIG_NS}}}Signature")) + (
-        1 if etree.QName(root).namespace == DSIG_NS and etree.QName(root).localname == "Signature" else 0
-    )
-    if signatures == 0:
-        raise SignedFileError("The file has no XML signature (ds:Signature); sign it first.", code="unsigned")
 
     challenge = (request.findtext(q("Challenge")) or "").strip()
     ctx_el = request.find(q("ContextIdentifier"))
@@ -117,16 +122,88 @@ def check_signed_file(
     return SignedFileFacts(challenge, context, subject_type, VERSION_BY_NS[ns], signatures)
 
 
-def _find_request(root: object) -> object:
+#: the reason KSeF gives (code 9105) for a document not signed whole as one AuthTokenRequest
+WRAPPING_PL = "Dokument musi być podpisany w całości jako jeden AuthTokenRequest (element główny)."
+WRAPPING_EN = "The document must be signed as a whole, as one AuthTokenRequest (the root element)."
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+_WHOLE_DOCUMENT_TRANSFORMS = (ENVELOPED, "http://www.w3.org/TR/1999/REC-xpath-19991116",
+                              "http://www.w3.org/2002/06/xmldsig-filter2")
+
+
+def _wrapping(detail_en: str, detail_pl: str) -> SignedFileError:
+    from ksef_tui.i18n import pick
+
+    return SignedFileError(pick(f"{WRAPPING_EN} {detail_en}", f"{WRAPPING_PL} {detail_pl}"), code="wrapping")
+
+
+def _localname(el: object) -> str:
+    tag = getattr(el, "tag", None)
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _signed_request(root: object) -> tuple[object, int]:
+    """The one AuthTokenRequest of the file, checked to be what its one signature covers whole."""
     from lxml import etree
 
-    for ns in VERSION_BY_NS:
-        tag = f"{{{ns}}}AuthTokenRequest"
-        if root.tag == tag:  # type: ignore[attr-defined]
-            return root
-        found = root.find(f".//{tag}")  # type: ignore[attr-defined]
-        if found is not None:  # enveloping signature: the request inside ds:Object
-            return found
-    name = etree.QName(root).localname  # type: ignore[arg-type]
-    raise SignedFileError(f"The file is not a KSeF AuthTokenRequest (root element {name}).",
-                          code="not-auth-request")
+    requests = [el for el in root.iter() if _localname(el) == "AuthTokenRequest"]  # type: ignore[attr-defined]
+    if not requests:
+        raise SignedFileError(f"The file is not a KSeF AuthTokenRequest (root element {_localname(root)}).",
+                              code="not-auth-request")
+    if len(requests) > 1:
+        inner = next(r for r in requests if r is not root)
+        where = _localname(inner.getparent()) if inner.getparent() is not None else "-"  # type: ignore[attr-defined]
+        raise _wrapping(f"The file holds a second AuthTokenRequest (inside {where}).",
+                        f"Plik zawiera drugi element AuthTokenRequest (wewnątrz {where}).")
+    request = requests[0]
+    if etree.QName(request).namespace not in VERSION_BY_NS:
+        raise SignedFileError("The AuthTokenRequest is in an unknown namespace; it is not a KSeF request.",
+                              code="not-auth-request")
+    signatures = [el for el in root.iter(f"{{{DSIG_NS}}}Signature")]  # type: ignore[attr-defined]
+    if not signatures:
+        raise SignedFileError("The file has no XML signature (ds:Signature); sign it first.", code="unsigned")
+    if len(signatures) > 1:
+        raise SignedFileError("The file has more than one XML signature; KSeF accepts one.", code="signatures")
+    signature = signatures[0]
+    if request is root:
+        if signature.getparent() is not root:
+            raise _wrapping("The signature must be a child of the AuthTokenRequest.",
+                            "Element ds:Signature musi być dzieckiem AuthTokenRequest.")
+    elif signature is not root or signature not in request.iterancestors():  # type: ignore[attr-defined]
+        raise _wrapping("The AuthTokenRequest must be the root element (or inside the enveloping signature).",
+                        "AuthTokenRequest musi być elementem głównym (albo wewnątrz podpisu otaczającego).")
+    covering = 0
+    for ref in signature.iterfind(f"{{{DSIG_NS}}}SignedInfo/{{{DSIG_NS}}}Reference"):
+        uri = ref.get("URI")
+        if uri is None or not (uri == "" or uri.startswith("#")):
+            raise SignedFileError("The signature is detached (it points at another file); KSeF accepts only an "
+                                  "enveloped or enveloping signature.", code="detached")
+        if uri == "":
+            target = root
+        else:
+            found = [el for el in root.iter() if isinstance(el.tag, str)  # type: ignore[attr-defined]
+                     and uri[1:] in (el.get("Id"), el.get("ID"), el.get("id"))]
+            if len(found) != 1:
+                raise _wrapping(f"The reference {uri} points at {len(found)} elements.",
+                                f"Referencja {uri} wskazuje {len(found)} elementów.")
+            target = found[0]
+        if request is root:  # enveloped: the whole document is the root
+            covers = target is root
+        else:  # enveloping: the request itself or the ds:Object holding it (URI="" would be the signature)
+            covers = target is not root and (target is request or target in request.iterancestors())  # type: ignore[attr-defined]
+        if covers:
+            transforms = [t.get("Algorithm") for t in ref.iterfind(f"{{{DSIG_NS}}}Transforms/{{{DSIG_NS}}}Transform")]
+            if request is root and not any(t in _WHOLE_DOCUMENT_TRANSFORMS for t in transforms):
+                raise _wrapping("The reference to the document lacks the enveloped transform.",
+                                "Referencja do dokumentu bez transformacji enveloped.")
+            covering += 1
+            continue
+        if target is not signature and signature not in target.iterancestors():
+            raise _wrapping(f"The reference {uri} points at an element of the document, not the whole document.",
+                            f"Referencja {uri} wskazuje element dokumentu, a nie cały dokument.")
+    if covering == 0:
+        raise _wrapping('No reference (URI="") covers the whole document.',
+                        'Brak referencji (URI="") obejmującej cały dokument.')
+    if covering > 1:
+        raise _wrapping(f"The document is covered by {covering} references.",
+                        f"Dokument jest wskazany przez {covering} referencje.")
+    return request, len(signatures)

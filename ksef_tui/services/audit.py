@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,14 +284,9 @@ class AuditService:
                     should_cancel: Callable[[], bool] | None = None) -> int:
         """:meth:`export_csv` into a new file at ``path`` (0600): written beside it and renamed when
         whole, so a cancelled or failed export leaves no file behind."""
+        from ksef_tui.files import atomic_open
+
         require_admin(actor)
-        part = path.with_name(path.name + ".part")
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-                n = self.export_csv(actor, out, flt, progress=progress, should_cancel=should_cancel)
-            os.replace(part, path)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        return n
+        # the one safe writer (files.atomic_open): a full or unwritable folder is a sentence, not an OSError
+        with atomic_open(path, "w", newline="") as out:
+            return self.export_csv(actor, out, flt, progress=progress, should_cancel=should_cancel)

@@ -67,6 +67,9 @@ class KsefApp(SettledKeys):
     ]
 
     def __init__(self, ctx: AppContext, *, login: bool = False, accounts=None) -> None:
+        from ksef_tui.files import start_log
+
+        start_log()  # where an unexpected error's traceback goes (0600), never to the screen
         # the first mode: the login screen, or (no passwords in the database) the panel
         self.DEFAULT_MODE = "login" if login else type(self).DEFAULT_MODE
         super().__init__()
@@ -75,6 +78,27 @@ class KsefApp(SettledKeys):
         self._accounts = accounts
         if login:
             ctx.actor = NOBODY
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected error stops the panel. Textual's own crash screen prints the traceback with
+        every frame's local variables (a PKCS#12 password, a KSeF token being saved): here the traceback,
+        without locals, goes to the private log, and the screen shows one sentence naming the entry."""
+        from rich.text import Text
+
+        from ksef_tui.domain.untrusted import visible
+        from ksef_tui.files import log_fault, log_path
+
+        cause = getattr(error, "error", None) if type(error).__name__ == "WorkerFailed" else None
+        cause = cause if isinstance(cause, BaseException) else error
+        ref = log_fault(cause, "the panel stopped on an unexpected error")
+        self._return_code = 1
+        if self._exception is None:  # a test run (the pilot) raises it again when it ends
+            self._exception = error
+            self._exception_event.set()
+        self.bell()
+        self.panic(Text(visible(_(
+            "ksef-tui stopped on an unexpected error ({kind}). The details are in the log {path}, entry "
+            "{ref}.").format(kind=type(cause).__name__, path=log_path(), ref=ref))))
 
     def on_mount(self) -> None:
         self.apply_keymap()

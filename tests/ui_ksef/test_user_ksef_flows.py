@@ -90,6 +90,17 @@ async def choose_certificate_method(pilot) -> None:
     await pilot.pause()
 
 
+async def open_pkcs12_form(pilot, env: Environment) -> KsefCertForm:
+    """The row of ``env`` with its certificate form open in PKCS#12 mode."""
+    await settle(pilot)
+    await go_to_row(pilot, env)
+    await choose_certificate_method(pilot)
+    form = cert_form(pilot, env)
+    form.query_one("#cert-p12-mode", Checkbox).value = True
+    await pilot.pause()
+    return form
+
+
 # ------------------------------------------------------------------- the table
 
 
@@ -378,12 +389,7 @@ async def test_certificate_from_pkcs12_on_production(panel: Panel, sims: Sims, t
     p12_path = tmp_path / "anna.p12"
     p12_path.write_bytes(p12)
     async with host(panel).run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await go_to_row(pilot, Environment.PRODUCTION)
-        await choose_certificate_method(pilot)
-        form = cert_form(pilot, Environment.PRODUCTION)
-        form.query_one("#cert-p12-mode", Checkbox).value = True
-        await pilot.pause()
+        form = await open_pkcs12_form(pilot, Environment.PRODUCTION)
         form.query_one("#p12-file", Input).value = str(p12_path)
         await pilot.pause()
         assert form.facts is None and form.query_one("#cert-facts").has_class("-error")  # no password yet

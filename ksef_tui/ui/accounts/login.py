@@ -177,8 +177,12 @@ class LoginScreen(Screen[None]):
                 actor = accounts.login_with_code(login, *secrets, **where)
             else:
                 actor = accounts.login(login, *secrets, **where)
-        except ServiceError as exc:
+        except ServiceError as exc:  # wrong password, throttled, the database busy or damaged: a sentence
             self.post_message(self.Done(None, str(exc)))
+        except Exception as exc:  # never left at "Checking…": a sentence and a log entry
+            from ksef_tui.files import problem_text
+
+            self.post_message(self.Done(None, problem_text(exc, "logging in failed")))
         else:
             self.post_message(self.Done(actor))
 

@@ -20,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, Input, Static
 
+from ksef_tui.files import problem_text
 from ksef_tui.i18n import _
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.messages import IdsLoaded, LoadFailed, RowsLoaded
@@ -170,9 +171,8 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         try:
             count = source.count()
             first_page = None if keep_cursor else source.page(0, PAGE_SIZE)
-        except Exception as exc:
-            log.exception("filtering the list failed")
-            self.post_message(LoadFailed(str(exc)))
+        except Exception as exc:  # a sentence (never SQL or a driver's text); the traceback goes to the log
+            self.post_message(LoadFailed(problem_text(exc, "filtering the list failed")))
             return
         self.post_message(RowsLoaded(generation, source, count, first_page))
 
@@ -235,8 +235,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         try:
             ids = source.ids()
         except Exception as exc:
-            log.exception("reading ids failed")
-            self.post_message(LoadFailed(str(exc)))
+            self.post_message(LoadFailed(problem_text(exc, "reading ids failed")))
             return
         self.post_message(IdsLoaded(generation, purpose, ids))
 

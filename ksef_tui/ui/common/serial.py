@@ -19,6 +19,7 @@ from textual.widgets import Button
 from textual.worker import get_current_worker
 
 from ksef_tui.errors import OperationCancelled, ServiceError
+from ksef_tui.files import problem_text
 from ksef_tui.i18n import _
 from ksef_tui.ui.common.base import DialogScreen
 from ksef_tui.ui.common.dialogs import ConfirmDialog, MessageDialog, ProgressDialog
@@ -127,9 +128,8 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
             self.post_message(SerialFinished(flag, error=str(exc), cancelled=True))
         except ServiceError as exc:
             self.post_message(SerialFinished(flag, error=str(exc)))
-        except Exception as exc:
-            log.exception("serial operation failed")
-            self.post_message(SerialFinished(flag, error=str(exc) or type(exc).__name__))
+        except Exception as exc:  # a sentence and a log entry, never the exception's text
+            self.post_message(SerialFinished(flag, error=problem_text(exc, "serial operation failed")))
         else:
             self.post_message(SerialFinished(flag, result=result))
 

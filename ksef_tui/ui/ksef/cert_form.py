@@ -25,6 +25,7 @@ from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.domain.secret import Secret
 from ksef_tui.errors import ServiceError, ValidationFailed
+from ksef_tui.files import problem_text
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import CertificateFacts, CertificateFiles, CredentialView
 from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path
@@ -358,7 +359,7 @@ class KsefCertForm(Vertical):
             self.query_one("#cert-result", KsefProblem).show_note(_("Cancelled — nothing was saved."))
         elif event.state is WorkerState.ERROR:
             self.query_one("#cert-steps", KsefSteps).finish("failed")
-            self.query_one("#cert-result", KsefProblem).show_error(str(event.worker.error))
+            self.query_one("#cert-result", KsefProblem).show_error(problem_text(event.worker.error or RuntimeError()))
 
     def cancel(self) -> bool:
         if self.running is not None and self.running.is_running:

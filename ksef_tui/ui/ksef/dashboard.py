@@ -252,15 +252,21 @@ class KsefDashboardScreen(PanelScreen[None]):
             return
         self._export(self.opened)
 
-    @work(thread=True, exclusive=True, group="dashboard-export")
+    @work(thread=True, exclusive=True, group="dashboard-export", exit_on_error=False)
     def _export(self, row: BucketRow) -> None:
+        from ksef_tui.files import atomic_open, problem_text
+
         folder = downloads_dir(self.ctx.options)
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"ksef-{row.environment.value.lower()}-{row.bucket}-{self.now():%Y%m%d-%H%M}.csv"
-        with path.open("w", encoding="utf-8", newline="") as out:
-            n = self.service.export_csv(self.ctx.actor, row.environment, row.bucket, out, now=self.now(),
-                                        only=set(self.selection) or None)
-        self.app.call_from_thread(self.notify, _("{n} rows written to {path}").format(n=n, path=path))
+        try:  # whole (0600) or not at all; an unwritable or full folder is a message, never a crash
+            with atomic_open(path, "w", newline="") as out:
+                n = self.service.export_csv(self.ctx.actor, row.environment, row.bucket, out, now=self.now(),
+                                            only=set(self.selection) or None)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, problem_text(exc, "the dashboard export failed"),
+                                      title=_("Nothing was exported"), severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.notify, _("{n} rows written to {path}").format(n=n, path=path), markup=False)
 
 
 __all__ = ["REFRESH", "TEST", "KsefDashboardScreen"]

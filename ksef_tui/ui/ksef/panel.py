@@ -22,6 +22,7 @@ from ksef_tui.domain.auth import ApiVersion, AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.errors import ServiceError
+from ksef_tui.files import problem_text
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import CredentialView, describe
 from ksef_tui.ui.ksef.cert_form import KsefCertForm, KsefCertPair
@@ -311,7 +312,7 @@ class KsefCredentialPanel(Vertical):
             self.query_one("#test-result", KsefProblem).show_note(_("Cancelled."))
         elif event.state is WorkerState.ERROR:
             self.query_one("#test-steps", KsefSteps).finish("failed")
-            self.query_one("#test-result", KsefProblem).show_error(str(event.worker.error))
+            self.query_one("#test-result", KsefProblem).show_error(problem_text(event.worker.error or RuntimeError()))
 
     # ------------------------------------------------------------ workers
 

@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.errors import ServiceError, ValidationFailed
+from ksef_tui.files import problem_text
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import DEFAULT_PERMISSIONS, TOKEN_PERMISSIONS, CredentialView, PreparedFile
 from ksef_tui.ui.common.base import DialogScreen
@@ -526,7 +527,7 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
     def _failed(self, exc: Exception) -> None:
         self.running = None
         self.query_one("#pz-progress", KsefSteps).finish("failed")
-        message = str(exc)
+        message = problem_text(exc, "the Profil Zaufany step failed")
         if isinstance(exc, ValidationFailed):
             message = "; ".join(exc.errors.values())
         self.query_one("#pz-result", KsefProblem).show_error(
