@@ -189,6 +189,8 @@ class AuditLogScreen(PanelScreen[None]):
 
     def load(self) -> None:
         """Count and fetch the first page for the current filter in a worker (one at a time)."""
+        if not self.is_attached:
+            return  # closed meanwhile (a query that was running has come back)
         if self._in_flight:
             self._filter_again = True
             return

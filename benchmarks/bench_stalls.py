@@ -1,0 +1,294 @@
+"""The longest event-loop stall of the panel while real work runs, at 100,000 and 1,000,000 rows.
+
+    python -m benchmarks.bench_stalls                      # 100,000 and 1,000,000
+    python -m benchmarks.bench_stalls --sizes 100000 --runs 3
+
+For every size one database is built with that many companies and that many audit entries,
+plus 20 users with KSeF tokens and one with certificate files, and a loopback KSeF simulator
+plays DEMO. The real panel (KsefApp, headless, 120x40) then does, one after the other:
+
+- open: the Companies list with its rows;
+- end key: the last row of the list (a page fetched at OFFSET size-100);
+- select all: every row of the list selected;
+- audit filter: F7, then "ewa" typed into the user filter at the key-repeat rate, until the
+  filtered count is shown;
+- audit export: Ctrl+E, until the file is written (every entry);
+- save: a company opened, its notes changed and saved (Ctrl+S);
+- certificate files: on the user's KSeF screen, certificate and key files chosen, until their
+  facts are shown;
+- certificate authorization: "Perform certificate authorization" until the result is shown;
+- bulk test: the KSeF dashboard's "Test authorization" of 20 token rows, until the report.
+
+Opening a screen (composing its widgets) is not part of a step. Meanwhile a task on the event loop sleeps 5 ms at a time and records how late it wakes: the
+longest lateness in each step is that step's longest stall (the goal: under 50 ms). Each step
+runs ``--runs`` times (fresh processes); the table gives the median and min–max of the step's
+longest stall, and how long the step took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZE = (120, 40)
+TICK = 0.005
+GOAL_MS = 50.0
+STEPS = ("open", "end key", "select all", "audit filter", "audit export", "save", "certificate files",
+         "certificate authorization", "bulk test")
+
+
+# ------------------------------------------------------------------ data
+
+
+def build(url: str, n: int) -> None:
+    """Companies and audit entries (n each), token users for the bulk test, a certificate user."""
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    from ksef_tui.demo.seed import company_rows
+    from ksef_tui.store.engine import open_database
+    from ksef_tui.store.models import AuditEntry, Company
+
+    db = open_database(url)
+    rows = company_rows(n, seed=11, ksef_share=0.0)
+    with db.session() as s:
+        for i in range(0, n, 20_000):
+            s.execute(insert(Company), rows[i : i + 20_000])
+    at = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
+    who = ("ewa", "jan", "ola", "piotr")
+    with db.session() as s:
+        for i in range(0, n, 50_000):
+            s.execute(insert(AuditEntry), [
+                {"at": at + dt.timedelta(seconds=j), "actor_id": None, "actor_login": who[j % 4],
+                 "action": "company.update", "object_type": "company", "object_id": j % 1000 + 1,
+                 "object_label": f"Firma {j % 1000}", "before": '{"notes": null}', "after": '{"notes": "x"}'}
+                for j in range(i, min(n, i + 50_000))])
+    db.dispose()
+
+
+def seed_ksef(ctx, sim, folder: Path) -> dict:
+    """20 token users (bulk test) and one user with certificate files (the form), against ``sim``."""
+    from benchmarks.bench_bulk import seed_token_users
+    from ksef_tui.domain.environments import Environment
+    from ksef_tui.ksef.testcert import make_test_certificate
+
+    targets = seed_token_users(ctx, sim, 20, Environment.DEMO, seed=23)
+    nip = ctx.companies.get(ctx.actor, targets[0].company_id).nip
+    cert, key = make_test_certificate(nip=nip, kind="seal", key="ec")
+    (folder / "cert.pem").write_bytes(cert)
+    (folder / "key.pem").write_bytes(key.reveal())
+    return {"cert_user": targets[0].user_id, "cert_company": targets[0].company_id}
+
+
+# ------------------------------------------------------------------ measuring
+
+
+class Stalls:
+    """Sleeps ``TICK`` at a time on the event loop; the lateness of each wake-up is a stall."""
+
+    def __init__(self) -> None:
+        self.step = ""
+        self.worst: dict[str, float] = {}
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(TICK)
+            late = loop.time() - t - TICK
+            if self.step:
+                self.worst[self.step] = max(self.worst.get(self.step, 0.0), late)
+
+
+async def until(pilot, condition, what: str, timeout: float = float(os.environ.get("BENCH_TIMEOUT", 600))) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"never happened: {what}")
+        await asyncio.sleep(0.01)
+    await pilot.pause()
+
+
+async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
+    from textual.widgets import Input
+
+    from ksef_tui.domain.environments import Environment
+    from ksef_tui.services.actor import Actor
+    from ksef_tui.services.context import AppContext
+    from ksef_tui.store.engine import open_database
+    from ksef_tui.ui.app import KsefApp
+    from ksef_tui.ui.audit.audit_log import AuditLogScreen
+    from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
+    from ksef_tui.ui.ksef.bulk_run import TEST, BulkRunScreen
+    from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
+
+    ctx = AppContext(open_database(url, migrate=False), Actor.local_admin("bench"))
+    ctx.credentials.connections.set_endpoint(ctx.actor, Environment.DEMO, sim_url)
+    n = ctx.companies.count(ctx.actor)
+    stalls = Stalls()
+    took: dict[str, float] = {}
+    app = KsefApp(ctx)
+
+    class Step:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __enter__(self) -> None:
+            if os.environ.get("BENCH_DEBUG"):
+                print(f"step: {self.name}", file=sys.stderr, flush=True)
+            stalls.step = self.name
+            self.t = time.perf_counter()
+
+        def __exit__(self, *exc) -> None:
+            took[self.name] = time.perf_counter() - self.t
+            stalls.step = ""
+
+    async with app.run_test(size=SIZE) as pilot:
+        stalls.start()
+        screen = app.screen
+        with Step("open"):
+            await until(pilot, lambda: screen.table.row_count == n and screen.table.cursor_row is not None, "rows")
+        with Step("end key"):
+            await pilot.press("end")
+            await until(pilot, lambda: screen.table.cursor_row is not None and screen.table.cursor == n - 1, "last")
+        with Step("select all"):
+            await pilot.press("a")
+            await until(pilot, lambda: len(screen.selection) == n and not screen._busy, "all selected")
+        screen.action_clear_selection()
+        from ksef_tui.services.audit import AuditFilter
+
+        await app.push_screen(audit := AuditLogScreen(export_dir=Path(folder)))  # opening: not measured here
+        total = ctx.audit.count(ctx.actor)
+        expected = ctx.audit.count(ctx.actor, flt=AuditFilter(user="ewa"))
+        await until(pilot, lambda: audit.table.row_count == total and not audit.filter_pending, "the log")
+        audit.query_one("#audit-user", Input).focus()
+        await pilot.pause()
+        with Step("audit filter"):
+            for ch in "ewa":
+                await pilot.press(ch)
+                await asyncio.sleep(1 / 30)  # a held key repeats about 30 times a second
+            await until(pilot, lambda: audit.table.row_count == expected and not audit.filter_pending,
+                        "the filtered log")
+        with Step("audit export"):
+            audit.table.focus()
+            await pilot.press("ctrl+e")
+            await until(pilot, lambda: "Exported" in str(audit.query_one("#audit-status").render()), "the export")
+        audit.dismiss(None)
+        await pilot.pause()
+        await app.push_screen(detail := CompanyDetailScreen(1))
+        await until(pilot, lambda: detail.detail is not None, "the company")
+        notes = detail.query_one("#in-notes", Input)
+        notes.value = "bench"
+        await pilot.pause()
+        version = detail.detail.version
+        with Step("save"):
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: detail.detail.version > version, "saved")
+        detail.dismiss(None)
+        await pilot.pause()
+        from textual.widgets import Select
+
+        from ksef_tui.domain.auth import AuthMethod
+
+        await app.push_screen(user := UserKsefScreen(ctx, seed["cert_user"]))
+        await until(pilot, lambda: user.panel_widget() is not None and user.panel_widget().is_mounted, "form")
+        panel = user.panel_widget()
+        panel.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
+        await pilot.pause()
+        form = panel.query_one("#cert-demo")
+        with Step("certificate files"):
+            form.query_one("#cert-file", Input).value = str(Path(folder) / "cert.pem")
+            form.query_one("#key-file", Input).value = str(Path(folder) / "key.pem")
+            await until(pilot, lambda: form.facts is not None, "the certificate's facts")
+        with Step("certificate authorization"):
+            form.authorize()
+            await until(pilot, lambda: form.running is None and "saved" in str(
+                form.query_one("#cert-result").render()).lower(), "the authorization")
+        user.dismiss(None)
+        await pilot.pause()
+        from ksef_tui.services.ksef.bulk import configured_targets
+
+        targets = configured_targets(ctx.credentials, ctx.actor, Environment.DEMO)
+        with Step("bulk test"):
+            await app.push_screen(bulk := BulkRunScreen(TEST, targets))
+            await until(pilot, lambda: bulk.report is not None and not bulk.running, "the bulk report")
+    return {"stall": stalls.worst, "took": took, "rows": n}
+
+
+def child(args: argparse.Namespace) -> None:
+    result = asyncio.run(run(args.url, args.folder, json.loads(args.seed), args.sim))
+    print(json.dumps(result))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="100000,1000000")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    for hidden in ("--url", "--folder", "--seed", "--sim"):
+        p.add_argument(hidden, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        child(args)
+        return
+    from ksef_tui.services.actor import Actor
+    from ksef_tui.services.context import AppContext
+    from ksef_tui.simulator import SimulatorConfig, create_app
+    from ksef_tui.simulator.server import start_in_thread
+    from ksef_tui.store.engine import open_database
+
+    print(f"Longest event-loop stall per step (median, min–max of {args.runs} runs; goal < {GOAL_MS:g} ms); "
+          f"headless {SIZE[0]}x{SIZE[1]}, SQLite")
+    env = dict(os.environ, KSEF_TUI_MASTER_KEY=os.environ.get("KSEF_TUI_MASTER_KEY", "A" * 43))
+    os.environ.setdefault("KSEF_TUI_MASTER_KEY", env["KSEF_TUI_MASTER_KEY"])
+    worst_all = 0.0
+    for n in [int(s) for s in args.sizes.split(",")]:
+        with tempfile.TemporaryDirectory(prefix="ksef-stalls-") as tmp:
+            folder = Path(tmp)
+            server = start_in_thread(create_app(SimulatorConfig(mode="test", status_delay_s=0.0,
+                                                                token_activation_delay_s=0.0)))
+            try:
+                url = f"sqlite:///{folder / 'bench.sqlite3'}"
+                build(url, n)
+                ctx = AppContext(open_database(url), Actor.local_admin("bench"))
+                seed = seed_ksef(ctx, server.sim, folder)
+                ctx.db.dispose()
+                results = []
+                for _ in range(args.runs):
+                    r = subprocess.run([sys.executable, "-m", "benchmarks.bench_stalls", "--child", "--url", url,
+                                        "--folder", str(folder), "--seed", json.dumps(seed), "--sim",
+                                        server.base_url], capture_output=True, text=True, env=env, timeout=1800,
+                                       stdin=subprocess.DEVNULL)
+                    if r.returncode != 0:
+                        raise SystemExit(f"run failed: {r.stderr.strip().splitlines()[-5:]}")
+                    results.append(json.loads(r.stdout.strip().splitlines()[-1]))
+            finally:
+                server.stop()
+        print(f"\n{n:,} companies and audit entries")
+        print(f"{'step':<28} {'longest stall':>24} {'step took (median)':>20}")
+        for step in STEPS:
+            ms = [r["stall"].get(step, 0.0) * 1000 for r in results]
+            took = statistics.median(r["took"][step] for r in results)
+            worst_all = max(worst_all, max(ms))
+            flag = "" if max(ms) < GOAL_MS else "  OVER"
+            print(f"{step:<28} {statistics.median(ms):8.1f} ms ({min(ms):5.1f}–{max(ms):5.1f}) {took:17.2f} s{flag}",
+                  flush=True)
+    print(f"\nlongest stall of all: {worst_all:.1f} ms ({'under' if worst_all < GOAL_MS else 'OVER'} the "
+          f"{GOAL_MS:g} ms goal)")
+
+
+if __name__ == "__main__":
+    main()
