@@ -31,6 +31,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -138,7 +139,7 @@ class DemoKsef:
 
 
 def start_simulators(status_delay_s: float = 0.4, *, token_activation_delay_s: float = 0.5,
-                     enrollment_delay_s: float = 0.5) -> dict[Environment, object]:
+                     enrollment_delay_s: float = 0.5) -> dict[Environment, Any]:
     from ksef_tui.simulator import SimulatorConfig, create_app
     from ksef_tui.simulator.server import start_in_thread
 

@@ -50,7 +50,8 @@ class Secret(Generic[T]):
         if isinstance(other, Secret):
             import hmac
 
-            a, b = self.reveal(), other.reveal()
+            a: str | bytes = self.reveal()
+            b: str | bytes = other.reveal()
             if isinstance(a, str):
                 a = a.encode()
             if isinstance(b, str):

@@ -187,21 +187,22 @@ class KsefHttp:
         status: int | None = None
         try:
             async with self._slots:
-                permit = None
-                if self.limiter is not None:
-                    permit = await self.limiter.acquire(request.limit_group, self._limit_key(request))
+                limiter, permit = self.limiter, None
+                if limiter is not None:
+                    permit = await limiter.acquire(request.limit_group, self._limit_key(request))
                 try:
                     response = await client.request(request.method, request.url, content=request.body or None,
                                                     headers=request.headers, params=request.params)
                 finally:
-                    if permit is not None:
-                        self.limiter.done(permit)
+                    if limiter is not None and permit is not None:
+                        limiter.done(permit)
             status = response.status_code
             return response
         finally:
             self._observe(request, status)
 
     def _limit_key(self, request: _Request) -> str:
+        assert self.limiter is not None
         return self.limiter.key_for(request.bearer.reveal() if request.bearer is not None else None)
 
     def _throttled(self, request: _Request, retry_after: float | None) -> None:

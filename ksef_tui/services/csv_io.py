@@ -188,7 +188,7 @@ def _conflict_insert(db: Database, table: Any, key: str) -> Any:
     if db.dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # the same API on both
     return insert(table).on_conflict_do_nothing(index_elements=[key])
 
 
@@ -309,7 +309,7 @@ class CsvService:
                 if not batch:
                     return
                 wanted = sorted({n for _l, _v, nips, _ok in batch for n in nips})
-                nip_ids = dict(s.execute(select(Company.nip, Company.id).where(Company.nip.in_(wanted))).all()) if wanted else {}
+                nip_ids: dict[str, int] = dict(s.execute(select(Company.nip, Company.id).where(Company.nip.in_(wanted))).all()) if wanted else {}
                 logins = [v["login"] for _l, v, _n, _ok in batch if v["login"]]
                 existing = set(s.scalars(select(User.login).where(User.login.in_(logins)))) if logins else set()
                 good = []

@@ -380,6 +380,7 @@ def _staged_copy(path: Path, workdir: Path) -> tuple[Database, str]:
         finally:
             stage.dispose()
     staged = open_database(f"sqlite:///{scratch}")  # upgrades an older backup to the newest schema
+    assert schema is not None  # a backup always names its schema (checked when it was opened)
     return staged, schema
 
 

@@ -71,7 +71,7 @@ class KsefApp(SettledKeys):
 
         start_log()  # where an unexpected error's traceback goes (0600), never to the screen
         # the first mode: the login screen, or (no passwords in the database) the panel
-        self.DEFAULT_MODE = "login" if login else type(self).DEFAULT_MODE
+        self.DEFAULT_MODE = "login" if login else type(self).DEFAULT_MODE  # type: ignore[misc]  # per app: login or panel
         super().__init__()
         self.ctx = ctx
         self.login_required = login

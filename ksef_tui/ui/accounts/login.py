@@ -150,7 +150,8 @@ class LoginScreen(Screen[None]):
             if self._value("login-new") != self._value("login-repeat"):
                 self.say(_("The two new passwords differ."))
                 return
-            args = (login, Secret(self._value("login-code")), Secret(self._value("login-new")))
+            args: tuple[str, *tuple[Secret[str], ...]] = (login, Secret(self._value("login-code")),
+                                                          Secret(self._value("login-new")))
         else:
             args = (login, Secret(self._value("login-password")))
         for id in ("login-password", "login-code", "login-new", "login-repeat"):

@@ -93,7 +93,7 @@ class ExportFinished(Message):
 
 class AuditLogScreen(PanelScreen[None]):
     SECTION = "audit"
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (NARROW, "-wide")]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (NARROW, "-wide")]  # type: ignore[misc]  # Textual reads it per class
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", _("Back"), id="audit.back"),
@@ -281,11 +281,14 @@ class AuditLogScreen(PanelScreen[None]):
     @work(thread=True, exclusive=True, group="audit-export", exit_on_error=False)
     def _export(self, path: Path, flt: AuditFilter, cancel: threading.Event) -> None:
         worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(SerialProgress(done, total))
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            n = self.ctx.audit.export_file(
-                self.ctx.actor, path, flt, progress=lambda done, total: self.post_message(SerialProgress(done, total)),
-                should_cancel=lambda: cancel.is_set() or worker.is_cancelled)
+            n = self.ctx.audit.export_file(self.ctx.actor, path, flt, progress=progress,
+                                           should_cancel=lambda: cancel.is_set() or worker.is_cancelled)
         except OperationCancelled:
             self.post_message(ExportFinished(path, cancelled=True))
         except (OSError, ServiceError) as exc:

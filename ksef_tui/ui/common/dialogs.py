@@ -171,7 +171,7 @@ class SerialResultDialog(DialogScreen[None]):
     def compose(self) -> ComposeResult:
         title = self.title_text or (_("KSeF enabled") if self.enabled else _("KSeF disabled"))
         already = self.already or (_("Already enabled") if self.enabled else _("Already disabled"))
-        rows = (
+        rows: tuple[tuple[str, int, str], ...] = (
             (_("Changed"), len(self.result.changed), "-changed"),
             (already, len(self.result.unchanged), "-unchanged"),
             (_("Skipped (no longer exist)"), len(self.result.missing), "-missing"),

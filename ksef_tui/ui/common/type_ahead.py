@@ -12,6 +12,8 @@ the screen (and the one focused now) has nothing left to do.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import events
 from textual.app import App
 from textual.message_pump import MessagePump
@@ -47,7 +49,7 @@ class SettledKeys(App[None]):
     # ------------------------------------------------------------------ settling
 
     @staticmethod
-    def _chain(node: MessagePump) -> list[MessagePump]:
+    def _chain(node: Any) -> list[MessagePump]:  # a widget or the screen (MessagePump has no parent)
         """``node`` and its ancestors up to its screen."""
         chain = [node]
         while not isinstance(node, Screen) and node.parent is not None and not isinstance(node.parent, App):

@@ -243,7 +243,7 @@ class KsefCredentialPanel(Vertical):
         if event.value == ApiVersion.V1.value:
             rule.show_error(api_v1_refusal(), _("KSeF works only with API 2.0 since 1 Feb 2026."))
             with self.prevent(Select.Changed):
-                event.select.value = ApiVersion.V2.value
+                event.select.value = ApiVersion.V2.value  # type: ignore[assignment]  # Select[str] here
             return
         v = self.view
         if v.configured and v.api_version is ApiVersion.V1 and v.method is not None:

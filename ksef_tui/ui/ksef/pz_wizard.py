@@ -524,7 +524,7 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
         self.show_step(4)
         self.query_one("#pz-close", Button).focus()
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: BaseException) -> None:
         self.running = None
         self.query_one("#pz-progress", KsefSteps).finish("failed")
         message = problem_text(exc, "the Profil Zaufany step failed")

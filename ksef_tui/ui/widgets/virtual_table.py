@@ -20,7 +20,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -163,25 +163,25 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
     class CursorMoved(Message):
         """The cursor is on another row (``row`` is None when the table is empty)."""
 
-        def __init__(self, table: VirtualTable[RowT], index: int, row: RowT | None) -> None:
+        def __init__(self, table: VirtualTable[Any], index: int, row: Any) -> None:
             super().__init__()
             self.table = table
             self.index = index
             self.row = row
 
         @property
-        def control(self) -> VirtualTable[RowT]:
+        def control(self) -> VirtualTable[Any]:
             return self.table
 
     class SelectionChanged(Message):
         """The selection set was changed by the table (space, shift+arrows, click)."""
 
-        def __init__(self, table: VirtualTable[RowT]) -> None:
+        def __init__(self, table: VirtualTable[Any]) -> None:
             super().__init__()
             self.table = table
 
         @property
-        def control(self) -> VirtualTable[RowT]:
+        def control(self) -> VirtualTable[Any]:
             return self.table
 
     @dataclass
@@ -195,13 +195,13 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
     class RowActivated(Message):
         """``enter`` (or a double click) on a row."""
 
-        def __init__(self, table: VirtualTable[RowT], row: RowT) -> None:
+        def __init__(self, table: VirtualTable[Any], row: Any) -> None:
             super().__init__()
             self.table = table
             self.row = row
 
         @property
-        def control(self) -> VirtualTable[RowT]:
+        def control(self) -> VirtualTable[Any]:
             return self.table
 
     def __init__(
@@ -396,7 +396,7 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (not self.selectable and action in ("toggle", "extend_up", "extend_down"))
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # the row's check mark (space), not DOMNode's attribute toggle
         """Select or unselect the row under the cursor, then move down."""
         self._end_range()
         row = self.cursor_row
