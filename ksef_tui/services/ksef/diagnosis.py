@@ -15,8 +15,10 @@ answer: nothing is recorded then ("never half a result").
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -94,6 +96,7 @@ class _Subject:
     office_nip: str | None = None
     office_name: str | None = None
     scopes: tuple[str, ...] = ()  # the permissions the fix is about (empty: InvoiceRead and InvoiceWrite)
+    office_usable: bool = False  # the office has a credential of its own in this environment
 
 
 class _Checklist:
@@ -138,10 +141,10 @@ class DiagnosisService:
             from ksef_tui.ksef.errors import KsefInputError
 
             try:
-                self.credentials.connections.endpoint(env, base_url)
+                await asyncio.to_thread(self.credentials.connections.endpoint, env, base_url)
             except KsefInputError as exc:
                 raise ValidationFailed({"base_url": str(exc)}) from None
-        async with self.credentials.connections.gateway(env, base_url) as gw:
+        async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:
             return await self.check(actor, gw, user_id, company_id, env, offer=True)
 
     async def check(self, actor: Actor, gw: KsefGateway, user_id: int, company_id: int, env: Environment, *,
@@ -155,11 +158,12 @@ class DiagnosisService:
         from ksef_tui.ksef.errors import KsefError
 
         require_admin(actor)
-        subject = self._load(user_id, company_id, env)
+        # the database, the vault and the certificate's parsing run in threads: the caller's loop stays free
+        subject = await asyncio.to_thread(self._load, user_id, company_id, env)
         steps = _Checklist(env)
-        local = self._local(subject, steps)
+        local = await asyncio.to_thread(self._local, subject, steps)
         if local is not None:
-            return self._finish(actor, subject, steps, local, record=record)
+            return await asyncio.to_thread(self._finish, actor, subject, steps, local, record=record)
         session: AuthSession | None = None
         signal: Signal | None = None
         try:
@@ -256,8 +260,6 @@ class DiagnosisService:
         return None
 
     async def _authorize(self, gw: KsefGateway, sub: _Subject, flow_attempts: int) -> AuthSession:
-        import asyncio
-
         from ksef_tui.ksef.errors import needs_new_flow
         from ksef_tui.ksef.models import Context
 
@@ -300,7 +302,7 @@ class DiagnosisService:
         scopes = tuple(sorted({line.scope for line in lines if line.state == ACTIVE}))
         diag = self._diagnosis(sub, steps, "ok", fix_text("ok", **self._words(sub)), permissions=scopes)
         if record:
-            self._record(actor, sub, diag, lines, outcome)
+            await asyncio.to_thread(self._record, actor, sub, diag, lines, outcome)
         return diag
 
     # ---- KSeF said no (or could not answer) ---------------------------------------------------
@@ -320,7 +322,7 @@ class DiagnosisService:
                 when = human_retry(signal.retry_after)
             diag = self._diagnosis(sub, steps, cause, fix_text(cause, when=when, **words), final=False)
             return diag
-        self._more(sub)
+        await asyncio.to_thread(self._more, sub)
         for earlier in ("environment", "credential", "blocked", "permission"):
             if earlier == step:
                 break
@@ -349,7 +351,7 @@ class DiagnosisService:
         if record and auth_final:
             outcome = AuthOutcome(False, sub.env, sub.method or "", _said(signal), code=signal.code)
             holds_nothing = cause in ("no-permission", "chain-broken", "wrong-identity-type")
-            self._record(actor, sub, diag, [] if holds_nothing else None, outcome)
+            await asyncio.to_thread(self._record, actor, sub, diag, [] if holds_nothing else None, outcome)
         return diag
 
     async def _no_permission(self, gw: KsefGateway, sub: _Subject, steps: _Checklist, office: OfficeGrants | None,
@@ -357,11 +359,12 @@ class DiagnosisService:
         """415 after a certificate login: read the chain and the identities; the cause, the fix, actions."""
         office_nip = sub.office_nip
         model = sub.model
+        sub.office_usable = await asyncio.to_thread(self.office.configured, sub.env)
         if office is None or (office.client not in (None, sub.nip)):
             office = await self.permissions.read_office(gw, sub.env, client_nip=sub.nip,
                                                         identifiers=sub.identifiers or ([sub.identity] if sub.identity else []))
             if office is not None and office.error is None:
-                self.permissions.store_office(sub.env, office, user_ids=[sub.user_id])
+                await asyncio.to_thread(partial(self.permissions.store_office, sub.env, office, user_ids=[sub.user_id]))
         as_office = sub.identity is not None and office_nip is not None and sub.identity.same(_ident("Nip", office_nip))
         used = sub.identity
         if office is None or office.error is not None:
@@ -435,7 +438,7 @@ class DiagnosisService:
         return "no-permission", "client-grant-person", (), self._letter(sub, person=True)
 
     def _offer_indirect(self, sub: _Subject, grants: list[PermissionGrant], offer: bool) -> tuple[Action, ...]:
-        if not offer or sub.identity is None or self.office.opened(sub.env) is None:
+        if not offer or sub.identity is None or not sub.office_usable:
             return ()
         scopes = tuple(sorted({g.scope for g in grants})) or ("InvoiceRead", "InvoiceWrite")
         label = _("Grant {name} indirect {scopes} for {company}").format(

@@ -14,6 +14,7 @@ while credentials of the old one exist is refused (remove them first): nothing i
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -248,6 +249,16 @@ class OfficeService:
         row.last_auth_at = row.last_auth_ok = row.last_auth_error = None
         row.updated_at = now
 
+    def configured(self, env: Environment) -> bool:
+        """Whether the office has a usable credential in ``env`` (without opening it)."""
+        with self.db.session() as s:
+            return self.opened_row_exists(s, env, self._identity(s)[0])
+
+    def method(self, env: Environment) -> str | None:
+        with self.db.session() as s:
+            row = s.get(OfficeCredential, env.value)
+            return row.method if row is not None else None
+
     @staticmethod
     def opened_row_exists(s: Any, env: Environment, nip: str | None) -> bool:
         """Whether the office has a usable credential in ``env`` (inside a caller's session)."""
@@ -268,12 +279,15 @@ class OfficeService:
                                                                                     row.cert_fingerprint)
             return nip, row.method, material, ident
 
-    async def authorize(self, gw: KsefGateway, env: Environment, context_nip: str | None = None) -> AuthSession:
+    async def authorize(self, gw: KsefGateway, env: Environment, context_nip: str | None = None, *,
+                        opened: Any = None) -> AuthSession:
         """An authorization with the office's credential in the office's context (or, for a certificate,
-        in ``context_nip``); a :class:`ServiceError` when none is configured; KSeF's errors pass through."""
+        in ``context_nip``); a :class:`ServiceError` when none is configured; KSeF's errors pass through.
+        ``opened``: what :meth:`opened` gave, when the caller has it already."""
         from ksef_tui.ksef.models import Context
 
-        opened = self.opened(env)
+        if opened is None:
+            opened = await asyncio.to_thread(self.opened, env)  # the vault and the key: not on the caller's loop
         if opened is None:
             raise ServiceError(_("The office has no KSeF credential for {env}.").format(env=env.value))
         nip, method, material, _ident = opened
@@ -290,18 +304,16 @@ class OfficeService:
         from ksef_tui.ksef.errors import KsefError
         from ksef_tui.services.ksef.access import failure
 
-        method = ""
+        method = await asyncio.to_thread(self.method, env) or ""
         try:
-            async with self.credentials.connections.gateway(env, base_url) as gw:
-                opened = self.opened(env)
-                method = opened[1] if opened else ""
+            async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:
                 session = await self.authorize(gw, env)
         except KsefError as exc:
             outcome = failure(env, method, exc)
         else:
             outcome = AuthOutcome(True, env, method, _("The office authorized in KSeF {env}.").format(env=env.value),
                                   reference_number=session.reference_number, valid_until=session.refresh_valid_until)
-        self._record(actor, env, outcome)
+        await asyncio.to_thread(self._record, actor, env, outcome)
         return outcome
 
     def _record(self, actor: Actor, env: Environment, outcome: AuthOutcome) -> None:

@@ -85,7 +85,7 @@ class PermissionCheck:
             if env not in self._offices:
                 grants = await self.permissions.read_office(self.gateway(env), env)
                 if grants is not None and grants.error is None:
-                    self.permissions.store_office(env, grants)
+                    await asyncio.to_thread(self.permissions.store_office, env, grants)
                 self._offices[env] = grants
             return self._offices[env]
 

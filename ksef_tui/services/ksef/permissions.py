@@ -19,9 +19,11 @@ are followed to their final status, audited, and the picture is updated from wha
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -243,13 +245,13 @@ class PermissionService:
         None when the office has no credential there. KSeF's refusal is kept in ``error``."""
         from ksef_tui.ksef.errors import KsefError
 
-        opened = self.office.opened(env)
+        opened = await asyncio.to_thread(self.office.opened, env)
         if opened is None:
             return None
         nip, _method, _material, identity = opened
         grants = OfficeGrants(nip, identity, client=client_nip)
         try:
-            session = await self.office.authorize(gw, env)
+            session = await self.office.authorize(gw, env, opened=opened)
             from ksef_tui.ksef.permissions import Identifier
 
             perms = gw.permissions
@@ -330,18 +332,14 @@ class PermissionService:
         Returns what could not be read (None: read)."""
         from ksef_tui.ksef.errors import KsefError
 
-        opened = self.office.opened(env)
+        opened = await asyncio.to_thread(self.office.opened, env)
         if opened is None:
             return _("The office has no KSeF credential for {env}.").format(env=env.value)
         if opened[1] == AuthMethod.TOKEN.value:
             return _("The office's credential is a token of the office's own context; it cannot read the client's grants.")
-        with self.db.session() as s:
-            company = s.get(Company, company_id)
-            if company is None:
-                raise NotFound(_("The company no longer exists."))
-            nip = company.nip
+        nip = await asyncio.to_thread(self._company_nip, company_id)
         try:
-            session = await self.office.authorize(gw, env, nip)
+            session = await self.office.authorize(gw, env, nip, opened=opened)
             grants = await gw.permissions.persons(session)
         except KsefError as exc:
             from ksef_tui.ksef.diagnostics import classify
@@ -349,6 +347,19 @@ class PermissionService:
             signal = classify(exc)
             return _("The office cannot read the client's grants ({code}: {text}).").format(
                 code=signal.code or signal.cause, text=signal.text)
+        await asyncio.to_thread(self._store_client, env, company_id, grants, opened[0], known)
+        return None
+
+    def _company_nip(self, company_id: int) -> str:
+        with self.db.session() as s:
+            company = s.get(Company, company_id)
+            if company is None:
+                raise NotFound(_("The company no longer exists."))
+            return company.nip
+
+    def _store_client(self, env: Environment, company_id: int, grants: Sequence[PermissionGrant], office_nip: str,
+                      known: dict[tuple[str, str], int] | None) -> None:
+        """Replace the client's view of a company with ``grants`` (as read now)."""
         now = self.clock()
         with self.db.session() as s:
             idents = self._identifiers(s, env)
@@ -362,7 +373,7 @@ class PermissionService:
                     continue
                 who = g.authorized
                 uid = owner_of.get((who.type, (who.value or "").upper()))
-                office = who.type == "Nip" and who.value == opened[0]
+                office = who.type == "Nip" and who.value == office_nip
                 new.append(dict(company_id=company_id, environment=env.value, user_id=None if office else uid,
                                 holder="office" if office else "user" if uid else "other",
                                 identifier_type=who.type, identifier_value=who.value, scope=g.scope,
@@ -415,30 +426,29 @@ class PermissionService:
         require_admin(actor)
         from ksef_tui.services.ksef.diagnosis import DiagnosisService
 
-        with self.db.session() as s:
-            company = s.get(Company, company_id)
-            if company is None:
-                raise NotFound(_("The company no longer exists."))
-            nip = company.nip
-            users = [uid for (uid,) in s.execute(select(KsefCredential.user_id).where(
-                KsefCredential.company_id == company_id, KsefCredential.environment == env.value))]
+        def configured() -> tuple[str, list[int]]:
+            with self.db.session() as s:
+                return self._company_nip(company_id), [uid for (uid,) in s.execute(select(KsefCredential.user_id).where(
+                    KsefCredential.company_id == company_id, KsefCredential.environment == env.value))]
+
+        nip, users = await asyncio.to_thread(configured)
         notes: list[str] = []
         diagnosis = DiagnosisService(self)
-        async with self.credentials.connections.gateway(env, base_url) as gw:
+        async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:
             office = await self.read_office(gw, env, client_nip=nip)
             if office is None:
                 notes.append(_("The office has no KSeF credential for {env}: its view was not read.").format(env=env.value))
             elif office.error is not None:
                 notes.append(_("The office's view could not be read: {reason}").format(reason=office.error))
             else:
-                self.store_office(env, office)
+                await asyncio.to_thread(self.store_office, env, office)
             note = await self.read_client(gw, env, company_id)
             if note:
                 notes.append(note)
             for uid in users:
                 await diagnosis.check(actor, gw, uid, company_id, env, office=office)
-        self.mark_picture_read(company_id, env, notes)
-        return self.picture(actor, company_id, env)
+        await asyncio.to_thread(self.mark_picture_read, company_id, env, notes)
+        return await asyncio.to_thread(self.picture, actor, company_id, env)
 
     # ---- granting and withdrawing ------------------------------------------------------------
 
@@ -452,18 +462,21 @@ class PermissionService:
 
         ident = parse_identifier(identifier)
         scopes = self._delegable(scopes)
-        with self.db.session() as s:
-            user = s.get(User, user_id)
-            if user is None:
-                raise NotFound(_("The user no longer exists."))
-            client = s.get(Company, company_id) if company_id is not None else None
-            if company_id is not None and client is None:
-                raise NotFound(_("The company no longer exists."))
-            name, login = user.full_name, user.login
-            client_nip = client.nip if client else None
+
+        def read() -> tuple[str, str, str | None, str | None]:
+            with self.db.session() as s:
+                user = s.get(User, user_id)
+                if user is None:
+                    raise NotFound(_("The user no longer exists."))
+                client = s.get(Company, company_id) if company_id is not None else None
+                if company_id is not None and client is None:
+                    raise NotFound(_("The company no longer exists."))
+                return user.full_name, user.login, client.nip if client else None, client.name if client else None
+
+        name, login, client_nip, client_name = await asyncio.to_thread(read)
         label = f"{login} · {ident} · " + (format_nip(client_nip) if client_nip else _("all clients"))
         description = _("Office employee {name}: invoices of {client}").format(
-            name=name, client=client.name if client else _("all clients"))
+            name=name, client=client_name or _("all clients"))
 
         async def act(gw: KsefGateway, session: AuthSession) -> str:
             return await gw.permissions.grant_indirect(session, ident, scopes, description[:256],
@@ -486,11 +499,14 @@ class PermissionService:
         scopes = [p for p in dict.fromkeys(scopes) if p]
         if not scopes or any(p not in PERSON_PERMISSIONS for p in scopes):
             raise ValidationFailed({"scopes": _("Choose the permissions to grant.")})
-        with self.db.session() as s:
-            user, company = s.get(User, user_id), s.get(Company, company_id)
-            if user is None or company is None:
-                raise NotFound(_("The user or the company no longer exists."))
-            name, login, nip, cname = user.full_name, user.login, company.nip, company.name
+        def read() -> tuple[str, str, str, str]:
+            with self.db.session() as s:
+                user, company = s.get(User, user_id), s.get(Company, company_id)
+                if user is None or company is None:
+                    raise NotFound(_("The user or the company no longer exists."))
+                return user.full_name, user.login, company.nip, company.name
+
+        name, login, nip, cname = await asyncio.to_thread(read)
         description = _("Granted by the office for {name}").format(name=name)
 
         async def act(gw: KsefGateway, session: AuthSession) -> str:
@@ -510,23 +526,26 @@ class PermissionService:
         """Withdraw a grant of the picture: an indirect grant from the office's context, a direct one in
         the client's context (the office's credential needs CredentialsManage there)."""
         require_admin(actor)
-        with self.db.session() as s:
-            row = s.scalars(select(KsefPermission).where(
-                KsefPermission.company_id == company_id, KsefPermission.environment == env.value,
-                KsefPermission.permission_id == permission_id)).first()
-            company = s.get(Company, company_id)
-            if row is None or company is None:
-                raise NotFound(_("This permission is no longer in the picture; read it from KSeF again."))
-            if row.source in (OWNER, TOKEN):
-                raise ServiceError(_("An owner's permissions and a token's cannot be withdrawn here."))
-            if row.source == ENTITY:
-                raise ServiceError(_("Only the client can withdraw its grant to the office."))
-            indirect = row.source == INDIRECT
-            facts = {"permission_id": permission_id, "scope": row.scope, "source": row.source,
-                     "identifier": f"{row.identifier_type} {row.identifier_value}", "company": company.name,
-                     "target": row.target}
-            nip, uid = company.nip, row.user_id
-            ident_type, ident_value = row.identifier_type, row.identifier_value
+
+        def read() -> tuple[bool, dict[str, Any], str, int | None, str | None, str | None]:
+            with self.db.session() as s:
+                row = s.scalars(select(KsefPermission).where(
+                    KsefPermission.company_id == company_id, KsefPermission.environment == env.value,
+                    KsefPermission.permission_id == permission_id)).first()
+                company = s.get(Company, company_id)
+                if row is None or company is None:
+                    raise NotFound(_("This permission is no longer in the picture; read it from KSeF again."))
+                if row.source in (OWNER, TOKEN):
+                    raise ServiceError(_("An owner's permissions and a token's cannot be withdrawn here."))
+                if row.source == ENTITY:
+                    raise ServiceError(_("Only the client can withdraw its grant to the office."))
+                facts = {"permission_id": permission_id, "scope": row.scope, "source": row.source,
+                         "identifier": f"{row.identifier_type} {row.identifier_value}", "company": company.name,
+                         "target": row.target}
+                return (row.source == INDIRECT, facts, company.nip, row.user_id, row.identifier_type,
+                        row.identifier_value)
+
+        indirect, facts, nip, uid, ident_type, ident_value = await asyncio.to_thread(read)
 
         async def act(gw: KsefGateway, session: AuthSession) -> str:
             return await gw.permissions.revoke(session, permission_id)
@@ -538,9 +557,13 @@ class PermissionService:
                 from ksef_tui.ksef.permissions import Identifier
 
                 ident = Identifier(ident_type, ident_value) if ident_type and ident_value else None
-                with self.db.session() as s:
-                    s.execute(delete(KsefPermission).where(KsefPermission.permission_id == permission_id,
-                                                           KsefPermission.environment == env.value))
+
+                def forget() -> None:
+                    with self.db.session() as s:
+                        s.execute(delete(KsefPermission).where(KsefPermission.permission_id == permission_id,
+                                                               KsefPermission.environment == env.value))
+
+                await asyncio.to_thread(forget)
                 await self._refresh_office(env, base_url, nip, [ident] if ident else [], [uid] if uid else [])
             else:
                 await self._refresh_client(env, base_url, company_id)
@@ -560,13 +583,14 @@ class PermissionService:
         final status, and audit what KSeF decided."""
         from ksef_tui.ksef.errors import KsefError, KsefOperationFailed
 
-        if self.office.opened(env) is None:
+        opened = await asyncio.to_thread(self.office.opened, env)
+        if opened is None:
             raise ServiceError(_("The office has no KSeF credential for {env}; set it in the office's KSeF identity.").format(
                 env=env.value))
         ref: str | None = None
         try:
-            async with self.credentials.connections.gateway(env, base_url) as gw:
-                session = await self.office.authorize(gw, env, context_nip)
+            async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:
+                session = await self.office.authorize(gw, env, context_nip, opened=opened)
                 ref = await act(gw, session)
                 await gw.permissions.wait_operation(session, ref)
         except KsefOperationFailed as exc:
@@ -579,26 +603,30 @@ class PermissionService:
             outcome = GrantOutcome(False, str(exc), ref, err.code, err.hint)
         else:
             outcome = GrantOutcome(True, _("KSeF carried out the operation."), ref)
-        with self.db.session() as s:
-            audit.record(s, [audit.audit_values(actor, action if outcome.ok else action + "_failed", "permission",
-                                                None, label, None,
-                                                {**facts, "environment": env.value, "reference": outcome.reference_number,
-                                                 "status": "done" if outcome.ok else outcome.code},
-                                                at=self.clock())])
+
+        def record() -> None:
+            with self.db.session() as s:
+                audit.record(s, [audit.audit_values(
+                    actor, action if outcome.ok else action + "_failed", "permission", None, label, None,
+                    {**facts, "environment": env.value, "reference": outcome.reference_number,
+                     "status": "done" if outcome.ok else outcome.code}, at=self.clock())])
+
+        await asyncio.to_thread(record)
         return outcome
 
     async def _refresh_office(self, env: Environment, base_url: str | None, client_nip: str | None,
                               identifiers: Sequence[Identifier], user_ids: Sequence[int]) -> None:
-        async with self.credentials.connections.gateway(env, base_url) as gw:
+        async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:
             grants = await self.read_office(gw, env, client_nip=client_nip, identifiers=None if client_nip is None
                                             else identifiers)
         if grants is not None:
             known = {(i.type, i.value or ""): uid for i, uid in zip(identifiers, user_ids, strict=False)}
-            self.store_office(env, grants, user_ids=None if client_nip is None else user_ids, known=known)
+            await asyncio.to_thread(partial(self.store_office, env, grants,
+                                            user_ids=None if client_nip is None else user_ids, known=known))
 
     async def _refresh_client(self, env: Environment, base_url: str | None, company_id: int,
                               known: dict[tuple[str, str], int] | None = None) -> None:
-        async with self.credentials.connections.gateway(env, base_url) as gw:
+        async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:
             await self.read_client(gw, env, company_id, known=known)
 
     # ---- what only the client can do -------------------------------------------------------
