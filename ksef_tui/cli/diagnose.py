@@ -18,6 +18,7 @@ from typing import Any
 
 from ksef_tui.cli.common import open_ctx, parse_environment, parse_nip, user_and_company
 from ksef_tui.cli.errors import EXIT_FAIL, EXIT_OK, quiet
+from ksef_tui.cli.output import say
 
 _MARK = {"ok": "ok  ", "fail": "FAIL", "unknown": "?   ", "skipped": "-   "}
 
@@ -37,20 +38,6 @@ def add_diagnose(ksef_subparsers: Any) -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print one JSON object (cause, steps, hint)")
     d.set_defaults(handler=cmd_diagnose)
     return d
-
-
-def _plain(text: object) -> str:
-    """Untrusted text (KSeF's words, names) with control characters made visible."""
-    out = []
-    for ch in str(text or ""):
-        code = ord(ch)
-        if (code < 0x20 and ch != "\n") or code == 0x7F:
-            out.append(chr(0x2400 + code) if code < 0x20 else "\u2421")
-        elif 0x80 <= code < 0xA0 or 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069:
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
@@ -81,5 +68,5 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         lines += ["  " + line for line in diag.request.splitlines()]
     if not diag.final:
         lines.append("KSeF gave no final answer: nothing was recorded.")
-    sys.stdout.write(_plain("\n".join(lines)) + "\n")
+    say("\n".join(lines))
     return EXIT_OK if diag.ok else EXIT_FAIL

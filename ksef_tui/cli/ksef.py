@@ -13,6 +13,7 @@ from typing import Any
 from ksef_tui.cli.check import add_check
 from ksef_tui.cli.diagnose import add_diagnose
 from ksef_tui.cli.errors import EXIT_OK, PROG, quiet
+from ksef_tui.cli.office import add_office
 from ksef_tui.cli.output import say
 
 
@@ -84,6 +85,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     gen.set_defaults(handler=cmd_token_generate)
     add_check(ks)
     add_diagnose(ks)
+    add_office(ks)
     return k
 
 

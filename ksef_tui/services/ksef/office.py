@@ -304,6 +304,13 @@ class OfficeService:
         from ksef_tui.ksef.errors import KsefError
         from ksef_tui.services.ksef.access import failure
 
+        if base_url:
+            from ksef_tui.ksef.errors import KsefInputError
+
+            try:
+                await asyncio.to_thread(self.credentials.connections.endpoint, env, base_url)
+            except KsefInputError as exc:
+                raise ValidationFailed({"base_url": str(exc)}) from None
         method = await asyncio.to_thread(self.method, env) or ""
         try:
             async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:

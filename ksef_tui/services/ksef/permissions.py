@@ -649,21 +649,17 @@ class PermissionService:
 
 
     def save_request(self, actor: Actor, text: str, folder: Path, company_id: int, env: Environment) -> Path:
-        """Write a request to the client into ``folder`` (to print or send): a new file, mode 0600."""
+        """Write a request to the client into ``folder`` (to print or send): a new file, mode 0600,
+        written whole or not at all (:mod:`ksef_tui.files`)."""
         require_admin(actor)
-        from ksef_tui.ksef.errors import KsefInputError
-        from ksef_tui.services.ksef.tools import write_private_file
+        from ksef_tui.files import private_folder, write_atomic
 
         with self.db.session() as s:
             company = s.get(Company, company_id)
             nip = company.nip if company else "firma"
         stamp = self.clock().strftime("%Y%m%d-%H%M%S")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            return write_private_file(folder / f"wniosek-ksef-{nip}-{env.value.lower()}-{stamp}.txt",
-                                      text.encode("utf-8"))
-        except (OSError, KsefInputError) as exc:
-            raise ServiceError(_("The request could not be saved: {reason}").format(reason=exc)) from None
+        where = private_folder(folder, tighten=False)
+        return write_atomic(where / f"wniosek-ksef-{nip}-{env.value.lower()}-{stamp}.txt", text, exclusive=True)
 
 
 def scope_text(scope: str) -> str:

@@ -21,6 +21,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from ksef_tui.domain.environments import Environment
+from ksef_tui.domain.untrusted import visible
 from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.diagnosis_texts import cause_text
@@ -224,7 +225,7 @@ class CompanyKsefPane(Vertical):
 
     def _note(self, text: str, error: bool) -> None:
         note = self.query_one("#ck-note", Static)
-        note.update(Text(text, style="red" if error else ""))
+        note.update(Text(visible(text, multiline=True), style="red" if error else ""))  # KSeF's words: plain
 
     # ------------------------------------------------------------------ keys
 

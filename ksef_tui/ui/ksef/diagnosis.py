@@ -19,6 +19,7 @@ from textual.widgets import Footer, Static
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
+from ksef_tui.domain.untrusted import visible
 from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.diagnosis_texts import cause_text
@@ -79,7 +80,7 @@ class DiagnosisScreen(PanelScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield self.nav_bar()
-        yield Static(Text(_("Why can't they log in? {who} · {env}").format(who=self.label, env=self.env.value)),
+        yield Static(Text(visible(_("Why can't they log in? {who} · {env}").format(who=self.label, env=self.env.value))),
                      id="diagnosis-title", classes="placeholder-title")
         yield Static("", id="diagnosis-cause")
         yield VirtualTable[StepRow](
@@ -119,13 +120,13 @@ class DiagnosisScreen(PanelScreen[None]):
 
     def _failed(self, message: str) -> None:
         self.running = False
-        self.query_one("#diagnosis-cause", Static).update(Text(message, style="bold red"))
+        self.query_one("#diagnosis-cause", Static).update(Text(visible(message), style="bold red"))
 
     def show(self, diag: Diagnosis) -> None:
         self.running = False
         self.diagnosis = diag
-        self.query_one("#diagnosis-title", Static).update(Text(_("Why can't they log in? {who} · {env}").format(
-            who=f"{diag.login} · {diag.company_name} (NIP {format_nip(diag.nip)})", env=diag.environment.value)))
+        self.query_one("#diagnosis-title", Static).update(Text(visible(_("Why can't they log in? {who} · {env}").format(
+            who=f"{diag.login} · {diag.company_name} (NIP {format_nip(diag.nip)})", env=diag.environment.value))))
         cause = Text()
         cause.append(_("Cause: "), style="bold")
         cause.append(diag.cause, style="bold green" if diag.ok else "bold red")
@@ -137,9 +138,9 @@ class DiagnosisScreen(PanelScreen[None]):
             _Steps([StepRow(i, s) for i, s in enumerate(diag.steps)]))
         hint = Text()
         hint.append(_("Fix: "), style="bold")
-        hint.append(diag.hint)
+        hint.append(visible(diag.hint))
         for action in diag.actions:
-            hint.append("\n" + _("g: {action} (the office may do it)").format(action=action.label), style="bold")
+            hint.append("\n" + visible(_("g: {action} (the office may do it)").format(action=action.label)), style="bold")
         if diag.request:
             hint.append("\n" + _("q: the request to send the client (only the client can grant this)"),
                         style="italic")
@@ -148,7 +149,7 @@ class DiagnosisScreen(PanelScreen[None]):
         evidence = Text()
         for step in failing:
             evidence.append(f"{step.title}: ", style="bold")
-            evidence.append(step.evidence + "\n")
+            evidence.append(visible(step.evidence) + "\n")  # KSeF's words: plain text, controls made visible
         self.query_one("#diagnosis-evidence", Static).update(evidence)
 
     # ------------------------------------------------------------------ keys

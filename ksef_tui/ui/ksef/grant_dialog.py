@@ -22,6 +22,7 @@ from textual.widgets import Button, Checkbox, Input, Label, OptionList, RadioBut
 from textual.widgets.option_list import Option
 
 from ksef_tui.domain.environments import Environment
+from ksef_tui.domain.untrusted import visible
 from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.permission_views import GrantOutcome
@@ -64,7 +65,7 @@ class GrantDialog(DialogScreen[GrantRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="grant") as box:
             box.border_title = _("Grant KSeF permissions")
-            yield Static(Text(f"{self.person} · {self.company} · {self.env.value}"), classes="dialog-text",
+            yield Static(Text(visible(f"{self.person} · {self.company} · {self.env.value}")), classes="dialog-text",
                          id="grant-who")
             yield Label(_("KSeF identifier (PESEL, NIP or certificate fingerprint)"))
             yield Input(self.identifier, id="grant-identifier", compact=True)
@@ -142,8 +143,8 @@ class ChoiceDialog(DialogScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="choice") as box:
             box.border_title = self.title_text
-            yield Static(Text(self.question), classes="dialog-text")
-            yield OptionList(*[Option(Text(label), id=key) for key, label in self.choices], id="choice-list")
+            yield Static(Text(visible(self.question)), classes="dialog-text")
+            yield OptionList(*[Option(Text(visible(label)), id=key) for key, label in self.choices], id="choice-list")
 
     def on_mount(self) -> None:
         options = self.query_one("#choice-list", OptionList)
@@ -178,9 +179,9 @@ class RequestDialog(DialogScreen[None]):
         with Vertical(classes="dialog", id="request") as box:
             box.border_title = _("Request to send the client")
             if self.why:
-                yield Static(Text(self.why), classes="dialog-text", id="request-why")
+                yield Static(Text(visible(self.why)), classes="dialog-text", id="request-why")
             with VerticalScroll(id="request-body"):
-                yield Static(Text(self.text), id="request-text")
+                yield Static(Text(visible(self.text, multiline=True)), id="request-text")
             yield Static(_("c: copy · s: save to a file to print or attach · Esc: close"), classes="dialog-hint")
 
     def action_copy(self) -> None:
