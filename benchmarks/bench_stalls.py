@@ -229,6 +229,14 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
 
 
 def child(args: argparse.Namespace) -> None:
+    if os.environ.get("BENCH_GC") == "freeze":  # experiment: the app's start-up objects out of every GC pass
+        import gc
+
+        gc.freeze()
+    if os.environ.get("BENCH_GC") == "off":
+        import gc
+
+        gc.disable()
     result = asyncio.run(run(args.url, args.folder, json.loads(args.seed), args.sim))
     print(json.dumps(result))
 
