@@ -198,10 +198,16 @@ class CompanyDetailScreen(PanelScreen[None]):
             self.show_message(_("Correct the marked fields."), error=True)
             self._focus_first_error()
             return
+        self._save(self.detail.version, self.form_input())
+
+    @work(exclusive=True, group="company-save", exit_on_error=False)
+    async def _save(self, version: int, data: CompanyInput) -> None:
+        """The UPDATE, its audit entry and the commit in a thread (a commit may checkpoint the WAL)."""
+        import asyncio
+
         try:
-            saved = self.ctx.companies.update(
-                self.ctx.actor, self.company_id, self.detail.version, self.form_input()
-            )
+            saved = await asyncio.to_thread(self.ctx.companies.update, self.ctx.actor, self.company_id, version,
+                                            data)
         except ValidationFailed as exc:
             self.errors = exc.errors
             self._show_errors()
