@@ -29,8 +29,8 @@ def every_log_file() -> list[Path]:
 
 
 async def test_a_crash_with_a_password_and_a_token_in_scope_shows_neither(panel, tmp_path, monkeypatch, capsys):
-    from ksef_tui.ksef import certificates
     from ksef_tui.ksef.testcert import make_test_certificate
+    from ksef_tui.ui.ksef.cert_form import KsefCertForm
 
     cert_pem, key_pem = make_test_certificate(nip=NIP, key="ec")
     p12 = pkcs12.serialize_key_and_certificates(
@@ -38,22 +38,23 @@ async def test_a_crash_with_a_password_and_a_token_in_scope_shows_neither(panel,
         None, serialization.BestAvailableEncryption(PASSWORD.encode()))
     (tmp_path / "anna.p12").write_bytes(p12)
 
-    real_inspect = certificates.inspect_credential
+    real_paths = KsefCertForm._paths
 
-    def exploding_inspect(**material):
-        if not material.get("password"):
-            return real_inspect(**material)
-        password_in_clear = material["password"].reveal()  # noqa: F841  (a local Textual would print)
+    def exploding_paths(form):  # a fault in the panel itself, with a password and a token in its frame
+        password_in_clear = form.query_one("#cert-password", Input).value
         token_being_saved = TOKEN  # noqa: F841
-        raise RuntimeError("an unexpected fault")
+        if password_in_clear:
+            raise RuntimeError("an unexpected fault")
+        return real_paths(form)
 
-    monkeypatch.setattr(certificates, "inspect_credential", exploding_inspect)
+    monkeypatch.setattr(KsefCertForm, "_paths", exploding_paths)
     app = host(panel)
     with pytest.raises(RuntimeError, match="an unexpected fault"):
         async with app.run_test(size=(120, 40)) as pilot:
             form = await open_pkcs12_form(pilot, Environment.PRODUCTION)
-            form.query_one("#cert-password", Input).value = PASSWORD
-            form.query_one("#p12-file", Input).value = str(tmp_path / "anna.p12")  # inspected at once: the fault
+            form.query_one("#p12-file", Input).value = str(tmp_path / "anna.p12")
+            await pilot.pause()
+            form.query_one("#cert-password", Input).value = PASSWORD  # the form looks again: the fault
             for _ in range(3):
                 await pilot.pause()
     assert app.return_code == 1
@@ -69,5 +70,5 @@ async def test_a_crash_with_a_password_and_a_token_in_scope_shows_neither(panel,
     assert str(log).encode() in shown.replace(b"\n", b"")  # the message names the log ...
     ref = shown.split(b"entry ")[1][:8]
     text = log.read_bytes()
-    assert b"[" + ref + b"]" in text and b"Traceback" in text and b"exploding_inspect" in text  # ... and the entry
+    assert b"[" + ref + b"]" in text and b"Traceback" in text and b"exploding_paths" in text  # ... and the entry
     assert os.stat(log).st_mode & 0o077 == 0

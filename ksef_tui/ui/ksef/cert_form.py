@@ -264,6 +264,8 @@ class KsefCertForm(Vertical):
 
         try:
             shown = await asyncio.to_thread(self._look, pkcs12, paths, typed)
+        except Exception as exc:  # never a silent stop: a sentence naming the log entry
+            shown = (problem_text(exc, "reading the certificate files failed"), True)
         finally:
             self.facts_pending = False
         if isinstance(shown, CertificateFacts):
