@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Integer, MetaData, Table, and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
-from ksef_tui.domain.nip import InvalidNip, normalize_nip
+from ksef_tui.domain.nip import InvalidNip, format_nip, normalize_nip
 from ksef_tui.domain.regon import InvalidRegon, normalize_regon
 from ksef_tui.domain.text import contains_pattern, search_key, sort_key
+from ksef_tui.domain.untrusted import visible
 from ksef_tui.errors import ConflictError, NotFound, OperationCancelled, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.fields import control_problem, key
-from ksef_tui.services.results import SerialResult
+from ksef_tui.services.results import SerialPreview, SerialResult, preview_flag
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, utcnow
 
@@ -377,6 +378,16 @@ class CompanyService:
             missing=sorted(set(wanted) - present),
             skipped=sorted(skipped),
         )
+
+    def serial_preview(self, actor: Actor, ids: Iterable[int], enabled: bool,
+                       hidden: Iterable[int] = ()) -> SerialPreview:
+        """What :meth:`serial_set_ksef` would do now: how many change, are already so or are gone;
+        ``hidden`` (selected, not in the list as filtered) counted and the first few named."""
+        require_admin(actor)
+        return preview_flag(
+            self.db, ids, hidden, enabled, Company.id, Company.ksef_enabled,
+            lambda part: select(Company.name, Company.nip).where(Company.id.in_(part)).order_by(Company.sort_key, Company.id),
+            lambda name, nip: f"{visible(name)} (NIP {format_nip(nip)})")
 
     @staticmethod
     def _apply_chunk(s, actor: Actor, action: str, enabled: bool, to_change, now) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,3 +21,46 @@ class SerialResult:
     @property
     def total(self) -> int:
         return len(self.changed) + len(self.unchanged) + len(self.missing) + len(self.skipped)
+
+
+#: how many hidden rows a preview names (the rest are counted)
+PREVIEW_NAMES = 5
+#: ids per query of a preview
+PREVIEW_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class SerialPreview:
+    """What a serial operation over ``total`` ids will do, told before it runs: the confirmation
+    lists it, and the result says the same afterwards."""
+
+    total: int
+    to_change: int  # not yet in the requested state
+    already: int  # already in it: nothing to do
+    missing: int  # no longer exist
+    hidden: int = 0  # selected but not in the list as filtered now
+    hidden_names: tuple[str, ...] = ()  # the first few hidden rows, named
+
+    @property
+    def visible(self) -> int:
+        return self.total - self.hidden
+
+
+def preview_flag(db: Any, ids: Iterable[int], hidden: Iterable[int], flag: bool, id_col: Any, flag_col: Any,
+                 names: Callable[[list[int]], Any], label: Callable[..., str]) -> SerialPreview:
+    """A :class:`SerialPreview` for setting the boolean ``flag_col`` to ``flag`` on the rows ``ids`` of
+    ``id_col``'s table; ``names(hidden_ids)`` selects the label columns of hidden rows, in list order,
+    and ``label(*columns)`` words one."""
+    from sqlalchemy import func, select
+
+    wanted = sorted(set(int(i) for i in ids))
+    hidden_ids = sorted(set(int(i) for i in hidden).intersection(wanted))
+    already = present = 0
+    with db.engine.connect() as conn:
+        for start in range(0, len(wanted), PREVIEW_CHUNK):
+            part = wanted[start:start + PREVIEW_CHUNK]
+            for state, n in conn.execute(select(flag_col, func.count()).where(id_col.in_(part)).group_by(flag_col)):
+                present += n
+                already += n if bool(state) == flag else 0
+        shown = tuple(label(*row) for row in conn.execute(names(hidden_ids[:PREVIEW_CHUNK]).limit(PREVIEW_NAMES)))
+    return SerialPreview(len(wanted), present - already, already, len(wanted) - present, len(hidden_ids), shown)

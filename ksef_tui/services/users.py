@@ -11,12 +11,13 @@ from sqlalchemy import and_, delete, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ksef_tui.domain.text import contains_pattern, search_key, sort_key
+from ksef_tui.domain.untrusted import visible
 from ksef_tui.errors import ConflictError, NotFound, OperationCancelled, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import ROLES, Actor, require_admin
 from ksef_tui.services.fields import control_problem, key
-from ksef_tui.services.results import SerialResult
+from ksef_tui.services.results import SerialPreview, SerialResult, preview_flag
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, Membership, User, utcnow
 
@@ -298,6 +299,15 @@ class UserService:
                     actor, "user.ksef_allow" if allowed else "user.ksef_block", "user", user_id, u.login,
                     {"may_configure_ksef": not allowed}, {"may_configure_ksef": allowed}, at=now)])
         return self.get(actor, user_id)
+
+    def serial_preview(self, actor: Actor, ids: Iterable[int], allowed: bool,
+                       hidden: Iterable[int] = ()) -> SerialPreview:
+        """What :meth:`serial_set_may_configure` would do now (see ``CompanyService.serial_preview``)."""
+        require_admin(actor)
+        return preview_flag(
+            self.db, ids, hidden, allowed, User.id, User.may_configure_ksef,
+            lambda part: select(User.login, User.full_name).where(User.id.in_(part)).order_by(User.sort_key, User.id),
+            lambda login, full_name: f"{visible(login)} ({visible(full_name)})")
 
     def serial_set_may_configure(
         self,

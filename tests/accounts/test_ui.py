@@ -93,7 +93,7 @@ async def test_five_wrong_passwords_show_lockout(office: Office, fake_time):
 
 
 async def test_administrator_logs_in_to_the_panel_and_unblocks_three(office: Office, fake_time):
-    from ksef_tui.ui.common.dialogs import ConfirmDialog
+    from ksef_tui.ui.common.dialogs import PlanDialog
     from ksef_tui.ui.users.users import UserSerialMenu, UserSerialResultDialog
 
     ctx = office.ctx
@@ -112,7 +112,7 @@ async def test_administrator_logs_in_to_the_panel_and_unblocks_three(office: Off
         await pilot.press("o")
         assert isinstance(app.screen, UserSerialMenu)
         await pilot.press("enter")  # "Allow" is first
-        assert isinstance(app.screen, ConfirmDialog)
+        await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the confirmation")
         assert "Allow 3 users" in app.screen.question
         await pilot.press("enter")
         await settle(pilot)

@@ -22,7 +22,7 @@ from ksef_tui.store.models import AuditEntry, KsefCredential
 from ksef_tui.ui.app import KsefApp
 from ksef_tui.ui.ksef.bulk_run import ENROLL, REVOKE, TEST, BulkRunScreen
 from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
-from ksef_tui.ui.common.dialogs import ConfirmDialog
+from ksef_tui.ui.common.dialogs import PlanDialog
 
 from .conftest import (
     PESEL,
@@ -57,7 +57,20 @@ async def _dashboard(pilot) -> KsefDashboardScreen:
     return pilot.app.screen
 
 
+async def confirm_plan(pilot) -> PlanDialog | None:
+    """The question before an enrollment, a revocation or a test of several rows (issue 14): says what
+    will happen and what is skipped; Cancel has the focus where it cannot be undone. Answer yes."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, (PlanDialog, BulkRunScreen)), "the question")
+    dialog = pilot.app.screen
+    if not isinstance(dialog, PlanDialog):
+        return None
+    dialog.query_one("#all").focus()
+    await pilot.press("enter")
+    return dialog
+
+
 async def _bulk_screen(pilot, operation: str) -> BulkRunScreen:
+    await confirm_plan(pilot)
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, BulkRunScreen)
                    and pilot.app.screen.operation == operation, f"the {operation} screen")
     return pilot.app.screen
@@ -95,11 +108,11 @@ async def _revoke_moved(pilot, n: int) -> BulkRunScreen:
     await open_bucket(pilot, dash.TOKEN_TO_REVOKE)
     await pilot.press("a")
     await pilot.press("r")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the revocation question")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, PlanDialog), "the revocation question")
     dialog = pilot.app.screen
-    assert f"KSeF tokens of {n} selected rows" in dialog.question
-    assert dialog.yes_label == f"Revoke {n} tokens" and dialog.title_text == "Revoke KSeF tokens"
-    await pilot.press("y")
+    assert (f"KSeF tokens of {n} chosen rows" if n > 1 else "KSeF token of 1 chosen row") in dialog.question
+    assert dialog.yes_label == (f"Revoke {n} tokens" if n > 1 else "Revoke 1 token")
+    assert dialog.title_text == "Revoke KSeF tokens" and dialog.focused.id == "cancel"
     run = await _bulk_screen(pilot, REVOKE)
     await _finished(pilot, run)
     return run

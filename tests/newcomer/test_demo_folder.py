@@ -169,6 +169,7 @@ async def test_profil_zaufany_from_the_client_view_is_signed_in_the_demo(demo: A
 
 
 async def test_dashboard_enrollment_files_are_signed_in_the_demo(demo: AppContext):
+    from ksef_tui.ui.common.dialogs import PlanDialog
     from ksef_tui.ui.ksef.bulk_run import BulkRunScreen
 
     app = KsefApp(demo)
@@ -183,10 +184,8 @@ async def test_dashboard_enrollment_files_are_signed_in_the_demo(demo: AppContex
         await pilot.press("enter")  # its rows; the cursor on the first
         await settle(pilot)
         await pilot.press("e")
-        await wait_until(pilot, lambda: isinstance(app.screen, BulkRunScreen) or bool(
-            app.screen.query("ConfirmDialog")), "the enrollment")
-        if not isinstance(app.screen, BulkRunScreen):
-            await pilot.press("tab", "enter")  # confirmation: the enrolling button
+        await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the question")
+        await press_button(pilot, "#all")  # "Enroll 1 certificate" (Cancel has the focus)
         await wait_until(pilot, lambda: isinstance(app.screen, BulkRunScreen), "the enrollment screen")
         screen = app.screen
         assert screen.folder.is_relative_to(Path(demo.options["downloads_dir"]))

@@ -9,7 +9,7 @@ from ksef_tui.ui.app import KsefApp
 from ksef_tui.ui.commands.panel import PanelCommands
 from ksef_tui.ui.companies.companies import CompaniesScreen
 from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
-from ksef_tui.ui.common.dialogs import ConfirmDialog, SerialMenu
+from ksef_tui.ui.common.dialogs import PlanDialog, SerialMenu
 from ksef_tui.ui.common.help import HelpScreen
 from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
 from ksef_tui.ui.common.list_screen import ListScreen
@@ -121,7 +121,7 @@ def test_every_binding_has_an_id_and_no_unsafe_keys() -> None:
 
     classes = [KsefApp, VirtualTable, ListScreen, CompaniesScreen, UsersScreen, CompanyDetailScreen,
                UserDetailScreen, HelpScreen, dialogs.ConfirmDialog, dialogs.MessageDialog,
-               dialogs.SerialMenu, dialogs.ProgressDialog, dialogs.SerialResultDialog]
+               dialogs.SerialMenu, dialogs.ProgressDialog, dialogs.SerialResultDialog, dialogs.PlanDialog]
     for cls in classes:
         for binding in cls.BINDINGS:
             assert isinstance(binding, Binding), cls
@@ -141,8 +141,7 @@ async def test_command_palette_provider_offers_our_commands(app: KsefApp) -> Non
         # the command runs the same flow as the key: straight to the confirmation
         await pilot.press("space")
         app.serial_ksef(True)
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmDialog)
+        await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the confirmation")
         await pilot.press("escape")
         await pilot.pause()
         app.action_goto("users")

@@ -13,7 +13,7 @@ from ksef_tui.services.companies import CompanyFilter, CompanyInput, CompanyServ
 from ksef_tui.ui.app import KsefApp
 from ksef_tui.ui.companies.companies import CompaniesScreen
 from ksef_tui.ui.common.dialogs import (
-    ConfirmDialog,
+    PlanDialog,
     MessageDialog,
     ProgressDialog,
     SerialMenu,
@@ -66,8 +66,9 @@ async def test_select_three_and_enable_ksef_by_serial_operation(app: KsefApp, se
         await pilot.press("o")
         assert isinstance(app.screen, SerialMenu)
         await pilot.press("enter")  # "Enable KSeF" is first
-        assert isinstance(app.screen, ConfirmDialog)
+        await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the confirmation")
         assert "Enable KSeF for 3 companies?" in app.screen.question
+        assert app.screen.lines == ["3 will have KSeF switched on"]  # what will happen, nothing skipped
         await pilot.press("enter")  # the focused "Enable" button
         await settle(pilot)
         assert isinstance(app.screen, SerialResultDialog)
@@ -84,14 +85,13 @@ async def test_serial_operations_disabled_without_selection(app: KsefApp) -> Non
     async with app.run_test(size=(120, 40)) as pilot:
         screen = companies(app)
         assert screen.query_one("#serial", Button).disabled
-        assert screen.check_action("serial_menu", ()) is None  # dimmed in the footer
         await pilot.press("o")
         await pilot.press("f6")
         await pilot.pause()
-        assert app.screen is screen
+        assert app.screen is screen  # nothing opens; it says what to do instead (issue 14)
+        assert [str(n.message) for n in app._notifications][-1] == "Select companies first (space, a)."
         await pilot.press("space")
         assert not screen.query_one("#serial", Button).disabled
-        assert screen.check_action("serial_menu", ()) is True
         assert screen.status_line.has_class("-has-selection")
 
 
@@ -179,7 +179,7 @@ async def test_selection_survives_filtering(app: KsefApp, seeded_ctx) -> None:
         await settle(pilot)
         assert screen.table.row_count == 0
         assert screen.selection == first_two
-        assert "2 selected of 0" in status(app)
+        assert "2 selected (2 hidden by the filter) of 0" in status(app)
 
 
 async def test_shift_arrows_extend_and_shrink(app: KsefApp, seeded_ctx) -> None:
@@ -260,8 +260,7 @@ async def test_failure_in_the_middle_changes_nothing_and_says_so(
         screen.selection.update(r.id for r in off)
         screen.selection_changed()
         screen.run_serial_operation(True)
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmDialog)
+        await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the confirmation")
         await pilot.press("y")
         await settle(pilot)
         assert calls["n"] == 2  # it really failed in the middle
@@ -296,7 +295,7 @@ async def test_escape_cancels_a_running_serial_operation(
         await settle(pilot)
         await pilot.press("space", "space")
         companies(app).run_serial_operation(True)
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the confirmation")
         await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, ProgressDialog), "progress shown")
         await pilot.press("escape")

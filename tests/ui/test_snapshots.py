@@ -11,8 +11,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from ksef_tui.ui.app import KsefApp
+from ksef_tui.ui.common.dialogs import PlanDialog
 
-from .conftest import no_blink, settle
+from .conftest import no_blink, settle, wait_until
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
@@ -32,6 +33,7 @@ def test_serial_confirmation(snap_compare, seeded_ctx, size) -> None:
     async def run_before(pilot: Pilot) -> None:
         await _select_three(pilot)
         await pilot.press("o", "enter")  # Serial operations → Enable KSeF
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, PlanDialog), "the confirmation")
         await pilot.pause()
 
     assert snap_compare(KsefApp(seeded_ctx), terminal_size=size, run_before=run_before)

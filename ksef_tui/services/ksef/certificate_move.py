@@ -60,8 +60,6 @@ from ksef_tui.store.models import KsefCredential, utcnow
 if TYPE_CHECKING:
     from ksef_tui.ksef.models import AuthSession, UnsignedRequest
 
-#: a certificate login expiring later than this is "already moved" (nothing to enroll)
-RENEW_WITHIN_DAYS = 60
 WATCH_POLL_S = 0.5
 WATCH_CONCURRENCY = 4
 
@@ -101,22 +99,17 @@ class CertificateMove:
     # ------------------------------------------------------------------ planning
 
     def road(self, target: Target) -> str:
-        """"direct", "pz" (Profil Zaufany) or raises :class:`NothingToDo`."""
-        from ksef_tui.services.ksef.dashboard import _aware
+        """"direct", "pz" (Profil Zaufany) or raises :class:`NothingToDo` (the rule: :func:`.plans.enrollment_road`)."""
+        from ksef_tui.services.ksef.plans import SKIP, enrollment_road
 
         with self.db.session() as s:
             row = s.scalars(select(KsefCredential).where(
                 KsefCredential.user_id == target.user_id, KsefCredential.company_id == target.company_id,
                 KsefCredential.environment == target.environment.value)).first()
-            if row is not None and row.method == AuthMethod.CERTIFICATE.value and row.cert_valid_to is not None:
-                valid_to = _aware(row.cert_valid_to)
-                assert valid_to is not None
-                if valid_to - self._now() > dt.timedelta(days=RENEW_WITHIN_DAYS):
-                    raise NothingToDo(_("Already logs in with a certificate valid until {when}.").format(
-                        when=valid_to.strftime("%Y-%m-%d")))
-            if row is not None and row.cert_blob is not None:
-                return "direct"
-            return "pz"
+            road, reason = enrollment_road(row, self._now())
+        if road == SKIP:
+            raise NothingToDo(reason)
+        return road
 
     # ------------------------------------------------------------------ the common tail
 
@@ -376,11 +369,14 @@ class CertificateMove:
     async def revoke_token(self, target: Target) -> RowResult:
         """Revoke in KSeF the token of a row that already logs in with a certificate; remove it here."""
         from ksef_tui.ksef.errors import KsefError
+        from ksef_tui.services.ksef.plans import revocation_check
 
+        with self.db.session() as s:
+            reason = revocation_check(self._row(s, target))
+        if reason:
+            raise NothingToDo(reason)
         loaded = self.bulk.load(target)
-        if loaded.method != AuthMethod.CERTIFICATE.value:
-            raise NothingToDo(_("Still logs in with the token; move it to a certificate first."))
-        if loaded.token is None:
+        if loaded.token is None:  # removed meanwhile
             raise NothingToDo(_("No KSeF token is kept for this row."))
         reference = loaded.token_reference
         if not reference:

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from ksef_tui.i18n import _
+from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.companies import SerialResult
 from ksef_tui.ui.common.base import DialogScreen
 
@@ -54,6 +54,62 @@ class ConfirmDialog(DialogScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class PlanDialog(DialogScreen[str | None]):
+    """Confirm an operation on chosen rows, saying what will happen to them and what is skipped and why.
+
+    Returns ``"all"``, ``"shown"`` (only the rows the list shows: offered when some chosen rows are
+    hidden by the filter) or ``None``. ``default_no``: Enter cancels (what cannot be undone)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "answer(None)", _("Cancel"), id="plan.cancel"),
+        Binding("y", "answer('all')", _("Yes"), show=False, id="plan.yes"),
+        Binding("n", "answer(None)", _("No"), show=False, id="plan.no"),
+    ]
+
+    def __init__(self, title: str, question: str, lines: list[str], *, yes: str, shown: str | None = None,
+                 default_no: bool = False) -> None:
+        super().__init__()
+        self.title_text = title
+        self.question = question
+        self.lines = lines
+        self.yes_label = yes
+        self.shown_label = shown
+        self.default_no = default_no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog -wide", id="plan") as box:
+            box.border_title = self.title_text
+            yield Static(Text(self.question, style="bold"), classes="dialog-text", id="plan-question")
+            if self.lines:
+                yield Static(Text("\n".join(f"• {line}" for line in self.lines)), classes="dialog-text",
+                             id="plan-lines")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes_label, variant="warning" if self.default_no else "primary", id="all")
+                if self.shown_label:
+                    yield Button(self.shown_label, id="shown")
+                yield Button(_("Cancel"), variant="primary" if self.default_no else "default", id="cancel")
+
+    def on_mount(self) -> None:
+        if self.default_no:
+            self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+
+    def action_answer(self, answer: str | None) -> None:
+        self.dismiss(answer)
+
+
+def hidden_line(hidden: int, names: tuple[str, ...]) -> str:
+    """"2 of them are hidden by the filter: A, B" (and how many more than those named)."""
+    text = ngettext("{n} of them is hidden by the filter: {names}", "{n} of them are hidden by the filter: {names}",
+                    hidden).format(n=hidden, names=", ".join(names))
+    if hidden > len(names):
+        text += " " + ngettext("and {n} more", "and {n} more", hidden - len(names)).format(n=hidden - len(names))
+    return text
 
 
 class MessageDialog(DialogScreen[None]):
@@ -167,6 +223,8 @@ class SerialResultDialog(DialogScreen[None]):
         self.result = result
         self.title_text = title
         self.already = already
+        #: how many of the rows were hidden by the list's filter when the operation started
+        self.hidden = 0
 
     def compose(self) -> ComposeResult:
         title = self.title_text or (_("KSeF enabled") if self.enabled else _("KSeF disabled"))
@@ -184,6 +242,10 @@ class SerialResultDialog(DialogScreen[None]):
                 with Horizontal(classes=f"result-row {cls}"):
                     yield Label(label, classes="result-label")
                     yield Label(str(count), classes="result-count")
+            if self.hidden:
+                yield Label(ngettext("Of these, {n} was hidden by the filter.",
+                                     "Of these, {n} were hidden by the filter.", self.hidden).format(n=self.hidden),
+                            classes="result-note")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(_("OK"), variant="primary", id="ok")
 

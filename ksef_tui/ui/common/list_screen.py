@@ -21,7 +21,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Input, Static
 
 from ksef_tui.files import problem_text
-from ksef_tui.i18n import _
+from ksef_tui.i18n import _, ngettext
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.messages import IdsLoaded, LoadFailed, RowsLoaded
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, HasId, RowSource, VirtualTable
@@ -61,6 +61,9 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self._filter_again = False
         self._busy = 0
         self._had_selection = True  # forces the first selection_changed() to refresh
+        #: selected ids the current filter hides (they stay selected: the status line counts them,
+        #: a serial operation names them and asks)
+        self.hidden: set[int] = set()
 
     # ------------------------------------------------------------- subclass
 
@@ -135,7 +138,10 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         """Count the current filter again in a worker and show it, keeping the cursor (nothing
         is read on the event loop: at 1,000,000 rows the count alone takes a third of a second)."""
         self._generation += 1
-        self._load_rows(self.make_source(), self._generation, keep_cursor=True)
+        self._load_rows(self.make_source(), self._generation, self._selected_now(), keep_cursor=True)
+
+    def _selected_now(self) -> frozenset[int] | None:
+        return frozenset(self.selection) if self.selection else None
 
     # ---------------------------------------------------------------- filter
 
@@ -164,17 +170,20 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self._in_flight = True
         self._generation += 1
         self.status_line.set_class(True, "-loading")
-        self._load_rows(self.make_source(), self._generation)
+        self._load_rows(self.make_source(), self._generation, self._selected_now())
 
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
-    def _load_rows(self, source: IdSource, generation: int, *, keep_cursor: bool = False) -> None:
+    def _load_rows(self, source: IdSource, generation: int, selected: frozenset[int] | None, *,
+                   keep_cursor: bool = False) -> None:
         try:
             count = source.count()
             first_page = None if keep_cursor else source.page(0, PAGE_SIZE)
+            # which selected rows this filter hides (only with a selection: it reads every id)
+            hidden = selected.difference(source.ids()) if selected else None
         except Exception as exc:  # a sentence (never SQL or a driver's text); the traceback goes to the log
             self.post_message(LoadFailed(problem_text(exc, "filtering the list failed")))
             return
-        self.post_message(RowsLoaded(generation, source, count, first_page))
+        self.post_message(RowsLoaded(generation, source, count, first_page, hidden))
 
     def on_rows_loaded(self, message: RowsLoaded) -> None:
         if message.generation != self._generation:
@@ -182,6 +191,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self._in_flight = False
         self.table.load(message.source, count=message.count, first_page=message.first_page,
                         keep_cursor=message.first_page is None)
+        self._show_hidden(set(message.hidden or ()) & self.selection)
         self.update_status()
         if self._filter_again:
             self.apply_filter()  # typed while this one ran: the latest text next
@@ -286,6 +296,24 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
             self.status_line.set_class(has_selection, "-has-selection")
             self.refresh_bindings()
 
+    def _show_hidden(self, hidden: set[int]) -> None:
+        """The filter hides ``hidden`` of the selected rows: they stay selected and are named."""
+        newly = len(hidden - self.hidden)
+        self.hidden = hidden
+        if newly and self.is_attached and self.app.screen is self:
+            self.notify(ngettext(
+                "{n} selected row is hidden by the filter; it stays selected (Esc in the list clears "
+                "the selection).",
+                "{n} selected rows are hidden by the filter; they stay selected (Esc in the list clears "
+                "the selection).", len(hidden)).format(n=len(hidden)), timeout=6)
+
+    @property
+    def hidden_selected(self) -> set[int]:
+        """The selected rows the filter hides now."""
+        if self.hidden and not self.hidden <= self.selection:
+            self.hidden &= self.selection
+        return self.hidden
+
     def set_busy(self, busy: bool) -> None:
         self._busy = max(0, self._busy + (1 if busy else -1))
         self.status_line.set_class(self._busy > 0, "-busy")
@@ -293,13 +321,18 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
 
     def update_status(self) -> None:
         status = Text()
-        status.append(
-            _("{selected} selected of {total}").format(
-                selected=f"{len(self.selection):,}".replace(",", " "),
-                total=f"{self.table.row_count:,}".replace(",", " "),
-            ),
-            style="bold" if self.selection else "",
-        )
+        selected = f"{len(self.selection):,}".replace(",", " ")
+        total = f"{self.table.row_count:,}".replace(",", " ")
+        hidden = len(self.hidden_selected)
+        self.status_line.set_class(bool(hidden), "-hidden-selection")
+        if hidden:
+            status.append(ngettext("{selected} selected ({hidden} hidden by the filter) of {total}",
+                                   "{selected} selected ({hidden} hidden by the filter) of {total}",
+                                   hidden).format(selected=selected, hidden=hidden, total=total),
+                          style="bold")
+        else:
+            status.append(_("{selected} selected of {total}").format(selected=selected, total=total),
+                          style="bold" if self.selection else "")
         extra = self.status_extra()
         if extra:
             status.append("  ·  " + extra)

@@ -8,6 +8,7 @@ and a result summary, or "Nothing was changed: …".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -20,9 +21,10 @@ from textual.worker import get_current_worker
 
 from ksef_tui.errors import OperationCancelled, ServiceError
 from ksef_tui.files import problem_text
-from ksef_tui.i18n import _
+from ksef_tui.i18n import _, ngettext
+from ksef_tui.services.results import SerialPreview
 from ksef_tui.ui.common.base import DialogScreen
-from ksef_tui.ui.common.dialogs import ConfirmDialog, MessageDialog, ProgressDialog
+from ksef_tui.ui.common.dialogs import MessageDialog, PlanDialog, ProgressDialog, SerialResultDialog, hidden_line
 from ksef_tui.ui.common.list_screen import ListScreen, RowT
 from ksef_tui.ui.messages import SerialFinished, SerialProgress
 
@@ -36,6 +38,8 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
         super().__init__()
         self._cancel = threading.Event()
         self._progress: ProgressDialog | None = None
+        #: how many of the rows the last operation acted on were hidden by the filter (the result says so)
+        self.acted_hidden = 0
 
     # ---- what the subclass says ---------------------------------------------------
     def serial_menu(self, selected: int) -> DialogScreen[bool | None]:
@@ -46,6 +50,17 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
 
     def serial_yes(self, flag: bool) -> str:
         raise NotImplementedError
+
+    def serial_preview(self, ids: frozenset[int], flag: bool, hidden: frozenset[int]) -> SerialPreview:
+        """What the operation would do now (the service's preview; called in a thread)."""
+        raise NotImplementedError
+
+    def serial_lines(self, flag: bool, preview: SerialPreview) -> list[str]:
+        """What will happen to the chosen rows, and what is skipped and why (besides the hidden ones)."""
+        raise NotImplementedError
+
+    def serial_only_shown(self, n: int) -> str:
+        return ngettext("Only the {n} shown", "Only the {n} shown", n).format(n=n)
 
     def serial_progress_title(self, flag: bool) -> str:
         raise NotImplementedError
@@ -73,11 +88,6 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
             button.disabled = not self.selection
             button.tooltip = self.serial_tooltip(bool(self.selection))
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "serial_menu" and not self.selection:
-            return None  # shown dimmed in the footer
-        return super().check_action(action, parameters)
-
     @on(Button.Pressed, "#serial")
     def _serial_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -97,12 +107,24 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
             flag = await self.app.push_screen_wait(self.serial_menu(len(ids)))
             if flag is None:
                 return
-        confirmed = await self.app.push_screen_wait(
-            ConfirmDialog(self.serial_question(flag, len(ids)), yes=self.serial_yes(flag),
-                          title=_("Serial operations"))
-        )
-        if not confirmed:
+        # what it will do, told before it runs: changes, nothing to do, gone, hidden by the filter (named)
+        hidden = frozenset(self.hidden_selected & ids)
+        try:
+            preview = await asyncio.to_thread(self.serial_preview, ids, flag, hidden)
+        except ServiceError as exc:
+            self.notify(str(exc), severity="error")
             return
+        lines = self.serial_lines(flag, preview)
+        if preview.hidden:
+            lines.append(hidden_line(preview.hidden, preview.hidden_names))
+        answer = await self.app.push_screen_wait(PlanDialog(
+            _("Serial operations"), self.serial_question(flag, len(ids)), lines, yes=self.serial_yes(flag),
+            shown=self.serial_only_shown(preview.visible) if preview.hidden and preview.visible else None))
+        if answer is None:
+            return
+        if answer == "shown":
+            ids = ids - hidden
+        self.acted_hidden = len(hidden & ids)
         self._cancel = threading.Event()
         # the versions the user saw: a row another administrator changed since is skipped
         seen = {row.id: row.version for row in self.table.loaded_rows()
@@ -145,7 +167,10 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
         self.reload_rows()
         self.update_status()
         if message.result is not None:
-            self.app.push_screen(self.serial_result_dialog(message.enabled, message.result))
+            dialog = self.serial_result_dialog(message.enabled, message.result)
+            if isinstance(dialog, SerialResultDialog):
+                dialog.hidden = self.acted_hidden
+            self.app.push_screen(dialog)
         elif message.cancelled:
             self.app.push_screen(MessageDialog(_("Cancelled"), _("Cancelled; nothing was changed.")))
         else:

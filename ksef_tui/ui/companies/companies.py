@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Label
 
 from ksef_tui.domain.nip import format_nip
-from ksef_tui.i18n import _
+from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.companies import CompanyFilter, CompanyRow
 from ksef_tui.ui.common.dialogs import SerialMenu, SerialResultDialog
 from ksef_tui.ui.common.serial import SerialListScreen
@@ -89,7 +89,29 @@ class CompaniesScreen(SerialListScreen[CompanyRow]):
         return SerialMenu(selected)
 
     def serial_question(self, flag: bool, n: int) -> str:
-        return (_("Enable KSeF for {n} companies?") if flag else _("Disable KSeF for {n} companies?")).format(n=n)
+        return (ngettext("Enable KSeF for {n} company?", "Enable KSeF for {n} companies?", n) if flag
+                else ngettext("Disable KSeF for {n} company?", "Disable KSeF for {n} companies?", n)).format(n=n)
+
+    def serial_preview(self, ids, flag, hidden):
+        return self.ctx.companies.serial_preview(self.ctx.actor, ids, flag, hidden)
+
+    def serial_lines(self, flag: bool, preview) -> list[str]:
+        lines = []
+        if preview.to_change:
+            lines.append((ngettext("{n} will have KSeF switched on", "{n} will have KSeF switched on",
+                                   preview.to_change) if flag else
+                          ngettext("{n} will have KSeF switched off", "{n} will have KSeF switched off",
+                                   preview.to_change)).format(n=preview.to_change))
+        if preview.already:
+            lines.append((ngettext("{n} already has KSeF on: skipped, nothing to do",
+                                   "{n} already have KSeF on: skipped, nothing to do", preview.already) if flag else
+                          ngettext("{n} already has KSeF off: skipped, nothing to do",
+                                   "{n} already have KSeF off: skipped, nothing to do", preview.already)
+                          ).format(n=preview.already))
+        if preview.missing:
+            lines.append(ngettext("{n} no longer exists: skipped", "{n} no longer exist: skipped",
+                                  preview.missing).format(n=preview.missing))
+        return lines
 
     def serial_yes(self, flag: bool) -> str:
         return _("Enable") if flag else _("Disable")

@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Static
 
 from ksef_tui.domain.environments import Environment
-from ksef_tui.i18n import _
+from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.ksef import dashboard as dash
 from ksef_tui.services.ksef.bulk import targets_from_rows
 from ksef_tui.ui.common.base import PanelScreen
@@ -88,6 +88,10 @@ class KsefDashboardScreen(PanelScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "select_bucket", _("Select all"), id="dashboard.select_all",
                 tooltip=_("Select every row of the open count")),
+        Binding("i", "invert_bucket", _("Invert"), show=False, id="dashboard.invert",
+                tooltip=_("Invert the selection within the open count")),
+        Binding("escape", "clear_selection", _("Clear"), show=False, id="dashboard.clear",
+                tooltip=_("Clear the selection (in every count)")),
         Binding("t", "bulk('test')", _("Test"), id="dashboard.test", tooltip=_("Test authorization of the selected rows")),
         Binding("e", "bulk('enroll')", _("Enroll cert"), id="dashboard.enroll",
                 tooltip=_("Enroll KSeF certificates for the selected rows")),
@@ -109,6 +113,8 @@ class KsefDashboardScreen(PanelScreen[None]):
         self._now = now
         self.selection: set[int] = set()
         self.opened: BucketRow | None = None
+        #: the row ids of the open count (the selection may also hold rows of other counts)
+        self.bucket_keys: frozenset[int] = frozenset()
 
     @property
     def ctx(self):  # type: ignore[override]
@@ -167,10 +173,21 @@ class KsefDashboardScreen(PanelScreen[None]):
                                    and r.bucket == self.opened.bucket), self.opened))
 
     def open_bucket(self, row: BucketRow) -> None:
+        hidden_before = len(self.hidden_selection())
         self.opened = row
-        self.query_one("#dashboard-rows-title", Static).update(Text(
-            f"{row.environment.value} · {row.label} ({row.count}) · " + _("{n} selected").format(n=len(self.selection))))
+        self.bucket_keys = frozenset(self.service.keys(self.ctx.actor, row.environment, row.bucket, now=self.now()))
+        self.open_bucket_title()
         self.rows_table().load(BucketSource(self.service, self.ctx.actor, row.environment, row.bucket, self.now()))
+        hidden = len(self.hidden_selection())
+        if hidden > hidden_before:
+            self.notify(ngettext(
+                "{n} selected row is in other counts; it stays selected (Esc clears the selection).",
+                "{n} selected rows are in other counts; they stay selected (Esc clears the selection).",
+                hidden).format(n=hidden), timeout=6)
+
+    def hidden_selection(self) -> set[int]:
+        """Selected rows that the open count does not show."""
+        return self.selection - self.bucket_keys if self.selection else set()
 
     def on_virtual_table_row_activated(self, event: VirtualTable.RowActivated) -> None:
         if event.table.id == "dashboard-counts":
@@ -183,42 +200,61 @@ class KsefDashboardScreen(PanelScreen[None]):
 
     def open_bucket_title(self) -> None:
         row = self.opened
-        if row is not None:
-            self.query_one("#dashboard-rows-title", Static).update(Text(
-                f"{row.environment.value} · {row.label} ({row.count}) · " + _("{n} selected").format(n=len(self.selection))))
+        if row is None:
+            return
+        hidden = len(self.hidden_selection())
+        selected = (ngettext("{n} selected ({hidden} in other counts)", "{n} selected ({hidden} in other counts)",
+                             hidden) if hidden else _("{n} selected")).format(n=len(self.selection), hidden=hidden)
+        title = self.query_one("#dashboard-rows-title", Static)
+        title.update(Text(f"{row.environment.value} · {row.label} ({row.count}) · {selected}"))
+        title.set_class(bool(hidden), "-hidden-selection")
 
     # ------------------------------------------------------------------ actions
 
     def action_reload(self) -> None:
         self.reload()
 
-    def action_select_bucket(self) -> None:
-        if self.opened is None:
-            return
-        self.selection.update(self.service.keys(self.ctx.actor, self.opened.environment, self.opened.bucket,
-                                                now=self.now()))
+    def _selection_changed(self) -> None:
         self.rows_table().refresh_selection()
         self.open_bucket_title()
 
-    def _targets(self):
-        ids = set(self.selection)
-        if not ids:
-            row = self.rows_table().cursor_row
-            if row is None:
-                self.notify(_("Open a count and select rows first (space, or a for all)."), severity="warning")
-                return []
-            ids = {row.id}
-        return targets_from_rows(self.service.rows_for(self.ctx.actor, ids))
+    def action_select_bucket(self) -> None:
+        """Select the whole open count (as in the lists: ``i`` inverts, Esc clears)."""
+        if self.opened is None:
+            self.notify(_("Open a count first (Enter)."), severity="warning")
+            return
+        self.selection.update(self.bucket_keys)
+        self._selection_changed()
+
+    def action_invert_bucket(self) -> None:
+        if self.opened is None:
+            return
+        self.selection.symmetric_difference_update(self.bucket_keys)
+        self._selection_changed()
+
+    def action_clear_selection(self) -> None:
+        if self.selection:
+            self.selection.clear()
+            self._selection_changed()
+            self.notify(_("Selection cleared."), timeout=2)
+
+    def _chosen(self) -> set[int]:
+        """The selected row ids, or the row under the cursor when nothing is selected."""
+        if self.selection:
+            return set(self.selection)
+        row = self.rows_table().cursor_row
+        if row is None:
+            self.notify(_("Open a count and select rows first (space, or a for all)."), severity="warning")
+            return set()
+        return {row.id}
 
     def pz_folder(self) -> Path:
         return downloads_dir(self.ctx.options) / "ksef-tui-profil-zaufany"
 
     def action_bulk(self, operation: str) -> None:
-        targets = self._targets()
-        if not targets:
-            return
-        folder = self.pz_folder() if operation == ENROLL else None
-        self.app.push_screen(BulkRunScreen(operation, targets, folder=folder), lambda _r: self.reload())
+        ids = self._chosen()
+        if ids:
+            self.confirm_and_run(operation, ids, ids & self.hidden_selection())
 
     def action_diagnose(self) -> None:
         from ksef_tui.ui.ksef.diagnosis import DiagnosisScreen
@@ -231,20 +267,51 @@ class KsefDashboardScreen(PanelScreen[None]):
                                              label=f"{row.login} · {row.company_name}"), lambda _r: self.reload())
 
     def action_revoke(self) -> None:
-        from ksef_tui.ui.common.dialogs import ConfirmDialog
+        self.action_bulk(REVOKE)
 
-        targets = self._targets()
-        if not targets:
+    @work(exclusive=True, group="dashboard-confirm")
+    async def confirm_and_run(self, operation: str, ids: set[int], hidden: set[int]) -> None:
+        """Say what the operation will do to the chosen rows (and what is skipped and why, and which are
+        in other counts), ask when it cannot be undone or costs KSeF's limits, then run it."""
+        import asyncio
+
+        from ksef_tui.services.ksef.plans import plan_operation
+        from ksef_tui.ui.common.dialogs import MessageDialog, PlanDialog, hidden_line
+        from ksef_tui.ui.ksef import plan_text
+        from ksef_tui.ui.ksef.bulk_run import TITLES
+
+        actor, db, now = self.ctx.actor, self.ctx.db, self.now()
+
+        def prepare():
+            targets = targets_from_rows(self.service.rows_for(actor, ids))
+            return targets, plan_operation(db, actor, operation, targets, now)
+
+        targets, plan = await asyncio.to_thread(prepare)
+        folder = self.pz_folder() if operation == ENROLL else None
+        run = len(plan.to_run)
+        if not run:
+            await self.app.push_screen_wait(MessageDialog(TITLES[operation], plan_text.nothing_to_do(plan)))
             return
-        question = _("Revoke in KSeF the KSeF tokens of {n} selected rows? Only rows that already log in with a "
-                     "certificate are touched; a revoked token cannot be used again.").format(n=len(targets))
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.app.push_screen(BulkRunScreen(REVOKE, targets), lambda _r: self.reload())
-
-        self.app.push_screen(ConfirmDialog(question, yes=_("Revoke {n} tokens").format(n=len(targets)),
-                                           title=_("Revoke KSeF tokens")), answered)
+        hidden_targets = [t for t in targets if (t.user_id, t.company_id, t.environment) in
+                          {dash.split_row_id(i) for i in hidden}]
+        costly = operation in (ENROLL, REVOKE) or len(targets) > 1
+        if costly:
+            lines = plan_text.lines(plan, folder)
+            if hidden_targets:
+                lines.append(hidden_line(len(hidden_targets), tuple(t.label for t in hidden_targets[:5])))
+            shown = len(targets) - len(hidden_targets)
+            answer = await self.app.push_screen_wait(PlanDialog(
+                TITLES[operation], plan_text.question(operation, len(targets)), lines,
+                yes=plan_text.yes_label(operation, run),
+                shown=(ngettext("Only the {n} in this count", "Only the {n} in this count", shown).format(n=shown)
+                       if hidden_targets and shown else None),
+                default_no=operation in (ENROLL, REVOKE)))
+            if answer is None:
+                return
+            if answer == "shown":
+                keys = {t.key for t in hidden_targets}
+                targets = [t for t in targets if t.key not in keys]
+        self.app.push_screen(BulkRunScreen(operation, targets, folder=folder), lambda _r: self.reload())
 
     def action_export(self) -> None:
         if self.opened is None:

@@ -20,6 +20,8 @@ class RowsLoaded(Message):
     source: Any
     count: int
     first_page: Sequence[Any] | None
+    #: the selected ids the filter hides (None: nothing was selected when it ran)
+    hidden: frozenset[int] | None = None
 
 
 @dataclass

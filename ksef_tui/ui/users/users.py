@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
-from ksef_tui.i18n import _
+from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.users import SerialResult, UserFilter, UserRow
 from ksef_tui.ui.common.dialogs import SerialMenu, SerialResultDialog
 from ksef_tui.ui.common.serial import SerialListScreen
@@ -96,8 +96,32 @@ class UsersScreen(SerialListScreen[UserRow]):
         return UserSerialMenu(selected)
 
     def serial_question(self, flag: bool, n: int) -> str:
-        return (_("Allow {n} users to configure KSeF themselves?") if flag
-                else _("Block KSeF self-service for {n} users?")).format(n=n)
+        return (ngettext("Allow {n} user to configure KSeF themselves?",
+                         "Allow {n} users to configure KSeF themselves?", n) if flag
+                else ngettext("Block KSeF self-service for {n} user?",
+                              "Block KSeF self-service for {n} users?", n)).format(n=n)
+
+    def serial_preview(self, ids, flag, hidden):
+        return self.ctx.users.serial_preview(self.ctx.actor, ids, flag, hidden)
+
+    def serial_lines(self, flag: bool, preview) -> list[str]:
+        lines = []
+        if preview.to_change:
+            lines.append((ngettext("{n} will be allowed to configure KSeF themselves",
+                                   "{n} will be allowed to configure KSeF themselves", preview.to_change) if flag else
+                          ngettext("{n} will see their KSeF settings read-only",
+                                   "{n} will see their KSeF settings read-only", preview.to_change)
+                          ).format(n=preview.to_change))
+        if preview.already:
+            lines.append((ngettext("{n} is already allowed: skipped, nothing to do",
+                                   "{n} are already allowed: skipped, nothing to do", preview.already) if flag else
+                          ngettext("{n} is already blocked: skipped, nothing to do",
+                                   "{n} are already blocked: skipped, nothing to do", preview.already)
+                          ).format(n=preview.already))
+        if preview.missing:
+            lines.append(ngettext("{n} no longer exists: skipped", "{n} no longer exist: skipped",
+                                  preview.missing).format(n=preview.missing))
+        return lines
 
     def serial_yes(self, flag: bool) -> str:
         return _("Allow") if flag else _("Block")

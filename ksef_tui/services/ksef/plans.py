@@ -1,0 +1,111 @@
+"""What a bulk KSeF operation will do to each chosen row, told before it runs.
+
+The dashboard's confirmation lists it (how many rows each road takes, how many are skipped and
+why) and the run's results say the same afterwards: the rules here are the ones the operations
+apply (:mod:`.certificate_move`, :mod:`.bulk`), so the preview cannot promise what the run then
+does not do. No KSeF call: only the saved credentials are read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ksef_tui.domain.auth import AuthMethod
+from ksef_tui.i18n import _
+from ksef_tui.services.actor import Actor, require_admin
+from ksef_tui.services.ksef.bulk import Target
+from ksef_tui.store.engine import Database
+from ksef_tui.store.models import KsefCredential
+
+#: a certificate login expiring later than this is "already moved" (nothing to enroll)
+RENEW_WITHIN_DAYS = 60
+
+TEST, ENROLL, REVOKE, REFRESH = "test", "enroll", "revoke", "refresh"
+# what a row will have done to it
+RUN = "run"  # the operation runs for the row
+DIRECT = "direct"  # enrollment opened with the row's certificate
+PROFIL_ZAUFANY = "pz"  # enrollment through a Profil Zaufany file to sign
+SKIP = "skip"  # nothing to do (the reason says why)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def enrollment_road(row: KsefCredential | None, now: dt.datetime) -> tuple[str, str]:
+    """(DIRECT | PROFIL_ZAUFANY | SKIP, the reason to skip) for a certificate enrollment of ``row``."""
+    if row is not None and row.method == AuthMethod.CERTIFICATE.value and row.cert_valid_to is not None:
+        valid_to = _aware(row.cert_valid_to)
+        assert valid_to is not None
+        if valid_to - now > dt.timedelta(days=RENEW_WITHIN_DAYS):
+            return SKIP, _("Already logs in with a certificate valid until {when}.").format(
+                when=valid_to.strftime("%Y-%m-%d"))
+    if row is not None and row.cert_blob is not None:
+        return DIRECT, ""
+    return PROFIL_ZAUFANY, ""
+
+
+def revocation_check(row: KsefCredential | None) -> str:
+    """Why the token of ``row`` is not revoked ("" when it is: the row logs in with a certificate)."""
+    if row is None or row.method != AuthMethod.CERTIFICATE.value:
+        return _("Still logs in with the token; move it to a certificate first.")
+    if row.token_blob is None:
+        return _("No KSeF token is kept for this row.")
+    return ""
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    target: Target
+    action: str  # RUN | DIRECT | PROFIL_ZAUFANY | SKIP
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OperationPlan:
+    operation: str
+    rows: tuple[RowPlan, ...]
+
+    def count(self, *actions: str) -> int:
+        return sum(1 for r in self.rows if r.action in actions)
+
+    @property
+    def to_run(self) -> list[Target]:
+        return [r.target for r in self.rows if r.action != SKIP]
+
+    def skipped(self) -> list[tuple[str, int]]:
+        """Each reason to skip with how many rows it covers, the most common first."""
+        return Counter(r.reason for r in self.rows if r.action == SKIP).most_common()
+
+
+def plan_operation(db: Database, actor: Actor, operation: str, targets: Sequence[Target],
+                   now: dt.datetime) -> OperationPlan:
+    """What ``operation`` (TEST, ENROLL, REVOKE, REFRESH) would do to each of ``targets`` now."""
+    require_admin(actor)
+    rows: dict[tuple, KsefCredential] = {}
+    users = sorted({t.user_id for t in targets})
+    with db.session() as s:
+        for start in range(0, len(users), 500):
+            for cred in s.scalars(select(KsefCredential).where(KsefCredential.user_id.in_(users[start:start + 500]))):
+                rows[(cred.user_id, cred.company_id, cred.environment)] = cred
+        plans = []
+        for t in targets:
+            row = rows.get((t.user_id, t.company_id, t.environment.value))
+            if operation == ENROLL:
+                action, reason = enrollment_road(row, now)
+            elif operation == REVOKE:
+                reason = revocation_check(row)
+                action = SKIP if reason else RUN
+            elif row is None:
+                action, reason = SKIP, _("Nothing is configured for this row.")
+            else:
+                action, reason = RUN, ""
+            plans.append(RowPlan(t, action, reason))
+    return OperationPlan(operation, tuple(plans))
