@@ -157,7 +157,11 @@ def test_the_dashboard_rows_diagnosis_and_bulk_check(scene):
                        if r.environment is sc.DEMO and r.bucket == dash.CERTIFICATE)
             screen.open_bucket(row)
             await pilot.pause()
-            await pilot.press("a", "p")  # every certificate row → the bulk permission check
+            await pilot.press("a", "p")  # every certificate row → the bulk permission check, asked first
+            await wait_until(pilot, lambda: app.screen.query("#plan-question"), "the question before the check")
+            assert str(app.screen.query_one("#plan-question").render()) == "Check in KSeF the permissions of 2 chosen rows?"
+            assert "2 will log in to KSeF" in str(app.screen.query_one("#plan-lines").render())
+            await pilot.press("y")
             await wait_until(pilot, lambda: isinstance(app.screen, BulkRunScreen) and app.screen.report is not None
                              and not app.screen.running, "the bulk permission check")
             codes = {r.target.user_id: r.code for r in app.screen.report.results}

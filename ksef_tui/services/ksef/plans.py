@@ -25,7 +25,7 @@ from ksef_tui.store.models import KsefCredential
 #: a certificate login expiring later than this is "already moved" (nothing to enroll)
 RENEW_WITHIN_DAYS = 60
 
-TEST, ENROLL, REVOKE, REFRESH = "test", "enroll", "revoke", "refresh"
+TEST, ENROLL, REVOKE, REFRESH, PERMISSIONS = "test", "enroll", "revoke", "refresh", "permissions"
 # what a row will have done to it
 RUN = "run"  # the operation runs for the row
 DIRECT = "direct"  # enrollment opened with the row's certificate
@@ -87,7 +87,8 @@ class OperationPlan:
 
 def plan_operation(db: Database, actor: Actor, operation: str, targets: Sequence[Target],
                    now: dt.datetime) -> OperationPlan:
-    """What ``operation`` (TEST, ENROLL, REVOKE, REFRESH) would do to each of ``targets`` now."""
+    """What ``operation`` (TEST, ENROLL, REVOKE, REFRESH, PERMISSIONS) would do to each of ``targets`` now
+    (TEST, REFRESH and PERMISSIONS: every row with a saved credential runs, as the run skips the others)."""
     require_admin(actor)
     rows: dict[tuple, KsefCredential] = {}
     users = sorted({t.user_id for t in targets})

@@ -9,7 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ksef_tui.i18n import _, ngettext
-from ksef_tui.services.ksef.plans import DIRECT, ENROLL, PROFIL_ZAUFANY, REFRESH, REVOKE, RUN, TEST, OperationPlan
+from ksef_tui.services.ksef.plans import (
+    DIRECT,
+    ENROLL,
+    PERMISSIONS,
+    PROFIL_ZAUFANY,
+    REFRESH,
+    REVOKE,
+    RUN,
+    TEST,
+    OperationPlan,
+)
 from ksef_tui.ui.common.file_picker import display_path
 
 
@@ -23,6 +33,8 @@ def question(operation: str, n: int) -> str:
                          "Revoke in KSeF the KSeF tokens of {n} chosen rows?", n),
         REFRESH: ngettext("Ask KSeF about the token or certificate of {n} chosen row?",
                           "Ask KSeF about the tokens and certificates of {n} chosen rows?", n),
+        PERMISSIONS: ngettext("Check in KSeF the permissions of {n} chosen row?",
+                              "Check in KSeF the permissions of {n} chosen rows?", n),
     }
     return texts[operation].format(n=n)
 
@@ -33,6 +45,7 @@ def yes_label(operation: str, n: int) -> str:
         ENROLL: ngettext("Enroll {n} certificate", "Enroll {n} certificates", n),
         REVOKE: ngettext("Revoke {n} token", "Revoke {n} tokens", n),
         REFRESH: ngettext("Refresh {n} row", "Refresh {n} rows", n),
+        PERMISSIONS: ngettext("Check {n} row", "Check {n} rows", n),
     }
     return texts[operation].format(n=n)
 
@@ -50,6 +63,13 @@ def lines(plan: OperationPlan, folder: Path | None = None) -> list[str]:
     elif op == REFRESH and run:
         out.append(ngettext("{n} will be looked up in KSeF (revoked, expired or blocked?)",
                             "{n} will be looked up in KSeF (revoked, expired or blocked?)", run).format(n=run))
+    elif op == PERMISSIONS and run:
+        out.append(ngettext("{n} will log in to KSeF for its company with its saved credential and have its "
+                            "permissions read (each counts against KSeF's request limits; nothing is changed)",
+                            "{n} will log in to KSeF for their companies with their saved credentials and have their "
+                            "permissions read (each counts against KSeF's request limits; nothing is changed)",
+                            run).format(n=run))
+        out.append(_("the office's own grants are read once per environment where the office's KSeF identity is set"))
     elif op == REVOKE and run:
         out.append(ngettext("{n} token will be revoked in KSeF and removed here: this cannot be undone (the row "
                             "keeps logging in with its certificate)",
