@@ -17,6 +17,8 @@ def _isolated(tmp_path_factory, monkeypatch):
         monkeypatch.setenv(var, str(home / var.lower()))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("KSEF_TUI_DATABASE_URL", raising=False)
+    # the master key comes from the temporary config folder, never from the caller's environment
+    monkeypatch.delenv("KSEF_TUI_MASTER_KEY", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("LANG", "en_US.UTF-8")
     for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):

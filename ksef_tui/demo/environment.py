@@ -321,11 +321,15 @@ def demo_session(*, companies: int = 300, users: int = 900, simulator: bool = Tr
 
     with tempfile.TemporaryDirectory(prefix="ksef-tui-demo-") as tmp:
         folder = Path(tmp)
+        # the demo's key for as long as the demo lasts; whatever the process had is put back on exit
+        # (a key left behind would name a key that no longer exists, and take the key file's place)
+        before = os.environ.get(MASTER_KEY_ENV)
         os.environ[MASTER_KEY_ENV] = encode_key(MasterKey.generate().raw())
-        db = open_database(f"sqlite:///{folder / 'demo.sqlite3'}")
-        ctx = AppContext(db, Actor.local_admin())
+        db = None
         demo = None
         try:
+            db = open_database(f"sqlite:///{folder / 'demo.sqlite3'}")
+            ctx = AppContext(db, Actor.local_admin())
             if simulator:
                 demo = prepare(ctx, folder / "Downloads", companies=companies, users=users, fast=fast)
             else:
@@ -340,4 +344,9 @@ def demo_session(*, companies: int = 300, users: int = 900, simulator: bool = Tr
         finally:
             if demo is not None:
                 demo.stop()
-            db.dispose()
+            if db is not None:
+                db.dispose()
+            if before is None:
+                os.environ.pop(MASTER_KEY_ENV, None)
+            else:
+                os.environ[MASTER_KEY_ENV] = before

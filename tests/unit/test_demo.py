@@ -35,3 +35,22 @@ def test_demo_prepares_working_credentials_and_signs_downloads(ctx, tmp_path):
         assert view.token_status == "Active"
     finally:
         demo.stop()
+
+
+def test_the_demo_session_puts_the_callers_master_key_back(monkeypatch):
+    """The demo's own master key lasts as long as the demo: a key left in the process's environment
+    named a key that no longer existed and took the key file's place for everything after (the
+    office's key rotation then failed with 'The master key comes from KSEF_TUI_MASTER_KEY')."""
+    import os
+
+    from ksef_tui.demo.environment import demo_session
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV
+
+    monkeypatch.delenv(MASTER_KEY_ENV, raising=False)
+    with demo_session(companies=2, users=2, simulator=False):
+        assert os.environ.get(MASTER_KEY_ENV)
+    assert MASTER_KEY_ENV not in os.environ
+    monkeypatch.setenv(MASTER_KEY_ENV, "the caller's")
+    with demo_session(companies=2, users=2, simulator=False):
+        assert os.environ[MASTER_KEY_ENV] != "the caller's"
+    assert os.environ[MASTER_KEY_ENV] == "the caller's"
