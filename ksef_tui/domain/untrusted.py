@@ -30,6 +30,10 @@ del _c
 _MULTILINE = dict(_TABLE)
 del _MULTILINE[0x0A], _MULTILINE[0x09]  # line breaks and tabs stay in text that may have several lines
 
+#: every control character and the one visible character that stands for it (one for one: a text's length
+#: and offsets do not change, so a renderer's style spans stay where they were)
+CONTROL_PICTURES: dict[int, str] = dict(_TABLE)
+
 #: the characters a spreadsheet runs as the start of a formula (OWASP: CSV injection)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -78,7 +78,9 @@ class KsefApp(SettledKeys):
 
     def __init__(self, ctx: AppContext, *, login: bool = False, accounts=None) -> None:
         from ksef_tui.files import start_log
+        from ksef_tui.ui.common import terminal
 
+        terminal.install()  # pasted text stays text; no control character reaches the terminal raw
         start_log()  # where an unexpected error's traceback goes (0600), never to the screen
         # the first mode: the login screen, or (no passwords in the database) the panel
         self.DEFAULT_MODE = "login" if login else type(self).DEFAULT_MODE  # type: ignore[misc]  # per app: login or panel

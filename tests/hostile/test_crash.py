@@ -14,10 +14,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from textual.widgets import Input
 
 from ksef_tui.domain.environments import Environment
-from tests.ui_ksef.conftest import host
+from tests.ui_ksef.conftest import NIP, host
 from tests.ui_ksef.test_user_ksef_flows import open_pkcs12_form
-
-from tests.ui_ksef.conftest import NIP
 
 PASSWORD = "Crash-Test-P12-Passw0rd!"
 TOKEN = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|c0ffee04466624ce29cd5ac7b65ded5e7cccc112eee314f2aaa76e02cd16d1234"

@@ -260,7 +260,7 @@ def test_a_failed_backup_leaves_nothing_behind(seeded_ctx, tmp_path, monkeypatch
 
     monkeypatch.setattr(sqlite3, "connect", connect)
     monkeypatch.setattr(gzip, "open", lambda *a, **k: _FillingFile(real_gzip_open(*a, **k), 5000))
-    with pytest.raises(ServiceError, match="The disk is full: the backup .* was not written"):
+    with pytest.raises(ServiceError, match=r"The disk is full: the backup .* was not written"):
         backup(ctx.db, ctx.actor, out / "b.backup", portable=portable)
     monkeypatch.undo()
     assert list(out.iterdir()) == []
@@ -322,7 +322,7 @@ def test_a_backup_that_inflates_to_gigabytes_is_refused_in_bounded_memory(ctx, t
 
     p = tmp_path / "bomb.backup"
     with gzip.open(p, "wb", compresslevel=9) as f:
-        f.write(('{"format": "ksef-tui-backup", "format_version": 1, "schema": "%s"}\n' % HEAD).encode())
+        f.write(('{"format": "ksef-tui-backup", "format_version": 1, "schema": "' + HEAD + '"}\n').encode())
         f.write(COMPANY_COLS.encode() + b"\n")
         f.write(b'[1, "')
         chunk = b"A" * (1024 * 1024)
@@ -331,7 +331,7 @@ def test_a_backup_that_inflates_to_gigabytes_is_refused_in_bounded_memory(ctx, t
         f.write(b'"]\n')
     assert p.stat().st_size < 1024 * 1024
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(ServiceError, match="line 3 .*longer than 16 MiB"):
+    with pytest.raises(ServiceError, match=r"line 3 .*longer than 16 MiB"):
         restore(ctx.db, ctx.actor, p)
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 100, f"restore grew by {grown_mib:.0f} MiB"
