@@ -7,6 +7,13 @@ from pathlib import Path
 
 import pytest
 
+#: environment variables that steer the test suite itself (where the reference material is, which
+#: database server, what CI skips), not the application under test
+_SUITE_SWITCHES = {
+    "KSEF_TUI_SHARED", "KSEF_TUI_TEST_DATABASE", "KSEF_TUI_CI_SKIP_POSTGRES", "KSEF_TUI_PORTAL_SCREENSHOT",
+    "KSEF_TUI_CHROMIUM",
+}
+
 SHARED = Path(os.environ.get("KSEF_TUI_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
@@ -16,9 +23,10 @@ def _isolated(tmp_path_factory, monkeypatch):
     for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("KSEF_TUI_DATABASE_URL", raising=False)
-    # the master key comes from the temporary config folder, never from the caller's environment
-    monkeypatch.delenv("KSEF_TUI_MASTER_KEY", raising=False)
+    # nothing of the machine's or of an earlier test's ksef-tui settings reaches a test (the master key
+    # comes from the temporary config folder); the suite's own switches stay
+    for var in [v for v in os.environ if v.startswith("KSEF_TUI_") and v not in _SUITE_SWITCHES]:
+        monkeypatch.delenv(var)
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("LANG", "en_US.UTF-8")
     for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
@@ -252,3 +260,58 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         + ("LEAKS FOUND" if leaks else "none found in clear"))
     for leak in leaks:
         terminalreporter.write_line("  " + leak, red=True)
+
+
+# --- the panel under test has finished its first loads before the test's first key ------------------
+# Lists, screens and forms load in thread workers, so a key pressed in the first milliseconds can find
+# an empty table (on a loaded CI machine the worker is still running). A person looks at the screen
+# before typing; the tests do the same: the pilot is handed over, and ``run_before`` of a snapshot is
+# called, once the workers started by the first screen have finished (bounded: a worker that never
+# ends fails the test by name instead of hanging it).
+
+
+async def _first_loads_done(pilot) -> None:
+    import asyncio
+
+    from tests.pilot import TIMEOUT_S, settle
+
+    try:
+        await asyncio.wait_for(settle(pilot), TIMEOUT_S)
+    except TimeoutError:
+        running = [w.name for w in pilot.app.workers if not w.is_finished]
+        raise AssertionError(f"the panel's first loads did not finish within {TIMEOUT_S:g} s: {running}") from None
+
+
+@pytest.fixture(autouse=True)
+def _pilot_after_first_loads(monkeypatch):
+    from contextlib import asynccontextmanager
+
+    from textual.app import App
+
+    original = App.run_test
+
+    @asynccontextmanager
+    async def run_test(self, *args, **kwargs):
+        async with original(self, *args, **kwargs) as pilot:
+            await _first_loads_done(pilot)
+            yield pilot
+
+    monkeypatch.setattr(App, "run_test", run_test)
+
+
+@pytest.fixture
+def snap_compare(snap_compare):
+    """pytest-textual-snapshot's ``snap_compare``, with ``run_before`` called once the first loads
+    are done (and the first loads awaited when a test has no ``run_before``)."""
+
+    def compare(app, *args, run_before=None, **kwargs):
+        async def after_first_loads(pilot) -> None:
+            await _first_loads_done(pilot)
+            if run_before is not None:
+                result = run_before(pilot)
+                if hasattr(result, "__await__"):
+                    await result
+
+        return snap_compare(app, *args, run_before=after_first_loads, **kwargs)
+
+    return compare
