@@ -10,8 +10,10 @@ a KSeF failure becomes an outcome or an error in the user's terms.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -76,8 +78,9 @@ def credential_row(s: Any, user_id: int, company_id: int, env: Environment) -> K
 
 def row_for_write(s: Any, user_id: int, company_id: int, env: Environment, method: AuthMethod,
                    expected_version: int | None, now: dt.datetime) -> tuple[KsefCredential, dict | None]:
-    """The row to change (a new one if none), checked against the version the caller saw;
-    with its audit facts before the change. The login method becomes ``method``."""
+    """The row to change (a new one if none), checked against the version the caller saw (0: the caller
+    saw nothing saved, so a row saved meanwhile is a conflict; None: no check); with its audit facts
+    before the change. The login method becomes ``method``."""
     row = credential_row(s, user_id, company_id, env)
     if row is not None and expected_version is not None and row.version != expected_version:
         raise ConflictError(_("Someone else changed this KSeF setting since you opened it; reload it."))
@@ -167,3 +170,16 @@ def audit_facts(row: KsefCredential | None) -> dict[str, Any] | None:
         "certificate_valid_to": row.cert_valid_to.isoformat() if row.cert_valid_to else None,
     }
 
+
+
+@contextlib.contextmanager
+def first_save_conflict() -> Iterator[None]:
+    """Around a save's transaction: two first saves of the same credential at the same moment (the
+    unique row) end as a conflict to reload, never a raw database error."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        yield
+    except IntegrityError:
+        raise ConflictError(_("Someone else saved this KSeF setting at the same moment; reload it. Nothing was "
+                              "saved.")) from None

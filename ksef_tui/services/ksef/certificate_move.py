@@ -449,6 +449,7 @@ class CertificateMove:
         now = utcnow()
         env = target.environment.value
         with self.db.session() as s:
+            self.credentials.vaults.hold(s, vault)  # sealed with the key the database holds, until the commit
             load_subject(s, self.actor, target.user_id, target.company_id, write=True)
             row = self._row(s, target)
             if row is not None and expected_version is not None and row.version != expected_version:

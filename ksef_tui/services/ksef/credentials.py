@@ -31,6 +31,7 @@ from ksef_tui.services.ksef.access import (
     audit_facts,
     credential_row,
     failure,
+    first_save_conflict,
     load_subject,
     operation_error,
     record_auth,
@@ -169,7 +170,8 @@ class CredentialService:
         version_rule(AuthMethod.TOKEN, api_version)
         vault = self.vaults.vault()
         now = utcnow()
-        with self.db.session() as s:
+        with first_save_conflict(), self.db.session() as s:
+            self.vaults.hold(s, vault)  # sealed with the key the database holds, until the commit
             _u, company = load_subject(s, actor, user_id, company_id, write=True)
             token = self.check_token(token_text, company.nip)
             shape = parse_token(token)
@@ -263,7 +265,8 @@ class CredentialService:
         check_usable(credential.facts)
         vault = self.vaults.vault()
         now = utcnow()
-        with self.db.session() as s:
+        with first_save_conflict(), self.db.session() as s:
+            self.vaults.hold(s, vault)  # sealed with the key the database holds, until the commit
             _u, company = load_subject(s, actor, user_id, company_id, write=True)
             row, before = row_for_write(s, user_id, company_id, env, AuthMethod.CERTIFICATE,
                                               expected_version, now)

@@ -188,6 +188,7 @@ class OfficeService:
         vault = self.credentials.vaults.vault()
         now = self.clock()
         with self.db.session() as s:
+            self.credentials.vaults.hold(s, vault)  # sealed with the key the database holds, until the commit
             nip = self._require_nip(s)
             token = self.credentials.check_token(token_text, nip)
             row, before = self._row(s, env, nip, AuthMethod.TOKEN, expected_version, now)
@@ -207,6 +208,7 @@ class OfficeService:
         vault = self.credentials.vaults.vault()
         now = self.clock()
         with self.db.session() as s:
+            self.credentials.vaults.hold(s, vault)  # sealed with the key the database holds, until the commit
             nip = self._require_nip(s)
             row, before = self._row(s, env, nip, AuthMethod.CERTIFICATE, expected_version, now)
             seal_office(vault, row, credential=credential)

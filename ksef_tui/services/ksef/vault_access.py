@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.secret import Secret
-from ksef_tui.errors import ServiceError
+from ksef_tui.errors import ConflictError, ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import KsefCredential, VaultCheck
@@ -36,15 +36,30 @@ class VaultAccess:
             self._load(row[1], create=False)
 
     def vault(self) -> Vault:
-        if self._vault is None:
-            with self.db.engine.connect() as conn:
-                row = conn.execute(select(VaultCheck.check).where(VaultCheck.id == 1)).first()
-            if row is not None:
-                self._load(row[0], create=False)
-            else:
-                self._create()
+        """The vault of the master key the database is sealed with now: loaded again when the key was
+        rotated since (``ksef-tui keys rotate`` in another process), so nothing is sealed or opened
+        with a key that no longer counts."""
+        with self.db.engine.connect() as conn:
+            row = conn.execute(select(VaultCheck.key_id, VaultCheck.check).where(VaultCheck.id == 1)).first()
+        if row is None:
+            self._create()
+        elif self._vault is None or self._vault.key.key_id_hex != row[0]:
+            self._vault = None
+            self._load(row[1], create=False)
         assert self._vault is not None
         return self._vault
+
+    def hold(self, s: Any, vault: Vault) -> None:
+        """In the session's transaction, before sealing with ``vault``: the database is still sealed with
+        its key, and stays so until the commit (a compare-and-set on the check row: it takes the write
+        lock, so a key rotation waits for this save or this save for the rotation). A rotation that came
+        first is a conflict: nothing is saved, and the next attempt seals with the new key."""
+        held = s.execute(update(VaultCheck).where(VaultCheck.id == 1, VaultCheck.key_id == vault.key.key_id_hex)
+                         .values(key_id=VaultCheck.key_id))
+        if held.rowcount != 1:
+            self._vault = None
+            raise ConflictError(_("The master key was changed meanwhile (ksef-tui keys rotate): nothing was "
+                                  "saved. Try again."))
 
     def _load(self, check_blob: bytes, *, create: bool) -> None:
         from ksef_tui.vault.envelope import MASTER_KEY_ENV, Vault, VaultError, key_file_path, load_master_key

@@ -335,7 +335,7 @@ class KsefCertForm(Vertical):
         try:
             saved = await self.ctx.credentials.authorize_certificate(
                 self.ctx.actor, v.user_id, v.company_id, v.environment, files, progress=steps.advance,
-                expected_version=v.version if v.configured else None)
+                expected_version=v.version)  # 0: nothing saved yet, as seen
         except ServiceError as exc:
             steps.finish("failed")
             message = "; ".join(exc.errors.values()) if isinstance(exc, ValidationFailed) else str(exc)

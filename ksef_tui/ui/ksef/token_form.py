@@ -157,7 +157,7 @@ class KsefTokenForm(Vertical):
         if self.view.last_auth_ok:
             self._check(_("Checking the new token in KSeF {env} before it replaces the one that works… "
                           "Esc cancels.").format(env=self.view.environment.value), "")
-        self.running = self._save(field.value, self.view.version if self.view.configured else None)
+        self.running = self._save(field.value, self.view.version)  # 0: nothing saved yet, as seen
 
     running: Worker | None = None
 
