@@ -19,7 +19,7 @@ from ksef_tui.services.actor import ROLES, Actor, require_admin
 from ksef_tui.services.fields import control_problem, key
 from ksef_tui.services.results import SerialPreview, SerialResult, preview_flag
 from ksef_tui.store.engine import Database
-from ksef_tui.store.models import Company, Membership, User, utcnow
+from ksef_tui.store.models import Company, KsefCredential, Membership, User, utcnow
 
 LOGIN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,99}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -249,6 +249,7 @@ class UserService:
             if expected_version is not None and u.version != expected_version:
                 raise ConflictError(_("Someone else changed this user since you opened it; reload it and try again."))
             before = sorted(s.scalars(select(Membership.company_id).where(Membership.user_id == user_id)))
+            _remove_credentials_of_companies_left(s, actor, u, set(before) - set(cids))
             if before != cids:
                 s.execute(delete(Membership).where(Membership.user_id == user_id))
                 if cids:
@@ -357,3 +358,23 @@ class UserService:
             unchanged=[i for i in wanted if i in present and i not in done],
             missing=[i for i in wanted if i not in present],
         )
+
+
+
+def _remove_credentials_of_companies_left(s, actor: Actor, user: User, leaving: set[int]) -> None:
+    """A user who leaves a company loses the KSeF settings saved for it, each removal audited (they would
+    otherwise stay behind sealed, where no screen shows them and nobody can remove them). The token
+    stays valid in KSeF until it is revoked there; the audit entry names it by its last four signs."""
+    if not leaving:
+        return
+    from ksef_tui.services.ksef.access import audit_facts
+
+    rows = list(s.scalars(select(KsefCredential).where(KsefCredential.user_id == user.id,
+                                                       KsefCredential.company_id.in_(sorted(leaving)))))
+    if not rows:
+        return
+    nips = dict(s.execute(select(Company.id, Company.nip).where(Company.id.in_(sorted(leaving)))).all())
+    audit.record(s, [audit.audit_values(actor, "credential.remove", "credential", row.id,
+                                        f"{nips.get(row.company_id)}/{row.environment}/user {user.id}",
+                                        audit_facts(row), {"reason": "left the company"}) for row in rows])
+    s.execute(delete(KsefCredential).where(KsefCredential.id.in_([row.id for row in rows])))
