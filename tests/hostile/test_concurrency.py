@@ -67,8 +67,9 @@ def test_two_keys_rotate_commands_at_once_leave_a_key_that_opens_everything(pane
     for _ in range(2):
         cmd = [sys.executable, "-m", "ksef_tui", "--database", ctx.db.url, "keys", "rotate"]
         runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-        results = [(p.wait(timeout=120), *p.communicate()) for p in runs]
-        for code, out, err in results:
+        outputs = [p.communicate(timeout=120) for p in runs]
+        results = [(p.returncode, out, err) for p, (out, err) in zip(runs, outputs, strict=True)]
+        for code, _out, err in results:
             assert code == 0 or (b"Another master key rotation" in err or b"changed meanwhile" in err), err
             assert b"Traceback" not in err
         assert any(code == 0 for code, _o, _e in results)

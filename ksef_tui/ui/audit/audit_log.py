@@ -314,7 +314,7 @@ class AuditLogScreen(PanelScreen[None]):
         else:
             done = _("Exported {n} entries to {path}").format(n=message.count, path=message.path)
             self.say(done)
-            self.notify(done, timeout=6)
+            self.notify(done, timeout=6, markup=False)
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:

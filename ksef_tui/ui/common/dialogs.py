@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Button, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
@@ -38,7 +39,7 @@ class ConfirmDialog(DialogScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="confirm") as box:
-            box.border_title = self.title_text
+            box.border_title = Content(self.title_text)  # plain text: a name in it is never markup
             yield Static(Text(self.question), classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.yes_label, variant="warning" if self.default_no else "primary", id="yes")
@@ -80,7 +81,7 @@ class PlanDialog(DialogScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -wide", id="plan") as box:
-            box.border_title = self.title_text
+            box.border_title = Content(self.title_text)  # plain text: a name in it is never markup
             yield Static(Text(self.question, style="bold"), classes="dialog-text", id="plan-question")
             if self.lines:
                 yield Static(Text("\n".join(f"• {line}" for line in self.lines)), classes="dialog-text",
@@ -127,7 +128,7 @@ class MessageDialog(DialogScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="message") as box:
-            box.border_title = self.title_text
+            box.border_title = Content(self.title_text)  # plain text: a name in it is never markup
             box.set_class(self.error, "-error")
             yield Static(Text(self.message), classes="dialog-text", id="message-text")
             with Horizontal(classes="dialog-buttons"):
@@ -194,7 +195,7 @@ class ProgressDialog(DialogScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="progress") as box:
-            box.border_title = self.title_text
+            box.border_title = Content(self.title_text)  # plain text: a name in it is never markup
             yield ProgressBar(total=self.total, show_eta=False, id="progress-bar")
             yield Label(_("Esc: cancel (nothing will be changed)"), id="progress-hint",
                         classes="dialog-hint")
@@ -237,7 +238,7 @@ class SerialResultDialog(DialogScreen[None]):
         if getattr(self.result, "skipped", None):
             rows += ((_("Skipped (changed by someone else; reload)"), len(self.result.skipped), "-skipped"),)
         with Vertical(classes="dialog", id="serial-result") as box:
-            box.border_title = title
+            box.border_title = Content(title)  # plain text: a name in it is never markup
             for label, count, cls in rows:
                 with Horizontal(classes=f"result-row {cls}"):
                     yield Label(label, classes="result-label")

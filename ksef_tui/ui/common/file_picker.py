@@ -16,6 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Button, DirectoryTree, Input, Label, Static
@@ -149,7 +150,7 @@ class FilePickerScreen(DialogScreen["Path | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker") as box:
-            box.border_title = self.title_text
+            box.border_title = Content(self.title_text)  # plain text: a name in it is never markup
             yield Label(display_path(self.start), id="picker-path", markup=False)
             yield DirectoryTree(self.start, id="picker-tree")
             hint = _("Enter: open / choose · Backspace: up a folder · Esc: cancel")

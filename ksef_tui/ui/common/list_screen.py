@@ -205,7 +205,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         else:
             self.status_line.set_class(False, "-loading")
         self.set_busy(False)
-        self.notify(message.message, title=_("The list could not be read"), severity="error")
+        self.notify(message.message, title=_("The list could not be read"), severity="error", markup=False)
 
     # ------------------------------------------------------------- selection
 

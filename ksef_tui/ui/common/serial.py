@@ -112,7 +112,7 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
         try:
             preview = await asyncio.to_thread(self.serial_preview, ids, flag, hidden)
         except ServiceError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         lines = self.serial_lines(flag, preview)
         if preview.hidden:

@@ -15,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Label, Static, TextArea
 
@@ -62,7 +63,7 @@ class PasteDialog(DialogScreen["str | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="paste") as box:
-            box.border_title = self.title_text
+            box.border_title = Content(self.title_text)  # plain text: a name in it is never markup
             yield Static(self.hint, id="paste-hint", markup=False)
             yield TextArea(id="paste-text", soft_wrap=True, show_line_numbers=False)
             yield Static("", id="paste-message", markup=False)

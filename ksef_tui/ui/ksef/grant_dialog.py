@@ -18,6 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
@@ -142,7 +143,7 @@ class ChoiceDialog(DialogScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="choice") as box:
-            box.border_title = self.title_text
+            box.border_title = Content(self.title_text)  # plain text: a name in it is never markup
             yield Static(Text(visible(self.question)), classes="dialog-text")
             yield OptionList(*[Option(Text(visible(label)), id=key) for key, label in self.choices], id="choice-list")
 

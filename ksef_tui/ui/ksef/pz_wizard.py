@@ -116,8 +116,8 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
     def compose(self) -> ComposeResult:
         days = tokens_notice(self.clock().date())
         with Vertical(id="pz") as box:
-            box.border_title = _("Get access token — {name} · {env}").format(
-                name=self.view.company_name, env=self.view.environment.value)
+            box.border_title = Content(_("Get access token — {name} · {env}").format(  # never markup
+                name=self.view.company_name, env=self.view.environment.value))
             yield Static(id="pz-nav")
             with VerticalScroll(id="pz-body"), ContentSwitcher(initial="pz-1", id="pz-steps"):
                 with Vertical(id="pz-1"):
