@@ -11,12 +11,11 @@ Wired into the ``ksef`` group by :func:`ksef_tui.cli.ksef.register`.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from ksef_tui.cli.common import open_ctx, parse_environment
 from ksef_tui.cli.errors import EXIT_FAIL, EXIT_OK, CliError
-from ksef_tui.cli.output import say
+from ksef_tui.cli.output import say, say_json
 
 
 def add_check(ksef_subparsers: Any) -> argparse.ArgumentParser:
@@ -37,7 +36,6 @@ def add_check(ksef_subparsers: Any) -> argparse.ArgumentParser:
 def cmd_check(args: argparse.Namespace) -> int:
     import asyncio
     import datetime as dt
-    import json
 
     from ksef_tui.services.ksef.bulk import DEFAULT_CONCURRENCY, check_rows, configured_targets
 
@@ -51,9 +49,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                                   concurrency=args.concurrency or DEFAULT_CONCURRENCY))
     bad = [r for r in rows if not r["ok"] or r["expiring"]]
     if args.json:
-        json.dump({"checked_at": now.isoformat(), "within_days": args.within_days, "environment": env.value if env else None,
-                   "total": len(rows), "problems": len(bad), "rows": rows}, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+        say_json({"checked_at": now.isoformat(), "within_days": args.within_days, "environment": env.value if env else None,
+                  "total": len(rows), "problems": len(bad), "rows": rows})
     else:
         for r in rows:
             mark = "OK  " if r["ok"] and not r["expiring"] else "FAIL"
