@@ -315,3 +315,16 @@ def snap_compare(snap_compare):
         return snap_compare(app, *args, run_before=after_first_loads, **kwargs)
 
     return compare
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL (KSEF_TUI_TEST_DATABASE), run the tests that use a database (`db_url`, directly
+    or through `db`, `ctx`, ...): the others do not touch the engine, ran in the SQLite run already
+    and would give the same result again (CI runs both, within its time budget)."""
+    if not os.environ.get(TEST_DATABASE_ENV, "").strip():
+        return
+    keep = [it for it in items if "db_url" in getattr(it, "fixturenames", ())]
+    left = [it for it in items if "db_url" not in getattr(it, "fixturenames", ())]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = keep
