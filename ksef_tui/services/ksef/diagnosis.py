@@ -33,6 +33,8 @@ from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.ksef.access import apply_outcome
 from ksef_tui.services.ksef.diagnosis_texts import STEPS, cause_text, fix_text, step_title
 from ksef_tui.services.ksef.office import identifier_of
+from ksef_tui.services.ksef.permission_letter import request_letter
+from ksef_tui.services.ksef.permission_records import SEEN_CLIENT
 from ksef_tui.services.ksef.permission_views import (
     ACTIVE,
     DIRECT,
@@ -49,7 +51,7 @@ from ksef_tui.services.ksef.permission_views import (
     PermissionLine,
     Step,
 )
-from ksef_tui.services.ksef.permissions import SEEN_CLIENT, OfficeGrants, PermissionService, request_letter
+from ksef_tui.services.ksef.permissions import OfficeGrants, PermissionService
 from ksef_tui.services.ksef.views import AuthOutcome, aware
 from ksef_tui.store.models import Company, KsefCredential, KsefPermission, User
 
@@ -186,7 +188,7 @@ class DiagnosisService:
                 raise NotFound(_("The user or the company no longer exists."))
             sub = _Subject(user_id, user.login, user.full_name, company_id, company.name, company.nip,
                            company.ksef_enabled, company.ksef_model, env)
-            sub.office_nip, sub.office_name = self.office._identity(s)
+            sub.office_nip, sub.office_name = self.office.identity_in(s)
             row = s.scalars(select(KsefCredential).where(
                 KsefCredential.user_id == user_id, KsefCredential.company_id == company_id,
                 KsefCredential.environment == env.value)).first()
@@ -208,7 +210,7 @@ class DiagnosisService:
         """What a refusal needs besides: the user's other identities, where the same token works, and
         direct grants the client's view found for another identity of the user."""
         with self.db.session() as s:
-            sub.identifiers = self.permissions._identifiers(s, sub.env, [sub.user_id]).get(sub.user_id, [])
+            sub.identifiers = self.permissions.identifiers_in(s, sub.env, [sub.user_id]).get(sub.user_id, [])
             if sub.method == AuthMethod.TOKEN.value and sub.token_reference:
                 sub.token_elsewhere = [e for (e,) in s.execute(select(KsefCredential.environment).where(
                     KsefCredential.user_id == sub.user_id, KsefCredential.company_id == sub.company_id,

@@ -121,20 +121,21 @@ class OfficeService:
     def get(self, actor: Actor) -> OfficeView:
         require_admin(actor)
         with self.db.session() as s:
-            nip, name = self._identity(s)
+            nip, name = self.identity_in(s)
             rows = {r.environment: r for r in s.scalars(select(OfficeCredential))}
         envs = list(PANEL_ENVIRONMENTS) + [e for e in Environment if e not in PANEL_ENVIRONMENTS and e.value in rows]
         return OfficeView(nip, name, tuple(_view(e, rows.get(e.value)) for e in envs))
 
     @staticmethod
-    def _identity(s: Any) -> tuple[str | None, str | None]:
+    def identity_in(s: Any) -> tuple[str | None, str | None]:
+        """The office NIP and name, read in the caller's session ``s``."""
         nip, name = s.get(Setting, NIP_KEY), s.get(Setting, NAME_KEY)
         return (nip.value if nip else None), (name.value if name else None)
 
     def identity(self) -> tuple[str | None, str | None]:
         """The office NIP and name (for the services; no permission check: they are not secret)."""
         with self.db.session() as s:
-            return self._identity(s)
+            return self.identity_in(s)
 
     # ---- the identity ----------------------------------------------------------------
 
@@ -155,7 +156,7 @@ class OfficeService:
             errors["name"] = _("KSeF keeps at most 90 characters of a name.")
         now = self.clock()
         with self.db.session() as s:
-            before_nip, before_name = self._identity(s)
+            before_nip, before_name = self.identity_in(s)
             others = [r for r in s.scalars(select(OfficeCredential)) if r.nip != clean]
             if clean and others:
                 errors["nip"] = _("The office's KSeF credentials belong to NIP {nip}; remove them before changing the NIP.").format(
@@ -175,7 +176,7 @@ class OfficeService:
         return self.get(actor)
 
     def _require_nip(self, s: Any) -> str:
-        nip, _name = self._identity(s)
+        nip, _name = self.identity_in(s)
         if not nip:
             raise ServiceError(_("Set the office's NIP first (the office's own KSeF identity)."))
         return nip
@@ -254,7 +255,7 @@ class OfficeService:
     def configured(self, env: Environment) -> bool:
         """Whether the office has a usable credential in ``env`` (without opening it)."""
         with self.db.session() as s:
-            return self.opened_row_exists(s, env, self._identity(s)[0])
+            return self.opened_row_exists(s, env, self.identity_in(s)[0])
 
     def method(self, env: Environment) -> str | None:
         with self.db.session() as s:
@@ -272,7 +273,7 @@ class OfficeService:
     def opened(self, env: Environment) -> tuple[str, str, Any, Identifier | None] | None:
         """``(office nip, method, material, the identity it logs in as)``, or None when not configured."""
         with self.db.session() as s:
-            nip, _name = self._identity(s)
+            nip, _name = self.identity_in(s)
             row = s.get(OfficeCredential, env.value)
             if row is None or not nip or row.nip != nip:
                 return None
