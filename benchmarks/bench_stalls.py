@@ -22,19 +22,22 @@ plays DEMO. The real panel (KsefApp, headless, 120x40) then does, one after the 
 Opening a screen (composing its widgets) is not part of a step. Meanwhile a task on the event loop sleeps 5 ms at a time and records how late it wakes: the
 longest lateness in each step is that step's longest stall (the goal: under 50 ms). Each step
 runs ``--runs`` times (fresh processes); the table gives the median and min–max of the step's
-longest stall, and how long the step took.
+longest stall, and how long the step took. ``BENCH_EXPLAIN=1`` also prints, per step, the
+event loop's stacks seen most often while it was held over half the goal (where a stall is).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -93,24 +96,71 @@ def seed_ksef(ctx, sim, folder: Path) -> dict:
 
 
 class Stalls:
-    """Sleeps ``TICK`` at a time on the event loop; the lateness of each wake-up is a stall."""
+    """Sleeps ``TICK`` at a time on the event loop; the lateness of each wake-up is a stall.
 
-    def __init__(self) -> None:
+    With ``explain``, a thread looks at the event loop's stack whenever it has not woken for
+    ``GOAL_MS / 2``: the stacks seen most often in each step say where its stalls are."""
+
+    def __init__(self, explain: bool = False) -> None:
         self.step = ""
         self.worst: dict[str, float] = {}
         self.task: asyncio.Task | None = None
+        self.explain = explain
+        self.beat = time.perf_counter()
+        self.seen: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._watch())
+        if self.explain:
+            threading.Thread(target=self._look, args=(threading.get_ident(),), daemon=True).start()
+            import gc
+
+            gc.callbacks.append(self._gc)
+
+    def _gc(self, phase: str, info: dict) -> None:
+        """The longest garbage collection (it holds every thread) of each generation in each step."""
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        elif self.step:
+            key = f"gc gen{info['generation']} ({threading.current_thread().name})"
+            took = (time.perf_counter() - self._gc_start) * 1000
+            worst = self.seen[self.step]
+            worst[key] = max(worst.get(key, 0), int(took))
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             t = loop.time()
+            self.beat = time.perf_counter()
             await asyncio.sleep(TICK)
             late = loop.time() - t - TICK
             if self.step:
                 self.worst[self.step] = max(self.worst.get(self.step, 0.0), late)
+
+    def _look(self, loop_thread: int) -> None:
+        import traceback
+
+        while True:
+            time.sleep(0.002)
+            if not self.step or time.perf_counter() - self.beat < GOAL_MS / 2000:
+                continue
+            frames = sys._current_frames()
+            frame = frames.get(loop_thread)
+            if frame is None:
+                continue
+            here = traceback.extract_stack(frame)[-6:]
+            where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(here))
+            others = [traceback.extract_stack(f)[-1] for ident, f in frames.items()
+                      if ident not in (loop_thread, threading.get_ident())]
+            busy = "; ".join(sorted({f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in others}))[:300]
+            self.seen[self.step][f"{where}\n      other threads: {busy}"] += 1
+
+    def report(self) -> str:
+        out = []
+        for step, counter in self.seen.items():
+            out.append(f"{step}:")
+            out.extend(f"  {n:4d}x {stack}" for stack, n in counter.most_common(4))
+        return "\n".join(out)
 
 
 async def until(pilot, condition, what: str, timeout: float = float(os.environ.get("BENCH_TIMEOUT", 600))) -> None:
@@ -138,7 +188,7 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
     ctx = AppContext(open_database(url, migrate=False), Actor.local_admin("bench"))
     ctx.credentials.connections.set_endpoint(ctx.actor, Environment.DEMO, sim_url)
     n = ctx.companies.count(ctx.actor)
-    stalls = Stalls()
+    stalls = Stalls(explain=bool(os.environ.get("BENCH_EXPLAIN")))
     took: dict[str, float] = {}
     app = KsefApp(ctx)
 
@@ -225,6 +275,8 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
         with Step("bulk test"):
             await app.push_screen(bulk := BulkRunScreen(TEST, targets))
             await until(pilot, lambda: bulk.report is not None and not bulk.running, "the bulk report")
+    if stalls.explain:
+        print(stalls.report(), file=sys.stderr, flush=True)
     return {"stall": stalls.worst, "took": took, "rows": n}
 
 
@@ -283,6 +335,8 @@ def main() -> None:
                     if r.returncode != 0:
                         raise SystemExit(f"run failed: {r.stderr.strip().splitlines()[-5:]}")
                     results.append(json.loads(r.stdout.strip().splitlines()[-1]))
+                    if env.get("BENCH_EXPLAIN"):
+                        print(r.stderr, file=sys.stderr, flush=True)
             finally:
                 server.stop()
         print(f"\n{n:,} companies and audit entries")

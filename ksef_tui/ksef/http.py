@@ -21,6 +21,8 @@ import enum
 import json as jsonlib
 import logging
 import random
+import ssl
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -100,22 +102,33 @@ class KsefHttp:
     _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     _slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
 
-    def _ensure_client(self) -> httpx.AsyncClient:
+    async def _ensure_client(self) -> httpx.AsyncClient:
+        """The client, made in a thread the first time: a TLS context (the CA bundle) and the
+        first imports of httpcore and anyio held the event loop 100-300 ms (bench_stalls)."""
         if self._client is None:
-            _skip_missing_sniffio()
-            self._slots = asyncio.Semaphore(self.policy.max_in_flight)
-            timeout = httpx.Timeout(self.policy.timeout_s, connect=self.policy.connect_timeout_s)
-            self._client = httpx.AsyncClient(
-                timeout=timeout,
-                transport=self.transport,
-                follow_redirects=False,
-                headers={
-                    "User-Agent": self.policy.user_agent,
-                    "Accept": "application/json",
-                    "X-Error-Format": "problem-details",
-                },
-            )
+            client = await asyncio.to_thread(self._new_client)
+            if self._client is None:  # another call may have made one meanwhile
+                self._slots = asyncio.Semaphore(self.policy.max_in_flight)
+                self._client = client
+            else:
+                await client.aclose()
         return self._client
+
+    def _new_client(self) -> httpx.AsyncClient:
+        _skip_missing_sniffio()
+        _warm_imports()
+        timeout = httpx.Timeout(self.policy.timeout_s, connect=self.policy.connect_timeout_s)
+        return httpx.AsyncClient(
+            timeout=timeout,
+            transport=self.transport,
+            verify=tls_context() if self.transport is None else True,
+            follow_redirects=False,
+            headers={
+                "User-Agent": self.policy.user_agent,
+                "Accept": "application/json",
+                "X-Error-Format": "problem-details",
+            },
+        )
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -182,7 +195,7 @@ class KsefHttp:
 
     async def _send(self, request: _Request) -> httpx.Response:
         """One attempt: a connection slot, the limiter's permit, the request; observed either way."""
-        client = self._ensure_client()
+        client = await self._ensure_client()
         assert self._slots is not None
         status: int | None = None
         try:
@@ -292,6 +305,29 @@ class _Attempts:
         self.rate_waits += 1
         self.rate_waited += wait
         return wait
+
+
+_tls: ssl.SSLContext | None = None
+_tls_lock = threading.Lock()
+
+
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every KSeF client of the process, as httpx makes it by default (the
+    CA bundle, ``SSL_CERT_FILE``/``SSL_CERT_DIR``): loading it costs tens of milliseconds each time."""
+    global _tls
+    with _tls_lock:
+        if _tls is None:
+            _tls = httpx.create_ssl_context()
+        return _tls
+
+
+def _warm_imports() -> None:
+    """What httpx imports on its first connection (httpcore's anyio backend, anyio's streams):
+    imported here, in the thread that makes the client, and not on the event loop."""
+    import anyio._backends._asyncio
+    import anyio.streams.memory
+    import anyio.streams.tls  # noqa: F401
+    import httpcore._backends.anyio  # noqa: F401
 
 
 def _skip_missing_sniffio() -> None:
