@@ -233,10 +233,10 @@ async def run_ksef_tui(url: str, runs: int) -> dict:
         key(app, "a")
         await until(app, lambda: len(screen.selection) == n)
         screen.run_serial_operation(True)  # the menu's "Enable KSeF" (a worker)
-        await until(app, lambda: type(app.screen).__name__ == "ConfirmDialog")
+        await until(app, lambda: type(app.screen).__name__ == "PlanDialog")  # what it will do, told first
         # done: the result summary (shown only after the commit) is on screen
         summary = frames.expect(lambda: type(app.screen).__name__ == "SerialResultDialog", "the result summary")
-        key(app, "enter")  # confirm
+        key(app, "y")  # confirm
         enabled = await frames.wait(summary, timeout=120) - t
         if ctx.companies.count(ctx.actor, CompanyFilter(ksef=True)) != n:
             raise RuntimeError("the summary came, but not every company has KSeF on")
