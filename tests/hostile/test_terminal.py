@@ -71,3 +71,18 @@ async def test_control_characters_in_untrusted_text_never_reach_the_terminal(pan
         shown = app.export_screenshot()
         assert "\x1b" not in shown and "\x9b" not in shown and "\x07" not in shown
         assert "Evil␛]2;PWNED␇Corp␛[2J" in shown
+
+
+async def test_a_file_name_with_escapes_in_the_picker_is_drawn_visibly(panel, tmp_path):
+    """A file someone left in the Downloads folder, named to retitle the window and blank the screen."""
+    from ksef_tui.ui.common.file_picker import FilePickerScreen
+
+    (tmp_path / f"faktura{TITLE}{CLEAR}.xml").write_text("<x/>")
+    app = KsefApp(panel.ctx)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.push_screen(FilePickerScreen(tmp_path))
+        await wait_until(pilot, lambda: "faktura" in app.export_screenshot(), "the file in the picker")
+        shown = app.export_screenshot()
+        assert "\x1b" not in shown and "\x07" not in shown
+        assert "faktura␛]2;PWNED␇␛[2J" in shown
