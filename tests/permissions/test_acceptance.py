@@ -82,3 +82,28 @@ def test_token_whose_author_lost_the_rights(office):
     credential = {s.key: s for s in diag.steps}["credential"]
     assert credential.status == "fail" and "author" in credential.evidence and "415" in credential.evidence
     assert "author no longer holds" in diag.hint
+
+
+def test_ksef_check_json_rows_carry_the_permission_state_and_cause(office):
+    """`ksef-tui ksef check --json`: each row gains its permission state and diagnosis cause (item 6):
+    Piotr through the office in Alfa (Active, ok), the same grant for Beta, which never delegated
+    (Inactive, chain-broken), Anna with no grant (missing, no-permission); exit 1 with 2 problems."""
+    ctx = office.ctx
+    ctx.permissions.set_model(ctx.actor, office.client_id, "B")
+    ctx.permissions.set_model(ctx.actor, office.other_id, "B")
+    for company in (office.client_id, office.other_id):
+        office.save_certificate(office.piotr, company, pesel=PIOTR)
+    office.save_certificate(office.anna, office.client_id, pesel="90010112340", given="Anna", surname="Nowak")
+    office.sim.grant_permissions(CLIENT, ("Nip", OFFICE), ["InvoiceRead"], kind="entity", can_delegate=True)
+    office.sim.grant_permissions(OFFICE, ("Pesel", PIOTR), ["InvoiceRead"], kind="indirect")  # all clients
+    code, out = office.cli_json("ksef", "check", "--env", "DEMO", "--within-days", "0")
+    rows = {(r["login"], r["nip"]): r for r in out["rows"]}
+    assert code == 1 and out["total"] == 3 and out["problems"] == 2
+    facts = {k: (r["ok"], r["cause"], r["permission_state"], r["permissions"]) for k, r in rows.items()}
+    assert facts == {("piotr", CLIENT): (True, "ok", "Active", ["InvoiceRead"]),
+                     ("piotr", "3755747347"): (False, "chain-broken", "Inactive", []),
+                     ("anna", CLIENT): (False, "no-permission", "missing", [])}
+    anna = rows[("anna", CLIENT)]
+    assert anna["code"] == "415" and "Brak przypisanych uprawnień" in anna["message"]
+    code, text, err = office.cli("ksef", "check", "--env", "DEMO", "--within-days", "0")
+    assert code == 1 and not err and "chain-broken" in text and "2 with problems" in text

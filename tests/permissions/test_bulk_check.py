@@ -73,3 +73,60 @@ def test_cancel_and_ksef_unavailable_leave_rows_as_they_were(office):
     cancel.set()
     report, _check, _seen = _run(office, targets, cancel=cancel)
     assert report.cancelled and {r.status for r in report.results} == {"cancelled"}
+
+
+def test_serial_grant_through_the_office(office):
+    from ksef_tui.services.ksef.permission_check import SerialGrant, plan_grant
+
+    ctx = office.ctx
+    office.save_certificate(office.piotr, office.client_id, pesel=PIOTR)
+    office.save_certificate(office.piotr, office.other_id, pesel=PIOTR)
+    office.sim.grant_permissions(CLIENT, ("Nip", OFFICE), ["InvoiceRead"], kind="entity", can_delegate=True)
+    targets = [Target(office.piotr, office.client_id, DEMO), Target(office.piotr, office.other_id, DEMO),
+               Target(office.anna, office.client_id, DEMO)]  # Anna: no KSeF identity known
+
+    plan = plan_grant(ctx.permissions, ctx.actor, targets)  # told before it runs: the run's own rule
+    assert [r.action for r in plan.rows] == ["run", "run", "skip"] and "PESEL" in plan.rows[2].reason
+
+    async def go():
+        async with SerialGrant(ctx.permissions, ctx.actor, ("InvoiceRead",)) as grant:
+            report = await run_bulk("grant", targets, grant.grant_row, concurrency=1)
+            await grant.finish()
+            return report
+
+    report = asyncio.run(go())
+    assert [r.status for r in report.results] == [OK, OK, SKIPPED]
+    assert "PESEL" in report.results[2].message
+    # granted for both, but only Alfa delegated to the office: the picture says so
+    alfa = ctx.permissions.picture(ctx.actor, office.client_id, DEMO)
+    beta = ctx.permissions.picture(ctx.actor, office.other_id, DEMO)
+    state = lambda pic: next(u for u in pic.users if u.login == "piotr").lines[0].state  # noqa: E731
+    assert (state(alfa), state(beta)) == ("Active", "Inactive")
+    assert ctx.audit.actions(ctx.actor).count("permission.grant_indirect") >= 1
+    diag = office.diagnose(office.piotr, office.client_id)
+    assert diag.cause == "ok"
+
+
+def test_serial_grant_skips_what_the_office_does_not_grant(office):
+    """The plan and the run say the same: a company working with direct grants (model C) is not the
+    office's to grant, and without the office's own credential nothing can be granted."""
+    from ksef_tui.services.ksef.permission_check import SerialGrant, plan_grant
+
+    ctx = office.ctx
+    office.save_certificate(office.piotr, office.client_id, pesel=PIOTR)
+    ctx.permissions.set_model(ctx.actor, office.client_id, "C")
+    targets = [Target(office.piotr, office.client_id, DEMO)]
+    (row,) = plan_grant(ctx.permissions, ctx.actor, targets).rows
+    assert row.action == "skip" and "model C" in row.reason
+
+    async def go():
+        async with SerialGrant(ctx.permissions, ctx.actor, ("InvoiceRead",)) as grant:
+            return await run_bulk("grant", targets, grant.grant_row, concurrency=1)
+
+    (result,) = asyncio.run(go()).results
+    assert (result.status, result.message) == (SKIPPED, row.reason)
+    ctx.permissions.set_model(ctx.actor, office.client_id, "B")
+    ctx.office.remove(ctx.actor, DEMO)
+    (row,) = plan_grant(ctx.permissions, ctx.actor, targets).rows
+    assert row.action == "skip" and "no KSeF credential" in row.reason
+    assert ctx.audit.actions(ctx.actor).count("permission.grant_indirect") == 0

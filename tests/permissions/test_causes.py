@@ -194,8 +194,23 @@ def test_chain_broken_when_the_grant_names_another_client(office):
     assert diag.actions and diag.actions[0].kind == "grant-indirect"
 
 
+def test_chain_broken_when_the_client_did_not_let_the_office_delegate(office):
+    """§17 item 5: the client granted the office InvoiceRead without the right to delegate: the
+    employee's indirect grant from the office does not work in the client's context."""
+    ctx = office.ctx
+    ctx.permissions.set_model(ctx.actor, office.client_id, "B")
+    office.save_certificate(office.piotr, office.client_id, pesel=PIOTR)
+    office.sim.grant_permissions(CLIENT, ("Nip", OFFICE), ["InvoiceRead"], kind="entity", can_delegate=False)
+    office.sim.grant_permissions(OFFICE, ("Pesel", PIOTR), ["InvoiceRead"], kind="indirect", client_nip=CLIENT)
+    diag = office.diagnose(office.piotr)
+    assert diag.cause == "chain-broken" and step(diag, "chain").status == "fail"
+    assert "delegate" in step(diag, "chain").evidence + diag.hint
+    assert diag.request and "canDelegate" in diag.request  # only the client can fix it: the words to send
+
+
 @pytest.mark.parametrize("cause,fault", [
     ("ksef-unavailable", dict(path="/auth/challenge", status=503, times=None)),
+    ("ksef-unavailable", dict(path="/auth/xades-signature", status=502, times=None)),
     ("ksef-unavailable", dict(path="/auth/xades-signature", code=21184, times=None)),
     ("rate-limited", dict(path="/auth/challenge", status=429, retry_after=3600, times=None)),
     ("challenge-expired", dict(path="/auth/xades-signature", code=21111, details=["Wyzwanie wygasło."], times=1)),
@@ -213,3 +228,18 @@ def test_ksef_not_answering_is_never_a_permission_problem(office, cause, fault):
         assert step(diag, "availability").status == "fail"
         view = office.ctx.credentials.get(office.ctx.actor, office.piotr, office.client_id, DEMO)
         assert view.last_auth_ok is True  # no answer: nothing recorded
+
+
+def test_ksefs_words_are_printed_as_text_by_the_cli(office):
+    """The CLI prints KSeF's untrusted text with control characters made visible (no escape reaches the
+    terminal); the JSON carries it as data."""
+    office.sim.grant_permissions(CLIENT, ("Pesel", PIOTR), ["InvoiceRead"])
+    office.save_certificate(office.piotr, office.client_id, pesel=PIOTR)
+    hostile = "Wyzwanie wygasło \x1b[2J\x1b]0;owned\x07 [bold]koniec[/]"
+    office.sim.faults.add(path="/auth/xades-signature", code=21111, details=[hostile], times=None)
+    code, text, err = office.cli("ksef", "diagnose", "piotr", "--nip", CLIENT, "--env", "DEMO")
+    assert code == 1 and "cause: challenge-expired" in text and not err
+    assert "\x1b" not in text and "\x07" not in text
+    assert "Wyzwanie wygasło ␛[2J␛]0;owned␇ [bold]koniec[/]" in text
+    code, out = office.cli_json("ksef", "diagnose", "piotr", "--nip", CLIENT, "--env", "DEMO")
+    assert hostile in {s["step"]: s for s in out["steps"]}["challenge"]["evidence"]

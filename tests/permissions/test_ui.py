@@ -267,3 +267,58 @@ def test_snapshot_dashboard_rows(snap_compare, scene, size, bucket):
 
     app = PanelApp(ctx, lambda: KsefDashboardScreen(now=sc.FIXED))
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_serial_grant_from_the_dashboard(scene):
+    from ksef_tui.ui.ksef.bulk_run import BulkRunScreen
+    from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
+
+    ctx, _sim, ids = scene
+    app = PanelApp(ctx, lambda: KsefDashboardScreen(now=sc.FIXED))
+
+    async def go():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            row = next(r for r in screen.counts_table().loaded_rows()
+                       if r.environment is sc.DEMO and r.bucket == dash.NO_PERMISSION)
+            screen.open_bucket(row)
+            screen.rows_table().focus()
+            await pilot.pause()
+            await pilot.press("a", "o")
+            await wait_until(pilot, lambda: app.screen.query("#choice-list"), "the choice of permissions")
+            await pilot.press("enter")  # InvoiceRead and InvoiceWrite
+            await wait_until(pilot, lambda: app.screen.query("#plan-question"), "the question before the grant")
+            lines = str(app.screen.query_one("#plan-lines").render())
+            assert "1 will get InvoiceRead, InvoiceWrite for the company of its row" in lines
+            await pilot.press("y")
+            await wait_until(pilot, lambda: isinstance(app.screen, BulkRunScreen) and app.screen.report is not None
+                             and not app.screen.running, "the serial grant")
+            (result,) = app.screen.report.results
+            assert result.status == "ok" and result.target.user_id == ids["anna"]
+
+    asyncio.run(go())
+    diag = asyncio.run(ctx.diagnosis.diagnose(ctx.actor, ids["anna"], ids["alfa"], sc.DEMO))
+    assert diag.cause == "ok" and diag.permissions == ("InvoiceRead",)  # Alfa delegated InvoiceRead only
+
+
+def test_ksefs_words_are_shown_as_text_in_the_diagnosis(scene):
+    """KSeF's own text (an exception's details) is untrusted: in the diagnosis it is plain text with
+    control characters made visible, never markup, never a raw escape."""
+    from ksef_tui.ui.ksef.diagnosis import DiagnosisScreen
+
+    ctx, sim, ids = scene
+    hostile = "[bold red]Wyzwanie[/] wygasło \x1b[2J\x07 [link=http://x]tu[/link]"
+    sim.faults.add(path="/auth/xades-signature", code=21111, details=[hostile], times=None)
+    app = PanelApp(ctx, lambda: DiagnosisScreen(ids["piotr"], ids["alfa"], sc.DEMO, label="piotr"))
+
+    async def go():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _diagnosed(pilot)
+            assert app.screen.diagnosis.cause == "challenge-expired"
+            shown = app.screen.query_one("#diagnosis-evidence").render()
+            assert "[bold red]Wyzwanie[/] wygasło ␛[2J␇ [link=http://x]tu[/link]" in shown.plain
+            assert "\x1b" not in shown.plain and "\x07" not in shown.plain
+            assert not any("red" in str(span.style) or "link" in str(span.style) for span in shown.spans)
+
+    asyncio.run(go())

@@ -487,11 +487,19 @@ async def check_rows(credentials: CredentialService, actor: Actor, targets: Sequ
                      within_days: int, now: dt.datetime | None = None,
                      concurrency: int = DEFAULT_CONCURRENCY) -> list[dict[str, Any]]:
     """``ksef check``: authorize every target and describe each row (plain JSON values, no secrets)."""
-    from ksef_tui.services.ksef.dashboard import TOKEN_LAST_DAY
-
     now = now or dt.datetime.now(dt.UTC)
     async with KsefBulk(credentials, actor) as bulk:
         report = await run_bulk("check", targets, bulk.test_authorization, concurrency=concurrency)
+    return describe_rows(credentials, report, within_days=within_days, now=now)
+
+
+def describe_rows(credentials: CredentialService, report: BulkReport, *, within_days: int,
+                  now: dt.datetime) -> list[dict[str, Any]]:
+    """The rows of ``ksef check`` from a run's results: who, which company, the method, the result, and
+    when the credential stops working (plain JSON values, no secrets)."""
+    from ksef_tui.services.ksef.dashboard import TOKEN_LAST_DAY
+
+    targets = [r.target for r in report.results]
     facts: dict[tuple[int, int, str], tuple[str, str, str, dt.datetime | None]] = {}
     with credentials.db.session() as s:
         for t in targets:

@@ -1,5 +1,6 @@
 """The bulk permission check (issue 15 item 6): selected (user, company, environment) rows checked as
-a serial operation (:func:`~ksef_tui.services.ksef.bulk.run_bulk`: progress, Esc, a result per row).
+a serial operation (:func:`~ksef_tui.services.ksef.bulk.run_bulk`: progress, Esc, a result per row);
+and the serial grant of item 5 (:class:`SerialGrant`, told beforehand by :func:`plan_grant`).
 
 Each environment's office view (which clients granted the office what, and the office's indirect
 grants) is read once, before the first row of that environment needs it; each row is then the
@@ -12,17 +13,33 @@ as it was, and its result says so ("never half a result")."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor, require_admin
-from ksef_tui.services.ksef.bulk import ERROR, FAILED, FLOW_ATTEMPTS, OK, SKIPPED, RowResult, Target
+from ksef_tui.services.ksef.bulk import (
+    DEFAULT_CONCURRENCY,
+    ERROR,
+    FAILED,
+    FLOW_ATTEMPTS,
+    OK,
+    SKIPPED,
+    RowResult,
+    Target,
+    describe_rows,
+    run_bulk,
+)
 from ksef_tui.services.ksef.diagnosis import DiagnosisService
 from ksef_tui.services.ksef.diagnosis_texts import cause_text
-from ksef_tui.services.ksef.permission_views import Diagnosis
-from ksef_tui.services.ksef.permissions import OfficeGrants, PermissionService
+from ksef_tui.services.ksef.permission_views import ACTIVE, INACTIVE, MISSING, STEP_FAIL, Diagnosis
+from ksef_tui.services.ksef.permissions import GrantSubject, OfficeGrants, PermissionService
+from ksef_tui.services.ksef.plans import GRANT, RUN, SKIP, OperationPlan, RowPlan
+from ksef_tui.store.models import Company
 
 if TYPE_CHECKING:
     from ksef_tui.ksef.gateway import KsefGateway
@@ -97,3 +114,166 @@ class PermissionCheck:
                                           flow_attempts=self.flow_attempts)
         self.diagnoses[target.key] = diag
         return row_result(target, diag)
+
+
+#: the working models in which the office grants its employees indirectly (§17 B; None: not chosen)
+GRANTING_MODELS = (None, "B")
+
+
+def grant_skip(model: str | None, has_identity: bool, office_configured: bool, env: Environment) -> str:
+    """Why the office does not grant this row ("" when it does): the one rule of the serial grant's
+    plan and of its run."""
+    from ksef_tui.services.ksef.permission_views import model_label
+
+    if model not in GRANTING_MODELS:
+        return _("The company works with model {model}: the office does not grant its employees there.").format(
+            model=model_label(model))
+    if not office_configured:
+        return _("The office has no KSeF credential for {env}; set it in the office's KSeF identity.").format(
+            env=env.value)
+    if not has_identity:
+        return _("No KSeF identity is known for this user in {env}: grant from the company's KSeF tab, with their PESEL.").format(
+            env=env.value)
+    return ""
+
+
+def plan_grant(permissions: PermissionService, actor: Actor, targets: Sequence[Target]) -> OperationPlan:
+    """What the serial grant would do to each of ``targets`` (no KSeF call; run it in a thread)."""
+    require_admin(actor)
+    envs = sorted({t.environment for t in targets}, key=lambda e: e.value)
+    configured = {env: permissions.office.configured(env) for env in envs}
+    company_ids = sorted({t.company_id for t in targets})
+    with permissions.db.session() as s:
+        models: dict[int, str | None] = {}
+        for start in range(0, len(company_ids), 500):
+            models.update((cid, model) for cid, model in s.execute(select(Company.id, Company.ksef_model).where(
+                Company.id.in_(company_ids[start:start + 500]))))
+        known: dict[Environment, set[int]] = {}
+        for env in envs:
+            users = sorted({t.user_id for t in targets if t.environment is env})
+            known[env] = {uid for start in range(0, len(users), 500)
+                          for uid, idents in permissions._identifiers(s, env, users[start:start + 500]).items() if idents}
+    rows = []
+    for t in targets:
+        if t.company_id not in models:
+            rows.append(RowPlan(t, SKIP, _("The user or the company no longer exists.")))
+            continue
+        reason = grant_skip(models[t.company_id], t.user_id in known[t.environment], configured[t.environment],
+                            t.environment)
+        rows.append(RowPlan(t, SKIP if reason else RUN, reason))
+    return OperationPlan(GRANT, tuple(rows))
+
+
+class SerialGrant:
+    """A serial grant (issue 15 item 5): for each selected (user, company, environment), the office grants
+    the user ``scopes`` indirectly for that company, from its own context; each grant followed to KSeF's
+    final status and audited. One office login per environment; every request paced by the host's
+    limiter (the office's context is in the 10/30/120 group: 30 requests a minute and 120 an hour, and a
+    grant takes at least two, so a long run waits; Esc stops it between rows). A row is skipped, with
+    the reason, by the rule its plan told (:func:`grant_skip`: the company's working model, the office's
+    credential, a known KSeF identity of the user). The office's view is read once at the end
+    (:meth:`finish`), so the picture follows."""
+
+    def __init__(self, permissions: PermissionService, actor: Actor, scopes: tuple[str, ...], *,
+                 limiter: Any = None, gateway_factory: Callable[[Environment], KsefGateway] | None = None) -> None:
+        require_admin(actor)
+        self.permissions = permissions
+        self.actor = actor
+        self.scopes = tuple(PermissionService._delegable(scopes))
+        self._check = PermissionCheck(permissions, actor, limiter=limiter, gateway_factory=gateway_factory)
+        self._sessions: dict[Environment, Any] = {}
+        self._locks: dict[Environment, asyncio.Lock] = {}
+        self.granted: dict[Environment, bool] = {}
+
+    async def __aenter__(self) -> SerialGrant:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._check.__aexit__(*exc)
+
+    async def _session(self, env: Environment) -> Any:
+        async with self._locks.setdefault(env, asyncio.Lock()):
+            if env not in self._sessions:
+                self._sessions[env] = await self.permissions.office.authorize(self._check.gateway(env), env)
+            return self._sessions[env]
+
+    async def grant_row(self, target: Target) -> RowResult:
+        from ksef_tui.errors import ServiceError
+        from ksef_tui.ksef.errors import KsefError, KsefUnauthorized
+        from ksef_tui.services.ksef.bulk import NothingToDo, result_from_error
+
+        env = target.environment
+        perms = self.permissions
+        def facts() -> tuple[list[Any], GrantSubject, bool]:
+            return (perms.identifiers(target.user_id, env), perms.grant_subject(target.user_id, target.company_id),
+                    perms.office.configured(env))
+
+        idents, who, configured = await asyncio.to_thread(facts)
+        reason = grant_skip(who.client_model, bool(idents), configured, env)
+        if reason:
+            raise NothingToDo(reason)
+        ident = idents[0]
+        label, facts = who.audit(ident, self.scopes)
+        try:
+            for attempt in (1, 2):
+                session = await self._session(env)
+                try:
+                    outcome = await perms.follow(self._check.gateway(env), session,
+                                                 perms.indirect_act(ident, self.scopes, who))
+                    break
+                except KsefUnauthorized:  # the office's access token lives ~15 minutes: log in again
+                    self._sessions.pop(env, None)
+                    if attempt == 2:
+                        raise
+        except ServiceError as exc:
+            return RowResult(target, FAILED, str(exc), getattr(exc, "hint", ""))
+        except KsefError as exc:  # KSeF never took it: nothing happened
+            return result_from_error(target, exc)
+        await asyncio.to_thread(perms.audit_operation, self.actor, env, "permission.grant_indirect", label, facts,
+                                outcome)
+        self.granted[env] = self.granted.get(env, False) or outcome.ok
+        if outcome.ok:
+            return RowResult(target, OK, _("Granted {scopes} to {who} for {client}.").format(
+                scopes=", ".join(self.scopes), who=ident, client=who.client_name), reference=outcome.reference_number)
+        return RowResult(target, FAILED, outcome.message, outcome.hint, outcome.code, outcome.reference_number)
+
+    async def finish(self) -> None:
+        """The office's view again, once per environment that got a grant (the picture follows)."""
+        for env, any_ok in self.granted.items():
+            if any_ok:
+                self._check._offices.pop(env, None)
+                await self._check.office(env)
+
+
+#: a row's permission state after its check: what the login found in the company's context (None: the
+#: check did not get as far as permissions: the credential itself, KSeF unavailable, ...)
+PERMISSION_STATE = {"ok": ACTIVE, "chain-broken": INACTIVE, "no-permission": MISSING, "wrong-identity-type": MISSING}
+
+
+def permission_facts(diag: Diagnosis | None) -> dict[str, Any]:
+    """What ``ksef check --json`` adds to a row: the diagnosis cause, the permission state and the
+    permissions the user holds there."""
+    if diag is None:
+        return {"cause": None, "permission_state": None, "permissions": []}
+    return {"cause": diag.cause, "permission_state": PERMISSION_STATE.get(diag.cause),
+            "permissions": list(diag.permissions)}
+
+
+async def check_rows_with_permissions(permissions: PermissionService, actor: Actor, targets: Sequence[Target], *,
+                                      within_days: int, now: dt.datetime, concurrency: int = DEFAULT_CONCURRENCY,
+                                      limiter: Any = None) -> list[dict[str, Any]]:
+    """``ksef check`` (issue 15 item 6): every target's login checked as the bulk permission check does
+    (one login per row, the office's view once per environment, within KSeF's limits), each row described
+    as :func:`~.bulk.describe_rows` does, with its cause, permission state and permissions. A failing
+    row's message and code are KSeF's answer at the step that failed."""
+    async with PermissionCheck(permissions, actor, limiter=limiter) as check:
+        report = await run_bulk("check", targets, check.check_row, concurrency=concurrency)
+    rows = await asyncio.to_thread(describe_rows, permissions.credentials, report, within_days=within_days, now=now)
+    for row in rows:
+        diag = check.diagnoses.get((row["user_id"], row["company_id"], Environment(row["environment"])))
+        row.update(permission_facts(diag))
+        failed = next((s for s in diag.steps if s.status == STEP_FAIL), None) if diag is not None else None
+        if failed is not None and not row["ok"]:
+            row["message"] = f"{cause_text(diag.cause)}: {failed.evidence}" if failed.evidence else row["message"]
+            row["code"] = failed.code
+    return rows

@@ -121,6 +121,23 @@ class OfficeGrants:
                                   or (t.type == "InternalId" and (t.value or "").startswith(client_nip + "-")))
 
 
+@dataclass(frozen=True)
+class GrantSubject:
+    """Who an indirect grant is for, and for which client (None: every client of the office)."""
+
+    user_id: int
+    login: str
+    name: str
+    client_nip: str | None
+    client_name: str | None
+    client_model: str | None = None  # the client's working model (PROTOCOL.md §17 A–D; None: not chosen)
+
+    def audit(self, ident: Identifier, scopes: Sequence[str]) -> tuple[str, dict[str, Any]]:
+        label = f"{self.login} · {ident} · " + (format_nip(self.client_nip) if self.client_nip else _("all clients"))
+        return label, {"user": self.login, "identifier": str(ident), "scopes": list(scopes),
+                       "client": self.client_nip or "AllPartners"}
+
+
 def _target_text(target: Identifier | None) -> str | None:
     if target is None:
         return None
@@ -306,36 +323,41 @@ class PermissionService(PermissionRecords):
         """From the office's context: ``scopes`` (InvoiceRead/InvoiceWrite) for the user, for one client
         (``company_id``) or for every client (None); followed to its final status and audited."""
         require_admin(actor)
-        from ksef_tui.ksef.permissions import PersonName
-
         ident = parse_identifier(identifier)
         scopes = self._delegable(scopes)
+        who = await asyncio.to_thread(self.grant_subject, user_id, company_id)
+        label, facts = who.audit(ident, scopes)
+        outcome = await self._operate(actor, env, base_url, None, self.indirect_act(ident, scopes, who),
+                                      "permission.grant_indirect", label, facts)
+        if outcome.ok:
+            await self._refresh_office(env, base_url, who.client_nip, [ident], [user_id])
+        return outcome
 
-        def read() -> tuple[str, str, str | None, str | None]:
-            with self.db.session() as s:
-                user = s.get(User, user_id)
-                if user is None:
-                    raise NotFound(_("The user no longer exists."))
-                client = s.get(Company, company_id) if company_id is not None else None
-                if company_id is not None and client is None:
-                    raise NotFound(_("The company no longer exists."))
-                return user.full_name, user.login, client.nip if client else None, client.name if client else None
+    def grant_subject(self, user_id: int, company_id: int | None) -> GrantSubject:
+        """The user and the client (None: every client) of an indirect grant, as the grant names them."""
+        with self.db.session() as s:
+            user = s.get(User, user_id)
+            if user is None:
+                raise NotFound(_("The user no longer exists."))
+            client = s.get(Company, company_id) if company_id is not None else None
+            if company_id is not None and client is None:
+                raise NotFound(_("The company no longer exists."))
+            return GrantSubject(user_id, user.login, user.full_name, client.nip if client else None,
+                                client.name if client else None, client.ksef_model if client else None)
 
-        name, login, client_nip, client_name = await asyncio.to_thread(read)
-        label = f"{login} · {ident} · " + (format_nip(client_nip) if client_nip else _("all clients"))
+    @staticmethod
+    def indirect_act(ident: Identifier, scopes: Sequence[str],
+                     who: GrantSubject) -> Callable[[KsefGateway, AuthSession], Any]:
+        from ksef_tui.ksef.permissions import PersonName
+
         description = _("Office employee {name}: invoices of {client}").format(
-            name=name, client=client_name or _("all clients"))
+            name=who.name, client=who.client_name or _("all clients"))
 
         async def act(gw: KsefGateway, session: AuthSession) -> str:
             return await gw.permissions.grant_indirect(session, ident, scopes, description[:256],
-                                                       PersonName.split(name), client_nip=client_nip)
+                                                       PersonName.split(who.name), client_nip=who.client_nip)
 
-        outcome = await self._operate(actor, env, base_url, None, act, "permission.grant_indirect", label,
-                                      {"user": login, "identifier": str(ident), "scopes": list(scopes),
-                                       "client": client_nip or "AllPartners"})
-        if outcome.ok:
-            await self._refresh_office(env, base_url, client_nip, [ident], [user_id])
-        return outcome
+        return act
 
     async def grant_person(self, actor: Actor, env: Environment, company_id: int, user_id: int, identifier: str,
                            scopes: Sequence[str], *, base_url: str | None = None) -> GrantOutcome:
@@ -429,38 +451,47 @@ class PermissionService(PermissionRecords):
                        facts: dict[str, Any]) -> GrantOutcome:
         """Authorize the office (in its context or ``context_nip``), start the operation, follow it to its
         final status, and audit what KSeF decided."""
-        from ksef_tui.ksef.errors import KsefError, KsefOperationFailed
+        from ksef_tui.ksef.errors import KsefError
 
         opened = await asyncio.to_thread(self.office.opened, env)
         if opened is None:
             raise ServiceError(_("The office has no KSeF credential for {env}; set it in the office's KSeF identity.").format(
                 env=env.value))
-        ref: str | None = None
         try:
             async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:
                 session = await self.office.authorize(gw, env, context_nip, opened=opened)
-                ref = await act(gw, session)
-                await gw.permissions.wait_operation(session, ref)
+                outcome = await self.follow(gw, session, act)
+        except KsefError as exc:  # the office could not log in: KSeF never took the operation
+            raise operation_error(exc) from None
+        await asyncio.to_thread(self.audit_operation, actor, env, action, label, facts, outcome)
+        return outcome
+
+    @staticmethod
+    async def follow(gw: KsefGateway, session: AuthSession,
+                     act: Callable[[KsefGateway, AuthSession], Any]) -> GrantOutcome:
+        """Start an operation and follow it to KSeF's final status. KSeF's refusal to take it at all
+        raises (nothing happened); after it took it, the outcome says what KSeF decided."""
+        from ksef_tui.ksef.errors import KsefError, KsefOperationFailed
+
+        ref = await act(gw, session)
+        try:
+            await gw.permissions.wait_operation(session, ref)
         except KsefOperationFailed as exc:
-            outcome = GrantOutcome(False, str(exc), exc.reference_number or ref, None if exc.code is None else str(exc.code),
-                                   exc.hint, exc.details)
+            return GrantOutcome(False, str(exc), exc.reference_number or ref,
+                                None if exc.code is None else str(exc.code), exc.hint, exc.details)
         except KsefError as exc:
             err = operation_error(exc)
-            if ref is None:  # KSeF never took the operation: nothing happened, nothing to audit
-                raise err from None
-            outcome = GrantOutcome(False, str(exc), ref, err.code, err.hint)
-        else:
-            outcome = GrantOutcome(True, _("KSeF carried out the operation."), ref)
+            return GrantOutcome(False, _("KSeF took the operation ({ref}) but its final status could not be read: {reason}").format(
+                ref=ref, reason=exc), ref, err.code, err.hint)
+        return GrantOutcome(True, _("KSeF carried out the operation."), ref)
 
-        def record() -> None:
-            with self.db.session() as s:
-                audit.record(s, [audit.audit_values(
-                    actor, action if outcome.ok else action + "_failed", "permission", None, label, None,
-                    {**facts, "environment": env.value, "reference": outcome.reference_number,
-                     "status": "done" if outcome.ok else outcome.code}, at=self.clock())])
-
-        await asyncio.to_thread(record)
-        return outcome
+    def audit_operation(self, actor: Actor, env: Environment, action: str, label: str, facts: dict[str, Any],
+                        outcome: GrantOutcome) -> None:
+        with self.db.session() as s:
+            audit.record(s, [audit.audit_values(
+                actor, action if outcome.ok else action + "_failed", "permission", None, label, None,
+                {**facts, "environment": env.value, "reference": outcome.reference_number,
+                 "status": "done" if outcome.ok else outcome.code}, at=self.clock())])
 
     async def _refresh_office(self, env: Environment, base_url: str | None, client_nip: str | None,
                               identifiers: Sequence[Identifier], user_ids: Sequence[int]) -> None:

@@ -26,6 +26,8 @@ from ksef_tui.store.models import KsefCredential
 RENEW_WITHIN_DAYS = 60
 
 TEST, ENROLL, REVOKE, REFRESH, PERMISSIONS = "test", "enroll", "revoke", "refresh", "permissions"
+#: the office grants its employees indirectly (its plan: :func:`~.permission_check.plan_grant`)
+GRANT = "grant"
 # what a row will have done to it
 RUN = "run"  # the operation runs for the row
 DIRECT = "direct"  # enrollment opened with the row's certificate

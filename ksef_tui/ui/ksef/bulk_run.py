@@ -21,10 +21,10 @@ from ksef_tui.services.ksef.bulk import BulkProgress, BulkReport, RowResult, Tar
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
-TEST, ENROLL, REVOKE, REFRESH, PERMISSIONS = "test", "enroll", "revoke", "refresh", "permissions"
+TEST, ENROLL, REVOKE, REFRESH, PERMISSIONS, GRANT = "test", "enroll", "revoke", "refresh", "permissions", "grant"
 TITLES = {TEST: _("Test authorization"), ENROLL: _("Enroll KSeF certificate"),
           REVOKE: _("Revoke KSeF tokens"), REFRESH: _("Refresh from KSeF"),
-          PERMISSIONS: _("Check KSeF permissions")}
+          PERMISSIONS: _("Check KSeF permissions"), GRANT: _("Grant through the office")}
 #: shown only here, never a result: a Profil Zaufany file prepared, its signed twin not yet processed
 WAITING = "waiting"
 
@@ -74,9 +74,10 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
     ]
 
     def __init__(self, operation: str, targets: Sequence[Target], *, folder: Path | None = None,
-                 autostart: bool = True) -> None:
+                 autostart: bool = True, scopes: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.operation = operation
+        self.scopes = scopes  # GRANT: the permissions the office grants
         self.targets = list(targets)
         self.folder = folder
         self.autostart = autostart
@@ -224,6 +225,14 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
                 async with PermissionCheck(ctx.permissions, ctx.actor) as check:
                     return await run_bulk(self.operation, targets, check.check_row, cancel=self.cancel,
                                           on_progress=progress)
+            if self.operation == GRANT:
+                from ksef_tui.services.ksef.permission_check import SerialGrant
+
+                async with SerialGrant(ctx.permissions, ctx.actor, self.scopes) as grant:
+                    done = await run_bulk(self.operation, targets, grant.grant_row, cancel=self.cancel,
+                                          on_progress=progress, concurrency=1)
+                    await grant.finish()
+                    return done
             async with KsefBulk(ctx.credentials, ctx.actor) as bulk:
                 if self.operation == ENROLL:
                     return await CertificateMove(bulk).enroll(targets, self.folder or Path.cwd(),

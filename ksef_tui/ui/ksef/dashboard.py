@@ -24,7 +24,7 @@ from ksef_tui.services.ksef import dashboard as dash
 from ksef_tui.services.ksef.bulk import targets_from_rows
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.file_picker import downloads_dir
-from ksef_tui.ui.ksef.bulk_run import ENROLL, REFRESH, REVOKE, TEST, BulkRunScreen
+from ksef_tui.ui.ksef.bulk_run import ENROLL, GRANT, REFRESH, REVOKE, TEST, TITLES, BulkRunScreen
 from ksef_tui.ui.ksef.status import ksef_status_label
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
@@ -103,6 +103,9 @@ class KsefDashboardScreen(PanelScreen[None]):
                 tooltip=_("Check the KSeF permissions of the selected rows (who may log in for which company)")),
         Binding("d", "diagnose", _("Why not?"), id="dashboard.diagnose",
                 tooltip=_("Why can't the user of the row under the cursor log in for its company")),
+        Binding("o", "grant", _("Grant"), id="dashboard.grant",
+                tooltip=_("The office grants the selected rows' users InvoiceRead/InvoiceWrite for their companies "
+                          "(indirectly, from its own KSeF account)")),
         Binding("x", "export", _("CSV"), id="dashboard.export", tooltip=_("Export the open rows as CSV")),
         Binding("g", "reload", _("Reload"), show=False, id="dashboard.reload"),
     ]
@@ -256,6 +259,25 @@ class KsefDashboardScreen(PanelScreen[None]):
         if ids:
             self.confirm_and_run(operation, ids, ids & self.hidden_selection())
 
+    def action_grant(self) -> None:
+        """The office grants the chosen rows' users InvoiceRead/InvoiceWrite for their companies
+        (indirectly, from its own context: model B), asked first like every serial operation."""
+        ids = self._chosen()
+        if ids:
+            self.confirm_and_run(GRANT, ids, ids & self.hidden_selection())
+
+    async def _grant_scopes(self, n: int) -> tuple[str, ...]:
+        """What the office grants (none: the user cancelled)."""
+        from ksef_tui.ui.ksef.grant_dialog import ChoiceDialog
+
+        choices = [("InvoiceRead,InvoiceWrite", _("viewing and issuing invoices (InvoiceRead, InvoiceWrite)")),
+                   ("InvoiceRead", _("viewing invoices (InvoiceRead)")),
+                   ("InvoiceWrite", _("issuing invoices (InvoiceWrite)"))]
+        question = ngettext("What does the office grant the user of the {n} chosen row?",
+                            "What does the office grant the users of the {n} chosen rows?", n).format(n=n)
+        chosen = await self.app.push_screen_wait(ChoiceDialog(question, choices, title=TITLES[GRANT]))
+        return tuple(chosen.split(",")) if chosen else ()
+
     def action_diagnose(self) -> None:
         from ksef_tui.ui.ksef.diagnosis import DiagnosisScreen
 
@@ -278,12 +300,16 @@ class KsefDashboardScreen(PanelScreen[None]):
         from ksef_tui.services.ksef.plans import plan_operation
         from ksef_tui.ui.common.dialogs import MessageDialog, PlanDialog, hidden_line
         from ksef_tui.ui.ksef import plan_text
-        from ksef_tui.ui.ksef.bulk_run import TITLES
-
         actor, db, now = self.ctx.actor, self.ctx.db, self.now()
+
+        ctx = self.ctx
 
         def prepare():
             targets = targets_from_rows(self.service.rows_for(actor, ids))
+            if operation == GRANT:
+                from ksef_tui.services.ksef.permission_check import plan_grant
+
+                return targets, plan_grant(ctx.permissions, actor, targets)
             return targets, plan_operation(db, actor, operation, targets, now)
 
         targets, plan = await asyncio.to_thread(prepare)
@@ -292,11 +318,16 @@ class KsefDashboardScreen(PanelScreen[None]):
         if not run:
             await self.app.push_screen_wait(MessageDialog(TITLES[operation], plan_text.nothing_to_do(plan)))
             return
+        scopes: tuple[str, ...] = ()
+        if operation == GRANT:
+            scopes = await self._grant_scopes(len(targets))
+            if not scopes:
+                return
         hidden_targets = [t for t in targets if (t.user_id, t.company_id, t.environment) in
                           {dash.split_row_id(i) for i in hidden}]
-        costly = operation in (ENROLL, REVOKE) or len(targets) > 1
+        costly = operation in (ENROLL, REVOKE, GRANT) or len(targets) > 1
         if costly:
-            lines = plan_text.lines(plan, folder)
+            lines = plan_text.lines(plan, folder, scopes)
             if hidden_targets:
                 lines.append(hidden_line(len(hidden_targets), tuple(t.label for t in hidden_targets[:5])))
             shown = len(targets) - len(hidden_targets)
@@ -311,7 +342,7 @@ class KsefDashboardScreen(PanelScreen[None]):
             if answer == "shown":
                 keys = {t.key for t in hidden_targets}
                 targets = [t for t in targets if t.key not in keys]
-        self.app.push_screen(BulkRunScreen(operation, targets, folder=folder), lambda _r: self.reload())
+        self.app.push_screen(BulkRunScreen(operation, targets, folder=folder, scopes=scopes), lambda _r: self.reload())
 
     def action_export(self) -> None:
         if self.opened is None:

@@ -12,6 +12,7 @@ from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.ksef.plans import (
     DIRECT,
     ENROLL,
+    GRANT,
     PERMISSIONS,
     PROFIL_ZAUFANY,
     REFRESH,
@@ -35,6 +36,9 @@ def question(operation: str, n: int) -> str:
                           "Ask KSeF about the tokens and certificates of {n} chosen rows?", n),
         PERMISSIONS: ngettext("Check in KSeF the permissions of {n} chosen row?",
                               "Check in KSeF the permissions of {n} chosen rows?", n),
+        GRANT: ngettext("Grant through the office to the user of {n} chosen row, for the company of the row?",
+                        "Grant through the office to the users of {n} chosen rows, each for the company of its row?",
+                        n),
     }
     return texts[operation].format(n=n)
 
@@ -46,12 +50,14 @@ def yes_label(operation: str, n: int) -> str:
         REVOKE: ngettext("Revoke {n} token", "Revoke {n} tokens", n),
         REFRESH: ngettext("Refresh {n} row", "Refresh {n} rows", n),
         PERMISSIONS: ngettext("Check {n} row", "Check {n} rows", n),
+        GRANT: ngettext("Grant {n}", "Grant {n}", n),
     }
     return texts[operation].format(n=n)
 
 
-def lines(plan: OperationPlan, folder: Path | None = None) -> list[str]:
-    """One line per road the rows take, then one per reason to skip, with their counts."""
+def lines(plan: OperationPlan, folder: Path | None = None, scopes: tuple[str, ...] = ()) -> list[str]:
+    """One line per road the rows take, then one per reason to skip, with their counts (``scopes``:
+    what GRANT grants)."""
     out: list[str] = []
     op = plan.operation
     run = plan.count(RUN)
@@ -70,6 +76,15 @@ def lines(plan: OperationPlan, folder: Path | None = None) -> list[str]:
                             "permissions read (each counts against KSeF's request limits; nothing is changed)",
                             run).format(n=run))
         out.append(_("the office's own grants are read once per environment where the office's KSeF identity is set"))
+    elif op == GRANT and run:
+        out.append(ngettext("{n} will get {scopes} for the company of its row, indirectly from the office's own "
+                            "KSeF account: one KSeF operation, followed to its final status",
+                            "{n} will get {scopes} for the company of their row, indirectly from the office's own "
+                            "KSeF account: one KSeF operation each, followed to its final status",
+                            run).format(n=run, scopes=", ".join(scopes)))
+        out.append(_("a grant works once the client has granted the office the same permission with the right to "
+                     "delegate; KSeF allows the office 30 requests a minute and 120 an hour (a grant takes at least "
+                     "two), so a long run waits"))
     elif op == REVOKE and run:
         out.append(ngettext("{n} token will be revoked in KSeF and removed here: this cannot be undone (the row "
                             "keeps logging in with its certificate)",
