@@ -152,7 +152,7 @@ def plan_grant(permissions: PermissionService, actor: Actor, targets: Sequence[T
         for env in envs:
             users = sorted({t.user_id for t in targets if t.environment is env})
             known[env] = {uid for start in range(0, len(users), 500)
-                          for uid, idents in permissions._identifiers(s, env, users[start:start + 500]).items() if idents}
+                          for uid, idents in permissions.identifiers_in(s, env, users[start:start + 500]).items() if idents}
     rows = []
     for t in targets:
         if t.company_id not in models:
