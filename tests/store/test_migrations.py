@@ -200,7 +200,7 @@ def test_downgrade_keeps_the_office_credential_and_the_working_models(db):
         conn.execute(text("UPDATE company SET ksef_model = 'B' WHERE id = 1"))
         conn.execute(text("INSERT INTO ksef_permission (company_id, environment, user_id, holder, scope, source, "
                           "state, can_delegate, seen_by, read_at) VALUES (1, 'DEMO', 1, 'user', 'InvoiceRead', "
-                          "'indirect', 'Inactive', 0, 'office', '2026-11-30 10:00:00')"))
+                          "'indirect', 'Inactive', :no, 'office', '2026-11-30 10:00:00')"), {"no": False})
     with pytest.raises(StoreError, match="working model of 1 company"):
         downgrade(db, "0006")
     with db.engine.begin() as conn:
