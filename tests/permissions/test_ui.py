@@ -322,3 +322,48 @@ def test_ksefs_words_are_shown_as_text_in_the_diagnosis(scene):
             assert not any("red" in str(span.style) or "link" in str(span.style) for span in shown.spans)
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_request_to_the_client(snap_compare, scene, size):
+    """The words to send the client when only the client can fix it (the client withdrew its grant)."""
+    from ksef_tui.ui.ksef.diagnosis import DiagnosisScreen
+
+    ctx, sim, ids = scene
+    sim.revoke_permission(ids["entity"])
+
+    async def run_before(pilot) -> None:
+        await _diagnosed(pilot)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: pilot.app.screen.query("#request-text"), "the request to the client")
+        await pilot.pause()
+
+    app = PanelApp(ctx, lambda: DiagnosisScreen(ids["piotr"], ids["alfa"], sc.DEMO, label="piotr"))
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("step", ["choice", "plan"])
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_serial_grant(snap_compare, scene, size, step):
+    """The dashboard's serial grant: what the office grants, then what it will do to the chosen rows."""
+    from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
+
+    ctx, _sim, _ids = scene
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        screen = pilot.app.screen
+        row = next(r for r in screen.counts_table().loaded_rows()
+                   if r.environment is sc.DEMO and r.bucket == dash.CERTIFICATE)
+        screen.open_bucket(row)
+        screen.rows_table().focus()
+        await settle(pilot)
+        await pilot.press("a", "o")
+        await wait_until(pilot, lambda: pilot.app.screen.query("#choice-list"), "the choice of permissions")
+        if step == "plan":
+            await pilot.press("down", "enter")  # InvoiceRead only
+            await wait_until(pilot, lambda: pilot.app.screen.query("#plan-lines"), "the plan of the grant")
+        await pilot.pause()
+
+    app = PanelApp(ctx, lambda: KsefDashboardScreen(now=sc.FIXED))
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
