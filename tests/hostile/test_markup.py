@@ -4,9 +4,6 @@ the names must be shown literally, in titles as in bodies, and nothing may stop.
 
 from __future__ import annotations
 
-import html
-import re
-
 from sqlalchemy import text
 from textual.widgets import Button
 
@@ -15,16 +12,10 @@ from ksef_tui.ui.ksef.pz_wizard import ProfilZaufanyWizard
 from tests.pilot import settle, wait_until
 from tests.ui_ksef.conftest import host
 
+from .screen_text import shown
+
 COMPANY = "Alfa [@click=app.quit]Klik[/] [PL] [/]"
 PERSON = "Anna [b]Nowak[/b] [/] [PL]"
-
-
-def shown(app) -> str:
-    """The screen as drawn: the screenshot's text, line by line (the runs of each line joined)."""
-    lines: dict[str, list[str]] = {}
-    for run, line in re.findall(r'<text [^>]*clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>', app.export_screenshot()):
-        lines.setdefault(run, []).append(html.unescape(line).replace("\xa0", " "))
-    return "\n".join("".join(runs) for runs in lines.values())
 
 
 def _rename(panel) -> None:

@@ -4,26 +4,12 @@ parameters in a notification."""
 
 from __future__ import annotations
 
-import html
-import re
-
 from sqlalchemy import text
 
 from ksef_tui.ui.app import KsefApp
 from tests.pilot import settle, wait_until
 
-
-def told(app, title: str) -> str:
-    """The message of the last notification with ``title`` ("" when none)."""
-    found = [str(n.message) for n in app._notifications if n.title == title]
-    return found[-1] if found else ""
-
-
-def shown(app) -> str:
-    lines: dict[str, list[str]] = {}
-    for run, line in re.findall(r'<text [^>]*clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>', app.export_screenshot()):
-        lines.setdefault(run, []).append(html.unescape(line).replace("\xa0", " "))
-    return "\n".join("".join(runs) for runs in lines.values())
+from .screen_text import shown, told
 
 
 async def test_a_dashboard_export_to_a_folder_that_cannot_be_written_is_a_sentence(panel, tmp_path):

@@ -29,14 +29,20 @@ def _events_from_the_terminal(driver_module, data: str) -> list:
     return events
 
 
+async def open_first_company(pilot) -> CompanyDetailScreen:
+    """The panel's first company, its form open and loaded."""
+    app = pilot.app
+    await settle(pilot)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, CompanyDetailScreen) and app.screen.detail is not None,
+                     "the company's form")
+    return app.screen
+
+
 async def test_a_paste_with_an_escape_inserts_text_and_presses_no_key(panel):
     app = KsefApp(panel.ctx)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, CompanyDetailScreen) and app.screen.detail is not None,
-                         "the company's form")
-        screen = app.screen
+        screen = await open_first_company(pilot)
         name, nip = screen.query_one("#in-name", Input), screen.query_one("#in-nip", Input)
         switch = screen.query_one("#in-ksef_enabled", Switch)
         name.focus()
@@ -63,10 +69,7 @@ async def test_control_characters_in_untrusted_text_never_reach_the_terminal(pan
                      {"n": f"A Evil{TITLE}Corp{CLEAR}\x9b31m", "i": panel.alfa})
     app = KsefApp(panel.ctx)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, CompanyDetailScreen) and app.screen.detail is not None,
-                         "the company's form")
+        await open_first_company(pilot)
         await settle(pilot)
         shown = app.export_screenshot()
         assert "\x1b" not in shown and "\x9b" not in shown and "\x07" not in shown
