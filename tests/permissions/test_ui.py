@@ -367,3 +367,30 @@ def test_snapshot_serial_grant(snap_compare, scene, size, step):
 
     app = PanelApp(ctx, lambda: KsefDashboardScreen(now=sc.FIXED))
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_the_diagnosis_speaks_polish(scene):
+    """The permission screens through the catalog: the diagnosis in Polish (cause, fix, steps), KSeF's
+    own words as KSeF said them."""
+    from ksef_tui import i18n
+    from ksef_tui.ui.ksef.diagnosis import DiagnosisScreen
+
+    ctx, _sim, ids = scene
+    app = PanelApp(ctx, lambda: DiagnosisScreen(ids["anna"], ids["alfa"], sc.DEMO, label="anna"))
+
+    async def go():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _diagnosed(pilot)
+            cause = app.screen.query_one("#diagnosis-cause").render().plain
+            hint = app.screen.query_one("#diagnosis-hint").render().plain
+            evidence = app.screen.query_one("#diagnosis-evidence").render().plain
+            return cause, hint, evidence
+
+    i18n.set_language("pl")
+    try:
+        cause, hint, evidence = asyncio.run(go())
+    finally:
+        i18n.set_language("en")
+    assert cause.startswith("Przyczyna: no-permission (uwierzytelniony, ale bez uprawnień)")
+    assert hint.startswith("Naprawa: Nadaj Anna Nowak pośrednio") and "(biuro może to zrobić)" in hint
+    assert "Brak przypisanych uprawnień" in evidence  # KSeF's own words, untranslated
