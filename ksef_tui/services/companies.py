@@ -27,6 +27,8 @@ from ksef_tui.store.models import Company, utcnow
 CHUNK = 20_000  # companies per step of a serial operation (progress, cancel)
 NAME_MAX = 250
 
+SEARCH_KEY_LEN = 300  # the company.search_key column
+
 
 @dataclass(frozen=True)
 class CompanyFilter:
@@ -126,7 +128,7 @@ def clean_company(data: CompanyInput) -> tuple[dict, dict[str, str]]:
         "address": address,
         "ksef_enabled": bool(data.ksef_enabled),
         "notes": notes,
-        "search_key": key(search_key(name), 300),
+        "search_key": key(search_key(name), SEARCH_KEY_LEN),
         "sort_key": key(sort_key(name), 500),
     }
     return values, errors
@@ -139,7 +141,8 @@ def filter_clause(flt: CompanyFilter):
     conds = []
     text = (flt.text or "").strip()
     if text:
-        name_cond = Company.search_key.like(contains_pattern(search_key(text)), escape="\\")
+        # cut like the stored keys: a name's key longer than its column is kept to the column's length
+        name_cond = Company.search_key.like(contains_pattern(key(search_key(text), SEARCH_KEY_LEN)), escape="\\")
         digits = _SEPARATORS.sub("", text)
         if digits[:2].upper() == "PL":
             digits = digits[2:]

@@ -24,6 +24,8 @@ from ksef_tui.store.models import Company, KsefCredential, Membership, User, utc
 LOGIN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,99}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
+SEARCH_KEY_LEN = 600  # the user_account.search_key column
+
 
 @dataclass(frozen=True)
 class UserFilter:
@@ -104,7 +106,7 @@ def clean_user(data: UserInput) -> tuple[dict, dict[str, str]]:
         "role": role,
         "active": bool(data.active),
         "may_configure_ksef": bool(data.may_configure_ksef),
-        "search_key": key(search_key(f"{login} {full_name} {email or ''}"), 600),
+        "search_key": key(search_key(f"{login} {full_name} {email or ''}"), SEARCH_KEY_LEN),
         "sort_key": key(sort_key(full_name), 400),
     }
     return values, errors
@@ -113,7 +115,9 @@ def clean_user(data: UserInput) -> tuple[dict, dict[str, str]]:
 def _where(flt: UserFilter):
     conds = []
     if flt.text.strip():
-        conds.append(User.search_key.like(contains_pattern(search_key(flt.text.strip())), escape="\\"))
+        # cut like the stored keys (a key longer than its column is kept to the column's length)
+        conds.append(User.search_key.like(contains_pattern(key(search_key(flt.text.strip()), SEARCH_KEY_LEN)),
+                                          escape="\\"))
     if flt.role:
         conds.append(User.role == flt.role)
     return and_(true(), *conds)
