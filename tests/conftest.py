@@ -32,10 +32,13 @@ def _isolated(tmp_path_factory, monkeypatch):
     for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
         monkeypatch.delenv(var, raising=False)
     from ksef_tui import i18n
+    from ksef_tui.settings import reset_settings
 
+    reset_settings()  # read again from this test's folders and variables
     i18n.set_language("en")
     yield
     i18n.set_language("en")
+    reset_settings()
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ksef_tui import i18n
 
     try:
-        i18n.set_language(i18n.detect_language(args.lang))
+        i18n.set_language(i18n.detect_language(args.lang or _settings_language()))
     except ValueError as exc:
         parser.error(str(exc))
     from ksef_tui.files import start_log
@@ -55,6 +55,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except (Exception, KeyboardInterrupt) as exc:  # one clear line, never a traceback
         return report(exc)
+
+
+def _settings_language() -> str | None:
+    """The language the settings name (KSEF_TUI_LANG or the settings file), if they can be read;
+    a broken settings file is reported by the command that needs the settings."""
+    from ksef_tui.settings import SettingsError, get_settings
+
+    try:
+        return get_settings().language
+    except SettingsError:
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

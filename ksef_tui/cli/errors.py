@@ -63,7 +63,7 @@ def report(exc: BaseException) -> int:
 
 def _is_expected(exc: BaseException) -> bool:
     """Errors of our own lower layers (the store, the vault) already speak the user's language."""
-    return type(exc).__module__.startswith(("ksef_tui.store", "ksef_tui.vault", "ksef_tui.ksef"))
+    return type(exc).__module__.startswith(("ksef_tui.store", "ksef_tui.vault", "ksef_tui.ksef", "ksef_tui.settings"))
 
 
 def _one_line_error(self: argparse.ArgumentParser, message: str) -> NoReturn:

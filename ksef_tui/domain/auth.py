@@ -18,7 +18,6 @@ class ApiVersion(str, enum.Enum):
 
 API_V1_SWITCHED_OFF = dt.date(2026, 1, 26)
 API_V2_PRODUCTION_SINCE = dt.date(2026, 2, 1)
-TOKENS_LAST_DAY = dt.date(2026, 12, 31)
 
 
 class RuleViolation(ValueError):
@@ -37,7 +36,3 @@ def check_method_and_version(method: AuthMethod, version: ApiVersion) -> None:
         )
     # Certificates need 2.0, which is the only version left: nothing more to check.
 
-
-def token_days_left(today: dt.date) -> int:
-    """Days KSeF tokens still work, counting today (0 once they have ended)."""
-    return max(0, (TOKENS_LAST_DAY - today).days + 1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ksef_tui.domain.clock import system_clock
 from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef.errors import CredentialError
 
@@ -40,7 +41,7 @@ class CredentialFacts:
     self_signed: bool
 
     def validity_problem(self, now: dt.datetime | None = None) -> str | None:
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or system_clock()
         if now < self.valid_from:
             return "not-yet-valid"
         if now > self.valid_to:

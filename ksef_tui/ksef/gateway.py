@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ksef_tui.domain.clock import system_clock
 from ksef_tui.domain.secret import Secret
 from ksef_tui.i18n import pick
 from ksef_tui.ksef import authxml
@@ -92,7 +93,7 @@ class KsefGateway(CertificateCalls):
         self._http = KsefHttp(endpoint, self.policy.http, transport=transport, observer=observer, sleep=sleep,
                               limiter=limiter)
         self._keys = key_cache
-        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._clock = clock or system_clock
 
     async def __aenter__(self) -> KsefGateway:
         return self

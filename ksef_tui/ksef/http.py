@@ -17,6 +17,7 @@ fresh challenge (:func:`ksef_tui.ksef.errors.needs_new_flow`).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import enum
 import json as jsonlib
 import logging
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ksef_tui.domain.clock import system_clock
 from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef.endpoints import Endpoint
 from ksef_tui.ksef.errors import (
@@ -351,7 +353,8 @@ def _error(response: httpx.Response, operation: str, retry_after: float | None) 
     return error_from_response(response.status_code, body, operation=operation, retry_after=retry_after)
 
 
-def parse_retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait: ``Retry-After`` in seconds, or an HTTP date compared with ``now``."""
     if value is None or not value.strip():
         return None
     v = value.strip()
@@ -360,12 +363,10 @@ def parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         pass
     try:
-        import datetime as dt
-
         when = parsedate_to_datetime(v)
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
-        return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+        return max(0.0, (when - (now or system_clock())).total_seconds())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ksef_tui.domain.clock import system_clock
 from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef.errors import KsefError, KsefProtocolError
 from ksef_tui.ksef.models import parse_datetime
@@ -44,7 +45,7 @@ class PublicKeyCert:
 def select_key(
     certs: list[PublicKeyCert], usage: str = TOKEN_ENCRYPTION, now: dt.datetime | None = None
 ) -> PublicKeyCert:
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or system_clock()
     usable = [c for c in certs if usage in c.usage and c.valid_from <= now < c.valid_to]
     if not usable:
         raise KsefError(f"KSeF published no valid public key for {usage}.", code="no-public-key")

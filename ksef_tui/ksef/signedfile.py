@@ -21,6 +21,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from ksef_tui.domain.clock import system_clock
 from ksef_tui.ksef.authxml import DSIG_NS, VERSION_BY_NS, safe_parser
 from ksef_tui.ksef.errors import SignedFileError
 from ksef_tui.ksef.models import CHALLENGE_LIFETIME, Challenge, Context
@@ -90,7 +91,7 @@ def check_signed_file(
         raise SignedFileError("The AuthTokenRequest names an unknown context type.", code="not-auth-request") from None
     subject_type = (request.findtext(q("SubjectIdentifierType")) or "").strip()
 
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or system_clock()
     if expected_challenge is not None:
         exp = expected_challenge.challenge if isinstance(expected_challenge, Challenge) else expected_challenge
         if challenge != exp:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ksef_tui.domain.clock import system_clock
 from ksef_tui.domain.secret import Secret
 
 
@@ -60,7 +61,7 @@ def make_test_certificate(
             x509.NameAttribute(NameOID.COMMON_NAME, f"{given_name} {surname}"),
             x509.NameAttribute(NameOID.COUNTRY_NAME, "PL"),
         ])
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or system_clock()
     pub = private_key.public_key()  # type: ignore[attr-defined]
     cert = (
         x509.CertificateBuilder()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Integer, MetaData, Table, and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
+from ksef_tui.domain.clock import Clock, system_clock
 from ksef_tui.domain.nip import InvalidNip, format_nip, normalize_nip
 from ksef_tui.domain.regon import InvalidRegon, normalize_regon
 from ksef_tui.domain.text import contains_pattern, search_key, sort_key
@@ -22,7 +23,7 @@ from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.fields import control_problem, key
 from ksef_tui.services.results import SerialPreview, SerialResult, preview_flag
 from ksef_tui.store.engine import Database
-from ksef_tui.store.models import Company, utcnow
+from ksef_tui.store.models import Company
 
 CHUNK = 20_000  # companies per step of a serial operation (progress, cancel)
 NAME_MAX = 250
@@ -167,8 +168,9 @@ _AUDITED = ("name", "nip", "regon", "address", "ksef_enabled", "notes")
 
 
 class CompanyService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
         self.db = db
+        self.clock = clock
 
     # ---- reading -------------------------------------------------------------
     def count(self, actor: Actor, flt: CompanyFilter = CompanyFilter()) -> int:
@@ -230,7 +232,7 @@ class CompanyService:
         values, errors = clean_company(data)
         if errors:
             raise ValidationFailed(errors)
-        now = utcnow()
+        now = self.clock()
         try:
             with self.db.session() as s:
                 c = Company(**values, created_at=now, updated_at=now, version=1)
@@ -249,7 +251,7 @@ class CompanyService:
         values, errors = clean_company(data)
         if errors:
             raise ValidationFailed(errors)
-        now = utcnow()
+        now = self.clock()
         try:
             with self.db.session() as s:
                 c = s.get(Company, company_id)
@@ -278,7 +280,7 @@ class CompanyService:
     def set_ksef(self, actor: Actor, company_id: int, enabled: bool, expected_version: int | None = None) -> CompanyDetail:
         """Switch KSeF for one company (its additional data)."""
         require_admin(actor)
-        now = utcnow()
+        now = self.clock()
         with self.db.session() as s:
             c = s.get(Company, company_id)
             if c is None:
@@ -331,7 +333,7 @@ class CompanyService:
         changed: list[int] = []
         skipped: list[int] = []
         present: set[int] = set()
-        now = utcnow()
+        now = self.clock()
         c = Company.__table__.c
         with self.db.session() as s:
             # Set-based: the chosen ids (with the versions the user saw) go into a temporary table

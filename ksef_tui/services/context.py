@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from ksef_tui.domain.clock import Clock, system_clock
+from ksef_tui.domain.token_policy import TokenPolicy
 from ksef_tui.services.actor import Actor
 from ksef_tui.store.engine import Database
 
@@ -29,18 +31,22 @@ class AppContext:
     db: Database
     actor: Actor
     options: dict[str, Any] = field(default_factory=dict)
+    #: the one clock every service and screen with a date rule uses (tests pass a fixed one)
+    clock: Clock = system_clock
+    #: when KSeF tokens stop working (the settings' policy; changed in the panel through the settings)
+    token_policy: TokenPolicy = field(default_factory=lambda: _settings_policy())
 
     @cached_property
     def companies(self) -> CompanyService:
         from ksef_tui.services.companies import CompanyService
 
-        return CompanyService(self.db)
+        return CompanyService(self.db, clock=self.clock)
 
     @cached_property
     def users(self) -> UserService:
         from ksef_tui.services.users import UserService
 
-        return UserService(self.db)
+        return UserService(self.db, clock=self.clock)
 
     @cached_property
     def audit(self) -> AuditService:
@@ -52,13 +58,13 @@ class AppContext:
     def csv(self) -> CsvService:
         from ksef_tui.services.csv_io import CsvService
 
-        return CsvService(self.db)
+        return CsvService(self.db, clock=self.clock)
 
     @cached_property
     def credentials(self) -> CredentialService:
         from ksef_tui.services.ksef.credentials import CredentialService
 
-        return CredentialService(self.db)
+        return CredentialService(self.db, clock=self.clock)
 
     @cached_property
     def profil_zaufany(self) -> ProfilZaufanyService:
@@ -83,6 +89,12 @@ class AppContext:
         from ksef_tui.services.ksef.diagnosis import DiagnosisService
 
         return DiagnosisService(self.permissions)
+
+
+def _settings_policy() -> TokenPolicy:
+    from ksef_tui.settings import get_settings
+
+    return get_settings().token_policy
 
 
 def open_context(database_url: str | None = None, actor: Actor | None = None, *, migrate: bool = True,

@@ -24,6 +24,7 @@ from typing import IO, Any, BinaryIO
 
 from sqlalchemy import insert, select
 
+from ksef_tui.domain.clock import Clock, system_clock
 from ksef_tui.domain.nip import InvalidNip, normalize_nip
 from ksef_tui.domain.untrusted import csv_cell
 from ksef_tui.errors import ImportFailed, ImportProblem
@@ -33,7 +34,7 @@ from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.companies import CompanyInput, clean_company
 from ksef_tui.services.users import UserInput, clean_user
 from ksef_tui.store.engine import Database
-from ksef_tui.store.models import Company, Membership, User, utcnow
+from ksef_tui.store.models import Company, Membership, User
 
 COMPANY_REQUIRED = ("name", "nip")
 COMPANY_OPTIONAL = ("regon", "address", "ksef_enabled", "notes")
@@ -216,8 +217,9 @@ class _Inserted:
 
 
 class CsvService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
         self.db = db
+        self.clock = clock
 
     # ---- companies -------------------------------------------------------------
     def import_companies(self, actor: Actor, data: bytes | BinaryIO) -> ImportResult:
@@ -228,7 +230,7 @@ class CsvService:
         problems = _Problems()
         inserted = _Inserted()
         created = 0
-        now = utcnow()
+        now = self.clock()
         stmt = _conflict_insert(self.db, Company, "nip").returning(Company.id, Company.nip)
         with self.db.session() as s:
             batch: dict[str, tuple[int, dict]] = {}
@@ -300,7 +302,7 @@ class CsvService:
         problems = _Problems()
         seen: dict[str, int] = {}  # lower-case login -> line (users are few: thousands, not millions)
         created = 0
-        now = utcnow()
+        now = self.clock()
         with self.db.session() as s:
             batch: list[tuple[int, dict, list[str], bool]] = []  # line, values, NIPs, valid so far
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
+from ksef_tui.domain.clock import Clock, system_clock
 from ksef_tui.domain.text import contains_pattern, search_key, sort_key
 from ksef_tui.domain.untrusted import visible
 from ksef_tui.errors import ConflictError, NotFound, OperationCancelled, ValidationFailed
@@ -19,7 +20,7 @@ from ksef_tui.services.actor import ROLES, Actor, require_admin
 from ksef_tui.services.fields import control_problem, key
 from ksef_tui.services.results import SerialPreview, SerialResult, preview_flag
 from ksef_tui.store.engine import Database
-from ksef_tui.store.models import Company, KsefCredential, Membership, User, utcnow
+from ksef_tui.store.models import Company, KsefCredential, Membership, User
 
 LOGIN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,99}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -127,8 +128,9 @@ _AUDITED = ("login", "full_name", "email", "role", "active", "may_configure_ksef
 
 
 class UserService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
         self.db = db
+        self.clock = clock
 
     def count(self, actor: Actor, flt: UserFilter = UserFilter()) -> int:
         require_admin(actor)
@@ -183,7 +185,7 @@ class UserService:
         values, errors = clean_user(data)
         if errors:
             raise ValidationFailed(errors)
-        now = utcnow()
+        now = self.clock()
         try:
             with self.db.session() as s:
                 if data.may_configure_ksef is None:
@@ -211,7 +213,7 @@ class UserService:
         values, errors = clean_user(data)
         if errors:
             raise ValidationFailed(errors)
-        now = utcnow()
+        now = self.clock()
         try:
             with self.db.session() as s:
                 u = s.get(User, user_id)
@@ -258,7 +260,7 @@ class UserService:
                 s.execute(delete(Membership).where(Membership.user_id == user_id))
                 if cids:
                     s.execute(insert(Membership), [{"user_id": user_id, "company_id": c} for c in cids])
-                s.execute(update(User).where(User.id == user_id).values(version=User.version + 1, updated_at=utcnow()))
+                s.execute(update(User).where(User.id == user_id).values(version=User.version + 1, updated_at=self.clock()))
                 audit.record(s, [audit.audit_values(actor, "user.memberships", "user", user_id, u.login,
                                                     {"company_ids": before}, {"company_ids": cids})])
         return self.get(actor, user_id)
@@ -285,7 +287,7 @@ class UserService:
         """
         require_admin(actor)
         allowed = bool(allowed)
-        now = utcnow()
+        now = self.clock()
         with self.db.session() as s:
             u = s.get(User, user_id)
             if u is None:
@@ -333,7 +335,7 @@ class UserService:
         action = "user.ksef_allow" if allowed else "user.ksef_block"
         changed: list[int] = []
         present: set[int] = set()
-        now = utcnow()
+        now = self.clock()
         with self.db.session() as s:
             for start in range(0, total, CHUNK):
                 if should_cancel is not None and should_cancel():

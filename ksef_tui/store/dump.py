@@ -36,6 +36,7 @@ from pathlib import Path
 from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.engine import Connection
 
+from ksef_tui.domain.clock import system_clock
 from ksef_tui.domain.untrusted import visible
 from ksef_tui.i18n import _
 from ksef_tui.store.engine import Database, open_database
@@ -207,7 +208,7 @@ def _backup_portable(db: Database, dest: Path) -> DumpInfo:
         with gzip.open(dest, "wt", encoding="utf-8") as out:
             header = {"format": FORMAT, "format_version": FORMAT_VERSION, "schema": schema,
                       "engine": db.dialect, "key_id": key_id,
-                      "created_at": dt.datetime.now(dt.UTC).isoformat()}
+                      "created_at": system_clock().isoformat()}
             out.write(json.dumps(header) + "\n")
             for table in _tables():
                 cols = [c.name for c in table.columns]

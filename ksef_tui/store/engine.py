@@ -15,25 +15,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from ksef_tui.i18n import _
+from ksef_tui.settings import DATABASE_ENV as DATABASE_ENV
+from ksef_tui.settings import get_settings
 from ksef_tui.store.errors import StoreError
-
-DATABASE_ENV = "KSEF_TUI_DATABASE_URL"
-APP_NAME = "ksef-tui"
 
 
 def default_database_path() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "ksef-tui.sqlite3"
+    return get_settings().paths.default_database
 
 
 def resolve_database_url(url: str | None = None) -> str:
-    if url:
-        return url
-    env = os.environ.get(DATABASE_ENV)
-    if env:
-        return env
-    return f"sqlite:///{default_database_path()}"
+    """``url``, or the settings' (``KSEF_TUI_DATABASE_URL``, the settings file, or SQLite in the data folder)."""
+    return url or get_settings().database_url
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - exercised via engine

@@ -11,9 +11,12 @@ import datetime as dt
 from sqlalchemy import Column, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from ksef_tui.domain.clock import system_clock
+
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """Column defaults only (rows made outside a service); services stamp rows with their clock."""
+    return system_clock()
 
 
 class Company(SQLModel, table=True):

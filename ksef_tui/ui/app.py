@@ -140,7 +140,7 @@ class KsefApp(SettledKeys):
         if self._accounts is None:
             from ksef_tui.services.accounts import AccountService
 
-            self._accounts = AccountService(self.ctx.db)
+            self._accounts = AccountService(self.ctx.db, clock=self.ctx.clock)
         return self._accounts
 
     @property

@@ -31,9 +31,10 @@ class VaultError(Exception):
 
 
 def key_file_path() -> Path:
-    import platformdirs
+    """The master key file the settings name (default: ``master.key`` in the config folder)."""
+    from ksef_tui.settings import get_settings
 
-    return Path(platformdirs.user_config_dir("ksef-tui", appauthor=False)) / "master.key"
+    return get_settings().master_key.file
 
 
 def _key_id(key: bytes) -> bytes:

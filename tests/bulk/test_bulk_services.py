@@ -199,7 +199,7 @@ def test_refresh_marks_revoked_tokens_and_dashboard_counts(bulk_ctx, limited_sim
     svc = dash.DashboardService(bulk_ctx.db)
     now = dt.datetime(2026, 11, 24, 12, tzinfo=dt.timezone.utc)
     summary = svc.summary(bulk_ctx.actor, now=now)
-    assert summary.token_days_left == 38
+    assert summary.today == dt.date(2026, 11, 24) and summary.policy.last_day == dt.date(2027, 11, 30)
     demo = summary.counts(DEMO)
     assert demo.counts[dash.TOKEN] == 6
     assert demo.counts[dash.TOKEN_INACTIVE] == 1
@@ -235,13 +235,20 @@ def test_dashboard_states_in_sql(ctx):
     assert [r.id for r in svc.rows_for(ctx.actor, [r.id for r in rows])] == sorted(r.id for r in rows)
 
 
-def test_ksef_check_cli_json(bulk_ctx, limited_sim, db_url, capsys):
+def test_ksef_check_cli_json(bulk_ctx, limited_sim, db_url, capsys, monkeypatch):
+    """The token end date is the policy's (here: 20 days from today, whatever the day), never a constant."""
     from ksef_tui.cli import main as cli_main
+    from ksef_tui.domain.clock import system_clock, today
+    from ksef_tui.settings import reset_settings
 
     targets = seed(bulk_ctx, limited_sim.sim, 4)
     with bulk_ctx.db.session() as s:
         refs = {c.user_id: c.token_reference for c in s.scalars(select(KsefCredential))}
     limited_sim.sim.state.ksef_tokens[refs[targets[1].user_id]].revoked = True
+    day = today(system_clock)  # the CLI's clock is the system's: the policy is set relative to it
+    last_day = day + dt.timedelta(days=19)  # 20 days left, today included
+    monkeypatch.setenv("KSEF_TUI_TOKEN_LAST_DAY", last_day.isoformat())
+    reset_settings()
 
     def check(*extra):
         code = cli_main(["--database", db_url, "ksef", "check", "--json", *extra])
@@ -249,17 +256,56 @@ def test_ksef_check_cli_json(bulk_ctx, limited_sim, db_url, capsys):
 
     code, out = check("--env", "DEMO", "--within-days", "0")
     assert code == 1 and out["total"] == 4 and out["problems"] == 1
+    assert out["token_policy"]["last_day"] == last_day.isoformat()
+    assert out["token_policy"]["origin"] == "environment" and "KSEF_TUI_TOKEN_LAST_DAY" in out["token_policy"]["source"]
     bad = [r for r in out["rows"] if not r["ok"]]
     assert [r["login"] for r in bad] == ["user0001"] and "450" in bad[0]["message"]
     assert bad[0]["cause"] == "token-revoked" and bad[0]["permission_state"] is None
-    # the days left counted from the check's own time (the test does not depend on the day it runs)
-    checked = dt.datetime.fromisoformat(out["checked_at"])
-    assert all(r["days_left"] == (dt.datetime.fromisoformat(r["valid_to"]) - checked).days for r in out["rows"])
-    code, out = check("--within-days", "60")  # every token stops working within 60 days
+    assert {r["valid_to"] for r in out["rows"]} == {last_day.isoformat()}
+    assert {r["valid_to_basis"] for r in out["rows"]} == {"policy"}
+    assert {r["days_left"] for r in out["rows"]} == {20}
+    code, out = check("--within-days", "20")  # every token stops working within 20 days
     assert code == 1 and out["problems"] == 4
+    code, out = check("--within-days", "19")
+    assert code == 1 and out["problems"] == 1
     with bulk_ctx.db.session() as s:
         secrets = [bulk_ctx.credentials.open_material(c).reveal() for c in s.scalars(select(KsefCredential))]
     assert not any(sec in json.dumps(out) for sec in secrets)
+
+
+def test_ksef_check_token_policy_default_and_override(bulk_ctx, limited_sim, db_url, capsys, monkeypatch):
+    """Acceptance: one token credential reports valid_to 2027-11-30 by default, 2026-12-31 under
+    KSEF_TUI_TOKEN_LAST_DAY=2026-12-31; the plain report names no 31 Dec 2026 by default."""
+    from ksef_tui.cli import main as cli_main
+    from ksef_tui.settings import reset_settings
+
+    seed(bulk_ctx, limited_sim.sim, 1)
+
+    def check(*extra):
+        code = cli_main(["--database", db_url, "ksef", "check", *extra])
+        captured = capsys.readouterr()
+        check.err = captured.err
+        return code, captured.out
+
+    _code, out = check("--json")
+    data = json.loads(out)
+    assert data["token_policy"]["last_day"] == "2027-11-30" and data["token_policy"]["origin"] == "default"
+    assert "announced by MF" in data["token_policy"]["source"]
+    assert [r["valid_to"] for r in data["rows"]] == ["2027-11-30"]
+    _code, plain = check()
+    assert "30 Nov 2027" in plain and "announced by MF" in plain
+    assert "31 Dec 2026" not in plain and "2026-12-31" not in plain
+    monkeypatch.setenv("KSEF_TUI_TOKEN_LAST_DAY", "2026-12-31")
+    reset_settings()
+    _code, out = check("--json")
+    data = json.loads(out)
+    assert data["token_policy"]["last_day"] == "2026-12-31"
+    assert [r["valid_to"] for r in data["rows"]] == ["2026-12-31"]
+    monkeypatch.setenv("KSEF_TUI_TOKEN_LAST_DAY", "31.12.2026")
+    reset_settings()
+    code, out = check("--json")
+    assert code == 1 and out == ""
+    assert "KSEF_TUI_TOKEN_LAST_DAY must be a date in the form YYYY-MM-DD" in check.err
 
 
 def test_skipped_rows_have_a_reason(bulk_ctx, limited_sim):

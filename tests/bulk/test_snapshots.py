@@ -11,6 +11,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from ksef_tui.domain.clock import fixed_clock
 from ksef_tui.services.ksef.bulk import CANCELLED, ERROR, FAILED, OK, BulkProgress, BulkReport, RowResult
 from ksef_tui.store.models import KsefCredential
 
@@ -60,7 +61,7 @@ def test_dashboard(snap_compare, states_ctx, size) -> None:
         await pilot.press("space", "down", "space")
         await pilot.pause()
 
-    assert snap_compare(PanelApp(ctx, lambda: KsefDashboardScreen(now=NOW)), terminal_size=size, run_before=run_before)
+    assert snap_compare(PanelApp(ctx, lambda: KsefDashboardScreen(clock=fixed_clock(NOW))), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)

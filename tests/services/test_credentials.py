@@ -42,8 +42,8 @@ def test_paste_token_saved_sealed_and_masked(setup):
     rows = ctx.credentials.overview(ctx.actor, anna.id)
     assert [(r.company_name, r.environment.value, r.configured) for r in rows] == [
         ("Alfa", "DEMO", True), ("Alfa", "PRODUCTION", False), ("Beta", "DEMO", False), ("Beta", "PRODUCTION", False)]
-    assert describe(rows[0]).kind == "token" and describe(rows[1]).kind == "not-configured"
-    assert describe(rows[2]).kind == "ksef-off"
+    assert describe(rows[0], ctx.clock()).kind == "token" and describe(rows[1], ctx.clock()).kind == "not-configured"
+    assert describe(rows[2], ctx.clock()).kind == "ksef-off"
 
 
 @pytest.mark.parametrize("bad,word", [

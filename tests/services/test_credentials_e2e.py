@@ -35,12 +35,12 @@ def test_pasted_token_authorizes_and_demo_token_fails_on_production(anna, ksef_s
     ok = run(ctx.credentials.test_authorization(ctx.actor, uid, cid, DEMO, progress=steps.append))
     assert ok.ok and ok.valid_until is not None and steps[0] == "challenge" and "redeemed" in steps
     view = ctx.credentials.get(ctx.actor, uid, cid, DEMO)
-    assert view.last_auth_ok and describe(view).kind == "authorized"
+    assert view.last_auth_ok and describe(view, ctx.clock()).kind == "authorized"
     # the same token saved for PRODUCTION is refused by the PRODUCTION KSeF (another system)
     ctx.credentials.save_token(ctx.actor, uid, cid, PROD, token)
     bad = run(ctx.credentials.test_authorization(ctx.actor, uid, cid, PROD))
     assert not bad.ok and bad.hint
-    assert describe(ctx.credentials.get(ctx.actor, uid, cid, PROD)).kind == "failing"
+    assert describe(ctx.credentials.get(ctx.actor, uid, cid, PROD), ctx.clock()).kind == "failing"
     assert ctx.credentials.get(ctx.actor, uid, cid, DEMO).last_auth_ok  # DEMO untouched
 
 
@@ -80,7 +80,7 @@ def test_certificate_authorization_saves_only_on_success(anna, ksef_servers):
     cert, key = ksef_servers[PROD].sim.issue_ksef_certificate(nip=NIP, given_name="Anna", surname="Nowak")
     good = CertificateFiles(cert_data=cert.encode(), key_data=key.encode())
     view = run(ctx.credentials.authorize_certificate(ctx.actor, uid, cid, PROD, good))
-    assert view.method is AuthMethod.CERTIFICATE and view.last_auth_ok and describe(view).kind == "authorized"
+    assert view.method is AuthMethod.CERTIFICATE and view.last_auth_ok and describe(view, ctx.clock()).kind == "authorized"
     # a self-signed certificate is refused by strict PRODUCTION: the previous one stays, still working
     self_pem, self_key = make_test_certificate(nip=NIP, key="ec")
     stranger = CertificateFiles(cert_data=self_pem, key_data=self_key.reveal())

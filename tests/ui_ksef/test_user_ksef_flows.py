@@ -140,7 +140,8 @@ async def test_api_v1_is_refused_with_its_date(panel: Panel) -> None:
         assert rule.kind == "error" and "switched off on 26 Jan 2026" in rule.plain
         assert select.value == "2.0"
         notice = str(panel_of(pilot).query_one("#token-notice").render())
-        assert "KSeF tokens stop working after 31 Dec 2026" in notice and "left" in notice
+        assert "KSeF tokens issued before 2027 work until 30 Nov 2027" in notice and "left" in notice
+        assert "announced by MF" in notice and "31 Dec 2026" in notice  # the regulation's date, named as such
 
 
 # --------------------------------------------------------------------- tokens

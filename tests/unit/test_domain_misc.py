@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from ksef_tui.domain.auth import ApiVersion, AuthMethod, RuleViolation, check_method_and_version, token_days_left
+from ksef_tui.domain.auth import ApiVersion, AuthMethod, RuleViolation, check_method_and_version
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.regon import InvalidRegon, normalize_regon
 from ksef_tui.domain.text import search_key, sort_key
@@ -21,12 +21,6 @@ def test_api_v1_is_refused_with_the_date():
     with pytest.raises(RuleViolation, match="26 Jan 2026"):
         check_method_and_version(AuthMethod.TOKEN, ApiVersion.V1)
     check_method_and_version(AuthMethod.CERTIFICATE, ApiVersion.V2)
-
-
-def test_token_days_left():
-    assert token_days_left(dt.date(2026, 12, 31)) == 1
-    assert token_days_left(dt.date(2026, 11, 24)) == 38
-    assert token_days_left(dt.date(2027, 1, 1)) == 0
 
 
 def test_polish_search_and_sort():

@@ -27,7 +27,7 @@ from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.ksef.views import AuthOutcome, KsefOperationError
 from ksef_tui.store.engine import Database
-from ksef_tui.store.models import Company, KsefCredential, Membership, User, utcnow
+from ksef_tui.store.models import Company, KsefCredential, Membership, User
 
 if TYPE_CHECKING:
     from ksef_tui.ksef.models import AuthSession
@@ -96,16 +96,15 @@ def row_for_write(s: Any, user_id: int, company_id: int, env: Environment, metho
 
 
 def record_outcome(db: Database, actor: Actor, user_id: int, company_id: int, env: Environment, version: int,
-            outcome: AuthOutcome) -> None:
-    """Store the last authorization; the material and the version stay as they were."""
+                   outcome: AuthOutcome, now: dt.datetime) -> None:
+    """Store the last authorization (made at ``now``); the material and the version stay as they were."""
     with db.session() as s:
-        apply_outcome(s, actor, credential_row(s, user_id, company_id, env), version, outcome)
+        apply_outcome(s, actor, credential_row(s, user_id, company_id, env), version, outcome, now)
 
 
 def apply_outcome(s: Any, actor: Actor, row: KsefCredential | None, version: int, outcome: AuthOutcome,
-                  now: dt.datetime | None = None) -> bool:
-    """:func:`record_outcome` inside the caller's transaction; False when the row changed meanwhile."""
-    now = now or utcnow()
+                  now: dt.datetime) -> bool:
+    """:func:`record_outcome` inside the caller's transaction (at ``now``); False when the row changed meanwhile."""
     if row is None or row.version != version:
         return False  # changed meanwhile: the result belongs to material no longer there
     user_id, company_id, env = row.user_id, row.company_id, Environment(row.environment)

@@ -35,7 +35,7 @@ from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.ksef.access import record_outcome
 from ksef_tui.services.ksef.credentials import CredentialService
 from ksef_tui.services.ksef.views import AuthOutcome
-from ksef_tui.store.models import Company, KsefCredential, User, utcnow
+from ksef_tui.store.models import Company, KsefCredential, User
 
 if TYPE_CHECKING:
     from ksef_tui.ksef.gateway import KsefGateway
@@ -324,7 +324,7 @@ class KsefBulk:
 
     def record(self, target: Target, loaded: _Loaded, outcome: AuthOutcome) -> None:
         record_outcome(self.db, self.actor, target.user_id, target.company_id, target.environment,
-                                 loaded.version, outcome)
+                       loaded.version, outcome, self.credentials.clock())
 
     def _record_authorized(self, target: Target, loaded: _Loaded, session: AuthSession) -> None:
         """The credential in use authorized: its last authorization is this session."""
@@ -422,7 +422,7 @@ class KsefBulk:
                 return
             before = row.token_status
             row.token_status = status  # a fact from KSeF, like the last authorization: the version stays
-            row.updated_at = utcnow()
+            row.updated_at = self.credentials.clock()
             audit.record(s, [audit.audit_values(
                 self.actor, "credential.token_status", "credential", row.id,
                 f"{row.environment}/user {row.user_id}/company {row.company_id}",
@@ -482,49 +482,3 @@ __all__ = [
     "targets_from_rows",
 ]
 
-
-async def check_rows(credentials: CredentialService, actor: Actor, targets: Sequence[Target], *,
-                     within_days: int, now: dt.datetime | None = None,
-                     concurrency: int = DEFAULT_CONCURRENCY) -> list[dict[str, Any]]:
-    """``ksef check``: authorize every target and describe each row (plain JSON values, no secrets)."""
-    now = now or dt.datetime.now(dt.UTC)
-    async with KsefBulk(credentials, actor) as bulk:
-        report = await run_bulk("check", targets, bulk.test_authorization, concurrency=concurrency)
-    return describe_rows(credentials, report, within_days=within_days, now=now)
-
-
-def describe_rows(credentials: CredentialService, report: BulkReport, *, within_days: int,
-                  now: dt.datetime) -> list[dict[str, Any]]:
-    """The rows of ``ksef check`` from a run's results: who, which company, the method, the result, and
-    when the credential stops working (plain JSON values, no secrets)."""
-    from ksef_tui.services.ksef.dashboard import TOKEN_LAST_DAY
-
-    targets = [r.target for r in report.results]
-    facts: dict[tuple[int, int, str], tuple[str, str, str, dt.datetime | None]] = {}
-    with credentials.db.session() as s:
-        for t in targets:
-            row = s.scalars(select(KsefCredential).where(
-                KsefCredential.user_id == t.user_id, KsefCredential.company_id == t.company_id,
-                KsefCredential.environment == t.environment.value)).first()
-            user, company = s.get(User, t.user_id), s.get(Company, t.company_id)
-            if row is None or user is None or company is None:
-                continue
-            valid_to = row.cert_valid_to
-            if valid_to is not None and valid_to.tzinfo is None:
-                valid_to = valid_to.replace(tzinfo=dt.UTC)
-            if row.method == AuthMethod.TOKEN.value:
-                valid_to = dt.datetime.combine(TOKEN_LAST_DAY + dt.timedelta(days=1), dt.time(), dt.UTC)
-            facts[(t.user_id, t.company_id, t.environment.value)] = (user.login, company.nip, row.method, valid_to)
-    out = []
-    for r in report.results:
-        t = r.target
-        login, nip, method, valid_to = facts.get((t.user_id, t.company_id, t.environment.value), ("", "", "", None))
-        days_left = None if valid_to is None else (valid_to - now).days
-        out.append({
-            "environment": t.environment.value, "user_id": t.user_id, "login": login, "company_id": t.company_id,
-            "nip": nip, "method": method, "ok": r.ok, "status": r.status, "message": r.message,
-            "hint": r.hint, "code": r.code, "reference": r.reference,
-            "valid_to": valid_to.isoformat() if valid_to else None, "days_left": days_left,
-            "expiring": days_left is not None and days_left < within_days,
-        })
-    return out

@@ -1,4 +1,4 @@
-"""The move from KSeF tokens (dead after 31 Dec 2026) to KSeF certificates, for many users at once.
+"""The move from KSeF tokens (whose end date is the office's token policy) to KSeF certificates, for many users at once.
 
 Enrollment needs a session opened by a XAdES signature (PROTOCOL.md §6), so each row takes one
 of two roads:
@@ -55,7 +55,7 @@ from ksef_tui.services.ksef.bulk import (
 )
 from ksef_tui.services.ksef.vault_access import seal_certificate
 from ksef_tui.services.ksef.views import CertificateFiles
-from ksef_tui.store.models import KsefCredential, utcnow
+from ksef_tui.store.models import KsefCredential
 
 if TYPE_CHECKING:
     from ksef_tui.ksef.models import AuthSession, UnsignedRequest
@@ -94,7 +94,7 @@ class CertificateMove:
         self.credentials = bulk.credentials
         self.db = bulk.db
         self.actor = bulk.actor
-        self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self._now = now or bulk.credentials.clock
 
     # ------------------------------------------------------------------ planning
 
@@ -444,9 +444,9 @@ class CertificateMove:
         for a user who had nothing, starts as Certificate only after the test: see :meth:`_switch`)."""
         from ksef_tui.ksef.certificates import check_usable
 
-        check_usable(credential.facts)
+        now = self._now()
+        check_usable(credential.facts, now)
         vault = self.credentials.vaults.vault()
-        now = utcnow()
         env = target.environment.value
         with self.db.session() as s:
             self.credentials.vaults.hold(s, vault)  # sealed with the key the database holds, until the commit
@@ -474,7 +474,7 @@ class CertificateMove:
 
     def _switch(self, target: Target, expected_version: int, session: AuthSession) -> None:
         """The new certificate passed its test: record that authorization and log in with it from now on."""
-        now = utcnow()
+        now = self._now()
         with self.db.session() as s:
             row = self._row(s, target)
             if row is None or row.version != expected_version:
@@ -496,7 +496,7 @@ class CertificateMove:
                                                          "tested_reference": session.reference_number})])
 
     def _drop_token(self, target: Target, expected_version: int, reference: str, *, already: bool) -> None:
-        now = utcnow()
+        now = self._now()
         with self.db.session() as s:
             row = self._row(s, target)
             if row is None or row.version != expected_version:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from ksef_tui.domain.clock import Clock, system_clock
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
@@ -20,18 +21,19 @@ if TYPE_CHECKING:
 
 
 def paced_gateway(endpoint: Endpoint, *, policy: GatewayPolicy | None = None,
-                  limiter: RateLimiter | None = None) -> KsefGateway:
+                  limiter: RateLimiter | None = None, clock: Clock = system_clock) -> KsefGateway:
     """The one way the services make a gateway: paced by ``limiter``, by default the process-wide
     limiter of the endpoint's host (KSeF counts requests per IP, so per process and host)."""
     from ksef_tui.ksef.gateway import KsefGateway
     from ksef_tui.ksef.limits import limiter_for
 
-    return KsefGateway(endpoint, policy=policy, limiter=limiter or limiter_for(endpoint.base_url))
+    return KsefGateway(endpoint, policy=policy, limiter=limiter or limiter_for(endpoint.base_url), clock=clock)
 
 
 class Connections:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
         self.db = db
+        self.clock = clock
 
     def endpoint_url(self, env: Environment) -> str:
         with self.db.engine.connect() as conn:
@@ -70,4 +72,4 @@ class Connections:
     def gateway(self, env: Environment, base_url: str | None = None, *,
                 limiter: RateLimiter | None = None) -> KsefGateway:
         """A gateway to ``env`` (or ``base_url``), paced by the host's limiter (or ``limiter``)."""
-        return paced_gateway(self.endpoint(env, base_url), limiter=limiter)
+        return paced_gateway(self.endpoint(env, base_url), limiter=limiter, clock=self.clock)

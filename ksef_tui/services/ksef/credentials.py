@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ksef_tui.domain.auth import ApiVersion, AuthMethod
+from ksef_tui.domain.clock import Clock, system_clock
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.domain.token import InvalidToken, clean_token, parse_token
@@ -51,7 +52,7 @@ from ksef_tui.services.ksef.views import (
     view_of,
 )
 from ksef_tui.store.engine import Database
-from ksef_tui.store.models import Company, KsefCredential, Membership, User, utcnow
+from ksef_tui.store.models import Company, KsefCredential, Membership, User
 
 if TYPE_CHECKING:  # imported lazily at run time: start-up never loads KSeF code
     from ksef_tui.ksef.certificates import Credential
@@ -61,10 +62,11 @@ Progress = Callable[[str], None]
 
 
 class CredentialService:
-    def __init__(self, db: Database, vault: VaultAccess | None = None) -> None:
+    def __init__(self, db: Database, vault: VaultAccess | None = None, *, clock: Clock = system_clock) -> None:
         self.db = db
+        self.clock = clock
         self.vaults = vault or VaultAccess(db)
-        self.connections = Connections(db)
+        self.connections = Connections(db, clock=clock)
 
     # ---- reading ---------------------------------------------------------------
 
@@ -127,8 +129,7 @@ class CredentialService:
         return clean_token(token_text)
 
 
-    @staticmethod
-    def load_certificate(files: CertificateFiles) -> Credential:
+    def load_certificate(self, files: CertificateFiles) -> Credential:
         """Parse and check certificate material; errors name the field at fault (for the services only:
         the UI and the CLI pass :class:`CertificateFiles` and never hold the loaded key)."""
         from ksef_tui.ksef.certificates import load_credential
@@ -136,17 +137,16 @@ class CredentialService:
 
         try:
             return load_credential(cert_data=files.cert_data, key_data=files.key_data,
-                                   pkcs12_data=files.pkcs12_data, password=files.password or None)
+                                   pkcs12_data=files.pkcs12_data, password=files.password or None, now=self.clock())
         except CredentialError as exc:
             field = {"key-mismatch": "key", "wrong-password": "password", "bad-password": "password",
                      "expired": "certificate", "not-yet-valid": "certificate"}.get(str(exc.code), "certificate")
             raise ValidationFailed({field: str(exc)}) from None
 
-    @classmethod
-    def check_certificate(cls, files: CertificateFiles) -> CertificateFacts:
+    def check_certificate(self, files: CertificateFiles) -> CertificateFacts:
         """The strict check "Perform certificate authorization" makes before any KSeF call: the
         material opens, the key matches and the certificate is valid now; else :class:`ValidationFailed`."""
-        return CertificateFacts(**dataclasses.asdict(cls.load_certificate(files).facts))
+        return CertificateFacts(**dataclasses.asdict(self.load_certificate(files).facts))
 
     @staticmethod
     def inspect_certificate(files: CertificateFiles) -> CertificateFacts:
@@ -169,7 +169,7 @@ class CredentialService:
                    expected_version: int | None = None, action: str = "credential.token_set") -> CredentialView:
         version_rule(AuthMethod.TOKEN, api_version)
         vault = self.vaults.vault()
-        now = utcnow()
+        now = self.clock()
         with first_save_conflict(), self.db.session() as s:
             self.vaults.hold(s, vault)  # sealed with the key the database holds, until the commit
             _u, company = load_subject(s, actor, user_id, company_id, write=True)
@@ -219,7 +219,8 @@ class CredentialService:
                             reference_number=session.reference_number, valid_until=session.refresh_valid_until)
         saved = await asyncio.to_thread(partial(self.save_token, actor, user_id, company_id, env, token,
                                                 expected_version=expected_version))
-        await asyncio.to_thread(record_outcome, self.db, actor, user_id, company_id, env, saved.version, trial)
+        await asyncio.to_thread(record_outcome, self.db, actor, user_id, company_id, env, saved.version, trial,
+                                self.clock())
         saved = await asyncio.to_thread(self.get, actor, user_id, company_id, env)
         return TokenReplacement(saved, trial)
 
@@ -262,9 +263,9 @@ class CredentialService:
         version_rule(AuthMethod.CERTIFICATE, api_version)
         from ksef_tui.ksef.certificates import check_usable
 
-        check_usable(credential.facts)
+        now = self.clock()
+        check_usable(credential.facts, now)
         vault = self.vaults.vault()
-        now = utcnow()
         with first_save_conflict(), self.db.session() as s:
             self.vaults.hold(s, vault)  # sealed with the key the database holds, until the commit
             _u, company = load_subject(s, actor, user_id, company_id, write=True)
@@ -298,7 +299,7 @@ class CredentialService:
             if row.method != method.value or row.api_version != api_version.value:
                 row.method, row.api_version = method.value, api_version.value
                 row.version += 1
-                row.updated_at = utcnow()
+                row.updated_at = self.clock()
                 audit.record(s, [audit.audit_values(actor, "credential.method", "credential", row.id,
                                                     f"{company.nip}/{env.value}/user {user_id}", before, audit_facts(row))])
             return view_of(user_id, company_id, company.name, company.nip, company.ksef_enabled, env, row)
@@ -341,11 +342,13 @@ class CredentialService:
                     session = await gw.authorize_with_certificate(context, material, progress=progress)
         except KsefError as exc:
             outcome = failure(env, method, exc)
-            await asyncio.to_thread(record_outcome, self.db, actor, user_id, company_id, env, version, outcome)
+            await asyncio.to_thread(record_outcome, self.db, actor, user_id, company_id, env, version, outcome,
+                                    self.clock())
             return outcome
         outcome = AuthOutcome(True, env, method, _("Authorized in KSeF {env}.").format(env=env.value),
                               reference_number=session.reference_number, valid_until=session.refresh_valid_until)
-        await asyncio.to_thread(record_outcome, self.db, actor, user_id, company_id, env, version, outcome)
+        await asyncio.to_thread(record_outcome, self.db, actor, user_id, company_id, env, version, outcome,
+                                    self.clock())
         return outcome
 
     def _saved_material(self, actor: Actor, user_id: int, company_id: int,

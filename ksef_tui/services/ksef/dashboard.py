@@ -18,15 +18,16 @@ from typing import IO
 
 from sqlalchemy import and_, case, exists, func, not_, or_, select
 
+from ksef_tui.domain.clock import Clock, ksef_day, system_clock
 from ksef_tui.domain.environments import Environment
+from ksef_tui.domain.token_policy import DEFAULT_POLICY, TokenPolicy
 from ksef_tui.domain.untrusted import csv_cell
 from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor, require_admin
+from ksef_tui.services.ksef.token_policy import token_end_text
 from ksef_tui.store.engine import Database
 from ksef_tui.store.models import Company, KsefCredential, Membership, User
 
-#: KSeF tokens stop working after this day (PROTOCOL.md §0, §10).
-TOKEN_LAST_DAY = dt.date(2026, 12, 31)
 PANEL_ENVIRONMENTS = (Environment.DEMO, Environment.PRODUCTION)
 _ENV_INDEX = {e: i for i, e in enumerate(Environment)}
 _ENV_BY_INDEX = {i: e for e, i in _ENV_INDEX.items()}
@@ -50,15 +51,10 @@ BUCKETS = (NOT_CONFIGURED, TOKEN, TOKEN_INACTIVE, CERT_EXPIRED, CERT_30, CERT_60
            CHAIN_BROKEN, NEVER_TESTED, TOKEN_TO_REVOKE, CERTIFICATE)
 
 
-def token_days_left(today: dt.date) -> int:
-    """Days on which a KSeF token still works, today included (38 on 24 Nov 2026)."""
-    return max(0, (TOKEN_LAST_DAY - today).days + 1)
-
-
-def bucket_label(bucket: str, today: dt.date) -> str:
+def bucket_label(bucket: str, today: dt.date, policy: TokenPolicy = DEFAULT_POLICY) -> str:
     return {
         NOT_CONFIGURED: _("Not configured"),
-        TOKEN: _("Token: {n} days left to 31 Dec 2026").format(n=token_days_left(today)),
+        TOKEN: _("Token: {end}").format(end=token_end_text(policy.end_of(), today)),
         TOKEN_INACTIVE: _("Token revoked or inactive in KSeF"),
         CERT_EXPIRED: _("Certificate expired"),
         CERT_30: _("Certificate expires within 30 days"),
@@ -98,7 +94,7 @@ class EnvironmentCounts:
 @dataclass(frozen=True)
 class Dashboard:
     today: dt.date
-    token_days_left: int
+    policy: TokenPolicy
     environments: tuple[EnvironmentCounts, ...]
 
     def counts(self, env: Environment) -> EnvironmentCounts | None:
@@ -145,8 +141,10 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class DashboardService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Clock = system_clock, policy: TokenPolicy = DEFAULT_POLICY) -> None:
         self.db = db
+        self.clock = clock
+        self.policy = policy
 
     # ------------------------------------------------------------------ conditions
 
@@ -180,7 +178,7 @@ class DashboardService:
 
     def summary(self, actor: Actor, *, now: dt.datetime | None = None) -> Dashboard:
         require_admin(actor)
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or self.clock()
         conds = self._conditions(now)
         c = KsefCredential
         with self.db.session() as s:
@@ -206,8 +204,7 @@ class DashboardService:
                 counts[NOT_CONFIGURED] = self._count(s, env, NOT_CONFIGURED, now)
                 out.append(EnvironmentCounts(env, counts, int(row.configured) if row is not None else 0,
                                              tuple(reasons.get(env.value, [])[:5])))
-        today = now.astimezone(dt.UTC).date()
-        return Dashboard(today, token_days_left(today), tuple(out))
+        return Dashboard(ksef_day(now), self.policy, tuple(out))
 
     # ------------------------------------------------------------------ rows
 
@@ -242,12 +239,12 @@ class DashboardService:
     def count(self, actor: Actor, env: Environment, bucket: str, *, now: dt.datetime | None = None) -> int:
         require_admin(actor)
         with self.db.session() as s:
-            return self._count(s, env, bucket, now or dt.datetime.now(dt.UTC))
+            return self._count(s, env, bucket, now or self.clock())
 
     def page(self, actor: Actor, env: Environment, bucket: str, offset: int, limit: int, *,
              now: dt.datetime | None = None) -> list[DashboardRow]:
         require_admin(actor)
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or self.clock()
         stmt = self._base(env, bucket, now).order_by(User.sort_key, User.id, Company.sort_key, Company.id)
         stmt = stmt.offset(offset).limit(limit)
         with self.db.session() as s:
@@ -257,7 +254,7 @@ class DashboardService:
              now: dt.datetime | None = None) -> list[int]:
         """The row ids of a whole bucket ("select all")."""
         require_admin(actor)
-        stmt = self._base(env, bucket, now or dt.datetime.now(dt.UTC))
+        stmt = self._base(env, bucket, now or self.clock())
         with self.db.session() as s:
             return [row_id(r[0], r[1], env) for r in s.execute(stmt)]
 
@@ -293,7 +290,7 @@ class DashboardService:
                    now: dt.datetime | None = None, only: set[int] | None = None) -> int:
         """Write the bucket's rows (or only the selected ones) as CSV; returns the number written."""
         require_admin(actor)
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or self.clock()
         w = csv.writer(out, lineterminator="\n")
         w.writerow(["environment", "login", "full_name", "company", "nip", "method", "token_last4", "token_status",
                     "certificate_serial", "certificate_valid_to", "last_auth_at", "last_auth_ok", "last_auth_error"])

@@ -31,7 +31,6 @@ from ksef_tui.services.ksef.bulk import (
     SKIPPED,
     RowResult,
     Target,
-    describe_rows,
     run_bulk,
 )
 from ksef_tui.services.ksef.diagnosis import DiagnosisService
@@ -257,23 +256,3 @@ def permission_facts(diag: Diagnosis | None) -> dict[str, Any]:
         return {"cause": None, "permission_state": None, "permissions": []}
     return {"cause": diag.cause, "permission_state": PERMISSION_STATE.get(diag.cause),
             "permissions": list(diag.permissions)}
-
-
-async def check_rows_with_permissions(permissions: PermissionService, actor: Actor, targets: Sequence[Target], *,
-                                      within_days: int, now: dt.datetime, concurrency: int = DEFAULT_CONCURRENCY,
-                                      limiter: Any = None) -> list[dict[str, Any]]:
-    """``ksef check`` (issue 15 item 6): every target's login checked as the bulk permission check does
-    (one login per row, the office's view once per environment, within KSeF's limits), each row described
-    as :func:`~.bulk.describe_rows` does, with its cause, permission state and permissions. A failing
-    row's message and code are KSeF's answer at the step that failed."""
-    async with PermissionCheck(permissions, actor, limiter=limiter) as check:
-        report = await run_bulk("check", targets, check.check_row, concurrency=concurrency)
-    rows = await asyncio.to_thread(describe_rows, permissions.credentials, report, within_days=within_days, now=now)
-    for row in rows:
-        diag = check.diagnoses.get((row["user_id"], row["company_id"], Environment(row["environment"])))
-        row.update(permission_facts(diag))
-        failed = next((s for s in diag.steps if s.status == STEP_FAIL), None) if diag is not None else None
-        if failed is not None and not row["ok"]:
-            row["message"] = f"{cause_text(diag.cause)}: {failed.evidence}" if failed.evidence else row["message"]
-            row["code"] = failed.code
-    return rows

@@ -191,7 +191,7 @@ def _load_pending() -> dict[str, dict[str, object]]:
 def remember_challenge(challenge: Challenge, context: Context, endpoint: Endpoint) -> None:
     """Keep the challenge so that ``auth --signed-file`` can check its expiry and context."""
     pending = _load_pending()
-    now = dt.datetime.now(dt.UTC)
+    now = challenge.timestamp  # KSeF's time: records of challenges expired a day before it are dropped
     pending = {k: v for k, v in pending.items()
                if dt.datetime.fromisoformat(str(v.get("expires_at"))) > now - dt.timedelta(days=1)}
     pending[challenge.challenge] = {

@@ -79,9 +79,8 @@ def _when(value: dt.datetime) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def describe(view: CredentialView, now: dt.datetime | None = None) -> CredentialState:
-    """The status of a row in the user's terms."""
-    now = now or dt.datetime.now(dt.UTC)
+def describe(view: CredentialView, now: dt.datetime) -> CredentialState:
+    """The status of a row in the user's terms, at ``now``."""
     if not view.company_ksef_enabled:
         return CredentialState("ksef-off", _("KSeF off for the company"))
     if not view.configured:

@@ -120,7 +120,7 @@ class AuditLogScreen(PanelScreen[None]):
     def __init__(self, *, export_dir: Path | None = None, clock=None) -> None:
         super().__init__()
         self.export_dir = export_dir
-        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._clock = clock
         self.filter = AuditFilter()
         self._generation = 0
         # at most one filter query in flight; typing meanwhile asks for one more when it returns
@@ -271,7 +271,7 @@ class AuditLogScreen(PanelScreen[None]):
         if flt is None or self._progress is not None:
             return
         folder = self.export_dir or downloads_dir(self.ctx.options)  # the demo's own folder in the demo
-        path = folder / f"ksef-tui-audit-{self.clock():%Y%m%d-%H%M%S}.csv"
+        path = folder / f"ksef-tui-audit-{(self._clock or self.ctx.clock)():%Y%m%d-%H%M%S}.csv"
         self._export_cancel = threading.Event()
         self._export(path, flt, self._export_cancel)
         self._progress = ProgressDialog(_("Exporting the audit log…"), max(1, self.table.row_count),

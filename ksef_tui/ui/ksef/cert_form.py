@@ -22,6 +22,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from ksef_tui.domain.auth import AuthMethod
+from ksef_tui.domain.clock import Clock
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.domain.secret import Secret
 from ksef_tui.errors import ServiceError, ValidationFailed
@@ -33,13 +34,11 @@ from ksef_tui.ui.common.web_files import WebFileField
 from ksef_tui.ui.ksef.status import (
     CERT_STEPS,
     KSEF_WORKERS,
-    Clock,
     CredentialChanged,
     KsefProblem,
     KsefSteps,
     local_date,
     local_time,
-    system_clock,
 )
 
 if TYPE_CHECKING:
@@ -147,12 +146,12 @@ class KsefCertForm(Vertical):
     }
     """
 
-    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock = system_clock,
+    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock | None = None,
                  id: str | None = None) -> None:
         super().__init__(id=id or f"cert-{view.environment.value.lower()}")
         self.ctx = ctx
         self.view = view
-        self.clock = clock
+        self.clock: Clock = clock or ctx.clock
         self.facts: CertificateFacts | None = None
         self.running: Worker | None = None
 
@@ -422,12 +421,12 @@ class KsefCertPair(Horizontal):
 
     WIDE = 100
 
-    def __init__(self, ctx: AppContext, views: list[CredentialView], *, clock: Clock = system_clock,
+    def __init__(self, ctx: AppContext, views: list[CredentialView], *, clock: Clock | None = None,
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.ctx = ctx
         self.views = views
-        self.clock = clock
+        self.clock: Clock = clock or ctx.clock
 
     def compose(self) -> ComposeResult:
         for view in self.views:

@@ -16,10 +16,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Label, Static
 
+from ksef_tui.domain.clock import Clock
 from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services.context import AppContext
-from ksef_tui.ui.ksef.status import Clock, system_clock
 from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
 
 
@@ -64,7 +64,7 @@ class ClientKsefScreen(UserKsefScreen):
     ClientKsefScreen.-blocked #client-blocked { display: block; }
     """
 
-    def __init__(self, ctx: AppContext, user_id: int, *, clock: Clock = system_clock) -> None:
+    def __init__(self, ctx: AppContext, user_id: int, *, clock: Clock | None = None) -> None:
         super().__init__(ctx, user_id, clock=clock)
         self.add_class("client-ksef")
         self.blocked = False
@@ -96,7 +96,7 @@ class ClientKsefScreen(UserKsefScreen):
         self.blocked = not allowed
         self.set_class(self.blocked, "-blocked")
         if self.blocked:
-            admins = AccountService(self.ctx.db).administrators()
+            admins = AccountService(self.ctx.db, clock=self.ctx.clock).administrators()
             who = "; ".join(f"{a.full_name} <{a.email}>" if a.email else a.full_name for a in admins)
             text = _("Your administrator has not allowed you to configure KSeF yourself: "
                      "the settings below are read-only.")

@@ -18,10 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Static
 
+from ksef_tui.domain.clock import Clock
 from ksef_tui.domain.environments import Environment
 from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.ksef import dashboard as dash
 from ksef_tui.services.ksef.bulk import targets_from_rows
+from ksef_tui.services.ksef.token_policy import policy_line
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.file_picker import downloads_dir
 from ksef_tui.ui.ksef.bulk_run import ENROLL, GRANT, REFRESH, REVOKE, TEST, TITLES, BulkRunScreen
@@ -110,10 +112,10 @@ class KsefDashboardScreen(PanelScreen[None]):
         Binding("g", "reload", _("Reload"), show=False, id="dashboard.reload"),
     ]
 
-    def __init__(self, ctx=None, *, now: dt.datetime | None = None) -> None:
+    def __init__(self, ctx=None, *, clock: Clock | None = None) -> None:
         super().__init__()
         self._ctx = ctx
-        self._now = now
+        self._clock = clock
         self.selection: set[int] = set()
         self.opened: BucketRow | None = None
         #: the row ids of the open count (the selection may also hold rows of other counts)
@@ -125,10 +127,14 @@ class KsefDashboardScreen(PanelScreen[None]):
 
     @property
     def service(self) -> dash.DashboardService:
-        return dash.DashboardService(self.ctx.db)
+        return dash.DashboardService(self.ctx.db, clock=self.clock, policy=self.ctx.token_policy)
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock or self.ctx.clock
 
     def now(self) -> dt.datetime:
-        return self._now or dt.datetime.now(dt.UTC)
+        return self.clock()
 
     def compose(self) -> ComposeResult:
         yield self.nav_bar()
@@ -160,15 +166,15 @@ class KsefDashboardScreen(PanelScreen[None]):
 
     def reload(self) -> None:
         summary = self.service.summary(self.ctx.actor, now=self.now())
-        self.query_one("#dashboard-title", Static).update(Text(_(
-            "KSeF dashboard · KSeF tokens stop working after 31 Dec 2026: {n} days left").format(n=summary.token_days_left)))
+        self.query_one("#dashboard-title", Static).update(Text(_("KSeF dashboard · {policy}").format(
+            policy=policy_line(summary.policy, summary.today))))
         rows: list[BucketRow] = []
         for env in summary.environments:
             for _i, bucket in enumerate(dash.BUCKETS):
                 reasons = ""
                 if bucket == dash.FAILING and env.reasons:
                     reasons = "; ".join(f"{r.count}× {r.text}" for r in env.reasons[:3])
-                rows.append(BucketRow(len(rows), env.environment, bucket, dash.bucket_label(bucket, summary.today),
+                rows.append(BucketRow(len(rows), env.environment, bucket, dash.bucket_label(bucket, summary.today, summary.policy),
                                       env.counts.get(bucket, 0), reasons))
         self.counts_table().load(_ListSource(rows), keep_cursor=True)
         if self.opened is not None:

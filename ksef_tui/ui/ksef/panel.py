@@ -19,25 +19,24 @@ from textual.widgets import Button, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from ksef_tui.domain.auth import ApiVersion, AuthMethod
+from ksef_tui.domain.clock import Clock, today
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.errors import ServiceError
 from ksef_tui.files import problem_text
 from ksef_tui.i18n import _
+from ksef_tui.services.ksef.token_policy import tokens_notice
 from ksef_tui.services.ksef.views import CredentialView, describe
 from ksef_tui.ui.ksef.cert_form import KsefCertForm, KsefCertPair
 from ksef_tui.ui.ksef.status import (
     CERT_STEPS,
     KSEF_WORKERS,
     TOKEN_TEST_STEPS,
-    Clock,
     CredentialChanged,
     KsefProblem,
     KsefSteps,
     local_time,
     state_content,
-    system_clock,
-    tokens_notice,
 )
 from ksef_tui.ui.ksef.token_form import KsefTokenForm
 
@@ -76,14 +75,14 @@ class KsefCredentialPanel(Vertical):
     }
     """
 
-    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock = system_clock,
+    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock | None = None,
                  pair: list[CredentialView] | None = None, id: str | None = None) -> None:
         shown = view.method or AuthMethod.TOKEN
         # the method's class from the start: set after mounting, it would restyle ~90 widgets
         super().__init__(id=id, classes="-token" if shown is AuthMethod.TOKEN else "-certificate")
         self.ctx = ctx
         self.view = view
-        self.clock = clock
+        self.clock: Clock = clock or ctx.clock
         self.shown_method = shown
         self.running: Worker | None = None
         #: the views of the certificate pair (DEMO, PRODUCTION), given by the screen that has them all
@@ -107,7 +106,7 @@ class KsefCredentialPanel(Vertical):
             yield Select([("2.0", ApiVersion.V2.value), (_("1.0 — switched off 26 Jan 2026"), ApiVersion.V1.value)],
                          value=(v.api_version or ApiVersion.V2).value, allow_blank=False, compact=True,
                          id="panel-version")
-        yield Static(tokens_notice(self.clock().date()), id="token-notice", markup=False)
+        yield Static(tokens_notice(self.ctx.token_policy, today(self.clock)), id="token-notice", markup=False)
         yield KsefProblem(id="panel-rule")
         yield KsefTokenForm(self.ctx, v, clock=self.clock, id="token-form")
         yield KsefCertPair(self.ctx, self._pair_views(), clock=self.clock, id="cert-pair")

@@ -6,7 +6,7 @@ Step 1 "Generate the file to sign with Profil Zaufany": KSeF gives a fresh chall
 file": a path with completion or a file picker; the file is checked locally at once. Then
 "Get access token" (authorize with the signed file → redeem → a new KSeF token with the
 chosen permissions → wait until Active → saved), or "Enroll a KSeF certificate instead"
-(recommended: tokens stop working after 31 Dec 2026). Esc cancels running work, then closes.
+(recommended: a certificate does not depend on the token end date). Esc cancels running work, then closes.
 
 The dialog returns the saved :class:`CredentialView`, or ``None``.
 """
@@ -25,10 +25,12 @@ from textual.widgets import Button, ContentSwitcher, Input, Label, SelectionList
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker, WorkerState
 
+from ksef_tui.domain.clock import Clock, today
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.files import problem_text
 from ksef_tui.i18n import _
+from ksef_tui.services.ksef.token_policy import policy_line
 from ksef_tui.services.ksef.views import DEFAULT_PERMISSIONS, TOKEN_PERMISSIONS, CredentialView, PreparedFile
 from ksef_tui.ui.common.base import DialogScreen
 from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path, downloads_dir, expand
@@ -37,13 +39,10 @@ from ksef_tui.ui.ksef.status import (
     KSEF_WORKERS,
     PZ_CERT_STEPS,
     PZ_TOKEN_STEPS,
-    Clock,
     KsefProblem,
     KsefSteps,
     ksef_status_label,
     step_label,
-    system_clock,
-    tokens_notice,
 )
 
 if TYPE_CHECKING:
@@ -94,12 +93,12 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
                 tooltip=_("Stop the running step; when nothing runs, close the wizard")),
     ]
 
-    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock = system_clock,
+    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock | None = None,
                  out_dir: Path | None = None) -> None:
         super().__init__()
         self.ctx = ctx
         self.view = view
-        self.clock = clock
+        self.clock: Clock = clock or ctx.clock
         self.out_dir = out_dir or downloads_dir(ctx.options)
         #: ``ksef-tui demo``: a simulated gov.pl signs what is saved in its Downloads folder
         self.demo = bool(ctx.options.get("demo"))
@@ -114,7 +113,7 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
     # ---------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
-        days = tokens_notice(self.clock().date())
+        policy = policy_line(self.ctx.token_policy, today(self.clock), long=False)
         with Vertical(id="pz") as box:
             box.border_title = Content(_("Get access token — {name} · {env}").format(  # never markup
                 name=self.view.company_name, env=self.view.environment.value))
@@ -162,7 +161,8 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
                     yield SelectionList[str](
                         *(Selection(p, p, p in DEFAULT_PERMISSIONS) for p in TOKEN_PERMISSIONS),
                         id="pz-perms", compact=True)
-                    yield Static(_("Recommended: enroll a KSeF certificate instead. {notice}.").format(notice=days),
+                    yield Static(_("Recommended: enroll a KSeF certificate instead; it does not depend on the "
+                                   "token end date. {policy}").format(policy=policy),
                                  id="pz-recommend", markup=False)
                 with Vertical(id="pz-4"):
                     yield Static("", id="pz-4-title", classes="pz-title", markup=False)

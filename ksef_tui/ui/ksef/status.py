@@ -7,25 +7,18 @@ the client's own KSeF view. Widgets never hold a secret: only masked texts reach
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from ksef_tui.domain.auth import TOKENS_LAST_DAY, token_days_left
 from ksef_tui.domain.environments import Environment
-from ksef_tui.i18n import _, ngettext, pick
+from ksef_tui.i18n import _, pick
 from ksef_tui.services.ksef.views import CredentialState, CredentialView
-
-Clock = Callable[[], dt.datetime]
 
 #: Every KSeF worker of these widgets runs in this group (Esc cancels it).
 KSEF_WORKERS = "ksef"
-
-
-def system_clock() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def local_time(value: dt.datetime) -> str:
@@ -72,18 +65,6 @@ STATE_STYLE = {
 
 def state_content(state: CredentialState) -> Content:
     return Content.styled(state.text, STATE_STYLE.get(state.kind, ""))
-
-
-def tokens_notice(today: dt.date) -> str:
-    """The warning shown with token login: KSeF tokens end on 31 Dec 2026."""
-    days = token_days_left(today)
-    if days <= 0:
-        return _("KSeF tokens stopped working after 31 Dec 2026 — use a KSeF certificate")
-    left = ngettext("{n} day left", "{n} days left", days).format(n=days)
-    return _("KSeF tokens stop working after 31 Dec 2026 ({left}) — move to a KSeF certificate").format(left=left)
-
-
-assert dt.date(2026, 12, 31) == TOKENS_LAST_DAY  # the texts above name the day
 
 
 class CredentialChanged(Message):

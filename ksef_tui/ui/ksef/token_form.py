@@ -17,13 +17,14 @@ from textual.widgets import Button, Input, Label, Static
 from textual.worker import Worker
 
 from ksef_tui.domain.auth import AuthMethod
+from ksef_tui.domain.clock import Clock
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.domain.token import clean_token
 from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import CredentialView
 from ksef_tui.ui.common.dialogs import ConfirmDialog
-from ksef_tui.ui.ksef.status import KSEF_WORKERS, Clock, CredentialChanged, ksef_status_label, local_time, system_clock
+from ksef_tui.ui.ksef.status import KSEF_WORKERS, CredentialChanged, ksef_status_label, local_time
 
 if TYPE_CHECKING:
     from ksef_tui.services.context import AppContext
@@ -82,12 +83,12 @@ class KsefTokenForm(Vertical):
     }
     """
 
-    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock = system_clock,
+    def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock | None = None,
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.ctx = ctx
         self.view = view
-        self.clock = clock
+        self.clock: Clock = clock or ctx.clock
 
     def compose(self) -> ComposeResult:
         yield Static(saved_token_text(self.view), id="token-saved")

@@ -21,6 +21,7 @@ from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
+from ksef_tui.domain.clock import Clock
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.errors import ServiceError
@@ -31,12 +32,10 @@ from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.ksef.panel import PAIR, KsefCredentialPanel
 from ksef_tui.ui.ksef.status import (
     STATE_STYLE,
-    Clock,
     CredentialChanged,
     KsefProblem,
     env_short,
     method_label,
-    system_clock,
 )
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
@@ -90,11 +89,11 @@ class UserKsefScreen(PanelScreen[None]):
                 tooltip=_("Why can't this user log in for the company of the selected row (KSeF permissions)")),
     ]
 
-    def __init__(self, ctx: AppContext, user_id: int, *, clock: Clock = system_clock) -> None:
+    def __init__(self, ctx: AppContext, user_id: int, *, clock: Clock | None = None) -> None:
         super().__init__(classes="user-ksef")
         self._ctx = ctx
         self.user_id = user_id
-        self.clock = clock
+        self.clock: Clock = clock or ctx.clock
         self.views: dict[str, CredentialView] = {}
         self.current: str | None = None
         self._rows = _Rows([])
