@@ -76,13 +76,13 @@ class AppContext:
     def office(self) -> OfficeService:
         from ksef_tui.services.ksef.office import OfficeService
 
-        return OfficeService(self.credentials)
+        return OfficeService(self.credentials, clock=self.clock)
 
     @cached_property
     def permissions(self) -> PermissionService:
         from ksef_tui.services.ksef.permissions import PermissionService
 
-        return PermissionService(self.credentials, office=self.office)
+        return PermissionService(self.credentials, office=self.office, clock=self.clock)
 
     @cached_property
     def diagnosis(self) -> DiagnosisService:
