@@ -32,6 +32,9 @@ _CODES: dict[int | str, tuple[str, str, str]] = {
     21117: ("identifier invalid for this context type",
             "The context identifier does not fit its type. Check the NIP or internal identifier.",
             "Identyfikator kontekstu nie pasuje do typu. Sprawdź NIP albo identyfikator wewnętrzny."),
+    21184: ("session temporarily unavailable",
+            "KSeF cannot go on with this session for the moment. Open a new session: authorize again.",
+            "KSeF chwilowo nie może kontynuować tej sesji. Otwórz nową sesję: uwierzytelnij się ponownie."),
     21217: ("bad character encoding",
             "Send the signed file byte for byte, UTF-8, without re-saving it in an editor.",
             "Wyślij podpisany plik bajt w bajt, w UTF-8, bez ponownego zapisywania w edytorze."),
@@ -314,6 +317,12 @@ class KsefGone(KsefHttpError):
     default_code = 410
 
 
+class KsefSessionUnavailable(KsefHttpError):
+    """21184: the session cannot be used for the moment; a new session (a new authorization) can."""
+
+    default_code = 21184
+
+
 class KsefRateLimited(KsefHttpError):
     """429 with a Retry-After longer than the gateway is willing to wait."""
 
@@ -467,6 +476,8 @@ def error_from_response(
     if status == 410:
         kw["code"] = 410
         return KsefGone(message, **kw)
+    if numeric == SESSION_UNAVAILABLE:
+        return KsefSessionUnavailable(message, **kw)
     return KsefHttpError(message, **kw)
 
 
@@ -477,9 +488,12 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, KsefHttpError) and (exc.http_status or 0) >= 500
 
 
+#: KSeF's "session temporarily unavailable: open a new session" (API 2.9.0)
+SESSION_UNAVAILABLE = 21184
 #: codes after which only a new authorization flow can go on: the challenge was refused or has
-#: expired (21111), or KSeF cancelled the authentication itself (550: "retry the whole flow")
-NEW_FLOW_CODES = frozenset({21111, 550})
+#: expired (21111), KSeF cancelled the authentication itself (550: "retry the whole flow"), or the
+#: session is temporarily unavailable (21184: "open a new session")
+NEW_FLOW_CODES = frozenset({21111, 550, SESSION_UNAVAILABLE})
 
 
 def needs_new_flow(exc: BaseException) -> bool:

@@ -36,7 +36,11 @@ from ksef_tui.ksef.models import (
     Context,
     GeneratedToken,
     Progress,
+    RateLimit,
+    RateLimits,
     SessionInfo,
+    StatusInfo,
+    SystemWarning,
     TokenInfo,
     UnsignedRequest,
     parse_datetime,
@@ -47,9 +51,10 @@ if TYPE_CHECKING:
     from ksef_tui.ksef.permissions import KsefPermissions
     from ksef_tui.ksef.signedfile import SignedFileFacts
 
+#: ``TokenPermissionType`` of API 2.9.0 (``CollectiveIdentifierManage`` since 2.7.0)
 TOKEN_PERMISSIONS = (
     "InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
-    "SubunitManage", "EnforcementOperations", "Introspection",
+    "SubunitManage", "EnforcementOperations", "Introspection", "CollectiveIdentifierManage",
 )
 
 
@@ -103,6 +108,11 @@ class KsefGateway(CertificateCalls):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    @property
+    def warnings(self) -> tuple[SystemWarning, ...]:
+        """The distinct non-blocking warnings KSeF sent (``X-System-Warning``) through this gateway."""
+        return tuple(self._http.warnings)
 
     @property
     def permissions(self) -> KsefPermissions:
@@ -282,6 +292,7 @@ class KsefGateway(CertificateCalls):
                 refresh_valid_until=parse_datetime(refresh["validUntil"]),  # type: ignore[arg-type]
                 ksef_method=_method_name(status),
                 endpoint_url=self.endpoint.base_url,
+                ksef_method_category=_method_category(status),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise KsefProtocolError("KSeF returned malformed access and refresh tokens.") from exc
@@ -387,6 +398,15 @@ class KsefGateway(CertificateCalls):
                 break
         return out
 
+    # ------------------------------------------------------------------ limits
+
+    async def rate_limits(self, session: AuthSession) -> RateLimits:
+        """``GET /rate-limits``: the effective limits of the session's context, every group KSeF lists
+        (2.9.0: also ``anonymous``, ``global``, the session-close groups and ``collectiveIdentifier``)."""
+        r = await self._http.call("GET", "/rate-limits", bearer=session.access_token,
+                                  operation="the rate limits request", retry=Retry.IDEMPOTENT)
+        return _rate_limits(json_body(r, "the rate limits request"))
+
     # ------------------------------------------------------------------ tokens
 
     async def generate_token(self, session: AuthSession, permissions: list[str] | tuple[str, ...],
@@ -490,11 +510,36 @@ def _step(progress: Progress | None, name: str) -> None:
 
 
 def _method_name(body: dict[str, Any]) -> str | None:
+    """How the person logged in, as KSeF names it: ``authenticationMethodInfo`` (2.1+; the display
+    name, else its code) wins over the older ``authenticationMethod`` (kept beyond 16 Nov 2026)."""
     info = body.get("authenticationMethodInfo")
-    if isinstance(info, dict) and info.get("displayName"):
-        return str(info["displayName"])
+    if isinstance(info, dict):
+        for key in ("displayName", "code"):
+            if info.get(key):
+                return str(info[key])
     method = body.get("authenticationMethod")
     return str(method) if method else None
+
+
+def _method_category(body: dict[str, Any]) -> str | None:
+    info = body.get("authenticationMethodInfo")
+    if isinstance(info, dict) and info.get("category"):
+        return str(info["category"])
+    return None
+
+
+def _rate_limits(body: Any) -> RateLimits:
+    if not isinstance(body, dict):
+        raise KsefProtocolError("KSeF sent malformed rate limits.")
+    groups: dict[str, RateLimit] = {}
+    for name, values in body.items():
+        if not isinstance(values, dict):
+            continue
+        try:
+            groups[str(name)] = RateLimit(int(values["perSecond"]), int(values["perMinute"]), int(values["perHour"]))
+        except (KeyError, TypeError, ValueError):
+            raise KsefProtocolError(f"KSeF sent a malformed rate limit group {str(name)[:40]!r}.") from None
+    return RateLimits(groups)
 
 
 def _token_info(t: dict[str, Any]) -> TokenInfo:
@@ -513,7 +558,18 @@ def _token_info(t: dict[str, Any]) -> TokenInfo:
         date_created=parse_datetime(t.get("dateCreated")),
         last_use_date=parse_datetime(t.get("lastUseDate")),
         status_details=tuple(str(d) for d in t.get("statusDetails") or ()),
+        valid_to=_optional_datetime(t.get("validTo")),
     )
+
+
+def _optional_datetime(value: Any) -> dt.datetime | None:
+    """A date-time KSeF may add later (a token's ``validTo``): parsed when readable, else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
 
 
 __all__ = ["TOKEN_PERMISSIONS", "GatewayPolicy", "KsefError", "KsefGateway"]

@@ -44,6 +44,7 @@ from ksef_tui.ksef.errors import (
     error_from_response,
     human_retry_en,
 )
+from ksef_tui.ksef.models import SystemWarning, parse_system_warnings
 
 if TYPE_CHECKING:
     from ksef_tui.ksef.limits import RateLimiter
@@ -103,6 +104,8 @@ class KsefHttp:
     limiter: RateLimiter | None = None
     _client: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     _slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+    #: the distinct ``X-System-Warning``s KSeF sent (API 2.6+), in order: the gateway shows them
+    warnings: list[SystemWarning] = field(default_factory=list, init=False, repr=False)
 
     async def _ensure_client(self) -> httpx.AsyncClient:
         """The client, made in a thread the first time: a TLS context (the CA bundle) and the
@@ -177,10 +180,8 @@ class KsefHttp:
                     )) from exc
             else:
                 status = response.status_code
+                self._note_warnings(response, operation)
                 if status in expected:
-                    warning = response.headers.get("X-System-Warning")
-                    if warning:
-                        log.warning("KSeF warning for %s: %s", operation, warning)
                     return response
                 retry_after = None
                 if status == 429:
@@ -194,6 +195,15 @@ class KsefHttp:
                 if delay is None:
                     raise attempts.final(_error(response, operation, retry_after))
             await self.sleep(delay)
+
+    def _note_warnings(self, response: httpx.Response, operation: str) -> None:
+        header = response.headers.get("X-System-Warning")
+        if not header:
+            return
+        log.warning("KSeF warning for %s: %s", operation, header)
+        for warning in parse_system_warnings(header):
+            if warning not in self.warnings and len(self.warnings) < 50:
+                self.warnings.append(warning)
 
     async def _send(self, request: _Request) -> httpx.Response:
         """One attempt: a connection slot, the limiter's permit, the request; observed either way."""

@@ -68,11 +68,69 @@ class AuthSession:
     refresh_valid_until: dt.datetime
     ksef_method: str | None = None  # e.g. "Token", "TrustedProfile", "QualifiedSeal"
     endpoint_url: str = ""
+    #: KSeF's authenticationMethodInfo.category (XadesSignature, NationalNode, Token, Other), when sent
+    ksef_method_category: str | None = None
 
     def with_access(self, token: Secret[str], valid_until: dt.datetime) -> AuthSession:
         from dataclasses import replace
 
         return replace(self, access_token=token, access_valid_until=valid_until)
+
+
+@dataclass(frozen=True)
+class SystemWarning:
+    """A non-blocking warning KSeF sent in ``X-System-Warning`` (``[code]: message | ...``)."""
+
+    code: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}" if self.code else self.message
+
+
+def parse_system_warnings(header: str | None) -> tuple[SystemWarning, ...]:
+    """``[21001]: Tekst | [21002]: Inny`` -> the warnings; a part without a ``[code]`` is kept whole."""
+    import re
+
+    out: list[SystemWarning] = []
+    for part in (header or "").split("|"):
+        part = part.strip()
+        if not part:
+            continue
+        m = re.match(r"^\[([^\]]{1,20})\]\s*:?\s*(.*)$", part, re.S)
+        if m:
+            out.append(SystemWarning(m.group(1).strip() or None, m.group(2).strip()[:500]))
+        else:
+            out.append(SystemWarning(None, part[:500]))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Requests allowed per second, minute and hour (one group of ``GET /rate-limits``)."""
+
+    per_second: int
+    per_minute: int
+    per_hour: int
+
+
+#: the groups API 2.8+ requires in ``EffectiveApiRateLimits`` besides the older ones
+RATE_LIMIT_GROUPS_28 = ("anonymous", "global", "onlineSessionClose", "batchSessionClose", "collectiveIdentifier")
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The effective request limits of ``GET /rate-limits``, by group (``other``, ``global``, ...)."""
+
+    groups: dict[str, RateLimit]
+
+    def get(self, group: str) -> RateLimit | None:
+        return self.groups.get(group)
+
+    @property
+    def missing_29_groups(self) -> tuple[str, ...]:
+        """The 2.8+ groups the answer lacks (an older KSeF): empty against 2.9."""
+        return tuple(g for g in RATE_LIMIT_GROUPS_28 if g not in self.groups)
 
 
 @dataclass(frozen=True)
@@ -123,6 +181,8 @@ class TokenInfo:
     date_created: dt.datetime | None
     last_use_date: dt.datetime | None = None
     status_details: tuple[str, ...] = ()
+    #: the token's own end of validity, when KSeF gives one (new-rule tokens from 2027; not in 2.9.0)
+    valid_to: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Validate recorded gateway requests against openapi-v2.json.
+"""Validate recorded gateway requests against the official spec, openapi-v2.9.0.json.
 
 Uses the simulator engineer's ``tests/contract/openapi.py`` (``validate_request``) when it
 exists; otherwise a small jsonschema-based check of the path, method and JSON body.
@@ -21,7 +21,7 @@ SPEC: Path | None = None
 
 def use_spec(shared_dir: Path) -> None:
     global SPEC
-    SPEC = shared_dir / "ksef" / "openapi-v2.json"
+    SPEC = shared_dir / "ksef" / "openapi-v2.9.0.json"
     _spec.cache_clear()
     _templates.cache_clear()
     _components.cache_clear()

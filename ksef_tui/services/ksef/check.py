@@ -121,6 +121,8 @@ class CheckReport:
     environment: Environment | None
     policy: TokenPolicy
     rows: list[dict[str, Any]] = field(default_factory=list)
+    #: KSeF's non-blocking warnings (``X-System-Warning``) seen during the run
+    warnings: tuple[str, ...] = ()
 
     @property
     def problems(self) -> list[dict[str, Any]]:
@@ -129,7 +131,7 @@ class CheckReport:
     def as_json(self) -> dict[str, Any]:
         return {"checked_at": self.checked_at.isoformat(), "within_days": self.within_days,
                 "environment": self.environment.value if self.environment else None,
-                "token_policy": policy_json(self.policy),
+                "token_policy": policy_json(self.policy), "ksef_warnings": list(self.warnings),
                 "total": len(self.rows), "problems": len(self.problems), "rows": self.rows}
 
     def lines(self) -> list[str]:
@@ -140,6 +142,7 @@ class CheckReport:
             extra = f" ({r['ends']})" if r["expiring"] and r["ends"] else ""
             out.append(f"{mark} {r['environment']:<10} {r['login']:<20} {r['nip']} {r['method']:<11} "
                        f"{r.get('cause') or '-':<20} {r['message']}{extra}")
+        out += [_("KSeF warns: {warning}").format(warning=w) for w in self.warnings]
         out.append(_("{n} checked, {bad} with problems.").format(n=len(self.rows), bad=len(self.problems)))
         return out
 
@@ -172,8 +175,9 @@ async def run_check(permissions: PermissionService, actor: Actor, targets: Seque
     now = now or credentials.clock()
     async with PermissionCheck(permissions, actor, limiter=limiter) as check:
         report = await run_bulk("check", targets, check.check_row, concurrency=concurrency)
+        warnings = check.warnings()
     facts = await asyncio.to_thread(stored_facts, credentials, targets)
     rows = [check_row(r.target, r, facts.get(r.target.key), policy=policy, now=now, within_days=within_days,
                       diagnosis=check.diagnoses.get(r.target.key))
             for r in report.results]
-    return CheckReport(now, within_days, environment, policy, rows)
+    return CheckReport(now, within_days, environment, policy, rows, warnings)

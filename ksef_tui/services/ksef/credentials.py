@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,13 @@ if TYPE_CHECKING:  # imported lazily at run time: start-up never loads KSeF code
     from ksef_tui.ksef.models import AuthSession
 
 Progress = Callable[[str], None]
+
+
+def warning_texts(warnings: Iterable[object]) -> tuple[str, ...]:
+    """KSeF's ``X-System-Warning``s as plain texts for the user (untrusted: control characters made visible)."""
+    from ksef_tui.domain.untrusted import visible
+
+    return tuple(visible(str(w)) for w in warnings)
 
 
 class CredentialService:
@@ -334,19 +341,21 @@ class CredentialService:
         method, nip, version, material = await asyncio.to_thread(
             self._saved_material, actor, user_id, company_id, env)
         context = Context.nip(nip)
+        gw = await asyncio.to_thread(self.connections.gateway, env, base_url)
         try:
-            async with await asyncio.to_thread(self.connections.gateway, env, base_url) as gw:
+            async with gw:
                 if method == AuthMethod.TOKEN.value:
                     session = await gw.authorize_with_token(context, material, progress=progress)
                 else:
                     session = await gw.authorize_with_certificate(context, material, progress=progress)
         except KsefError as exc:
-            outcome = failure(env, method, exc)
+            outcome = dataclasses.replace(failure(env, method, exc), warnings=warning_texts(gw.warnings))
             await asyncio.to_thread(record_outcome, self.db, actor, user_id, company_id, env, version, outcome,
                                     self.clock())
             return outcome
         outcome = AuthOutcome(True, env, method, _("Authorized in KSeF {env}.").format(env=env.value),
-                              reference_number=session.reference_number, valid_until=session.refresh_valid_until)
+                              reference_number=session.reference_number, valid_until=session.refresh_valid_until,
+                              warnings=warning_texts(gw.warnings))
         await asyncio.to_thread(record_outcome, self.db, actor, user_id, company_id, env, version, outcome,
                                     self.clock())
         return outcome

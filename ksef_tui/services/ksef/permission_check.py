@@ -86,6 +86,15 @@ class PermissionCheck:
         for gw in gateways:
             await gw.aclose()
 
+    def warnings(self) -> tuple[str, ...]:
+        """KSeF's distinct ``X-System-Warning``s over every gateway of this run (plain texts)."""
+        from ksef_tui.services.ksef.credentials import warning_texts
+
+        seen: dict[str, None] = {}
+        for gw in self._gateways.values():
+            seen.update(dict.fromkeys(warning_texts(gw.warnings)))
+        return tuple(seen)
+
     def gateway(self, env: Environment) -> KsefGateway:
         gw = self._gateways.get(env)
         if gw is None:

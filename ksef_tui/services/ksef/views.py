@@ -19,7 +19,7 @@ DEFAULT_PERMISSIONS = ("InvoiceRead", "InvoiceWrite")
 # can offer them without importing KSeF code at start)
 TOKEN_PERMISSIONS = (
     "InvoiceRead", "InvoiceWrite", "CredentialsRead", "CredentialsManage",
-    "SubunitManage", "EnforcementOperations", "Introspection",
+    "SubunitManage", "EnforcementOperations", "Introspection", "CollectiveIdentifierManage",
 )
 PANEL_ENVIRONMENTS = (Environment.DEMO, Environment.PRODUCTION)
 EXPIRY_WARNING_DAYS = 30
@@ -112,6 +112,8 @@ class AuthOutcome:
     code: str | None = None
     reference_number: str | None = None
     valid_until: dt.datetime | None = None
+    #: KSeF's non-blocking warnings (``X-System-Warning``), as ``[code] text``
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,11 @@ if TYPE_CHECKING:
 PAIR = (Environment.DEMO, Environment.PRODUCTION)
 
 
+def warnings_text(warnings: tuple[str, ...]) -> str:
+    """KSeF's non-blocking warnings, one line each, to add below a result."""
+    return "".join("\n" + _("KSeF warns: {warning}").format(warning=w) for w in warnings)
+
+
 def api_v1_refusal() -> str:
     return _("KSeF API 1.0 was switched off on 26 Jan 2026; only API 2.0 can be used.")
 
@@ -290,10 +295,10 @@ class KsefCredentialPanel(Vertical):
             steps.finish("ok")
             until = local_time(outcome.valid_until) if outcome.valid_until else "—"
             result.show_ok(_("Authorized in KSeF {env}; the session can be refreshed until {when}.").format(
-                env=v.environment.value, when=until))
+                env=v.environment.value, when=until) + warnings_text(outcome.warnings))
         else:
             steps.finish("failed")
-            result.show_error(outcome.message, outcome.hint)
+            result.show_error(outcome.message, (outcome.hint + warnings_text(outcome.warnings)).strip())
         try:
             view = await asyncio.to_thread(self.ctx.credentials.get, self.ctx.actor, v.user_id, v.company_id,
                                            v.environment)
