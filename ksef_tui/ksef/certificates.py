@@ -39,6 +39,8 @@ class CredentialFacts:
     key_type: str  # "RSA 2048", "EC P-256" ...
     key_matches: bool
     self_signed: bool
+    #: the KSeF certificate type when KSeF issued it: "Authentication" or "Offline" (None: not a KSeF one)
+    ksef_type: str | None = None
 
     def validity_problem(self, now: dt.datetime | None = None) -> str | None:
         now = now or system_clock()
@@ -131,7 +133,16 @@ def inspect_credential(**kwargs: Any) -> CredentialFacts:
     return load_credential(strict=False, **kwargs).facts
 
 
-def check_usable(facts: CredentialFacts, now: dt.datetime | None = None) -> None:
+#: what a KSeF Offline certificate is for; it can never log in (PROTOCOL.md §6)
+OFFLINE_REFUSAL = ("{subject} is a KSeF Offline certificate: it signs the second QR code of offline invoices and "
+                   "cannot log in to KSeF. Use the Authentication certificate (or request one).")
+
+
+def check_usable(facts: CredentialFacts, now: dt.datetime | None = None, *, for_login: bool = True) -> None:
+    """The certificate can be used now: its key matches and it is valid; ``for_login``: it is not a
+    KSeF Offline one either (those never log in)."""
+    if for_login and facts.ksef_type == "Offline":
+        raise CredentialError(OFFLINE_REFUSAL.format(subject=facts.subject), code="offline-certificate")
     if not facts.key_matches:
         raise CredentialError(
             f"The private key does not belong to the certificate {facts.subject}.", code="key-mismatch"
@@ -273,4 +284,26 @@ def _read_facts(cert: Any, key: Any) -> CredentialFacts:
         key_type=key_type,
         key_matches=matches,
         self_signed=cert.subject == cert.issuer,
+        ksef_type=ksef_type(cert),
     )
+
+
+def ksef_type(cert: Any) -> str | None:
+    """"Offline" or "Authentication" for a certificate KSeF issued, else None.
+
+    KSeF's CA ("TEST CCK KSeF" on TEST, "CCK KSeF" elsewhere) issues Authentication certificates with
+    the keyUsage Digital Signature and Offline ones with Non-Repudiation only (PROTOCOL.md §6). A
+    qualified certificate has Non-Repudiation too, but is not issued by KSeF, so it stays None."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    issuer_names = [str(a.value) for a in cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if not any("KSeF" in n for n in issuer_names):
+        return None
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    if usage.content_commitment and not usage.digital_signature:
+        return "Offline"
+    return "Authentication" if usage.digital_signature else None

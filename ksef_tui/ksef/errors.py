@@ -177,6 +177,11 @@ _CODES: dict[int | str, tuple[str, str, str]] = {
     "not-yet-valid": ("the certificate is not valid yet",
                       "Check the computer clock or wait until the certificate becomes valid.",
                       "Sprawdź zegar komputera albo poczekaj, aż certyfikat zacznie obowiązywać."),
+    "offline-certificate": ("a KSeF Offline certificate cannot log in",
+                            "An Offline certificate only signs offline invoices (QR code II). Load the KSeF "
+                            "Authentication certificate, or request one (Authentication type).",
+                            "Certyfikat Offline służy tylko do podpisywania faktur offline (kod QR II). Wczytaj "
+                            "certyfikat KSeF typu Uwierzytelnianie albo wystąp o taki."),
     "unsupported-key": ("unsupported key",
                         "Use an RSA (2048 bits or more) or EC (P-256 or stronger) key.",
                         "Użyj klucza RSA (co najmniej 2048 bitów) albo EC (P-256 lub silniejszego)."),

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Column, Integer, MetaData, Table, and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ksef_tui.domain.clock import Clock, system_clock
+from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import InvalidNip, format_nip, normalize_nip
 from ksef_tui.domain.regon import InvalidRegon, normalize_regon
 from ksef_tui.domain.text import contains_pattern, search_key, sort_key
@@ -44,6 +45,8 @@ class CompanyRow:
     nip: str
     ksef_enabled: bool
     version: int
+    #: the environments where the company is offline-ready (a member holds an active Offline certificate)
+    offline_ready: tuple[Environment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,8 +191,12 @@ class CompanyService:
             .offset(max(0, offset))
             .limit(max(0, limit))
         )
+        from ksef_tui.services.ksef.offline import offline_ready
+
         with self.db.engine.connect() as conn:
-            return [CompanyRow(*r) for r in conn.execute(q)]
+            rows = [CompanyRow(*r) for r in conn.execute(q)]
+            ready = offline_ready(conn, [r.id for r in rows], self.clock())
+        return [replace(r, offline_ready=ready[r.id]) if r.id in ready else r for r in rows]
 
     def ids(self, actor: Actor, flt: CompanyFilter = CompanyFilter()) -> list[int]:
         require_admin(actor)

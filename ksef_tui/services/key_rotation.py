@@ -15,7 +15,7 @@ from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.store.engine import Database
-from ksef_tui.store.models import KsefCredential, OfficeCredential, VaultCheck
+from ksef_tui.store.models import KsefCertificate, KsefCredential, OfficeCredential, VaultCheck
 
 _BLOBS = ("token_blob", "cert_blob", "key_blob")
 
@@ -59,9 +59,10 @@ def rotate_master_key(db: Database, actor: Actor, *, key_path: Path | None = Non
                 if held.rowcount != 1:
                     raise ConflictError(_("The master key was changed meanwhile by another rotation: nothing was "
                                           "changed."))
-                for row in [*s.scalars(select(KsefCredential)), *s.scalars(select(OfficeCredential))]:
+                for row in [*s.scalars(select(KsefCredential)), *s.scalars(select(OfficeCredential)),
+                            *s.scalars(select(KsefCertificate))]:
                     for field in _BLOBS:
-                        blob = getattr(row, field)
+                        blob = getattr(row, field, None)
                         if blob is not None:
                             setattr(row, field, old.rewrap(blob, new))
                             count += 1

@@ -158,6 +158,8 @@ class KsefCredential(SQLModel, table=True):
     token_reference: str | None = Field(default=None, max_length=36)
     token_permissions: str | None = Field(default=None, max_length=300)
     token_status: str | None = Field(default=None, max_length=20)
+    #: the token's own end of validity from KSeF (migration 0008); None: the office's token policy decides
+    token_valid_to: dt.datetime | None = Field(default=None)
     # certificate and its private key
     cert_blob: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     key_blob: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
@@ -167,6 +169,8 @@ class KsefCredential(SQLModel, table=True):
     cert_valid_from: dt.datetime | None = Field(default=None)
     cert_valid_to: dt.datetime | None = Field(default=None)
     cert_fingerprint: str | None = Field(default=None, max_length=64)
+    #: the login certificate's KSeF type (migration 0008): "Authentication", or None when KSeF did not issue it
+    cert_type: str | None = Field(default=None, max_length=20)
     # the last authorization
     last_auth_at: dt.datetime | None = Field(default=None)
     last_auth_ok: bool | None = Field(default=None)
@@ -182,6 +186,37 @@ class KsefCredential(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
     version: int = Field(default=1, sa_column=_credential_version)
+
+
+class KsefCertificate(SQLModel, table=True):
+    """A KSeF certificate the office holds for a user × company × environment, by type (migration 0008).
+
+    ``certificate_type`` is KSeF's: "Offline" signs QR code II of offline invoices and never logs in
+    (the login certificate is the credential's). The certificate and key are sealed like a credential's
+    (bound to user, company, environment and the type); ``status`` is KSeF's (Active, Revoked, ...)."""
+
+    __tablename__ = "ksef_certificate"
+    __table_args__ = (
+        UniqueConstraint("user_id", "company_id", "environment", "certificate_type", name="uq_ksef_certificate"),
+        Index("ix_ksef_certificate_company", "company_id", "environment", "certificate_type"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    company_id: int = Field(foreign_key="company.id", ondelete="CASCADE")
+    environment: str = Field(max_length=20)
+    certificate_type: str = Field(max_length=20)
+    serial: str = Field(max_length=64)
+    name: str | None = Field(default=None, max_length=100)
+    subject: str | None = Field(default=None, max_length=500)
+    valid_from: dt.datetime | None = Field(default=None)
+    valid_to: dt.datetime | None = Field(default=None)
+    status: str | None = Field(default=None, max_length=20)
+    cert_blob: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key_blob: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+    version: int = Field(default=1)
 
 
 class OfficeCredential(SQLModel, table=True):

@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,14 @@ from ksef_tui.services.ksef.bulk import (
     Target,
     result_from_error,
     run_bulk,
+)
+from ksef_tui.services.ksef.offline import (
+    AUTHENTICATION,
+    DEAD_STATUSES,
+    OFFLINE,
+    certificate_of,
+    certificate_types,
+    store_typed_certificate,
 )
 from ksef_tui.services.ksef.vault_access import seal_certificate
 from ksef_tui.services.ksef.views import CertificateFiles
@@ -89,33 +97,84 @@ def _slug(text: str) -> str:
 class CertificateMove:
     """Token → KSeF certificate, row by row, over a :class:`KsefBulk` (its gateways and limits)."""
 
-    def __init__(self, bulk: KsefBulk, *, now: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(self, bulk: KsefBulk, *, now: Callable[[], dt.datetime] | None = None,
+                 types: Sequence[str] = (AUTHENTICATION,)) -> None:
         self.bulk = bulk
         self.credentials = bulk.credentials
         self.db = bulk.db
         self.actor = bulk.actor
         self._now = now or bulk.credentials.clock
+        #: the KSeF certificate types each row gets (Authentication: the login; Offline: for offline invoices)
+        self.types = certificate_types(types)
 
     # ------------------------------------------------------------------ planning
 
     def road(self, target: Target) -> str:
-        """"direct", "pz" (Profil Zaufany) or raises :class:`NothingToDo` (the rule: :func:`.plans.enrollment_road`)."""
+        """"direct", "pz" (Profil Zaufany) or raises :class:`NothingToDo` (the rule, with the types asked
+        for: :func:`.plans.enrollment_road`)."""
         from ksef_tui.services.ksef.plans import SKIP, enrollment_road
 
         with self.db.session() as s:
-            row = s.scalars(select(KsefCredential).where(
-                KsefCredential.user_id == target.user_id, KsefCredential.company_id == target.company_id,
-                KsefCredential.environment == target.environment.value)).first()
-            road, reason = enrollment_road(row, self._now())
+            row = self._row(s, target)
+            offline = certificate_of(s, target.user_id, target.company_id, target.environment, OFFLINE)
+            road, reason = enrollment_road(row, self._now(), self.types, offline)
         if road == SKIP:
             raise NothingToDo(reason)
         return road
+
+    def needed(self, target: Target) -> tuple[str, ...]:
+        """The requested types this row still needs (:func:`.plans.needed_types`)."""
+        from ksef_tui.services.ksef.plans import needed_types
+
+        with self.db.session() as s:
+            row = self._row(s, target)
+            offline = certificate_of(s, target.user_id, target.company_id, target.environment, OFFLINE)
+            return needed_types(row, offline, self._now(), self.types)
 
     # ------------------------------------------------------------------ the common tail
 
     async def _finish(self, target: Target, nip: str, session: AuthSession, version: int | None,
                       road: str) -> RowResult:
-        """Enroll in ``session`` → retrieve → store sealed → test the new certificate → switch."""
+        """Each needed type in one session: an Offline certificate is enrolled and stored; then the
+        Authentication one: enroll → retrieve → store sealed → test the new certificate → switch."""
+        from ksef_tui.ksef.errors import KsefError
+
+        needed = self.needed(target)
+        notes: list[str] = []
+        if OFFLINE in needed:
+            try:
+                notes.append(await self._offline(target, nip, session, road))
+            except KsefError as exc:
+                r = result_from_error(target, exc, prefix=_("Offline certificate: "))
+                if AUTHENTICATION not in needed:
+                    return r
+                notes.append(r.message)
+            except ServiceError as exc:
+                notes.append(_("Offline certificate issued but not stored: {reason}").format(reason=exc))
+        if AUTHENTICATION not in needed:
+            return RowResult(target, OK, " ".join(notes))
+        result = await self._authentication(target, nip, session, version, road)
+        if notes:
+            return replace(result, message=" ".join([result.message, *notes]))
+        return result
+
+    async def _offline(self, target: Target, nip: str, session: AuthSession, road: str) -> str:
+        """Enroll an Offline certificate in ``session`` and keep it sealed (it never logs in)."""
+        gw = self.bulk.gateway(target.environment)
+        name = certificate_name(f"ksef-tui offline {self._login(target)} {nip}")
+        cert, key_pem = await gw.request_certificate(session, name, certificate_type=OFFLINE)
+        credential = self.credentials.load_certificate(CertificateFiles(cert_data=cert.pem, key_data=key_pem.reveal()),
+                                                       for_login=False)
+        now = self._now()
+        with self.db.session() as s:
+            view = store_typed_certificate(s, self.credentials.vaults.vault(), self.actor, target.user_id,
+                                           target.company_id, target.environment, credential, OFFLINE, name=name,
+                                           now=now, road=road)
+        return _("Offline certificate {serial} (valid until {when}) stored.").format(
+            serial=view.serial, when=view.valid_to.strftime("%Y-%m-%d") if view.valid_to else "?")
+
+    async def _authentication(self, target: Target, nip: str, session: AuthSession, version: int | None,
+                              road: str) -> RowResult:
         from ksef_tui.ksef.errors import KsefError
 
         gw = self.bulk.gateway(target.environment)

@@ -52,13 +52,19 @@ from ksef_tui.services.ksef.views import (
     view_of,
 )
 from ksef_tui.store.engine import Database
-from ksef_tui.store.models import Company, KsefCredential, Membership, User
+from ksef_tui.store.models import Company, KsefCertificate, KsefCredential, Membership, User
 
 if TYPE_CHECKING:  # imported lazily at run time: start-up never loads KSeF code
     from ksef_tui.ksef.certificates import Credential
     from ksef_tui.ksef.models import AuthSession
 
 Progress = Callable[[str], None]
+
+
+def offline_refusal() -> str:
+    """Why an Offline certificate is refused as a login certificate, in the user's language."""
+    return _("This is a KSeF Offline certificate: it only signs the second QR code of offline invoices and "
+             "can never log in to KSeF. Load the KSeF Authentication certificate instead, or request one.")
 
 
 def warning_texts(warnings: Iterable[object]) -> tuple[str, ...]:
@@ -96,6 +102,8 @@ class CredentialService:
                 (c.company_id, c.environment): c
                 for c in s.scalars(select(KsefCredential).where(KsefCredential.user_id == user_id))
             }
+            offline = {(c.company_id, c.environment): c for c in s.scalars(select(KsefCertificate).where(
+                KsefCertificate.user_id == user_id, KsefCertificate.certificate_type == "Offline"))}
             if not actor.is_admin:
                 companies = [c for c in companies if c[3]]  # clients see only companies with KSeF on
             envs = list(environments) + [
@@ -105,14 +113,18 @@ class CredentialService:
             rows = []
             for cid, name, nip, enabled in companies:
                 for env in sorted(envs, key=lambda e: (e is not Environment.DEMO, e is not Environment.PRODUCTION, order[e])):
-                    rows.append(view_of(user_id, cid, name, nip, enabled, env, creds.get((cid, env.value))))
+                    rows.append(view_of(user_id, cid, name, nip, enabled, env, creds.get((cid, env.value)),
+                                        offline.get((cid, env.value))))
             return rows
 
     def get(self, actor: Actor, user_id: int, company_id: int, env: Environment) -> CredentialView:
         with self.db.session() as s:
             _u, company = load_subject(s, actor, user_id, company_id, write=False)
             cred = credential_row(s, user_id, company_id, env)
-            return view_of(user_id, company_id, company.name, company.nip, company.ksef_enabled, env, cred)
+            offline = s.scalars(select(KsefCertificate).where(
+                KsefCertificate.user_id == user_id, KsefCertificate.company_id == company_id,
+                KsefCertificate.environment == env.value, KsefCertificate.certificate_type == "Offline")).first()
+            return view_of(user_id, company_id, company.name, company.nip, company.ksef_enabled, env, cred, offline)
 
 
     # ---- validation of new material ----------------------------------------------
@@ -136,16 +148,21 @@ class CredentialService:
         return clean_token(token_text)
 
 
-    def load_certificate(self, files: CertificateFiles) -> Credential:
+    def load_certificate(self, files: CertificateFiles, *, for_login: bool = True) -> Credential:
         """Parse and check certificate material; errors name the field at fault (for the services only:
-        the UI and the CLI pass :class:`CertificateFiles` and never hold the loaded key)."""
-        from ksef_tui.ksef.certificates import load_credential
+        the UI and the CLI pass :class:`CertificateFiles` and never hold the loaded key). ``for_login``:
+        a KSeF Offline certificate is refused (it can never log in)."""
+        from ksef_tui.ksef.certificates import check_usable, load_credential
         from ksef_tui.ksef.errors import CredentialError
 
         try:
-            return load_credential(cert_data=files.cert_data, key_data=files.key_data,
-                                   pkcs12_data=files.pkcs12_data, password=files.password or None, now=self.clock())
+            credential = load_credential(cert_data=files.cert_data, key_data=files.key_data,
+                                         pkcs12_data=files.pkcs12_data, password=files.password or None, strict=False)
+            check_usable(credential.facts, self.clock(), for_login=for_login)
+            return credential
         except CredentialError as exc:
+            if exc.code == "offline-certificate":
+                raise ValidationFailed({"certificate": offline_refusal()}) from None
             field = {"key-mismatch": "key", "wrong-password": "password", "bad-password": "password",
                      "expired": "certificate", "not-yet-valid": "certificate"}.get(str(exc.code), "certificate")
             raise ValidationFailed({field: str(exc)}) from None

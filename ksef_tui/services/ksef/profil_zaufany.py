@@ -9,7 +9,7 @@ certificate instead" a certificate. Everything is saved only once KSeF has said 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,12 @@ from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.ksef.access import certificate_name, load_subject, operation_error
 from ksef_tui.services.ksef.credentials import CredentialService
+from ksef_tui.services.ksef.offline import AUTHENTICATION, OFFLINE, certificate_types, store_typed_certificate
 from ksef_tui.services.ksef.views import (
     DEFAULT_PERMISSIONS,
     CertificateFiles,
     CredentialView,
+    KsefOperationError,
     PreparedFile,
     SignedFileCheck,
 )
@@ -129,23 +131,52 @@ class ProfilZaufanyService:
     async def certificate_from_signed_file(self, actor: Actor, user_id: int, company_id: int, env: Environment,
                                            signed: bytes, *, expected_challenge: str | None = None,
                                            name: str | None = None, progress: Progress | None = None,
-                                           base_url: str | None = None) -> CredentialView:
-        """"Enroll a KSeF certificate instead": signed file → enroll → retrieve → test → saved as Certificate."""
+                                           base_url: str | None = None,
+                                           types: Sequence[str] = (AUTHENTICATION,)) -> CredentialView:
+        """"Enroll a KSeF certificate instead": signed file → enroll each type in that one session →
+        retrieve. An Offline certificate is stored as it is (it never logs in); an Authentication one is
+        tested and saved as the login (Certificate) only when that test passes."""
         from ksef_tui.ksef.errors import KsefError
         from ksef_tui.ksef.models import Context
 
+        kinds = certificate_types(types)
         nip, login = await asyncio.to_thread(self._subject, actor, user_id, company_id)
         cert_name = certificate_name(name or f"ksef-tui {login}")
+        issued: dict[str, tuple[bytes, bytes]] = {}
         try:
             async with await asyncio.to_thread(self.credentials.connections.gateway, env, base_url) as gw:
                 session = await gw.authorize_with_signed_file(signed, expected_challenge=expected_challenge,
                                                               expected_context=Context.nip(nip), progress=progress)
-                cert, key_pem = await gw.request_certificate(session, cert_name)
+                for kind in kinds:
+                    kind_name = cert_name if kind == AUTHENTICATION else certificate_name(f"{cert_name} offline")
+                    cert, key_pem = await gw.request_certificate(session, kind_name, certificate_type=kind)
+                    issued[kind] = (cert.pem, key_pem.reveal())
                 if progress:
                     progress("enrolled")
         except KsefError as exc:
-            raise operation_error(exc) from None
-        files = CertificateFiles(cert_data=cert.pem, key_data=key_pem.reveal())
-        return await self.credentials.authorize_certificate(actor, user_id, company_id, env, files,
-                                                progress=progress, base_url=base_url)
+            if not issued:
+                raise operation_error(exc) from None
+            kept = await asyncio.to_thread(self._store_offline, actor, user_id, company_id, env, issued, cert_name)
+            raise KsefOperationError(str(exc) + (" " + kept if kept else ""), getattr(exc, "hint", "") or "",
+                                     str(getattr(exc, "code", "") or "") or None) from None
+        await asyncio.to_thread(self._store_offline, actor, user_id, company_id, env, issued, cert_name)
+        if AUTHENTICATION not in issued:
+            return await asyncio.to_thread(self.credentials.get, actor, user_id, company_id, env)
+        pem, key = issued[AUTHENTICATION]
+        return await self.credentials.authorize_certificate(actor, user_id, company_id, env,
+                                                            CertificateFiles(cert_data=pem, key_data=key),
+                                                            progress=progress, base_url=base_url)
+
+    def _store_offline(self, actor: Actor, user_id: int, company_id: int, env: Environment,
+                       issued: dict[str, tuple[bytes, bytes]], name: str) -> str:
+        """Keep an issued Offline certificate sealed (whatever happens to the rest); what was kept, in words."""
+        if OFFLINE not in issued:
+            return ""
+        pem, key = issued[OFFLINE]
+        credential = self.credentials.load_certificate(CertificateFiles(cert_data=pem, key_data=key), for_login=False)
+        with self.db.session() as s:
+            view = store_typed_certificate(s, self.credentials.vaults.vault(), actor, user_id, company_id, env,
+                                           credential, OFFLINE, name=certificate_name(f"{name} offline"),
+                                           now=self.credentials.clock(), road="pz")
+        return _("The Offline certificate {serial} was stored.").format(serial=view.serial)
 

@@ -111,6 +111,7 @@ def seal_certificate(vault: Vault, row: KsefCredential, credential: Credential) 
     row.cert_valid_from = facts.valid_from
     row.cert_valid_to = facts.valid_to
     row.cert_fingerprint = facts.fingerprint_sha256
+    row.cert_type = getattr(facts, "ksef_type", None)
 
 
 

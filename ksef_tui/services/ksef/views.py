@@ -12,7 +12,7 @@ from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.secret import Secret
 from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
-from ksef_tui.store.models import KsefCredential
+from ksef_tui.store.models import KsefCertificate, KsefCredential
 
 DEFAULT_PERMISSIONS = ("InvoiceRead", "InvoiceWrite")
 # the permissions a KSeF token may carry (as in ksef.gateway.TOKEN_PERMISSIONS; kept here so the UI
@@ -57,6 +57,14 @@ class CredentialView:
     last_auth_valid_until: dt.datetime | None = None
     last_auth_error: str | None = None
     version: int = 0
+    #: the login certificate's KSeF type ("Authentication"), None for other certificates
+    cert_type: str | None = None
+    #: the token's own end of validity from KSeF (None: the token policy decides)
+    token_valid_to: dt.datetime | None = None
+    #: the Offline KSeF certificate held for this row, if any (serial, end, KSeF status)
+    offline_serial: str | None = None
+    offline_valid_to: dt.datetime | None = None
+    offline_status: str | None = None
 
     @property
     def token_masked(self) -> str:
@@ -193,6 +201,8 @@ class CertificateFacts:
     key_type: str
     key_matches: bool
     self_signed: bool
+    #: "Authentication" or "Offline" when KSeF issued the certificate (an Offline one cannot log in)
+    ksef_type: str | None = None
 
     def validity_problem(self, now: dt.datetime) -> str | None:
         if now < self.valid_from:
@@ -203,9 +213,11 @@ class CertificateFacts:
 
 
 def view_of(user_id: int, company_id: int, name: str, nip: str, enabled: bool, env: Environment,
-            row: KsefCredential | None) -> CredentialView:
+            row: KsefCredential | None, offline: KsefCertificate | None = None) -> CredentialView:
+    extra = {} if offline is None else {"offline_serial": offline.serial, "offline_valid_to": aware(offline.valid_to),
+                                        "offline_status": offline.status}
     if row is None:
-        return CredentialView(user_id, company_id, name, nip, enabled, env, configured=False)
+        return CredentialView(user_id, company_id, name, nip, enabled, env, configured=False, **extra)
     return CredentialView(
         user_id=user_id, company_id=company_id, company_name=name, nip=nip, company_ksef_enabled=enabled,
         environment=env, configured=True, method=AuthMethod(row.method), api_version=ApiVersion(row.api_version),
@@ -218,5 +230,5 @@ def view_of(user_id: int, company_id: int, name: str, nip: str, enabled: bool, e
         cert_fingerprint=row.cert_fingerprint, last_auth_at=aware(row.last_auth_at), last_auth_ok=row.last_auth_ok,
         last_auth_method=row.last_auth_method, last_auth_reference=row.last_auth_reference,
         last_auth_valid_until=aware(row.last_auth_valid_until), last_auth_error=row.last_auth_error,
-        version=row.version,
+        version=row.version, cert_type=row.cert_type, token_valid_to=aware(row.token_valid_to), **extra,
     )

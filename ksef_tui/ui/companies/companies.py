@@ -16,6 +16,7 @@ from ksef_tui.services.companies import CompanyFilter, CompanyRow
 from ksef_tui.ui.common.dialogs import SerialMenu, SerialResultDialog
 from ksef_tui.ui.common.serial import SerialListScreen
 from ksef_tui.ui.common.sources import CompanySource
+from ksef_tui.ui.ksef.status import env_short
 from ksef_tui.ui.widgets.virtual_table import Column
 
 # The KSeF filter cycles through these: all, KSeF on, KSeF off.
@@ -30,6 +31,13 @@ def ksef_filter_label(value: bool | None) -> str:
 
 def ksef_cell(row: CompanyRow) -> Text:
     return Text(_("on"), style="bold") if row.ksef_enabled else Text(_("off"))
+
+
+def offline_cell(row: CompanyRow) -> Text:
+    """Where the company is offline-ready (a member holds an active Offline certificate): "PROD DEMO"."""
+    if not row.offline_ready:
+        return Text("—", style="dim")
+    return Text(" ".join(env_short(e) for e in row.offline_ready), style="bold")
 
 
 class CompaniesScreen(SerialListScreen[CompanyRow]):
@@ -59,6 +67,7 @@ class CompaniesScreen(SerialListScreen[CompanyRow]):
             Column("name", _("Name"), lambda r: r.name, min_width=16),
             Column("nip", _("NIP"), lambda r: format_nip(r.nip), width=13),
             Column("ksef", _("KSeF"), ksef_cell, width=4),
+            Column("offline", _("Offline"), offline_cell, width=9),
         ]
 
     def make_source(self) -> CompanySource:

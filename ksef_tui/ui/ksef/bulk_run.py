@@ -19,6 +19,7 @@ from textual.widgets import Footer, ProgressBar, Static
 from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.ksef.bulk import BulkProgress, BulkReport, RowResult, Target
 from ksef_tui.ui.common.base import PanelScreen
+from ksef_tui.ui.ksef.cert_types import types_text
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
 TEST, ENROLL, REVOKE, REFRESH, PERMISSIONS, GRANT = "test", "enroll", "revoke", "refresh", "permissions", "grant"
@@ -74,10 +75,13 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
     ]
 
     def __init__(self, operation: str, targets: Sequence[Target], *, folder: Path | None = None,
-                 autostart: bool = True, scopes: tuple[str, ...] = ()) -> None:
+                 autostart: bool = True, scopes: tuple[str, ...] = (),
+                 types: tuple[str, ...] = ("Authentication",)) -> None:
         super().__init__()
         self.operation = operation
         self.scopes = scopes  # GRANT: the permissions the office grants
+        #: the KSeF certificate types an enrollment requests (Authentication, Offline)
+        self.types = types
         self.targets = list(targets)
         self.folder = folder
         self.autostart = autostart
@@ -91,7 +95,10 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
 
     def compose(self) -> ComposeResult:
         yield self.nav_bar()
-        yield Static(Text(TITLES.get(self.operation, self.operation)), id="bulk-title", classes="placeholder-title")
+        title = TITLES.get(self.operation, self.operation)
+        if self.operation == ENROLL:
+            title = f"{title} · {types_text(self.types)}"
+        yield Static(Text(title), id="bulk-title", classes="placeholder-title")
         yield ProgressBar(total=max(1, len(self.targets)), show_eta=False, id="bulk-progress")
         yield Static("", id="bulk-status")
         if self.operation == ENROLL:
@@ -235,7 +242,7 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
                     return done
             async with KsefBulk(ctx.credentials, ctx.actor) as bulk:
                 if self.operation == ENROLL:
-                    return await CertificateMove(bulk).enroll(targets, self.folder or Path.cwd(),
+                    return await CertificateMove(bulk, types=self.types).enroll(targets, self.folder or Path.cwd(),
                                                               cancel=self.cancel, on_progress=progress,
                                                               on_files=files)
                 move = CertificateMove(bulk)

@@ -110,6 +110,10 @@ def facts_content(facts: CertificateFacts, company_nip: str, now) -> Content:
         days = (facts.valid_to - now).days
         style = "$text-warning" if days < 30 else "$text-muted"
         lines.append(row(_("Valid"), validity, ("  " + _("{n} days left").format(n=days), style)))
+    if facts.ksef_type == "Offline":
+        lines.append(row(_("Type"), (_("KSeF Offline certificate — cannot log in"), "$text-error bold")))
+    elif facts.ksef_type:
+        lines.append(row(_("Type"), _("KSeF Authentication certificate")))
     if facts.key_matches:
         lines.append(row(_("Key"), facts.key_type + ", ", (_("matches the certificate") + " ✓", "$text-success")))
     else:

@@ -23,6 +23,7 @@ from ksef_tui.domain.environments import Environment
 from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.ksef import dashboard as dash
 from ksef_tui.services.ksef.bulk import targets_from_rows
+from ksef_tui.services.ksef.offline import AUTHENTICATION
 from ksef_tui.services.ksef.token_policy import policy_line
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.file_picker import downloads_dir
@@ -262,8 +263,19 @@ class KsefDashboardScreen(PanelScreen[None]):
 
     def action_bulk(self, operation: str) -> None:
         ids = self._chosen()
-        if ids:
-            self.confirm_and_run(operation, ids, ids & self.hidden_selection())
+        if not ids:
+            return
+        hidden = ids & self.hidden_selection()
+        if operation != ENROLL:
+            self.confirm_and_run(operation, ids, hidden)
+            return
+        from ksef_tui.ui.ksef.cert_types import CertificateTypesDialog
+
+        def chosen(types: tuple[str, ...] | None) -> None:
+            if types:
+                self.confirm_and_run(ENROLL, ids, hidden, types)
+
+        self.app.push_screen(CertificateTypesDialog(len(ids)), chosen)
 
     def action_grant(self) -> None:
         """The office grants the chosen rows' users InvoiceRead/InvoiceWrite for their companies
@@ -298,7 +310,8 @@ class KsefDashboardScreen(PanelScreen[None]):
         self.action_bulk(REVOKE)
 
     @work(exclusive=True, group="dashboard-confirm")
-    async def confirm_and_run(self, operation: str, ids: set[int], hidden: set[int]) -> None:
+    async def confirm_and_run(self, operation: str, ids: set[int], hidden: set[int],
+                              types: tuple[str, ...] = (AUTHENTICATION,)) -> None:
         """Say what the operation will do to the chosen rows (and what is skipped and why, and which are
         in other counts), ask when it cannot be undone or costs KSeF's limits, then run it."""
         import asyncio
@@ -316,7 +329,7 @@ class KsefDashboardScreen(PanelScreen[None]):
                 from ksef_tui.services.ksef.permission_check import plan_grant
 
                 return targets, plan_grant(ctx.permissions, actor, targets)
-            return targets, plan_operation(db, actor, operation, targets, now)
+            return targets, plan_operation(db, actor, operation, targets, now, types=types)
 
         targets, plan = await asyncio.to_thread(prepare)
         folder = self.pz_folder() if operation == ENROLL else None
@@ -348,7 +361,8 @@ class KsefDashboardScreen(PanelScreen[None]):
             if answer == "shown":
                 keys = {t.key for t in hidden_targets}
                 targets = [t for t in targets if t.key not in keys]
-        self.app.push_screen(BulkRunScreen(operation, targets, folder=folder, scopes=scopes), lambda _r: self.reload())
+        self.app.push_screen(BulkRunScreen(operation, targets, folder=folder, scopes=scopes, types=types),
+                             lambda _r: self.reload())
 
     def action_export(self) -> None:
         if self.opened is None:

@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Button, ContentSwitcher, Input, Label, SelectionList, Static
+from textual.widgets import Button, Checkbox, ContentSwitcher, Input, Label, SelectionList, Static
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker, WorkerState
 
@@ -30,18 +30,22 @@ from ksef_tui.domain.nip import format_nip
 from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.files import problem_text
 from ksef_tui.i18n import _
+from ksef_tui.services.ksef.offline import AUTHENTICATION, OFFLINE
 from ksef_tui.services.ksef.token_policy import policy_line
 from ksef_tui.services.ksef.views import DEFAULT_PERMISSIONS, TOKEN_PERMISSIONS, CredentialView, PreparedFile
 from ksef_tui.ui.common.base import DialogScreen
 from ksef_tui.ui.common.file_picker import PathInput, browse_into, display_path, downloads_dir, expand
 from ksef_tui.ui.common.web_files import WebFileField, deliver
+from ksef_tui.ui.ksef.cert_types import chosen_types, type_boxes, types_text
 from ksef_tui.ui.ksef.status import (
     KSEF_WORKERS,
     PZ_CERT_STEPS,
+    PZ_OFFLINE_STEPS,
     PZ_TOKEN_STEPS,
     KsefProblem,
     KsefSteps,
     ksef_status_label,
+    local_date,
     step_label,
 )
 
@@ -82,6 +86,8 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
         #pz-countdown.-late { color: $warning; text-style: bold; }
         #pz-countdown.-expired { color: $error; text-style: bold; }
         #pz-recommend { color: $text-warning; height: auto; margin: 1 0 0 0; }
+        #pz-types { height: 1; }
+        #pz-types > Checkbox { margin: 0 2 0 0; }
         #pz-buttons { height: 1; align: right middle; margin: 1 0 0 0; }
         #pz-buttons > Button { margin: 0 0 0 1; }
         #pz-generate { margin: 0 0 1 0; }
@@ -161,6 +167,9 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
                     yield SelectionList[str](
                         *(Selection(p, p, p in DEFAULT_PERMISSIONS) for p in TOKEN_PERMISSIONS),
                         id="pz-perms", compact=True)
+                    with Horizontal(id="pz-types"):
+                        yield Label(_("Certificate"), classes="pz-label")
+                        yield from type_boxes("pz-type")
                     yield Static(_("Recommended: enroll a KSeF certificate instead; it does not depend on the "
                                    "token end date. {policy}").format(policy=policy),
                                  id="pz-recommend", markup=False)
@@ -466,15 +475,25 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
         self._start(_("Getting the access token"), PZ_TOKEN_STEPS, labels)
         self.running = self._get_token(permissions)
 
+    def certificate_types(self) -> tuple[str, ...]:
+        return chosen_types(self.query_one("#pz-type-auth", Checkbox), self.query_one("#pz-type-offline", Checkbox))
+
     def enroll_certificate(self) -> None:
         if not self._ready():
             return
-        labels = [step_label(s) for s in PZ_CERT_STEPS]
+        types = self.certificate_types()
+        if not types:
+            self.query_one("#pz-3-check", KsefProblem).show_error(
+                _("Choose the certificate type: Authentication, Offline or both."))
+            self.query_one("#pz-type-auth", Checkbox).focus()
+            return
+        steps = PZ_CERT_STEPS if AUTHENTICATION in types else PZ_OFFLINE_STEPS
+        labels = [step_label(s) for s in steps]
         labels[0] = step_label("checked")
-        for i in range(5, 10):  # the second half authorizes with the new certificate
+        for i in range(5, len(steps) - 1 if AUTHENTICATION in types else 5):  # the new certificate's own test
             labels[i] = _("New certificate: {step}").format(step=labels[i])
-        self._start(_("Enrolling a KSeF certificate"), PZ_CERT_STEPS, labels)
-        self.running = self._enroll()
+        self._start(_("Enrolling KSeF certificates: {types}").format(types=types_text(types)), steps, labels)
+        self.running = self._enroll(types)
 
     def _start(self, title: str, steps: tuple[str, ...], labels: list[str] | None = None) -> None:
         self.result = None
@@ -499,21 +518,29 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
             env=saved.environment.value, masked=saved.token_masked, status=ksef_status_label(saved.token_status) if saved.token_status else "—"))
 
     @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
-    async def _enroll(self) -> None:
+    async def _enroll(self, types: tuple[str, ...]) -> None:
         v, steps = self.view, self.query_one("#pz-progress", KsefSteps)
         assert self.signed is not None and self.prepared is not None
         try:
             saved = await self.ctx.profil_zaufany.certificate_from_signed_file(
                 self.ctx.actor, v.user_id, v.company_id, v.environment, self.signed,
-                expected_challenge=self.prepared.challenge, progress=steps.advance)
+                expected_challenge=self.prepared.challenge, progress=steps.advance, types=types)
         except ServiceError as exc:
             self._failed(exc)
             return
-        until = saved.last_auth_valid_until
-        self._succeeded(saved, _("KSeF certificate saved for {env}; the login method is now Certificate.").format(
-            env=saved.environment.value) + (
-            "\n" + _("Authorized until {when}.").format(when=until.astimezone().strftime("%Y-%m-%d %H:%M"))
-            if until else ""))
+        lines = []
+        if AUTHENTICATION in types:
+            until = saved.last_auth_valid_until
+            lines.append(_("KSeF certificate saved for {env}; the login method is now Certificate.").format(
+                env=saved.environment.value))
+            if until:
+                lines.append(_("Authorized until {when}.").format(when=until.astimezone().strftime("%Y-%m-%d %H:%M")))
+        if OFFLINE in types and saved.offline_serial:
+            lines.append(_("Offline certificate {serial} saved for {env}, valid until {when}: it signs offline "
+                           "invoices (QR code II) and never logs in.").format(
+                serial=saved.offline_serial, env=saved.environment.value,
+                when=local_date(saved.offline_valid_to) if saved.offline_valid_to else "?"))
+        self._succeeded(saved, "\n".join(lines))
 
     def _succeeded(self, saved: CredentialView, message: str) -> None:
         self.result = saved

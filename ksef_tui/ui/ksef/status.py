@@ -99,6 +99,8 @@ CERT_STEPS = ("challenge", "signed", "sent", "status", "redeemed")
 PZ_TOKEN_STEPS = ("signed", "sent", "status", "redeemed", "token", "active", "saved")
 PZ_CERT_STEPS = ("signed", "sent", "status", "redeemed", "enrolled",
                  "challenge", "signed", "sent", "status", "redeemed", "saved")
+#: only an Offline certificate: it is stored, never tested by logging in (it cannot log in)
+PZ_OFFLINE_STEPS = ("signed", "sent", "status", "redeemed", "enrolled", "saved")
 
 
 class KsefSteps(Static):
