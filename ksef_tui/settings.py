@@ -2,8 +2,8 @@
 
 Where a value comes from, strongest first: the environment (``KSEF_TUI_*``), the settings file
 ``settings.toml`` in the config folder, the default. Paths follow the platform's conventions
-(platformdirs: XDG on Linux). The file is written atomically, mode 0600, and only with what the
-office set in it: a value that came from the environment is never written into the file.
+(platformdirs: XDG on Linux). The file is read and written through :mod:`ksef_tui.files` (a regular file with a size cap;
+atomically, mode 0600), and written only with what the office set in it: a value that came from the environment is never written into the file.
 
 The settings file (every key optional)::
 
@@ -167,21 +167,19 @@ class Settings:
 
 
 def _read_file(path: Path) -> dict[str, Any]:
+    """The settings file as a dict ({} when there is none): a regular file of at most 64 kB (files.read_limited)."""
     import tomllib
 
-    try:
-        st = path.stat()
-    except FileNotFoundError:
+    from ksef_tui.files import FileRefused, read_limited
+
+    if not path.exists() and not path.is_symlink():
         return {}
-    except OSError as exc:
-        raise SettingsError("unreadable", str(path), exc.strerror or str(exc)) from None
-    if not path.is_file() or st.st_size > MAX_SETTINGS_BYTES:
-        raise SettingsError("unreadable", str(path), "not a regular file of at most 64 kB")
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except OSError as exc:
-        raise SettingsError("unreadable", str(path), exc.strerror or str(exc)) from None
+        data = read_limited(path, limit=MAX_SETTINGS_BYTES)
+    except FileRefused as exc:
+        raise SettingsError("unreadable", str(path), str(exc)) from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError("not-toml", str(path), str(exc)) from None
 
@@ -331,34 +329,16 @@ def _toml(values: FileValues) -> bytes:
     return header.encode("utf-8") + tomli_w.dumps(top).encode("utf-8")
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (a temporary file renamed over it), mode 0600."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def save_settings(settings: Settings, values: FileValues) -> Settings:
     """Write ``values`` as the settings file (atomically, 0600) and return the settings as now
     resolved (the environment still wins); the process's settings become these."""
+    from ksef_tui.files import FileRefused, private_folder, write_atomic
+
     try:
-        write_private(settings.settings_file, _toml(values))
-    except OSError as exc:
-        raise SettingsError("not-writable", str(settings.settings_file), exc.strerror or str(exc)) from None
+        private_folder(settings.settings_file.parent, tighten=False)
+        write_atomic(settings.settings_file, _toml(values))
+    except (FileRefused, OSError) as exc:
+        raise SettingsError("not-writable", str(settings.settings_file), str(exc)) from None
     fresh = load_settings(paths=settings.paths)
     reset_settings(fresh)
     return fresh

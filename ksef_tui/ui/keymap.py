@@ -12,7 +12,6 @@ that is not text, is reported in the panel and left out, never a crash.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ksef_tui.i18n import _
@@ -23,14 +22,11 @@ KEYMAP_ENV = "KSEF_TUI_KEYMAP"
 
 
 def keymap_path() -> Path:
-    """Where the keymap is read from. (The settings object of issue 11 will own this path; until
-    it lands, this is the one function that says it.)"""
-    named = os.environ.get(KEYMAP_ENV, "").strip()
-    if named:
-        return Path(named).expanduser()
-    import platformdirs
+    """Where the keymap is read from: the settings' ``keymap_file`` (``KSEF_TUI_KEYMAP``, the settings
+    file's ``keymap_file``, else ``keymap.toml`` in the config folder)."""
+    from ksef_tui.settings import get_settings
 
-    return Path(platformdirs.user_config_dir("ksef-tui", appauthor=False)) / FILE_NAME
+    return get_settings().keymap_file
 
 
 def load_keymap(path: Path) -> tuple[dict[str, str], list[str]]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.errors import ValidationFailed
+from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.ksef.access import certificate_name, load_subject, operation_error
