@@ -174,6 +174,14 @@ def counts(screen, env=None) -> dict[str, int]:
     return {r.bucket: r.count for r in screen.counts_table().loaded_rows() if r.environment is env}
 
 
+async def choose_types(pilot) -> None:
+    """The dashboard's enrollment asks which KSeF certificates: Enter takes what is ticked (Authentication)."""
+    from ksef_tui.ui.ksef.cert_types import CertificateTypesDialog
+
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, CertificateTypesDialog), "the certificate types")
+    await pilot.press("enter")
+
+
 async def open_bucket(pilot, bucket: str, env=None) -> None:
     """On the dashboard: focus the counts (shift+tab), walk to ``bucket`` of ``env`` with the arrow
     keys and press Enter; the rows table gets the focus."""
@@ -181,6 +189,8 @@ async def open_bucket(pilot, bucket: str, env=None) -> None:
 
     env = env or Environment.DEMO
     screen = pilot.app.screen
+    if not screen.showing_numbers:
+        await pilot.press("n")  # from the picture to the numbers
     table = screen.counts_table()
     for _ in range(3):
         if pilot.app.focused is table:

@@ -30,6 +30,7 @@ from .conftest import (
     counts,
     give_each_rights,
     give_rights,
+    choose_types,
     open_bucket,
     same_serial,
     seed,
@@ -155,6 +156,7 @@ async def test_pilot_one_user_token_to_certificate_through_the_panel(bulk_ctx, l
         await pilot.press("space")
         assert screen.selection == {row.id} and "1 selected" in shown(screen, "#dashboard-rows-title")
         await pilot.press("e")
+        await choose_types(pilot)  # Authentication, as ticked
 
         # step 1: the file waits in the watched folder, and the screen says where and which
         run = await _bulk_screen(pilot, ENROLL)
@@ -234,6 +236,7 @@ async def test_a_signed_file_saved_over_the_prepared_one_is_picked_up(bulk_ctx, 
         await _dashboard(pilot)
         await open_bucket(pilot, dash.TOKEN)
         await pilot.press("space", "e")
+        await choose_types(pilot)
         run = await _bulk_screen(pilot, ENROLL)
         await wait_for(pilot, lambda: run.waiting, "the Profil Zaufany file prepared")
         with GovPl(sim, folder, in_place=True) as gov:
@@ -262,6 +265,7 @@ async def test_twenty_users_through_the_watched_folder_in_the_panel(bulk_ctx, li
         await pilot.press("a")
         assert len(screen.selection) == 20 and "20 selected" in shown(screen, "#dashboard-rows-title")
         await pilot.press("e")
+        await choose_types(pilot)
         run = await _bulk_screen(pilot, ENROLL)
         await wait_for(pilot, lambda: len(run.waiting) == 20, "20 Profil Zaufany files prepared")
         assert len(list(folder.glob("AuthTokenRequest-*.xml"))) == 20
@@ -363,6 +367,7 @@ async def test_esc_stops_the_watch_and_f_prepares_fresh_files(bulk_ctx, limited_
         await _dashboard(pilot)
         await open_bucket(pilot, dash.TOKEN)
         await pilot.press("a", "e")
+        await choose_types(pilot)
         run = await _bulk_screen(pilot, ENROLL)
         await wait_for(pilot, lambda: len(run.waiting) == 3, "three files prepared")
         first_files = {p.name: p.read_bytes() for p in folder.glob("*.xml")}

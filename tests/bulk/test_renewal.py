@@ -15,7 +15,17 @@ from ksef_tui.ui.app import KsefApp
 from ksef_tui.ui.ksef.bulk_run import ENROLL, BulkRunScreen
 from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
 
-from .conftest import counts, give_expiring_certificate, give_rights, open_bucket, same_serial, seed, shown, wait_for
+from .conftest import (
+    choose_types,
+    counts,
+    give_expiring_certificate,
+    give_rights,
+    open_bucket,
+    same_serial,
+    seed,
+    shown,
+    wait_for,
+)
 from .test_move_pilot import confirm_plan
 
 DEMO = Environment.DEMO
@@ -63,6 +73,7 @@ async def _renew(pilot, folder) -> BulkRunScreen:
     assert counts(pilot.app.screen)[dash.CERT_30] == 1
     await open_bucket(pilot, dash.CERT_30)
     await pilot.press("space", "e")
+    await choose_types(pilot)
     await confirm_plan(pilot)
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, BulkRunScreen), "the enrollment screen")
     run = pilot.app.screen

@@ -171,12 +171,14 @@ async def test_profil_zaufany_from_the_client_view_is_signed_in_the_demo(demo: A
 async def test_dashboard_enrollment_files_are_signed_in_the_demo(demo: AppContext):
     from ksef_tui.ui.common.dialogs import PlanDialog
     from ksef_tui.ui.ksef.bulk_run import BulkRunScreen
+    from ksef_tui.ui.ksef.cert_types import CertificateTypesDialog
 
     app = KsefApp(demo)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("f4")
         await settle(pilot)
+        await pilot.press("n")  # the numbers behind the picture
         counts = app.screen.counts_table()
         rows = counts.source.rows
         token_row = next(i for i, r in enumerate(rows) if r.environment is Environment.DEMO and r.bucket == "token")
@@ -184,6 +186,8 @@ async def test_dashboard_enrollment_files_are_signed_in_the_demo(demo: AppContex
         await pilot.press("enter")  # its rows; the cursor on the first
         await settle(pilot)
         await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, CertificateTypesDialog), "which KSeF certificates")
+        await pilot.press("enter")  # Authentication, as ticked
         await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the question")
         await press_button(pilot, "#all")  # "Enroll 1 certificate" (Cancel has the focus)
         await wait_until(pilot, lambda: isinstance(app.screen, BulkRunScreen), "the enrollment screen")

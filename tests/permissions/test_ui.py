@@ -13,6 +13,7 @@ import time
 import pytest
 from textual.widgets import Input
 
+from ksef_tui.domain.clock import fixed_clock
 from ksef_tui.services.ksef import dashboard as dash
 from tests.pilot import PanelApp, no_blink, settle, wait_until
 
@@ -146,12 +147,13 @@ def test_the_dashboard_rows_diagnosis_and_bulk_check(scene):
     sim.revoke_permission(ids["entity"])  # the client withdraws: Piotr's chain breaks
     counts = dash.DashboardService(ctx.db).summary(ctx.actor, now=sc.FIXED).counts(sc.DEMO).counts
     assert counts[dash.NO_PERMISSION] == 1 and counts[dash.CHAIN_BROKEN] == 0  # not checked since
-    app = PanelApp(ctx, lambda: KsefDashboardScreen(now=sc.FIXED))
+    app = PanelApp(ctx, lambda: KsefDashboardScreen(clock=fixed_clock(sc.FIXED)))
 
     async def go():
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
             screen = app.screen
+            await pilot.press("n")  # the numbers behind the picture
             screen.rows_table().focus()
             row = next(r for r in screen.counts_table().loaded_rows()
                        if r.environment is sc.DEMO and r.bucket == dash.CERTIFICATE)
@@ -259,13 +261,13 @@ def test_snapshot_dashboard_rows(snap_compare, scene, size, bucket):
     async def run_before(pilot) -> None:
         await settle(pilot)
         screen = pilot.app.screen
-        screen.counts_table().focus()
+        await pilot.press("n")  # the numbers behind the picture
         rows = screen.counts_table().loaded_rows()
         target = next(i for i, r in enumerate(rows) if r.environment is sc.DEMO and r.bucket == bucket)
         await pilot.press(*(["down"] * target), "enter")
         await pilot.pause()
 
-    app = PanelApp(ctx, lambda: KsefDashboardScreen(now=sc.FIXED))
+    app = PanelApp(ctx, lambda: KsefDashboardScreen(clock=fixed_clock(sc.FIXED)))
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 

@@ -93,6 +93,21 @@ def test_table_and_masked_token_form(snap_compare, saved: Panel, size) -> None:
     assert snap_compare(app_for(saved), terminal_size=size, run_before=run_before)
 
 
+#: the day after the default token policy's last day (30 Nov 2027)
+AFTER_POLICY = dt.datetime(2027, 12, 1, 10, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_token_form_after_the_policy_date(snap_compare, saved: Panel, size) -> None:
+    """1 Dec 2027: the token is "expired by policy" (not "0 days left") and the notice says so."""
+    async def run_before(pilot: Pilot) -> None:
+        await _ready(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(host(saved, clock=lambda: AFTER_POLICY), terminal_size=size, run_before=run_before)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_pasted_token_checked_inline(snap_compare, panel: Panel, size) -> None:
     from textual import events

@@ -130,3 +130,23 @@ def test_one_clock_reads_the_time():
                  if "simulator" not in p.parts and p.name != "clock.py"
                  for n, line in enumerate(p.read_text("utf-8").splitlines(), 1) if reading.search(line)]
     assert offenders == []
+
+
+def test_a_token_rows_status(day):
+    from ksef_tui.domain.auth import AuthMethod
+    from ksef_tui.domain.environments import Environment
+    from ksef_tui.services.ksef.views import CredentialView, describe
+
+    view = CredentialView(1, 1, "Alfa", "5265877635", True, Environment.DEMO, configured=True,
+                          method=AuthMethod.TOKEN, has_token=True, token_last4="f7b9", token_reference=OLD_REF)
+    state = describe(view, fixed_clock(day)(), DEFAULT_POLICY)
+    if day == "2027-12-01":
+        assert (state.kind, state.text) == ("expired", "token expired by policy on 30 Nov 2027")
+    else:
+        assert state.kind == "token" and "days left" not in state.text
+    office = describe(view, fixed_clock(day)(), OFFICE_2026)
+    expected = {"2026-11-30": ("token", "token ••••••••f7b9"),  # 32 days: beyond the 30-day warning
+                "2026-12-31": ("expiring", "token until 31 Dec 2026 (1 day left)"),
+                "2027-01-01": ("expired", "token expired by policy on 31 Dec 2026"),
+                "2027-12-01": ("expired", "token expired by policy on 31 Dec 2026")}[day]
+    assert (office.kind, office.text) == expected

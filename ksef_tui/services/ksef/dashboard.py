@@ -14,19 +14,20 @@ import csv
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
-from sqlalchemy import and_, case, exists, func, not_, or_, select
+from sqlalchemy import and_, case, exists, func, literal, not_, or_, select
 
 from ksef_tui.domain.clock import Clock, ksef_day, system_clock
 from ksef_tui.domain.environments import Environment
-from ksef_tui.domain.token_policy import DEFAULT_POLICY, TokenPolicy
+from ksef_tui.domain.token_policy import DEFAULT_POLICY, NEW_RULE_MAX_DAYS, NEW_RULES_FROM, TokenPolicy
 from ksef_tui.domain.untrusted import csv_cell
 from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor, require_admin
+from ksef_tui.services.ksef.offline import usable_offline
 from ksef_tui.services.ksef.token_policy import token_end_text
 from ksef_tui.store.engine import Database
-from ksef_tui.store.models import Company, KsefCredential, Membership, User
+from ksef_tui.store.models import Company, KsefCertificate, KsefCredential, Membership, User
 
 PANEL_ENVIRONMENTS = (Environment.DEMO, Environment.PRODUCTION)
 _ENV_INDEX = {e: i for i, e in enumerate(Environment)}
@@ -44,17 +45,51 @@ FAILING = "failing"
 NEVER_TESTED = "never-tested"
 TOKEN_TO_REVOKE = "token-to-revoke"
 CERTIFICATE = "certificate"
+TOKEN_ENDED = "token-ended"
+TOKEN_60 = "token-60"
+OFFLINE = "offline"
 # the last permission check (issue 15): the credential works, the permission does not
 NO_PERMISSION = "no-permission"
 CHAIN_BROKEN = "chain-broken"
-BUCKETS = (NOT_CONFIGURED, TOKEN, TOKEN_INACTIVE, CERT_EXPIRED, CERT_30, CERT_60, FAILING, NO_PERMISSION,
-           CHAIN_BROKEN, NEVER_TESTED, TOKEN_TO_REVOKE, CERTIFICATE)
+BUCKETS = (NOT_CONFIGURED, TOKEN, TOKEN_ENDED, TOKEN_60, TOKEN_INACTIVE, CERT_EXPIRED, CERT_30, CERT_60, FAILING,
+           NO_PERMISSION, CHAIN_BROKEN, NEVER_TESTED, TOKEN_TO_REVOKE, CERTIFICATE, OFFLINE)
+#: buckets whose rows are (user, company) pairs rather than credentials
+PAIR_BUCKETS = (NOT_CONFIGURED, OFFLINE)
+#: a token ending within this many days is its own bucket
+TOKEN_SOON_DAYS = 60
+
+
+def token_end_conditions(policy: TokenPolicy, today: dt.date, now: dt.datetime) -> dict[str, Any]:
+    """SQL conditions on a credential's token: "ended" and "soon" (ends within 60 days, not ended),
+    by its own validTo from KSeF, else by the policy (tokens issued before 2027, as their reference
+    number's date says), else at most 365 days after a new-rule token was issued (PROTOCOL.md §10)."""
+    c = KsefCredential
+    issued = func.substr(c.token_reference, 1, 8)
+    new_rules = NEW_RULES_FROM.strftime("%Y%m%d")
+    by_policy = and_(c.token_valid_to.is_(None), or_(c.token_reference.is_(None), issued < new_rules))
+    by_rule = and_(c.token_valid_to.is_(None), c.token_reference.is_not(None), issued >= new_rules)
+
+    def issued_before(day: dt.date) -> Any:  # a new-rule token issued before ``day`` - 364 days ends before ``day``
+        return issued < (day - dt.timedelta(days=NEW_RULE_MAX_DAYS - 1)).strftime("%Y%m%d")
+
+    soon_day = today + dt.timedelta(days=TOKEN_SOON_DAYS)
+    ended = or_(and_(c.token_valid_to.is_not(None), c.token_valid_to <= now),
+                and_(by_policy, literal(policy.ended(today))),
+                and_(by_rule, issued_before(today)))
+    soon = and_(not_(ended), or_(
+        and_(c.token_valid_to.is_not(None), c.token_valid_to <= now + dt.timedelta(days=TOKEN_SOON_DAYS)),
+        and_(by_policy, literal(policy.last_day < soon_day)),
+        and_(by_rule, issued_before(soon_day))))
+    return {"ended": ended, "soon": soon}
 
 
 def bucket_label(bucket: str, today: dt.date, policy: TokenPolicy = DEFAULT_POLICY) -> str:
     return {
         NOT_CONFIGURED: _("Not configured"),
         TOKEN: _("Token: {end}").format(end=token_end_text(policy.end_of(), today)),
+        TOKEN_ENDED: _("Token expired (by policy or by KSeF)"),
+        TOKEN_60: _("Token ends within 60 days"),
+        OFFLINE: _("Offline certificate held (offline-ready)"),
         TOKEN_INACTIVE: _("Token revoked or inactive in KSeF"),
         CERT_EXPIRED: _("Certificate expired"),
         CERT_30: _("Certificate expires within 30 days"),
@@ -148,13 +183,16 @@ class DashboardService:
 
     # ------------------------------------------------------------------ conditions
 
-    @staticmethod
-    def _conditions(now: dt.datetime) -> dict[str, object]:
+    def _conditions(self, now: dt.datetime) -> dict[str, object]:
         c = KsefCredential
         n = _utc(now)
         is_cert = c.method == "certificate"
+        is_token = c.method == "token"
+        token_end = token_end_conditions(self.policy, ksef_day(now), n)
         return {
-            TOKEN: c.method == "token",
+            TOKEN: is_token,
+            TOKEN_ENDED: and_(is_token, token_end["ended"]),
+            TOKEN_60: and_(is_token, token_end["soon"]),
             TOKEN_INACTIVE: and_(c.token_blob.is_not(None), c.token_status.in_(INACTIVE_TOKEN_STATUSES)),
             CERT_EXPIRED: and_(is_cert, c.cert_valid_to.is_not(None), c.cert_valid_to <= n),
             CERT_30: and_(is_cert, c.cert_valid_to > n, c.cert_valid_to <= n + dt.timedelta(days=30)),
@@ -202,6 +240,7 @@ class DashboardService:
                 row = per_env.get(env.value)
                 counts = {key: int(getattr(row, key) or 0) if row is not None else 0 for key in conds}
                 counts[NOT_CONFIGURED] = self._count(s, env, NOT_CONFIGURED, now)
+                counts[OFFLINE] = self._count(s, env, OFFLINE, now)
                 out.append(EnvironmentCounts(env, counts, int(row.configured) if row is not None else 0,
                                              tuple(reasons.get(env.value, [])[:5])))
         return Dashboard(ksef_day(now), self.policy, tuple(out))
@@ -222,6 +261,15 @@ class DashboardService:
                     .where(Company.ksef_enabled.is_(True), User.active.is_(True),
                            ~has_cred))
             return stmt
+        if bucket == OFFLINE:
+            k = KsefCertificate
+            cols = (k.user_id, k.company_id, User.login, User.full_name, Company.name, Company.nip,
+                    User.sort_key, Company.sort_key)
+            return (select(*cols).select_from(k)
+                    .join(User, User.id == k.user_id)
+                    .join(Company, Company.id == k.company_id)
+                    .join(Membership, and_(Membership.user_id == k.user_id, Membership.company_id == k.company_id))
+                    .where(Company.ksef_enabled.is_(True), k.environment == env.value, usable_offline(now)))
         cond = self._conditions(now)[bucket]
         cols = (c.user_id, c.company_id, User.login, User.full_name, Company.name, Company.nip,
                 c.id, c.method, c.token_blob.is_not(None).label("has_token"), c.token_last4, c.token_status,
@@ -315,7 +363,7 @@ class DashboardService:
 
     @staticmethod
     def _row(env: Environment, bucket: str, r) -> DashboardRow:
-        if bucket == NOT_CONFIGURED:
+        if bucket in PAIR_BUCKETS:
             return DashboardRow(row_id(r[0], r[1], env), r[0], r[1], env, r[2], r[3], r[4], r[5])
         return DashboardRow(
             id=row_id(r[0], r[1], env), user_id=r[0], company_id=r[1], environment=env, login=r[2],

@@ -79,12 +79,18 @@ def _view(row: KsefCertificate) -> KsefCertificateView:
                                row.serial, valid_to, row.status)
 
 
+def usable_offline(now: dt.datetime) -> Any:
+    """SQL on :class:`KsefCertificate`: an Offline certificate that is active and not expired at ``now``."""
+    k = KsefCertificate
+    return and_(k.certificate_type == OFFLINE, or_(k.status.is_(None), k.status.not_in(DEAD_STATUSES)),
+                or_(k.valid_to.is_(None), k.valid_to > now))
+
+
 def offline_ready_condition(company_id: Any, environment: Any, now: dt.datetime) -> Any:
     """SQL: some member of the company holds an active, unexpired Offline certificate in ``environment``."""
     k = KsefCertificate
     return exists().where(
-        k.company_id == company_id, k.environment == environment, k.certificate_type == OFFLINE,
-        or_(k.status.is_(None), k.status.not_in(DEAD_STATUSES)), or_(k.valid_to.is_(None), k.valid_to > now),
+        k.company_id == company_id, k.environment == environment, usable_offline(now),
         exists().where(Membership.user_id == k.user_id, Membership.company_id == k.company_id))
 
 
@@ -96,8 +102,7 @@ def offline_ready(conn: Any, company_ids: Iterable[int], now: dt.datetime) -> di
     k = KsefCertificate
     stmt = (select(k.company_id, k.environment).distinct()
             .join(Membership, and_(Membership.user_id == k.user_id, Membership.company_id == k.company_id))
-            .where(k.company_id.in_(ids), k.certificate_type == OFFLINE,
-                   or_(k.status.is_(None), k.status.not_in(DEAD_STATUSES)), or_(k.valid_to.is_(None), k.valid_to > now)))
+            .where(k.company_id.in_(ids), usable_offline(now)))
     found: dict[int, set[str]] = {}
     for company_id, env in conn.execute(stmt):
         found.setdefault(company_id, set()).add(env)

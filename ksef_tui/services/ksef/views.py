@@ -10,6 +10,7 @@ from pathlib import Path
 from ksef_tui.domain.auth import ApiVersion, AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.secret import Secret
+from ksef_tui.domain.token_policy import DEFAULT_POLICY, TokenPolicy
 from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.store.models import KsefCertificate, KsefCredential
@@ -87,8 +88,9 @@ def _when(value: dt.datetime) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def describe(view: CredentialView, now: dt.datetime) -> CredentialState:
-    """The status of a row in the user's terms, at ``now``."""
+def describe(view: CredentialView, now: dt.datetime, policy: TokenPolicy = DEFAULT_POLICY) -> CredentialState:
+    """The status of a row in the user's terms, at ``now``; a token's end by its validTo from KSeF or
+    by the office's token ``policy`` (after it: "expired by policy", never "0 days left")."""
     if not view.company_ksef_enabled:
         return CredentialState("ksef-off", _("KSeF off for the company"))
     if not view.configured:
@@ -96,6 +98,17 @@ def describe(view: CredentialView, now: dt.datetime) -> CredentialState:
     valid_to = aware(view.cert_valid_to)
     if view.method is AuthMethod.CERTIFICATE and valid_to is not None and valid_to <= now:
         return CredentialState("expired", _("certificate expired {when}").format(when=_when(valid_to)))
+    if view.method is AuthMethod.TOKEN:
+        from ksef_tui.domain.clock import ksef_day
+        from ksef_tui.domain.token_policy import issued_on_from_reference
+        from ksef_tui.services.ksef.token_policy import token_end_text
+
+        end = policy.end_of(valid_to=view.token_valid_to, issued_on=issued_on_from_reference(view.token_reference))
+        today = ksef_day(now)
+        if end.ended(today):
+            return CredentialState("expired", _("token {end}").format(end=token_end_text(end, today)))
+        if end.within(today, EXPIRY_WARNING_DAYS) and view.last_auth_ok is not False:
+            return CredentialState("expiring", _("token {end}").format(end=token_end_text(end, today)))
     if view.last_auth_ok is False:
         return CredentialState("failing", _("failing: {reason}").format(reason=view.last_auth_error or _("unknown")))
     if view.method is AuthMethod.CERTIFICATE and valid_to is not None:

@@ -157,7 +157,8 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
         if self.running:
             if self.ctx.options.get("demo"):
                 text += " " + _("In the demo they are signed within a second, as <name>-signed.xml beside them.")
-            text += " " + _("Sign each one at gov.pl and save the signed file into the same folder (any name); "
+            text += " " + _("Sign each one with Profil Zaufany (at gov.pl) or a qualified signature and save the signed "
+                            "file into the same folder (any name); "
                             "each is processed as it arrives. Waiting for {waiting} of {n}.").format(
                 waiting=len(self.waiting), n=n)
         line.update(Text(text))

@@ -1,5 +1,9 @@
-"""The KSeF dashboard: per environment, how many credentials are in which state; Enter on a count
-opens its rows, which can be selected (space, ``a`` for the whole bucket) for serial operations.
+"""The KSeF dashboard: a credentials-health view. Its title says what is most urgent (computed by
+:class:`~ksef_tui.services.ksef.health.HealthService`); the picture shows, per environment, the share
+of users ready / on a token / not tested / failing / not configured, the offline-ready companies, and
+the token and certificate ends by month for the next 24 months. ``n`` switches to the numbers: how
+many credentials are in which state; Enter on a count opens its rows, which can be selected (space,
+``a`` for the whole bucket) for serial operations.
 
 Counts and rows come from SQL (:class:`~ksef_tui.services.ksef.dashboard.DashboardService`); the
 selection is a ``set`` of row ids kept here, so it survives switching buckets.
@@ -16,7 +20,8 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.containers import Vertical
+from textual.widgets import ContentSwitcher, Footer, Static
 
 from ksef_tui.domain.clock import Clock
 from ksef_tui.domain.environments import Environment
@@ -24,10 +29,12 @@ from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.ksef import dashboard as dash
 from ksef_tui.services.ksef.bulk import targets_from_rows
 from ksef_tui.services.ksef.offline import AUTHENTICATION
+from ksef_tui.services.ksef.health import HealthService, next_end_text
 from ksef_tui.services.ksef.token_policy import policy_line
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.file_picker import downloads_dir
 from ksef_tui.ui.ksef.bulk_run import ENROLL, GRANT, REFRESH, REVOKE, TEST, TITLES, BulkRunScreen
+from ksef_tui.ui.ksef.health_view import EndsTimeline, HealthBars
 from ksef_tui.ui.ksef.status import ksef_status_label
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
@@ -88,7 +95,11 @@ def _method(row: dash.DashboardRow) -> str:
 
 class KsefDashboardScreen(PanelScreen[None]):
     SECTION = "ksef"
+    #: the picture first: no table takes the keys until the numbers are shown (n)
+    AUTO_FOCUS = ""
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "toggle_numbers", _("Numbers"), id="dashboard.numbers",
+                tooltip=_("Switch between the picture and the numbers (counts and their rows)")),
         Binding("a", "select_bucket", _("Select all"), id="dashboard.select_all",
                 tooltip=_("Select every row of the open count")),
         Binding("i", "invert_bucket", _("Invert"), show=False, id="dashboard.invert",
@@ -111,7 +122,24 @@ class KsefDashboardScreen(PanelScreen[None]):
                           "(indirectly, from its own KSeF account)")),
         Binding("x", "export", _("CSV"), id="dashboard.export", tooltip=_("Export the open rows as CSV")),
         Binding("g", "reload", _("Reload"), show=False, id="dashboard.reload"),
+        Binding("y", "token_policy", _("Token policy"), id="dashboard.token_policy",
+                tooltip=_("Until when KSeF tokens work, and where that date comes from (the office's setting)")),
     ]
+
+    DEFAULT_CSS = """
+    KsefDashboardScreen {
+        #dashboard-title { height: auto; text-style: bold; padding: 0 1; }
+        #dashboard-title.-error { color: $text-error; }
+        #dashboard-title.-warning { color: $text-warning; }
+        #dashboard-title.-ok { color: $text-success; }
+        #dashboard-switcher { height: 1fr; }
+        #dashboard-picture { height: 1fr; padding: 0 1; overflow-y: auto; }
+        #dashboard-policy { height: auto; color: $text-muted; margin: 0 0 1 0; }
+        #dashboard-timeline { margin: 1 0 0 0; }
+        #dashboard-timeline-note { height: auto; color: $text-muted; }
+        #dashboard-numbers { height: 1fr; }
+    }
+    """
 
     def __init__(self, ctx=None, *, clock: Clock | None = None) -> None:
         super().__init__()
@@ -139,7 +167,18 @@ class KsefDashboardScreen(PanelScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield self.nav_bar()
-        yield Static("", id="dashboard-title", classes="placeholder-title")
+        yield Static("", id="dashboard-title")
+        with ContentSwitcher(initial="dashboard-picture", id="dashboard-switcher"):
+            with Vertical(id="dashboard-picture"):
+                yield Static("", id="dashboard-policy")
+                yield HealthBars(id="dashboard-bars")
+                yield EndsTimeline(id="dashboard-timeline")
+                yield Static("", id="dashboard-timeline-note")
+            with Vertical(id="dashboard-numbers"):
+                yield from self._numbers()
+        yield Footer(compact=True)
+
+    def _numbers(self) -> ComposeResult:
         yield VirtualTable[BucketRow](
             [Column("env", _("Environment"), lambda r: r.environment.value, width=11),
              Column("state", _("State"), lambda r: r.label, weight=3, min_width=20),
@@ -154,7 +193,6 @@ class KsefDashboardScreen(PanelScreen[None]):
              Column("method", _("Login"), _method, width=18),
              Column("state", _("Last authorization"), _state, weight=2, min_width=12, hide_below=70)],
             selection=self.selection, empty_text=_("Enter on a count opens its rows"), id="dashboard-rows")
-        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.reload()
@@ -165,10 +203,30 @@ class KsefDashboardScreen(PanelScreen[None]):
     def rows_table(self) -> VirtualTable:
         return self.query_one("#dashboard-rows", VirtualTable)
 
+    @property
+    def showing_numbers(self) -> bool:
+        return self.query_one(ContentSwitcher).current == "dashboard-numbers"
+
+    def action_toggle_numbers(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        switcher.current = "dashboard-picture" if self.showing_numbers else "dashboard-numbers"
+        if self.showing_numbers:
+            self.counts_table().focus()
+        else:
+            self.set_focus(None)
+
     def reload(self) -> None:
-        summary = self.service.summary(self.ctx.actor, now=self.now())
-        self.query_one("#dashboard-title", Static).update(Text(_("KSeF dashboard · {policy}").format(
-            policy=policy_line(summary.policy, summary.today))))
+        now = self.now()
+        health = HealthService(self.ctx.db, clock=self.clock, policy=self.ctx.token_policy).health(self.ctx.actor, now=now)
+        title = self.query_one("#dashboard-title", Static)
+        title.update(Text(health.title))
+        for urgency in ("error", "warning", "note", "ok"):
+            title.set_class(health.urgency == urgency, f"-{urgency}")
+        self.query_one("#dashboard-policy", Static).update(Text(policy_line(health.policy, health.today)))
+        self.query_one(HealthBars).show(health)
+        self.query_one(EndsTimeline).show(health.timeline)
+        self.query_one("#dashboard-timeline-note", Static).update(Text(next_end_text(health.timeline)))
+        summary = self.service.summary(self.ctx.actor, now=now)
         rows: list[BucketRow] = []
         for env in summary.environments:
             for _i, bucket in enumerate(dash.BUCKETS):
@@ -223,6 +281,11 @@ class KsefDashboardScreen(PanelScreen[None]):
 
     def action_reload(self) -> None:
         self.reload()
+
+    def action_token_policy(self) -> None:
+        from ksef_tui.ui.ksef.policy_dialog import TokenPolicyDialog
+
+        self.app.push_screen(TokenPolicyDialog(), lambda changed: self.reload() if changed else None)
 
     def _selection_changed(self) -> None:
         self.rows_table().refresh_selection()

@@ -151,7 +151,7 @@ class KsefCredentialPanel(Vertical):
                 api_v1_refusal(), _("This setting still says API 1.0: choose 2.0 to use it again."))
 
     def _show_state(self) -> None:
-        state = describe(self.view, self.clock())
+        state = describe(self.view, self.clock(), self.ctx.token_policy)
         self.query_one("#panel-state", Static).update(
             Content.assemble((_("Status") + ": ", "$text-muted"), state_content(state)))
 

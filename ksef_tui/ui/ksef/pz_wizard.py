@@ -131,11 +131,11 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
                     if self.web is None:
                         intro = _("KSeF gives a one-time challenge for NIP {nip}; it is valid for 10 minutes. "
                                   "The file with it is saved on this computer: sign it with Profil Zaufany "
-                                  "and load it back before the time runs out.")
+                                  "or a qualified signature and load it back before the time runs out.")
                     else:
                         intro = _("KSeF gives a one-time challenge for NIP {nip}; it is valid for 10 minutes. "
                                   "Your browser downloads the file with it: sign it with Profil Zaufany "
-                                  "and upload it here before the time runs out.")
+                                  "or a qualified signature and upload it here before the time runs out.")
                     yield Static(intro.format(nip=format_nip(self.view.nip)), classes="pz-text", markup=False)
                     if self.web is None:
                         with Horizontal(classes="pz-row"):
@@ -214,13 +214,15 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
         if step == 2 and self.prepared is not None and self.web is not None:
             self.query_one("#pz-2-text", Static).update(_(
                 "2. Choose the file your browser downloaded: {name}\n"
-                "3. Sign it with Profil Zaufany (\"Podpisz podpisem zaufanym\") and confirm as gov.pl asks.\n"
+                "3. Sign it with Profil Zaufany (\"Podpisz podpisem zaufanym\", confirm as gov.pl asks) or with a "
+                "qualified signature in your signing application.\n"
                 "4. Download the signed file and come back here to upload it (step 3).").format(
                     name=unsigned_file_name(self.view)) + self.demo_note())
         elif step == 2 and self.prepared is not None:
             self.query_one("#pz-2-text", Static).update(_(
                 "2. Choose the file from your disk: {path}\n"
-                "3. Sign it with Profil Zaufany (\"Podpisz podpisem zaufanym\") and confirm as gov.pl asks.\n"
+                "3. Sign it with Profil Zaufany (\"Podpisz podpisem zaufanym\", confirm as gov.pl asks) or with a "
+                "qualified signature in your signing application.\n"
                 "4. Download the signed file and come back here to load it (step 3).").format(
                     path=display_path(self.prepared.path)) + self.demo_note())
         self.refresh_countdown()
@@ -365,10 +367,10 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
         if self.web is not None:
             self.query_one("#pz-signed", WebFileField).clear()
             deliver(self.app, prepared.path, unsigned_file_name(self.view))
-            result.show_ok(_("Your browser downloads it: {name}\nNow sign it with Profil Zaufany (Next →).").format(
+            result.show_ok(_("Your browser downloads it: {name}\nNow sign it with Profil Zaufany or a qualified signature (Next →).").format(
                 name=unsigned_file_name(self.view)))
         else:
-            result.show_ok(_("Saved: {path}\nNow sign it with Profil Zaufany (Next →).").format(
+            result.show_ok(_("Saved: {path}\nNow sign it with Profil Zaufany or a qualified signature (Next →).").format(
                 path=display_path(prepared.path)))
             signed_input = self.query_one("#pz-signed", PathInput)
             if not signed_input.value.strip() or signed_input.value.endswith("/"):

@@ -138,7 +138,7 @@ class UserKsefScreen(PanelScreen[None]):
         return Text(method_label(row.view), style="dim" if row.view.method is None else "")
 
     def _status_cell(self, row: KsefRow) -> Text:
-        state = describe(row.view, self.clock())
+        state = describe(row.view, self.clock(), self.ctx.token_policy)
         variable = _STATE_VARIABLE.get(STATE_STYLE.get(state.kind, ""))
         colour = self.app.theme_variables.get(variable, "") if variable else ""
         return Text(state.text, style=colour[:7] if colour.startswith("#") else "")
