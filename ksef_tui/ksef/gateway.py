@@ -39,7 +39,6 @@ from ksef_tui.ksef.models import (
     RateLimit,
     RateLimits,
     SessionInfo,
-    StatusInfo,
     SystemWarning,
     TokenInfo,
     UnsignedRequest,

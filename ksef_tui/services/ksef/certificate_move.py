@@ -55,7 +55,6 @@ from ksef_tui.services.ksef.bulk import (
 )
 from ksef_tui.services.ksef.offline import (
     AUTHENTICATION,
-    DEAD_STATUSES,
     OFFLINE,
     certificate_of,
     certificate_types,

@@ -138,7 +138,7 @@ class HealthService:
                                   .join(User, User.id == Membership.user_id)
                                   .join(Company, Company.id == Membership.company_id)
                                   .where(Company.ksef_enabled.is_(True), User.active.is_(True))).scalar_one())
-            configured = dict(s.execute(
+            configured: dict[str, int] = dict(s.execute(
                 select(c.environment, func.count()).select_from(c)
                 .join(Membership, and_(Membership.user_id == c.user_id, Membership.company_id == c.company_id))
                 .join(User, User.id == c.user_id).join(Company, Company.id == c.company_id)
@@ -146,7 +146,7 @@ class HealthService:
             companies = int(s.execute(select(func.count()).select_from(Company)
                                       .where(Company.ksef_enabled.is_(True))).scalar_one())
             k = KsefCertificate
-            ready_companies = dict(s.execute(
+            ready_companies: dict[str, int] = dict(s.execute(
                 select(k.environment, func.count(func.distinct(k.company_id))).select_from(k)
                 .join(Membership, and_(Membership.user_id == k.user_id, Membership.company_id == k.company_id))
                 .join(Company, Company.id == k.company_id)

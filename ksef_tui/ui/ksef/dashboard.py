@@ -28,8 +28,8 @@ from ksef_tui.domain.environments import Environment
 from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.ksef import dashboard as dash
 from ksef_tui.services.ksef.bulk import targets_from_rows
-from ksef_tui.services.ksef.offline import AUTHENTICATION
 from ksef_tui.services.ksef.health import HealthService, next_end_text
+from ksef_tui.services.ksef.offline import AUTHENTICATION
 from ksef_tui.services.ksef.token_policy import policy_line
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.file_picker import downloads_dir
