@@ -269,7 +269,8 @@ async def test_twenty_users_through_the_watched_folder_in_the_panel(bulk_ctx, li
         run = await _bulk_screen(pilot, ENROLL)
         await wait_for(pilot, lambda: len(run.waiting) == 20, "20 Profil Zaufany files prepared")
         assert len(list(folder.glob("AuthTokenRequest-*.xml"))) == 20
-        assert f"20 files prepared in {folder}. Sign each one at gov.pl" in shown(run, "#bulk-files")
+        assert (f"20 files prepared in {folder}. Sign each one with Profil Zaufany (at gov.pl) or a qualified "
+                "signature") in shown(run, "#bulk-files")
         assert [s for s, _m in _results_shown(run)] == ["waiting"] * 20
 
         with GovPl(sim, folder, people) as gov:
