@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.ksef.views import CertificateFiles
@@ -109,8 +110,24 @@ def test_certificate_revoked_by_its_owner(office):
 
 
 def test_offline_certificate_cannot_log_in(office):
+    """Saving an Offline certificate as the login is refused (issue 11); one a version before that kept
+    as the login (its sealed material replaced here as such a version wrote it) is diagnosed."""
+    from ksef_tui.errors import ValidationFailed
+    from ksef_tui.ksef.certificates import load_credential
+    from ksef_tui.services.ksef.vault_access import seal_certificate
+    from ksef_tui.store.models import KsefCredential
+
     office.sim.grant_permissions(CLIENT, ("Pesel", PIOTR), ["InvoiceRead"])
-    office.save_certificate(office.piotr, office.client_id, pesel=PIOTR, certificate_type="Offline")
+    with pytest.raises(ValidationFailed, match="Offline certificate"):
+        office.save_certificate(office.piotr, office.client_id, pesel=PIOTR, certificate_type="Offline")
+    office.save_certificate(office.piotr, office.client_id, pesel=PIOTR)
+    cert, key = office.sim.issue_ksef_certificate(pesel=PIOTR, given_name="Piotr", surname="Zieliński",
+                                                  certificate_type="Offline")
+    offline = load_credential(cert_data=cert.encode(), key_data=key.encode(), strict=False)
+    ctx = office.ctx
+    with ctx.db.session() as s:
+        row = s.scalars(select(KsefCredential).where(KsefCredential.user_id == office.piotr)).one()
+        seal_certificate(ctx.credentials.vaults.vault(), row, offline)
     diag = office.diagnose(office.piotr)
     assert diag.cause == "certificate-not-for-login" and "Offline" in step(diag, "credential").evidence
 
