@@ -13,7 +13,6 @@ as it was, and its result says so ("never half a result")."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,6 @@ from ksef_tui.domain.environments import Environment
 from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.ksef.bulk import (
-    DEFAULT_CONCURRENCY,
     ERROR,
     FAILED,
     FLOW_ATTEMPTS,
@@ -31,11 +29,10 @@ from ksef_tui.services.ksef.bulk import (
     SKIPPED,
     RowResult,
     Target,
-    run_bulk,
 )
 from ksef_tui.services.ksef.diagnosis import DiagnosisService
 from ksef_tui.services.ksef.diagnosis_texts import cause_text
-from ksef_tui.services.ksef.permission_views import ACTIVE, INACTIVE, MISSING, STEP_FAIL, Diagnosis
+from ksef_tui.services.ksef.permission_views import ACTIVE, INACTIVE, MISSING, Diagnosis
 from ksef_tui.services.ksef.permissions import GrantSubject, OfficeGrants, PermissionService
 from ksef_tui.services.ksef.plans import GRANT, RUN, SKIP, OperationPlan, RowPlan
 from ksef_tui.store.models import Company
