@@ -16,15 +16,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 
-def seed_token_users(ctx, sim, count: int, env, *, users_per_company: int = 1, seed: int = 11) -> list:
+#: the day the seeded tokens were issued: the office's tokens from before 2027, which the token policy's
+#: last day applies to (fixed, so nothing seeded depends on the day the tests or benchmarks run)
+TOKENS_ISSUED_AT = dt.datetime(2026, 10, 15, 9, 0, tzinfo=dt.UTC)
+
+
+def seed_token_users(ctx, sim, count: int, env, *, users_per_company: int = 1, seed: int = 11,
+                     issued_at: dt.datetime | None = TOKENS_ISSUED_AT) -> list:
     """``count`` users, each in a KSeF-enabled company (``users_per_company`` share one), each with a
-    working KSeF token issued by ``sim`` saved for ``env``. Returns the bulk targets."""
+    working KSeF token issued by ``sim`` (at ``issued_at``; None: now) saved for ``env``. Returns the
+    bulk targets."""
     from sqlalchemy import insert
 
     from ksef_tui.demo.seed import demo_nips
@@ -49,7 +57,7 @@ def seed_token_users(ctx, sim, count: int, env, *, users_per_company: int = 1, s
     targets = []
     for i, uid in enumerate(uids):
         cid, nip = cids[i // users_per_company], nips[i // users_per_company]
-        token = sim.issue_ksef_token(nip, description=f"bench token user{i:04d}")
+        token = sim.issue_ksef_token(nip, description=f"bench token user{i:04d}", issued_at=issued_at)
         ctx.credentials.save_token(ctx.actor, uid, cid, env, token, status="Active")
         targets.append(Target(uid, cid, env, f"user{i:04d} ({nip})"))
     return targets

@@ -57,10 +57,13 @@ class Simulator(SimulatorCore):
         *,
         context_type: str = "Nip",
         author_nip: str | None = None,
+        issued_at: datetime | None = None,
     ) -> str:
-        """Create an already ``Active`` KSeF token bound to ``context_nip``; returns the secret token."""
+        """Create an already ``Active`` KSeF token bound to ``context_nip``; returns the secret token.
+        ``issued_at``: a token issued earlier (its reference number carries that day), e.g. before 2027."""
         value = self.tokens.issue(
-            context_nip, permissions, description, context_type=context_type, author_nip=author_nip
+            context_nip, permissions, description, context_type=context_type, author_nip=author_nip,
+            issued_at=issued_at,
         )
         self.save()
         return value

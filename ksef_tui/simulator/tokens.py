@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import ids
@@ -40,9 +40,11 @@ class TokensArea(Area):
         permissions: list[str],
         description: str,
         activation_delay_s: float,
+        issued_at: datetime | None = None,
     ) -> tuple[str, KsefToken]:
-        """Store a new token (callers hold the lock); returns ``(secret token, record)``."""
-        now = self.now()
+        """Store a new token (callers hold the lock); returns ``(secret token, record)``. ``issued_at``
+        (seeding only): a token the office has had since that moment (its reference number's date)."""
+        now = (issued_at or self.now()).astimezone(UTC)
         ref = ids.reference_number(ids.TOKEN, now)
         prefix = {"Nip": "nip", "InternalId": "internalId"}[context[0]]
         value = f"{ref}|{prefix}-{context[1]}|{secrets.token_hex(32)}"
@@ -70,6 +72,7 @@ class TokensArea(Area):
         *,
         context_type: str,
         author_nip: str | None,
+        issued_at: datetime | None = None,
     ) -> str:
         """An already ``Active`` token (seeding, outside the API); returns the secret token."""
         if not 5 <= len(description) <= 256:
@@ -83,6 +86,7 @@ class TokensArea(Area):
             permissions=list(permissions),
             description=description,
             activation_delay_s=0.0,
+            issued_at=issued_at,
         )
         return value
 

@@ -150,6 +150,7 @@ async def test_dashboard_selection_clears_counts_other_buckets_and_revoke_says_w
 async def test_dashboard_enrollment_and_many_tests_are_confirmed_with_the_count(demo: AppContext):
     from ksef_tui.ui.common.dialogs import PlanDialog
     from ksef_tui.ui.ksef.bulk_run import BulkRunScreen
+    from ksef_tui.ui.ksef.cert_types import CertificateTypesDialog
 
     app = KsefApp(demo)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -160,6 +161,8 @@ async def test_dashboard_enrollment_and_many_tests_are_confirmed_with_the_count(
         await _open_count(pilot, Environment.DEMO, "token")
         n = len(screen.bucket_keys)
         await pilot.press("a", "e")
+        await wait_until(pilot, lambda: isinstance(app.screen, CertificateTypesDialog), "which KSeF certificates")
+        await pilot.press("enter")  # Authentication, as ticked
         await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the enrollment question")
         text = str(app.screen.query_one("#plan-lines").render())
         assert f"Enroll KSeF certificates for {n} chosen rows?" in str(app.screen.query_one("#plan-question").render())

@@ -276,12 +276,14 @@ def test_serial_grant_from_the_dashboard(scene):
     from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
 
     ctx, _sim, ids = scene
-    app = PanelApp(ctx, lambda: KsefDashboardScreen(now=sc.FIXED))
+    app = PanelApp(ctx, lambda: KsefDashboardScreen(clock=fixed_clock(sc.FIXED)))
 
     async def go():
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
             screen = app.screen
+            await pilot.press("n")  # the numbers behind the picture
+            await settle(pilot)
             row = next(r for r in screen.counts_table().loaded_rows()
                        if r.environment is sc.DEMO and r.bucket == dash.NO_PERMISSION)
             screen.open_bucket(row)

@@ -150,3 +150,38 @@ def test_a_token_rows_status(day):
                 "2027-01-01": ("expired", "token expired by policy on 31 Dec 2026"),
                 "2027-12-01": ("expired", "token expired by policy on 31 Dec 2026")}[day]
     assert (office.kind, office.text) == expected
+
+
+def test_enrollment_and_offline_readiness(day):
+    """Which certificates an enrollment still requests (renewal from 60 days before the end) and
+    whether an Offline certificate still counts (offline-ready), on the four days."""
+    from ksef_tui.domain.environments import Environment
+    from ksef_tui.services.ksef.offline import AUTHENTICATION, OFFLINE, KsefCertificateView
+    from ksef_tui.services.ksef.plans import DIRECT, PROFIL_ZAUFANY, SKIP, enrollment_road, needed_types
+    from ksef_tui.store.models import KsefCertificate, KsefCredential
+
+    now = fixed_clock(day)()
+    login = KsefCredential(user_id=1, company_id=1, environment="DEMO", method="certificate", cert_blob=b"sealed",
+                           cert_valid_to=dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
+    offline = KsefCertificate(user_id=1, company_id=1, environment="DEMO", certificate_type=OFFLINE, serial="01",
+                              status="Active", valid_to=dt.datetime(2027, 12, 15, tzinfo=dt.UTC),
+                              cert_blob=b"c", key_blob=b"k")
+    both = (AUTHENTICATION, OFFLINE)
+    expected = {  # the login certificate ends 1 Mar 2027, the Offline one 15 Dec 2027
+        "2026-11-30": (),  # 91 and 380 days left: nothing to renew
+        "2026-12-31": (AUTHENTICATION,),  # 60 days left: renewal opens
+        "2027-01-01": (AUTHENTICATION,),
+        "2027-12-01": both,  # the login certificate has ended; the Offline one ends in 14 days
+    }[day]
+    assert needed_types(login, offline, now, both) == expected
+    road, reason = enrollment_road(login, now, both, offline)
+    if day == "2027-12-01":  # an ended certificate opens no session: the Profil Zaufany road
+        assert (road, reason) == (PROFIL_ZAUFANY, "")
+    elif expected:
+        assert (road, reason) == (DIRECT, "")  # renewed with the certificate it still holds
+    else:
+        assert road == SKIP and reason == ("Already logs in with a certificate valid until 2027-03-01. "
+                                           "Already holds an Offline certificate valid until 2027-12-15.")
+    view = KsefCertificateView(1, 1, Environment.DEMO, OFFLINE, "01", offline.valid_to, "Active")
+    assert view.usable(now)  # offline-ready on each of the four days (it ends on 15 Dec 2027)
+    assert not view.usable(fixed_clock("2027-12-16")())

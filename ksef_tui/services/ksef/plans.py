@@ -83,8 +83,10 @@ def enrollment_road(row: KsefCredential | None, now: dt.datetime, types: Sequenc
     for ``types`` (``offline``: the Offline certificate the row already holds, if any)."""
     if not needed_types(row, offline, now, types):
         return SKIP, _why_nothing(row, offline, types)
-    if row is not None and row.cert_blob is not None and row.cert_type != OFFLINE:
-        return DIRECT, ""
+    valid_to = _aware(row.cert_valid_to) if row is not None else None
+    if (row is not None and row.cert_blob is not None and row.cert_type != OFFLINE
+            and (valid_to is None or valid_to > now)):
+        return DIRECT, ""  # a session opened with the certificate it holds (only while that still works)
     return PROFIL_ZAUFANY, ""
 
 
