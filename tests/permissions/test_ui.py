@@ -357,6 +357,8 @@ def test_snapshot_serial_grant(snap_compare, scene, size, step):
     async def run_before(pilot) -> None:
         await settle(pilot)
         screen = pilot.app.screen
+        await pilot.press("n")  # the numbers behind the picture
+        await settle(pilot)
         row = next(r for r in screen.counts_table().loaded_rows()
                    if r.environment is sc.DEMO and r.bucket == dash.CERTIFICATE)
         screen.open_bucket(row)
@@ -369,7 +371,7 @@ def test_snapshot_serial_grant(snap_compare, scene, size, step):
             await wait_until(pilot, lambda: pilot.app.screen.query("#plan-lines"), "the plan of the grant")
         await pilot.pause()
 
-    app = PanelApp(ctx, lambda: KsefDashboardScreen(now=sc.FIXED))
+    app = PanelApp(ctx, lambda: KsefDashboardScreen(clock=fixed_clock(sc.FIXED)))
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
