@@ -63,6 +63,20 @@ async def test_the_companies_list_shows_who_is_offline_ready(panel: Panel, sims:
         rows = screen.query_one(VirtualTable).loaded_rows()
         assert {r.name: offline_cell(r).plain for r in rows} == {"Alfa Sp. z o.o.": "PROD", "Beta [/] S.A.": "—"}
 
+    # the dashboard: its picture's offline-ready line, and the count behind it (n)
+    from ksef_tui.services.ksef import dashboard as dash
+    from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
+
+    async with PanelApp(ctx, lambda: KsefDashboardScreen(clock=ctx.clock)).run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = pilot.app.screen
+        line = str(screen.query_one("#dashboard-bars").render())
+        assert "Offline-ready companies: DEMO 0 of 1 · PRODUCTION 1 of 1" in line  # of companies with KSeF on
+        await pilot.press("n")
+        await settle(pilot)
+        held = {r.environment: r.count for r in screen.counts_table().loaded_rows() if r.bucket == dash.OFFLINE}
+        assert held == {Environment.DEMO: 0, Environment.PRODUCTION: 1}
+
 
 async def test_an_offline_certificate_is_refused_as_a_login_certificate(panel: Panel, sims: Sims,
                                                                         tmp_path: Path) -> None:
