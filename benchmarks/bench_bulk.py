@@ -22,7 +22,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-
 #: the day the seeded tokens were issued: the office's tokens from before 2027, which the token policy's
 #: last day applies to (fixed, so nothing seeded depends on the day the tests or benchmarks run)
 TOKENS_ISSUED_AT = dt.datetime(2026, 10, 15, 9, 0, tzinfo=dt.UTC)

@@ -176,7 +176,7 @@ async def run_ksef_tui(url: str, runs: int) -> dict:
             screen = CompaniesScreen()
             trace("push")
             shown = frames.expect(
-                lambda: app.screen is screen and screen.table.row_count == n and not screen.has_class("-loading"),
+                lambda screen=screen: app.screen is screen and screen.table.row_count == n and not screen.has_class("-loading"),
                 "the rows")
             await app.push_screen(screen)
             opens.append(await frames.wait(shown) - t)
@@ -195,13 +195,13 @@ async def run_ksef_tui(url: str, runs: int) -> dict:
             screen.filter_input.cursor_position = len(text) - 1
             screen.apply_filter()
             before = ctx.companies.count(ctx.actor, CompanyFilter(text=text[:-1]))
-            await until(app, lambda: screen.table.row_count == before and not screen.has_class("-loading")
+            await until(app, lambda before=before: screen.table.row_count == before and not screen.has_class("-loading")
                         and not screen.filter_pending)
             expected = ctx.companies.count(ctx.actor, CompanyFilter(text=text))
             t = time.perf_counter()
             key(app, text[-1])
             filter_times.append(await frames.until(
-                lambda: screen.filter_input.value == text and screen.table.row_count == expected
+                lambda text=text, expected=expected: screen.filter_input.value == text and screen.table.row_count == expected
                 and not screen.has_class("-loading"), "the filtered rows") - t)
         screen.filter_input.value = ""
         screen.apply_filter()
@@ -295,7 +295,7 @@ async def run_datatable(url: str, runs: int) -> dict:
         for _ in range(runs):
             t = time.perf_counter()
             screen = TableScreen()
-            shown = frames.expect(lambda: app.screen is screen and screen.query_one(DataTable).row_count == n,
+            shown = frames.expect(lambda screen=screen: app.screen is screen and screen.query_one(DataTable).row_count == n,
                                   "the rows")
             await app.push_screen(screen)
             opens.append(await frames.wait(shown) - t)
@@ -309,7 +309,7 @@ async def run_datatable(url: str, runs: int) -> dict:
             expected = len(fetch(text))
             t = time.perf_counter()
             screen.load(text)  # what a keystroke in a filter box does to a DataTable
-            filter_times.append(await frames.until(lambda: table.row_count == expected, "the filtered rows") - t)
+            filter_times.append(await frames.until(lambda expected=expected: table.row_count == expected, "the filtered rows") - t)
         screen.load("")
         await until(app, lambda: table.row_count == n)
         toggle_times, handled = [], []

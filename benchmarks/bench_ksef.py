@@ -93,7 +93,7 @@ async def run(runs: int, users: int) -> None:
                 await gw.public_keys()
                 t = time.perf_counter()
                 results = await asyncio.gather(*(gw.authorize_with_token(Context.nip(n), tk)
-                                                 for n, tk in zip(nips, tokens)), return_exceptions=True)
+                                                 for n, tk in zip(nips, tokens, strict=True)), return_exceptions=True)
                 wall = time.perf_counter() - t
             failed = [r for r in results if isinstance(r, BaseException)]
             label = "on " if limits else "off"

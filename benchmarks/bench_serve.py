@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.web.portal import Portal, TerminalClient  # noqa: E402  (the suite's own client)
+from tests.web.portal import Portal, TerminalClient
 
 
 def tree_rss_kib(root: int) -> int:
