@@ -203,6 +203,11 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
                 for i, t in enumerate(self.targets) if t.key in self.waiting or t.key in self.results]
         self.query_one("#bulk-results", VirtualTable).load(_ListSource(rows), keep_cursor=True)
 
+    def on_unmount(self) -> None:
+        # a screen taken away mid-run (the panel quitting) stops its run: the thread worker would
+        # otherwise keep watching the Profil Zaufany folder and hold the panel's exit
+        self.cancel.set()
+
     # ------------------------------------------------------------------ work
 
     def start(self, targets: Sequence[Target], *, rerun: bool = False) -> None:
