@@ -373,3 +373,40 @@ def test_a_killed_restore_leaves_no_copy_in_the_system_temporary_folder(tmp_path
     assert mode(scratch) == 0o700
     assert run("export", "companies", db=f"sqlite:///{target}").returncode == 0  # the next start cleans up
     assert list(scratch.iterdir()) == []
+
+
+def test_a_full_database_disk_is_a_sentence_and_nothing_is_half_saved(ctx):
+    """The disk under the database fills up while companies are added one by one: the add that does
+    not fit is one sentence in the user's terms (no SQL, no driver text), and neither the company nor
+    its audit entry is left behind; everything added before stays."""
+    from sqlalchemy import event
+
+    from ksef_tui.domain.nip import make_nip
+    from ksef_tui.services.companies import CompanyFilter, CompanyInput
+    from ksef_tui.store.errors import StoreError
+
+    if ctx.db.dialect != "sqlite":
+        pytest.skip("SQLite's page cap stands for a full disk; PostgreSQL's disk is the server's")
+    with ctx.db.engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+
+    def cap(dbapi_conn, _record) -> None:  # the file cannot grow past a few pages more: the disk is full
+        dbapi_conn.execute(f"PRAGMA max_page_count={pages + 4}")
+
+    event.listen(ctx.db.engine, "connect", cap)
+    ctx.db.engine.dispose()
+    nips = (n for n in (make_nip(f"52{i:07d}") for i in range(1, 100_000)) if n)
+    added = 0
+    with pytest.raises(StoreError) as refused:
+        for nip in nips:
+            ctx.companies.create(ctx.actor, CompanyInput(name=f"Firma {added} " + "x" * 200, nip=nip,
+                                                         address="a" * 200))
+            added += 1
+    message = str(refused.value)
+    assert "is full: nothing was saved" in message
+    assert "INSERT" not in message and "OperationalError" not in message and "sqlite3." not in message
+    assert added > 0
+    event.remove(ctx.db.engine, "connect", cap)
+    ctx.db.engine.dispose()
+    assert ctx.companies.count(ctx.actor, CompanyFilter()) == added
+    assert ctx.audit.count(ctx.actor, object_type="company") == added
