@@ -19,7 +19,7 @@ headless at 120x40. Each time ends at the first frame handed to the terminal dri
   tables cannot be cleared); then the filter is emptied again and the whole list comes back;
 - select all + enable KSeF: every row marked, KSeF switched on for all of them (one service call),
   until the frame showing the result (ksef-tui: select all, its menu's "Enable KSeF", the plan
-  of what it will do confirmed with "y", the summary; the alternatives:
+  of what it will do answered "Yes", the summary; the alternatives:
   a check mark written into every row, the same service call, the KSeF column rewritten).
 
 Each figure is the median with min–max of its samples (``--runs`` processes; the warm figures take
@@ -85,7 +85,7 @@ def child(impl: str, url: str, n: int, t0: float, words: list[str], budget: floa
 
         app._display = timed
 
-    async def frame(app, condition, timeout: float = 3600.0) -> float:
+    async def frame(app, condition, timeout: float = 600.0) -> float:
         w = [condition, None, asyncio.Event()]
         app.bench_waiters.append(w)
         deadline = time.monotonic() + timeout
@@ -94,7 +94,8 @@ def child(impl: str, url: str, n: int, t0: float, words: list[str], budget: floa
                 await asyncio.wait_for(w[2].wait(), 0.25)
             except TimeoutError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("no frame ever showed it") from None
+                    where = condition.__code__.co_firstlineno
+                    raise RuntimeError(f"no frame showed the awaited result (line {where}) in {timeout:g} s") from None
                 app.screen.refresh()
         return w[1]
 
@@ -194,7 +195,7 @@ async def _ours_measure(app, out: dict, frame, words: list[str], over_budget, ur
     await frame(app, lambda: len(screen.selection) == n)
     screen.run_serial_operation(True)  # the menu's "Enable KSeF"
     await frame(app, lambda: type(app.screen).__name__ == "PlanDialog")  # what it will do, told first
-    key(app, "y")
+    await app.screen.run_action("answer('all')")  # its "y" (Yes)
     out["select_all"] = await frame(app, lambda: type(app.screen).__name__ == "SerialResultDialog") - t
     if ctx.companies.count(ctx.actor, CompanyFilter(ksef=True)) != n:
         raise RuntimeError("the summary came, but not every company has KSeF on")
@@ -428,8 +429,8 @@ def main() -> None:
                 for i in range(runs):
                     r = one_run(impl, base, work, n, words, args.budget, timeout=max(900.0, args.budget * 6))
                     if "error" in r:
-                        notes.append(f"{impl}: {r['error']}")
-                        break
+                        notes.append(f"{impl}: run {i + 1}: {r['error'].splitlines()[0][:160]}")
+                        continue
                     for what in ("launch", "select_all"):
                         if what in r:
                             figures.setdefault((impl, what, n), []).append(r[what])
