@@ -11,8 +11,30 @@ import pytest
 #: database server, what CI skips), not the application under test
 _SUITE_SWITCHES = {
     "KSEF_TUI_SHARED", "KSEF_TUI_TEST_DATABASE", "KSEF_TUI_CI_SKIP_POSTGRES", "KSEF_TUI_PORTAL_SCREENSHOT",
-    "KSEF_TUI_CHROMIUM",
+    "KSEF_TUI_CHROMIUM", "KSEF_TUI_TEST_DAY",
 }
+
+
+def _shift_the_clock() -> None:
+    """``KSEF_TUI_TEST_DAY=YYYY-MM-DD``: the whole suite on that day (noon UTC when the run starts), by
+    moving the app's one clock (:data:`ksef_tui.domain.clock.shift`) and the simulators' system clock
+    alike in this process (KSeF and the office share the day). ``ksef-tui`` started as a separate
+    process, and a simulator in one, are not moved."""
+    day = os.environ.get("KSEF_TUI_TEST_DAY")
+    if not day:
+        return
+    import datetime as dt
+
+    from ksef_tui.domain import clock
+    from ksef_tui.simulator import clock as simulator_clock
+
+    shift = clock.as_moment(dt.date.fromisoformat(day)) - dt.datetime.now(dt.UTC)
+    clock.shift = shift
+    real_now = simulator_clock.SystemClock.now
+    simulator_clock.SystemClock.now = lambda self: real_now(self) + shift  # type: ignore[method-assign]
+
+
+_shift_the_clock()
 
 SHARED = Path(os.environ.get("KSEF_TUI_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 

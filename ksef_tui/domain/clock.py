@@ -18,9 +18,14 @@ from functools import lru_cache
 Clock = Callable[[], dt.datetime]
 
 
+#: how far the app's clock runs from the computer's: zero in the app, which never changes it; the test
+#: suite sets it (tests/conftest.py, ``KSEF_TUI_TEST_DAY=YYYY-MM-DD``) to run whole on another day
+shift = dt.timedelta(0)
+
+
 def system_clock() -> dt.datetime:
     """Now, from the computer's clock (aware, UTC). The app's only reading of the real time."""
-    return dt.datetime.now(dt.UTC)
+    return dt.datetime.now(dt.UTC) + shift
 
 
 def fixed_clock(at: dt.datetime | dt.date | str) -> Clock:

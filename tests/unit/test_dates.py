@@ -185,3 +185,12 @@ def test_enrollment_and_offline_readiness(day):
     view = KsefCertificateView(1, 1, Environment.DEMO, OFFLINE, "01", offline.valid_to, "Active")
     assert view.usable(now)  # offline-ready on each of the four days (it ends on 15 Dec 2027)
     assert not view.usable(fixed_clock("2027-12-16")())
+
+
+def test_the_suite_can_run_on_another_day(monkeypatch):
+    """KSEF_TUI_TEST_DAY (tests/conftest.py) moves the one clock by ``shift``; the app never sets it."""
+    from ksef_tui.domain import clock
+
+    before = today(clock.system_clock)
+    monkeypatch.setattr(clock, "shift", clock.shift + dt.timedelta(days=365))
+    assert (today(clock.system_clock) - before).days in (365, 366)  # midnight may pass meanwhile
