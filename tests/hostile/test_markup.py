@@ -57,7 +57,9 @@ async def test_names_with_markup_are_text_on_every_screen_they_appear(panel):
         await pilot.press("d")  # the user's details
         await settle(pilot)
         assert PERSON in shown(app)
-        await pilot.press("f4")  # the KSeF section: the dashboard
+        await pilot.press("f4")  # the KSeF section: the dashboard's picture
+        await settle(pilot)
+        await pilot.press("n")  # the numbers behind it
         await settle(pilot)
         await pilot.press("enter")  # its first group (not configured): the rows with the names
         await wait_until(pilot, lambda: COMPANY in shown(app), "the dashboard's rows")
