@@ -131,7 +131,10 @@ async def test_table_lists_companies_by_environment(panel: Panel) -> None:
 
 
 async def test_api_v1_is_refused_with_its_date(panel: Panel) -> None:
-    async with host(panel).run_test(size=SIZE) as pilot:
+    from ksef_tui.domain.clock import fixed_clock
+
+    # the notice's words depend on the day: a fixed one before the policy's last day
+    async with host(panel, clock=fixed_clock("2026-12-03")).run_test(size=SIZE) as pilot:
         await settle(pilot)
         select = panel_of(pilot).query_one("#panel-version", Select)
         select.value = "1.0"
