@@ -29,22 +29,6 @@ from conftest import NIP, OTHER_NIP
 PESEL = "44051401359"
 
 
-@pytest.fixture(scope="module")
-def server():
-    from ksef_tui.simulator import SimulatorConfig, create_app, serve_in_thread
-
-    app = create_app(SimulatorConfig(mode="test", rate_limits=False, status_delay_s=0.0,
-                                     token_activation_delay_s=0.0, enrollment_delay_s=0.0))
-    with serve_in_thread(app, host="127.0.0.1", port=0) as running:
-        yield running
-
-
-@pytest.fixture
-def sim(server):
-    yield server.sim
-    server.sim.faults.clear()
-
-
 class Recorder(list):
     def __call__(self, sent) -> None:
         self.append(sent)
