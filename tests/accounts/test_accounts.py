@@ -132,7 +132,7 @@ def test_audit_filters_and_csv_export(office: Office):
     assert {e.action for e in svc.entries(ctx.actor, flt=AuditFilter(action="user."))} >= {"user.create", "user.ksef_block"}
     assert [e.object_label for e in svc.entries(ctx.actor, flt=AuditFilter(user="anna", action="user.ksef_block"))] == ["anna"]
     assert [e.object_label for e in svc.entries(ctx.actor, flt=AuditFilter(company="beta"))] == ["Beta S.A."]
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = ctx.clock().date()  # the day the entries were stamped by the context's clock (UTC)
     assert svc.count(ctx.actor, flt=AuditFilter(date_from=today, date_to=today)) == svc.count(ctx.actor)
     assert svc.count(ctx.actor, flt=AuditFilter(date_to=today - dt.timedelta(days=1))) == 0
     assert svc.count(ctx.actor, flt=AuditFilter(date_from=today + dt.timedelta(days=1))) == 0
