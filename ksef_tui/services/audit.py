@@ -145,8 +145,9 @@ def record_same_change(
 class AuditFilter:
     """What the audit log screen filters by; empty fields do not filter.
 
-    ``user``: part of the acting login, or of the label of a user the entry is about;
-    ``company``: part of the label (a company's name, or the NIP in a credential's label);
+    ``user``: part of the acting login, or of the label of a user the entry is about (a user's entries and
+    their KSeF credentials', labelled ``login · Company (NIP …) · DEMO``);
+    ``company``: part of the label of a company or a credential (the company's name, or its NIP);
     ``action``: an exact action (``user.update``) or a prefix ending in a dot (``credential.``);
     ``date_from`` / ``date_to``: days (UTC), both inclusive.
     """
@@ -170,12 +171,14 @@ def _conditions(flt: AuditFilter, action: str | None, object_type: str | None, o
         pattern = contains_pattern(flt.user.strip().lower())
         conds.append(or_(
             func.lower(AuditEntry.actor_login).like(pattern, escape="\\"),
-            and_(AuditEntry.object_type == "user", func.lower(AuditEntry.object_label).like(pattern, escape="\\")),
+            # the user the entry is about: a user's own entries, and their KSeF credentials' ("login · company · env")
+            and_(AuditEntry.object_type.in_(("user", "credential")),
+                 func.lower(AuditEntry.object_label).like(pattern, escape="\\")),
         ))
     if flt.company.strip():
         text = flt.company.strip()
         digits = "".join(ch for ch in text if ch.isdigit())
-        options = [and_(AuditEntry.object_type == "company",
+        options = [and_(AuditEntry.object_type.in_(("company", "credential")),
                         func.lower(AuditEntry.object_label).like(contains_pattern(text.lower()), escape="\\"))]
         if len(digits) >= 3 and not text.strip("0123456789- "):
             options.append(AuditEntry.object_label.like(contains_pattern(digits), escape="\\"))

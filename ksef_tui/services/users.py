@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, insert, select, true, update
+from sqlalchemy import and_, delete, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ksef_tui.domain.clock import Clock, system_clock
@@ -26,6 +26,7 @@ LOGIN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,99}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 SEARCH_KEY_LEN = 600  # the user_account.search_key column
+COMPANY_KEY_LEN = 300  # the company.search_key column (services.companies.SEARCH_KEY_LEN)
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,16 @@ def clean_user(data: UserInput) -> tuple[dict, dict[str, str]]:
 def _where(flt: UserFilter):
     conds = []
     if flt.text.strip():
+        text = flt.text.strip()
         # cut like the stored keys (a key longer than its column is kept to the column's length)
-        conds.append(User.search_key.like(contains_pattern(key(search_key(flt.text.strip()), SEARCH_KEY_LEN)),
-                                          escape="\\"))
+        pattern = contains_pattern(key(search_key(text), SEARCH_KEY_LEN))
+        # or a company the user belongs to, by its name or its NIP (from a company to its users)
+        company = Company.search_key.like(contains_pattern(key(search_key(text), COMPANY_KEY_LEN)), escape="\\")
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if len(digits) >= 3 and not text.strip("0123456789- "):
+            company = or_(company, Company.nip.like(contains_pattern(digits), escape="\\"))
+        members = select(Membership.user_id).join(Company, Company.id == Membership.company_id).where(company)
+        conds.append(or_(User.search_key.like(pattern, escape="\\"), User.id.in_(members)))
     if flt.role:
         conds.append(User.role == flt.role)
     return and_(true(), *conds)
@@ -373,14 +381,13 @@ def _remove_credentials_of_companies_left(s, actor: Actor, user: User, leaving: 
     stays valid in KSeF until it is revoked there; the audit entry names it by its last four signs."""
     if not leaving:
         return
-    from ksef_tui.services.ksef.access import audit_facts
+    from ksef_tui.services.ksef.access import audit_facts, credential_label
 
     rows = list(s.scalars(select(KsefCredential).where(KsefCredential.user_id == user.id,
                                                        KsefCredential.company_id.in_(sorted(leaving)))))
     if not rows:
         return
-    nips = dict(s.execute(select(Company.id, Company.nip).where(Company.id.in_(sorted(leaving)))).all())
     audit.record(s, [audit.audit_values(actor, "credential.remove", "credential", row.id,
-                                        f"{nips.get(row.company_id)}/{row.environment}/user {user.id}",
+                                        credential_label(s, user.id, row.company_id, row.environment),
                                         audit_facts(row), {"reason": "left the company"}) for row in rows])
     s.execute(delete(KsefCredential).where(KsefCredential.id.in_([row.id for row in rows])))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 
 from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor
@@ -60,7 +61,8 @@ class KsefApp(SettledKeys):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", _("Help"), key_display="?", id="app.help",
                 tooltip=_("Show the keys")),
-        Binding("f1", "help", _("Help"), show=False, id="app.help_f1", tooltip=_("Show the keys")),
+        # shown only where a text field takes "?" (the footer shows one key per action, the first)
+        Binding("f1", "help", _("Help"), id="app.help_f1", tooltip=_("Show the keys")),
         Binding("f2", "goto('companies')", _("Companies"), show=False, id="app.companies",
                 tooltip=_("Users and Companies → Companies")),
         Binding("f3", "goto('users')", _("Users"), show=False, id="app.users",
@@ -193,9 +195,30 @@ class KsefApp(SettledKeys):
         if not isinstance(self.screen, AuditLogScreen):
             self.push_screen(AuditLogScreen())
 
+    def action_command_palette(self) -> None:
+        """Textual's palette, its search field in the user's language."""
+        from textual.command import CommandPalette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]  # App[None]
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=_("Search for commands…")))
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C does not quit (it copies in a text field): say which key does, in the user's language."""
+        for active in self.active_bindings.values():
+            if active.binding.action in ("quit", "app.quit"):
+                self.notify(_("Press {key} to quit the panel.").format(key=self.get_key_display(active.binding)),
+                            title=_("Do you want to quit?"), markup=False)
+                return
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands in the palette, in the user's language (the widget help panel and the
+        screenshot left out: Help (?) lists the keys; a screenshot is not for office users)."""
+        yield SystemCommand(_("Theme"), _("Change the colours of the panel"), self.action_change_theme)
+        yield SystemCommand(_("Quit"), _("Quit the panel"), self.action_quit)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen))
 
     def companies_screen(self) -> CompaniesScreen:
         screen = self.get_screen("companies")

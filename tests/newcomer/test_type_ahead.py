@@ -46,6 +46,7 @@ async def test_company_form_tab_then_keys_land_in_the_next_field(demo: AppContex
         await wait_until(pilot, lambda: isinstance(app.screen, CompanyDetailScreen), "the company")
         await settle(pilot)
         screen = app.screen
+        await pilot.press("tab")  # from the KSeF switch (the first control) to Name
         start = screen.focused
         assert isinstance(start, Input)
         before = start.value

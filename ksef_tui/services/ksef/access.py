@@ -102,6 +102,16 @@ def record_outcome(db: Database, actor: Actor, user_id: int, company_id: int, en
         apply_outcome(s, actor, credential_row(s, user_id, company_id, env), version, outcome, now)
 
 
+def credential_label(s: Any, user_id: int, company_id: int, env: str | Environment) -> str:
+    """How the audit log names a KSeF credential: in people's terms, ``login · Company (NIP …) · DEMO``
+    (the log is searched by the user's login, the company's name or NIP; ids say nothing to anyone)."""
+    user, company = s.get(User, user_id), s.get(Company, company_id)
+    env_text = env.value if isinstance(env, Environment) else str(env)
+    who = user.login if user is not None else f"user {user_id}"
+    where = f"{company.name} (NIP {format_nip(company.nip)})" if company is not None else f"company {company_id}"
+    return f"{who} · {where} · {env_text}"
+
+
 def apply_outcome(s: Any, actor: Actor, row: KsefCredential | None, version: int, outcome: AuthOutcome,
                   now: dt.datetime) -> bool:
     """:func:`record_outcome` inside the caller's transaction (at ``now``); False when the row changed meanwhile."""
@@ -116,7 +126,7 @@ def apply_outcome(s: Any, actor: Actor, row: KsefCredential | None, version: int
     row.last_auth_error = None if outcome.ok else (outcome.message[:500])
     audit.record(s, [audit.audit_values(
         actor, "credential.auth_ok" if outcome.ok else "credential.auth_failed", "credential", row.id,
-        f"{row.environment}/user {user_id}/company {company_id}", None,
+        credential_label(s, user_id, company_id, row.environment), None,
         {"environment": env.value, "method": outcome.method, "code": outcome.code,
          "reference": outcome.reference_number}, at=now)])
     return True

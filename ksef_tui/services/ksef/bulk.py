@@ -32,7 +32,7 @@ from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
-from ksef_tui.services.ksef.access import record_outcome
+from ksef_tui.services.ksef.access import credential_label, record_outcome
 from ksef_tui.services.ksef.credentials import CredentialService
 from ksef_tui.services.ksef.views import AuthOutcome
 from ksef_tui.store.models import Company, KsefCredential, User
@@ -434,7 +434,7 @@ class KsefBulk:
             row.updated_at = self.credentials.clock()
             audit.record(s, [audit.audit_values(
                 self.actor, "credential.token_status", "credential", row.id,
-                f"{row.environment}/user {row.user_id}/company {row.company_id}",
+                credential_label(s, row.user_id, row.company_id, row.environment),
                 {"status_in_ksef": before}, {"status_in_ksef": status, "token_reference": row.token_reference})])
 
 

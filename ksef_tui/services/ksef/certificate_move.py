@@ -37,7 +37,7 @@ from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.errors import ConflictError, ServiceError
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
-from ksef_tui.services.ksef.access import audit_facts, certificate_name, load_subject
+from ksef_tui.services.ksef.access import audit_facts, certificate_name, credential_label, load_subject
 from ksef_tui.services.ksef.bulk import (
     CANCELLED,
     ERROR,
@@ -527,7 +527,8 @@ class CertificateMove:
             assert after is not None
             after["road"] = road
             audit.record(s, [audit.audit_values(self.actor, "credential.ksef_certificate_enrolled", "credential", row.id,
-                                                f"{env}/user {target.user_id}/company {target.company_id}", before, after)])
+                                                credential_label(s, target.user_id, target.company_id, env),
+                                                before, after)])
             return row.version
 
     def _switch(self, target: Target, expected_version: int, session: AuthSession) -> None:
@@ -549,7 +550,7 @@ class CertificateMove:
             row.version += 1
             row.updated_at = now
             audit.record(s, [audit.audit_values(self.actor, "credential.method", "credential", row.id,
-                                                f"{row.environment}/user {row.user_id}/company {row.company_id}",
+                                                credential_label(s, row.user_id, row.company_id, row.environment),
                                                 before, {**(audit_facts(row) or {}),
                                                          "tested_reference": session.reference_number})])
 
@@ -565,6 +566,6 @@ class CertificateMove:
             row.version += 1
             row.updated_at = now
             audit.record(s, [audit.audit_values(self.actor, "credential.token_revoked", "credential", row.id,
-                                                f"{row.environment}/user {row.user_id}/company {row.company_id}",
+                                                credential_label(s, row.user_id, row.company_id, row.environment),
                                                 before, {**(audit_facts(row) or {}), "token_reference": reference,
                                                          "already_revoked_in_ksef": already})])

@@ -30,6 +30,7 @@ from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.ksef.access import (
     audit_facts,
+    credential_label,
     credential_row,
     failure,
     first_save_conflict,
@@ -210,7 +211,7 @@ class CredentialService:
             row.updated_at = now
             s.flush()
             audit.record(s, [audit.audit_values(actor, action, "credential", row.id,
-                                                f"{company.nip}/{env.value}/user {user_id}", before, audit_facts(row))])
+                                                credential_label(s, user_id, company_id, env), before, audit_facts(row))])
             return view_of(user_id, company_id, company.name, company.nip, company.ksef_enabled, env, row)
 
 
@@ -301,7 +302,7 @@ class CredentialService:
             row.updated_at = now
             s.flush()
             audit.record(s, [audit.audit_values(actor, action, "credential", row.id,
-                                                f"{company.nip}/{env.value}/user {user_id}", before, audit_facts(row))])
+                                                credential_label(s, user_id, company_id, env), before, audit_facts(row))])
             return view_of(user_id, company_id, company.name, company.nip, company.ksef_enabled, env, row)
 
     def set_method(self, actor: Actor, user_id: int, company_id: int, env: Environment, method: AuthMethod,
@@ -325,19 +326,19 @@ class CredentialService:
                 row.version += 1
                 row.updated_at = self.clock()
                 audit.record(s, [audit.audit_values(actor, "credential.method", "credential", row.id,
-                                                    f"{company.nip}/{env.value}/user {user_id}", before, audit_facts(row))])
+                                                    credential_label(s, user_id, company_id, env), before, audit_facts(row))])
             return view_of(user_id, company_id, company.name, company.nip, company.ksef_enabled, env, row)
 
     def remove(self, actor: Actor, user_id: int, company_id: int, env: Environment) -> None:
         with self.db.session() as s:
-            _u, company = load_subject(s, actor, user_id, company_id, write=False)
+            load_subject(s, actor, user_id, company_id, write=False)
             if not actor.is_admin:
                 load_subject(s, actor, user_id, company_id, write=True)
             row = credential_row(s, user_id, company_id, env)
             if row is None:
                 return
             audit.record(s, [audit.audit_values(actor, "credential.remove", "credential", row.id,
-                                                f"{company.nip}/{env.value}/user {user_id}", audit_facts(row), None)])
+                                                credential_label(s, user_id, company_id, env), audit_facts(row), None)])
             s.delete(row)
 
     def open_material(self, row: KsefCredential, method: str | None = None):

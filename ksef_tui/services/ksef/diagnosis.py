@@ -30,7 +30,7 @@ from ksef_tui.errors import NotFound, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
-from ksef_tui.services.ksef.access import apply_outcome
+from ksef_tui.services.ksef.access import apply_outcome, credential_label
 from ksef_tui.services.ksef.diagnosis_texts import STEPS, cause_text, fix_text, step_title
 from ksef_tui.services.ksef.office import identifier_of
 from ksef_tui.services.ksef.permission_letter import request_letter
@@ -493,7 +493,7 @@ class DiagnosisService:
             if before != diag.cause:
                 audit.record(s, [audit.audit_values(
                     actor, "credential.permission_check", "credential", row.id,
-                    f"{sub.nip}/{sub.env.value}/user {sub.user_id}", {"cause": before},
+                    credential_label(s, sub.user_id, sub.company_id, sub.env), {"cause": before},
                     {"cause": diag.cause, "permissions": list(diag.permissions)}, at=diag.checked_at)])
             if lines is not None:
                 self.permissions.store_user_view(sub.user_id, sub.company_id, sub.env, lines, sub.identity, session=s)

@@ -29,7 +29,7 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
 from ksef_tui.errors import OperationCancelled, ServiceError
-from ksef_tui.i18n import _
+from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.audit import AuditFilter, AuditRow, AuditService
 from ksef_tui.ui.common.base import PanelScreen
@@ -213,13 +213,28 @@ class AuditLogScreen(PanelScreen[None]):
             return
         self.post_message(RowsLoaded(generation, source, count, first_page))
 
+    @on(VirtualTable.RowActivated, "#audit-table")
+    def _open_object(self, event: VirtualTable.RowActivated) -> None:
+        """Enter on an entry about a user or a company opens it (its KSeF screen, its form)."""
+        row: AuditRow = event.row
+        if row.object_id is None:
+            return
+        if row.object_type == "user":
+            from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
+
+            self.app.push_screen(UserKsefScreen(self.ctx, row.object_id))
+        elif row.object_type == "company":
+            from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
+
+            self.app.push_screen(CompanyDetailScreen(row.object_id))
+
     def on_rows_loaded(self, message: RowsLoaded) -> None:
         message.stop()
         if message.generation != self._generation:
             return
         self._in_flight = False
         self.table.load(message.source, count=message.count, first_page=message.first_page)
-        self.say(_("{n} entries").format(n=message.count))
+        self.say(ngettext("{n} entry", "{n} entries", message.count).format(n=message.count))
         if self._filter_again:
             self.load()  # typed while this one ran: the latest text next
 

@@ -1,14 +1,15 @@
-"""The keys, on ``?`` / F1: built from the bindings themselves, so it cannot drift."""
+"""The keys, on ``?`` / F1: built from the bindings active where it was opened, so it cannot drift."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Static
 
 from ksef_tui.i18n import _
@@ -17,41 +18,51 @@ from ksef_tui.ui.common.base import DialogScreen
 KEY_WIDTH = 14
 
 
-def _bindings(items: Iterable[BindingType]) -> list[Binding]:
-    return [b for b in items if isinstance(b, Binding)]
-
-
 class HelpScreen(DialogScreen[None]):
+    """The keys of the screen it was opened from, as they are now: the bindings active there (the focused
+    widget's, its screen's) with their descriptions, then the keys that work everywhere. Keys the user
+    cannot use there are not listed (a client sees no section keys, no audit log, no serial operations)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", _("Close"), id="help.close"),
         Binding("question_mark", "close", _("Close"), show=False, key_display="?",
                 id="help.close_question"),
     ]
 
-    def sections(self) -> Sequence[tuple[str, list[Binding]]]:
-        from ksef_tui.ui.app import KsefApp
-        from ksef_tui.ui.common.list_screen import ListScreen
-        from ksef_tui.ui.companies.companies import CompaniesScreen
-        from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
-        from ksef_tui.ui.widgets.virtual_table import VirtualTable
+    def __init__(self, screen: Screen | None = None) -> None:
+        super().__init__()
+        self.under = screen
 
-        return (
-            (_("Everywhere"), _bindings(KsefApp.BINDINGS)),
-            (_("Lists: Companies, Users"),
-             _bindings(VirtualTable.BINDINGS) + _bindings(ListScreen.BINDINGS)),
-            (_("Companies"), _bindings(CompaniesScreen.BINDINGS)),
-            (_("Company: Additional data"), _bindings(CompanyDetailScreen.BINDINGS)),
-        )
+    def sections(self) -> Sequence[tuple[str, list[Binding]]]:
+        """("This screen", its keys), ("Everywhere", the app's keys that work there)."""
+        under = self.under if self.under is not None else self.app.screen
+        by_node: dict[int, list[Binding]] = {}  # the focused widget's first, the screen's, the app's last
+        everywhere: list[Binding] = []
+        for active in under.active_bindings.values():
+            if active.binding.system or active.binding.id is None:  # Textual's own (scrolling, editing)
+                continue
+            if active.node is self.app:
+                everywhere.append(active.binding)
+            elif type(active.node).__module__.startswith("ksef_tui."):  # not a text field's editing keys
+                by_node.setdefault(id(active.node), []).append(active.binding)
+        # the screen's own keys first (filter, serial operations), the moves within a table after them
+        here = [binding for group in reversed(by_node.values()) for binding in group]
+        found = [(_("This screen"), here)] if here else []
+        return [*found, (_("Everywhere"), everywhere)]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="help") as box:
             box.border_title = _("Keys")
             with VerticalScroll(id="help-body"):
+                sections = list(self.sections())
+                for title, bindings in sections[:-1]:
+                    yield Static(Text(title, style="bold"), classes="help-section")
+                    yield Static(self._rows(bindings), classes="help-keys")
                 demo = self.demo_text()
                 if demo:
                     yield Static(Text(_("Demo"), style="bold"), classes="help-section")
                     yield Static(Text(demo), classes="help-keys", id="help-demo")
-                for title, bindings in self.sections():
+                for title, bindings in sections[-1:]:
                     yield Static(Text(title, style="bold"), classes="help-section")
                     yield Static(self._rows(bindings), classes="help-keys")
             yield Static(_("Esc: close    Ctrl+P: all commands"), classes="dialog-hint")

@@ -45,7 +45,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
                 tooltip=_("Filter the list as you type; Esc returns to the list")),
         Binding("a", "select_all", _("All"), id="list.select_all",
                 tooltip=_("Select all rows of the filtered list")),
-        Binding("i", "invert", _("Invert"), id="list.invert",
+        Binding("i", "invert", _("Invert"), show=False, id="list.invert",
                 tooltip=_("Invert the selection within the filtered list")),
         Binding("escape", "escape", _("Clear"), show=False, id="list.escape",
                 tooltip=_("Leave the filter; in the list, clear the selection")),
@@ -189,6 +189,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         if message.generation != self._generation:
             return  # a newer filter is on its way
         self._in_flight = False
+        self.table.empty_text = self.empty_text()  # a filter, or nothing there at all
         self.table.load(message.source, count=message.count, first_page=message.first_page,
                         keep_cursor=message.first_page is None)
         self._show_hidden(set(message.hidden or ()) & self.selection)

@@ -60,6 +60,8 @@ class CompaniesScreen(SerialListScreen[CompanyRow]):
         return _("/ Filter by name or NIP")
 
     def empty_text(self) -> str:
+        if not (self.query("#filter") and self.filter_text.strip()) and self.ksef_filter is None:  # an empty database: how to fill it
+            return _("No companies yet: import them with ksef-tui import companies FILE.csv (README: Command line).")
         return _("No companies match the filter.")
 
     def columns(self) -> Sequence[Column[CompanyRow]]:

@@ -95,6 +95,16 @@ class CompanyDetailScreen(PanelScreen[None]):
     def on_mount(self) -> None:
         self.load()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The form's Save and Reload belong to Additional data: on the KSeF configuration tab its own keys
+        (read, grant, why not?) take the footer (80 columns)."""
+        tabs = self.query("#tabs")
+        return not (action in ("save", "reload") and tabs and tabs.first(TabbedContent).active == "ksef")
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.refresh_bindings()
+
     # ------------------------------------------------------------------ data
 
     def load(self) -> None:
@@ -117,7 +127,7 @@ class CompanyDetailScreen(PanelScreen[None]):
         self.show_message("")
         self.set_class(False, "-dirty")
         if self.initial_tab == "additional":
-            self.query_one("#in-name", Input).focus()
+            self.query_one("#in-ksef_enabled", Switch).focus()
         elif self.initial_tab == "ksef":
             self.query_one("#company-ksef", CompanyKsefPane).table.focus()
 
@@ -242,7 +252,7 @@ class CompanyDetailScreen(PanelScreen[None]):
     async def action_back(self) -> None:
         if self.is_dirty and not await self.app.push_screen_wait(
             ConfirmDialog(_("Discard your unsaved changes?"), yes=_("Discard"),
-                          no=_("Keep editing"), title=_("Unsaved changes"))
+                          no=_("Keep editing"), title=_("Unsaved changes"), default_no=True)
         ):
             return
         self.dismiss(None)
@@ -251,7 +261,7 @@ class CompanyDetailScreen(PanelScreen[None]):
     async def action_reload(self) -> None:
         if self.is_dirty and not await self.app.push_screen_wait(
             ConfirmDialog(_("Reload and drop your unsaved changes?"), yes=_("Reload"),
-                          no=_("Keep editing"), title=_("Unsaved changes"))
+                          no=_("Keep editing"), title=_("Unsaved changes"), default_no=True)
         ):
             return
         self.load()

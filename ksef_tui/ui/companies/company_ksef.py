@@ -148,11 +148,11 @@ class CompanyKsefPane(Vertical):
                 tooltip=_("Why can't the user under the cursor log in for this company")),
         Binding("g", "grant", _("Grant"), id="company_ksef.grant",
                 tooltip=_("Grant the user under the cursor KSeF permissions")),
-        Binding("w", "withdraw", _("Withdraw"), id="company_ksef.withdraw",
+        Binding("w", "withdraw", _("Withdraw"), show=False, id="company_ksef.withdraw",
                 tooltip=_("Withdraw one of the permissions of the row under the cursor")),
-        Binding("q", "request", _("Request to client"), id="company_ksef.request",
+        Binding("q", "request", _("Request"), id="company_ksef.request",
                 tooltip=_("The words to send the client, to copy or print")),
-        Binding("m", "model", _("Working model"), id="company_ksef.model",
+        Binding("m", "model", _("Working model"), show=False, id="company_ksef.model",
                 tooltip=_("How the office works with this company in KSeF (A–D)")),
     ]
 

@@ -37,6 +37,7 @@ from ksef_tui.ui.ksef.status import (
     CredentialChanged,
     KsefProblem,
     KsefSteps,
+    env_name,
     local_date,
     local_time,
 )
@@ -160,7 +161,7 @@ class KsefCertForm(Vertical):
         self.running: Worker | None = None
 
     def compose(self) -> ComposeResult:
-        self.border_title = self.view.environment.value
+        self.border_title = env_name(self.view.environment)
         yield Static(saved_certificate_text(self.view), id="cert-saved")
         yield Checkbox(_("PKCS#12 file (.p12, .pfx)"), id="cert-p12-mode", compact=True)
         web = self.ctx.options.get("web") is not None  # a browser session: upload or paste, no paths

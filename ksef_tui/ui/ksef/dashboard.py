@@ -100,7 +100,7 @@ class KsefDashboardScreen(PanelScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "toggle_numbers", _("Numbers"), id="dashboard.numbers",
                 tooltip=_("Switch between the picture and the numbers (counts and their rows)")),
-        Binding("a", "select_bucket", _("Select all"), id="dashboard.select_all",
+        Binding("a", "select_bucket", _("Select all"), show=False, id="dashboard.select_all",
                 tooltip=_("Select every row of the open count")),
         Binding("i", "invert_bucket", _("Invert"), show=False, id="dashboard.invert",
                 tooltip=_("Invert the selection within the open count")),
@@ -111,16 +111,16 @@ class KsefDashboardScreen(PanelScreen[None]):
                 tooltip=_("Enroll KSeF certificates for the selected rows")),
         Binding("r", "revoke", _("Revoke tokens"), id="dashboard.revoke",
                 tooltip=_("Revoke the KSeF tokens of selected rows already moved to a certificate")),
-        Binding("f", "bulk('refresh')", _("Refresh"), id="dashboard.refresh",
+        Binding("f", "bulk('refresh')", _("Refresh"), show=False, id="dashboard.refresh",
                 tooltip=_("Ask KSeF which tokens and certificates are revoked, expired or blocked")),
-        Binding("p", "bulk('permissions')", _("Permissions"), id="dashboard.permissions",
+        Binding("p", "bulk('permissions')", _("Permissions"), show=False, id="dashboard.permissions",
                 tooltip=_("Check the KSeF permissions of the selected rows (who may log in for which company)")),
-        Binding("d", "diagnose", _("Why not?"), id="dashboard.diagnose",
+        Binding("d", "diagnose", _("Why not?"), show=False, id="dashboard.diagnose",
                 tooltip=_("Why can't the user of the row under the cursor log in for its company")),
-        Binding("o", "grant", _("Grant"), id="dashboard.grant",
+        Binding("o", "grant", _("Grant"), show=False, id="dashboard.grant",
                 tooltip=_("The office grants the selected rows' users InvoiceRead/InvoiceWrite for their companies "
                           "(indirectly, from its own KSeF account)")),
-        Binding("x", "export", _("CSV"), id="dashboard.export", tooltip=_("Export the open rows as CSV")),
+        Binding("x", "export", _("CSV"), show=False, id="dashboard.export", tooltip=_("Export the open rows as CSV")),
         Binding("g", "reload", _("Reload"), show=False, id="dashboard.reload"),
         Binding("y", "token_policy", _("Token policy"), id="dashboard.token_policy",
                 tooltip=_("Until when KSeF tokens work, and where that date comes from (the office's setting)")),
@@ -261,6 +261,10 @@ class KsefDashboardScreen(PanelScreen[None]):
         if event.table.id == "dashboard-counts":
             self.open_bucket(event.row)
             self.rows_table().focus()
+        else:  # a row: its user's KSeF screen (the same form as from Users), the counts read again after
+            from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
+
+            self.app.push_screen(UserKsefScreen(self.ctx, event.row.user_id), lambda _r: self.reload())
 
     def on_virtual_table_selection_changed(self, event: VirtualTable.SelectionChanged) -> None:
         if self.opened is not None:

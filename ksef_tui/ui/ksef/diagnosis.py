@@ -67,7 +67,7 @@ class DiagnosisScreen(PanelScreen[None]):
         Binding("r", "run", _("Check again"), id="diagnosis.run", tooltip=_("Run the checklist again")),
         Binding("g", "grant", _("Grant"), id="diagnosis.grant",
                 tooltip=_("Carry out the fix from the office's account (where the office may)")),
-        Binding("q", "request", _("Request to client"), id="diagnosis.request",
+        Binding("q", "request", _("Request"), id="diagnosis.request",
                 tooltip=_("The words to send the client, to copy or print")),
     ]
 

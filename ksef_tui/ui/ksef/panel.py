@@ -35,6 +35,7 @@ from ksef_tui.ui.ksef.status import (
     CredentialChanged,
     KsefProblem,
     KsefSteps,
+    env_name,
     local_time,
     state_content,
 )
@@ -97,7 +98,7 @@ class KsefCredentialPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         v = self.view
-        yield Static(Content(f"{v.company_name} · NIP {format_nip(v.nip)} · {v.environment.value}"),
+        yield Static(Content(f"{v.company_name} · NIP {format_nip(v.nip)} · {env_name(v.environment)}"),
                      id="panel-title")
         yield Static(id="panel-state")
         if not v.company_ksef_enabled:
@@ -149,6 +150,17 @@ class KsefCredentialPanel(Vertical):
         if v.api_version is ApiVersion.V1:
             self.query_one("#panel-rule", KsefProblem).show_error(
                 api_v1_refusal(), _("This setting still says API 1.0: choose 2.0 to use it again."))
+        self.call_after_refresh(self._own_form_into_view)
+
+    def _own_form_into_view(self) -> None:
+        """The PRODUCTION row at 80 columns: its certificate form is below DEMO's; show it, not DEMO's."""
+        pairs = [p for p in self.query(KsefCertPair) if p.display and not p.has_class("-wide")]
+        if not pairs or not self.is_attached or self.has_class("-token"):
+            return
+        forms = pairs[0].forms()
+        own = [f for f in forms if f.view.environment is self.view.environment]
+        if own and own[0] is not forms[0]:
+            own[0].scroll_visible(top=True, animate=False)
 
     def _show_state(self) -> None:
         state = describe(self.view, self.clock(), self.ctx.token_policy)

@@ -37,6 +37,13 @@ def env_short(env: Environment) -> str:
     return {Environment.PRODUCTION: "PROD"}.get(env, env.value)
 
 
+def env_name(env: Environment) -> str:
+    """The environment as the seed's manual names it in Polish ("Środowisko demo", "Środowisko
+    produkcyjne"); KSeF's own name in English."""
+    return pick(env.value, {Environment.TEST: "Środowisko testowe", Environment.DEMO: "Środowisko demo",
+                            Environment.PRODUCTION: "Środowisko produkcyjne"}[env])
+
+
 def method_label(view: CredentialView) -> str:
     if view.method is None:
         return "—"
@@ -208,6 +215,12 @@ class KsefProblem(Static):
             self.set_class(other == cls, other)
         self.plain = content.plain
         self.update(content)
+        if cls:  # a result below the fold at 80x24 is no result: the form scrolls to it
+            self.call_after_refresh(self._into_view)
+
+    def _into_view(self) -> None:
+        if self.is_attached and self.kind:
+            self.scroll_visible(animate=False)
 
     @property
     def kind(self) -> str:

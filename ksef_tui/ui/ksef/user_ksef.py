@@ -19,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static, TextArea
 
 from ksef_tui.domain.clock import Clock
 from ksef_tui.domain.environments import Environment
@@ -82,7 +82,7 @@ class UserKsefScreen(PanelScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", _("Back"), id="user_ksef.back",
                 tooltip=_("Cancel the running KSeF step; then back to the table; then back to the users")),
-        Binding("t", "test", _("Test authorization"), id="user_ksef.test",
+        Binding("t", "test", _("Test"), id="user_ksef.test",
                 tooltip=_("Authorize in KSeF with the saved credential of the selected row")),
         Binding("f5", "reload", _("Reload"), id="user_ksef.reload", tooltip=_("Load the table again")),
         Binding("d", "diagnose", _("Why not?"), id="user_ksef.diagnose",
@@ -111,7 +111,7 @@ class UserKsefScreen(PanelScreen[None]):
         yield self.nav_bar()
         yield Static(id="ksef-title")
         yield VirtualTable(self._columns(), selectable=False, id="ksef-table")
-        with VerticalScroll(id="ksef-form"):
+        with VerticalScroll(id="ksef-form", can_focus=False):  # no invisible stop: Tab goes to its fields
             yield KsefProblem(id="ksef-message")
         yield Footer(compact=True)
 
@@ -286,12 +286,61 @@ class UserKsefScreen(PanelScreen[None]):
         self.app.push_screen(DiagnosisScreen(self.user_id, view.company_id, view.environment,
                                              label=view.company_name), lambda _r: self.action_reload())
 
+    def typed(self) -> bool:
+        """Something typed in the row's form and not used yet (a token, a file name, a password)."""
+        panel = self.panel_widget()
+        if panel is None or not panel.is_attached:
+            return False
+        return any(field.value for field in panel.query(Input)) or any(
+            area.text.strip() for area in panel.query(TextArea))
+
     def action_reload(self) -> None:
+        """F5: the table and the form again; what was typed in the form is asked about, never dropped
+        silently."""
+        self._reload_asking()
+
+    @work(group="user-ksef-leave", exclusive=True, exit_on_error=False)
+    async def _reload_asking(self) -> None:
+        from ksef_tui.ui.common.dialogs import ConfirmDialog
+
         panel = self.panel_widget()
         if panel is not None and panel.busy:
             return
+        if self.typed() and not await self.app.push_screen_wait(ConfirmDialog(
+                _("Reload and drop what you typed in the form?"), yes=_("Reload"), no=_("Keep editing"),
+                title=_("Unsaved changes"), default_no=True)):
+            return
+        self.reload_now()
+
+    def reload_now(self) -> None:
         self.current, keep = None, self.current
         self.load(keep)
+
+    def on_screen_resume(self) -> None:
+        """Shown again (back from the dashboard, another section, a dialog): what changed meanwhile
+        elsewhere (a bulk run, another administrator) is shown, without dropping what was typed."""
+        if self.views:
+            self._check_changed()
+
+    @work(group="user-ksef-changed", exclusive=True, exit_on_error=False)
+    async def _check_changed(self) -> None:
+        import asyncio
+
+        try:
+            _user, views = await asyncio.to_thread(self._read)
+        except ServiceError:
+            return
+        fresh = {row_key(v.company_id, v.environment): v for v in views}
+        if fresh == self.views or not self.is_attached:
+            return
+        panel = self.panel_widget()
+        if set(fresh) == set(self.views) and panel is not None and (panel.busy or self.typed()):
+            for view in fresh.values():  # the table says it; the form keeps what was typed
+                self.update_row(view)
+            self.notify(_("Changed elsewhere meanwhile: the table shows it now. F5 shows it in the form too "
+                          "(it asks about what you typed)."), timeout=8)
+            return
+        self.reload_now()
 
     def action_back(self) -> None:
         panel = self.panel_widget()

@@ -62,9 +62,11 @@ class UsersScreen(SerialListScreen[UserRow]):
             self.app.push_screen(UserDetailScreen(row.id))
 
     def filter_placeholder(self) -> str:
-        return _("/ Filter by login, name or e-mail")
+        return _("/ Filter by login, name, e-mail, company or NIP")
 
     def empty_text(self) -> str:
+        if not (self.query("#filter") and self.filter_text.strip()):  # an empty database: how to fill it
+            return _("No users yet: import them with ksef-tui import users FILE.csv (README: Command line).")
         return _("No users match the filter.")
 
     def columns(self) -> Sequence[Column[UserRow]]:

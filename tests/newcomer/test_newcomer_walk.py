@@ -1,0 +1,37 @@
+"""Issue 14's first acceptance line: every seed flow driven through the pilot exactly as a newcomer does
+from the README, at 80x24, in both languages: log in as the README's administrator; enable KSeF for
+one company and by serial operation; paste the token from the demo's Downloads; the three Profil
+Zaufany steps (signed by the simulated gov.pl); certificate authorization with the demo's files; API
+1.0 refused; from a company to its users; a client's self-service view; the blocked client. No file is
+copied by hand: everything comes from the demo's own folder. (tests/newcomer/walk.py: newcomer_walk)"""
+
+from __future__ import annotations
+
+from . import walk
+
+EXPECTED = {
+    "one company enabled": True,
+    "serial enabled": True,
+    "pasted token authorizes": True,
+    "profil zaufany token active": True,
+    "certificate authorizes": True,
+    "certificate result on screen": True,
+    "api 1.0 refused": True,
+    "company to its users": True,
+    "client": {"blocked": False, "form usable": True, "sections": False},
+    "blocked client": {"blocked": True, "form usable": False, "sections": False},
+}
+
+
+def _check(facts: dict) -> str:
+    footer = facts.pop("footer")
+    assert facts == EXPECTED
+    return footer
+
+
+def test_the_newcomer_walk_in_english(tmp_path):
+    assert "? Help" in _check(walk.run_in_language("en", "newcomer_walk", tmp_path))
+
+
+def test_the_newcomer_walk_in_polish(tmp_path):
+    assert "? Pomoc" in _check(walk.run_in_language("pl", "newcomer_walk", tmp_path))
