@@ -65,6 +65,8 @@ async def test_enter_in_the_audit_log_opens_the_user_and_a_dashboard_row_opens_i
         await wait_until(pilot, lambda: isinstance(app.screen, KsefDashboardScreen), "the dashboard")
         await settle(pilot)
         dashboard = app.screen
+        await pilot.press("n")  # the numbers behind the picture
+        await settle(pilot)
         counts = dashboard.counts_table()
         rows = counts.source.rows
         counts.focus()

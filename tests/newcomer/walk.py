@@ -133,6 +133,8 @@ async def walk_admin(ctx) -> Walk:
         await pilot.press("f4")
         await walk.look("KSeF dashboard", KsefDashboardScreen)
         dashboard = app.screen
+        await pilot.press("n")  # the numbers behind the picture
+        await walk.look("KSeF dashboard: the numbers")
         rows = dashboard.counts_table().source.rows
         dashboard.counts_table().focus()
         dashboard.counts_table().move_cursor(next(i for i, r in enumerate(rows)

@@ -122,7 +122,7 @@ class KsefDashboardScreen(PanelScreen[None]):
                           "(indirectly, from its own KSeF account)")),
         Binding("x", "export", _("CSV"), show=False, id="dashboard.export", tooltip=_("Export the open rows as CSV")),
         Binding("g", "reload", _("Reload"), show=False, id="dashboard.reload"),
-        Binding("y", "token_policy", _("Token policy"), id="dashboard.token_policy",
+        Binding("y", "token_policy", _("Token policy"), show=False, id="dashboard.token_policy",
                 tooltip=_("Until when KSeF tokens work, and where that date comes from (the office's setting)")),
     ]
 
