@@ -129,6 +129,29 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def count_connections() -> list[int]:
+    """Count the TCP connections the panel's HTTP clients open (one cell, incremented per connect):
+    a wrapper around httpcore's connect in this process only, for the figures."""
+    from httpcore._backends.anyio import AnyIOBackend
+
+    opened = [0]
+    connect = AnyIOBackend.connect_tcp
+
+    async def counted(self, *args, **kwargs):
+        opened[0] += 1
+        return await connect(self, *args, **kwargs)
+
+    AnyIOBackend.connect_tcp = counted  # type: ignore[method-assign]
+    return opened
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def bound_s(public_requests: int) -> float:
     from ksef_tui.ksef.limits import AUTH, RateLimiter
 
@@ -199,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                 return await run_bulk("permissions", targets, check.check_row,
                                       concurrency=args.concurrency or DEFAULT_CONCURRENCY)
 
+        opened = count_connections()
+        load_before = loadavg()
         cpu0 = time.process_time()
         sim_cpu0 = _cpu_of(proc.pid) if proc is not None else 0.0
         profiler = None
@@ -230,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
           f"seeding: {seed_s:.1f} s   simulator: {'this process' if args.in_process else 'own process'}")
     print(f"requests: {sum(statuses.values())}  by status: {dict(statuses)}  limiter waits: {limiter.stats.waits}")
     print(f"rows: {report.counts}   causes: {dict(causes)}")
-    print(f"CPU during the run: this process {client_cpu:.1f} s, the simulator's {sim_cpu:.1f} s")
+    print(f"CPU during the run: this process {client_cpu:.1f} s, the simulator's {sim_cpu:.1f} s   "
+          f"connections opened: {opened[0]}   concurrency: {args.concurrency or DEFAULT_CONCURRENCY}   "
+          f"load average before/after: {load_before} / {loadavg()}")
     print(f"bound from the limits: {least:.1f} s ({public} public authorization-group requests at 60/s)   "
           f"1.2x bound: {1.2 * least:.1f} s")
     print(f"measured: {measured:.1f} s   ratio: {measured / least if least else float('nan'):.2f}   "
