@@ -89,3 +89,32 @@ async def test_a_client_sees_only_the_keys_a_client_can_use(demo: AppContext):
         assert AUDIT not in text and SERIAL not in text
         assert not any(s in text for s in SECTIONS)
         assert "F7" not in text and "F2" not in text
+
+
+async def test_keys_left_out_of_the_footer_are_commands_in_the_palette(demo: AppContext):
+    from textual.command import CommandPalette
+
+    from ksef_tui.ui.commands.panel import PanelCommands
+    from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
+
+    app = KsefApp(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, KsefDashboardScreen), "the dashboard")
+        dashboard = app.screen
+        await settle(pilot)
+        names = {name: help_text for name, help_text, _c in PanelCommands(dashboard).screen_keys()}
+        assert names["Ask KSeF which tokens and certificates are revoked, expired or blocked"] == "Key: f"
+        assert "Export the open rows as CSV" in names and "Test authorization of the selected rows" not in names
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*"revoked, expired")
+        await wait_until(pilot, lambda: app.screen.query("CommandList Option") or
+                         len(app.screen.query_one("CommandList").options) > 0, "the command found")
+        await pilot.press("enter")
+        await settle(pilot)
+        # run as f would be: with nothing chosen the dashboard says what to do first
+        await wait_until(pilot, lambda: any("select rows first" in str(n.message) for n in app._notifications),
+                         "the dashboard's answer to f")
+        assert app.screen is dashboard

@@ -46,13 +46,31 @@ class PanelCommands(Provider):
             (_("Keys"), _("Show the keys (? or F1)"), app.action_help),
         ]
 
+    def screen_keys(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """The keys of the screen the palette was opened on that its footer leaves out (80 columns):
+        each is a command here too, named as in Help, run where its key would run it."""
+        found: list[tuple[str, str, Callable[[], object]]] = []
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if binding.show or binding.system or binding.id is None or active.node is self.app:
+                continue
+            if not type(active.node).__module__.startswith("ksef_tui."):
+                continue
+            name = binding.tooltip or binding.description
+            found.append((name, _("Key: {key}").format(key=self.app.get_key_display(binding)),
+                          partial(self.app.run_action, binding.action, active.node)))
+        return found
+
+    def all_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        return self.screen_keys() + self.commands()
+
     async def discover(self) -> Hits:
-        for name, help_text, callback in self.commands():
+        for name, help_text, callback in self.all_commands():
             yield DiscoveryHit(name, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for name, help_text, callback in self.commands():
+        for name, help_text, callback in self.all_commands():
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
