@@ -11,27 +11,29 @@ import pytest
 #: database server, what CI skips), not the application under test
 _SUITE_SWITCHES = {
     "KSEF_TUI_SHARED", "KSEF_TUI_TEST_DATABASE", "KSEF_TUI_CI_SKIP_POSTGRES", "KSEF_TUI_PORTAL_SCREENSHOT",
-    "KSEF_TUI_CHROMIUM", "KSEF_TUI_TEST_DAY",
+    "KSEF_TUI_CHROMIUM", "KSEF_TUI_TEST_DAY", "KSEF_TUI_TEST_SHIFT_S",
 }
 
 
 def _shift_the_clock() -> None:
-    """``KSEF_TUI_TEST_DAY=YYYY-MM-DD``: the whole suite on that day (noon UTC when the run starts), by
-    moving the app's one clock (:data:`ksef_tui.domain.clock.shift`) and the simulators' system clock
-    alike in this process (KSeF and the office share the day). ``ksef-tui`` started as a separate
-    process, and a simulator in one, are not moved."""
+    """``KSEF_TUI_TEST_DAY=YYYY-MM-DD``: the whole suite on that day (noon UTC when the run starts). The
+    app's one clock (:data:`ksef_tui.domain.clock.shift`) and the simulators' system clock are moved
+    alike (KSeF and the office share the day), here and in every Python process a test starts
+    (tests/day/sitecustomize.py, through ``PYTHONPATH``)."""
     day = os.environ.get("KSEF_TUI_TEST_DAY")
     if not day:
         return
     import datetime as dt
 
-    from ksef_tui.domain import clock
-    from ksef_tui.simulator import clock as simulator_clock
+    from ksef_tui.domain.clock import as_moment
 
-    shift = clock.as_moment(dt.date.fromisoformat(day)) - dt.datetime.now(dt.UTC)
-    clock.shift = shift
-    real_now = simulator_clock.SystemClock.now
-    simulator_clock.SystemClock.now = lambda self: real_now(self) + shift  # type: ignore[method-assign]
+    shift = as_moment(dt.date.fromisoformat(day)) - dt.datetime.now(dt.UTC)
+    os.environ["KSEF_TUI_TEST_SHIFT_S"] = str(shift.total_seconds())
+    folder = str(Path(__file__).resolve().parent / "day")
+    os.environ["PYTHONPATH"] = os.pathsep.join([folder, *filter(None, [os.environ.get("PYTHONPATH")])])
+    from tests.day.sitecustomize import apply
+
+    apply(shift.total_seconds())
 
 
 _shift_the_clock()

@@ -72,7 +72,7 @@ def test_certificate_expired_here_and_in_ksef(office):
     ctx = office.ctx
     office.sim.grant_permissions(CLIENT, ("Pesel", PIOTR), ["InvoiceRead"])
     office.save_certificate(office.piotr, office.client_id, pesel=PIOTR)
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=800)  # after the two years a KSeF certificate lives
+    later = office.sim.now() + dt.timedelta(days=800)  # after the two years a KSeF certificate lives
     service = DiagnosisService(PermissionService(ctx.credentials, clock=lambda: later))
     diag = asyncio.run(service.diagnose(ctx.actor, office.piotr, office.client_id, DEMO))
     assert diag.cause == "certificate-expired" and "expired on" in step(diag, "credential").evidence
@@ -80,7 +80,7 @@ def test_certificate_expired_here_and_in_ksef(office):
     # KSeF itself cut the certificate short (PUT /testdata/certificates/{serial}): it answers 460
     serial = office.ctx.credentials.get(ctx.actor, office.piotr, office.client_id, DEMO).cert_serial
     with office.sim.lock:
-        office.sim.state.certificates[serial.upper().zfill(16)].valid_to = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+        office.sim.state.certificates[serial.upper().zfill(16)].valid_to = office.sim.now() - dt.timedelta(minutes=1)
     diag = office.diagnose(office.piotr)
     assert diag.cause == "certificate-expired" and step(diag, "credential").code == "460"
 
@@ -159,7 +159,7 @@ def test_token_revoked_inactive_other_context_and_invalid(office, sim_server):
 
     with office.sim.lock:  # a token KSeF has not activated yet (Pending)
         pending = office.sim.issue_ksef_token(CLIENT, ["InvoiceRead"], "token still pending")
-        office.sim.state.ksef_tokens[pending.split("|")[0]].active_from = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        office.sim.state.ksef_tokens[pending.split("|")[0]].active_from = office.sim.now() + dt.timedelta(hours=1)
     ctx.credentials.save_token(ctx.actor, office.anna, office.client_id, DEMO, pending)
     diag = office.diagnose(office.anna)
     assert diag.cause == "token-inactive" and "nieaktywny" in step(diag, "credential").evidence
