@@ -14,7 +14,9 @@ from collections.abc import Callable
 
 import httpx
 
-NOW = dt.datetime.now(dt.timezone.utc)
+from ksef_tui.domain.clock import system_clock  # the suite's now (KSEF_TUI_TEST_DAY moves it)
+
+NOW = system_clock()
 
 
 def _mf_key():

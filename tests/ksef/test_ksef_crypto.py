@@ -127,8 +127,11 @@ def test_our_xades_verifies(cred_name, sig_len, request):
     xml = authxml.build_auth_token_request(CHALLENGE, Context.nip(NIP))
     signed = sign_auth_request(xml, cred)
     assert len(_signature_value(signed)) == sig_len  # EC P-256: raw R||S, 32 + 32 bytes
+    from ksef_tui.domain.clock import system_clock
+
     results = XAdESVerifier().verify(signed, x509_cert=cred.certificate_pem.decode(),
-                                     expect_config=SignatureConfiguration(expect_references=2))
+                                     expect_config=SignatureConfiguration(expect_references=2,
+                                                                          verification_time=system_clock()))
     assert len(results) == 2
     text = signed.decode()
     for needle in ("xmldsig#enveloped-signature", "xmlenc#sha256", "SigningTime", "SigningCertificate",

@@ -7,7 +7,10 @@ import datetime as dt
 
 import httpx
 import pytest
+from conftest import NIP, OTHER_NIP
 
+from ksef_tui.domain.clock import system_clock  # the suite's now (KSEF_TUI_TEST_DAY moves it)
+from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef.certificates import load_credential
 from ksef_tui.ksef.endpoints import Endpoint
 from ksef_tui.ksef.errors import (
@@ -19,12 +22,9 @@ from ksef_tui.ksef.errors import (
 )
 from ksef_tui.ksef.gateway import GatewayPolicy, KsefGateway
 from ksef_tui.ksef.http import HttpPolicy
-from ksef_tui.ksef.public_keys import KeyCache
 from ksef_tui.ksef.models import Challenge, Context
-from ksef_tui.domain.secret import Secret
+from ksef_tui.ksef.public_keys import KeyCache
 from ksef_tui.ksef.testcert import make_test_certificate
-
-from conftest import NIP, OTHER_NIP
 
 PESEL = "44051401359"
 
@@ -63,7 +63,7 @@ async def test_token_authorization(sim, gw_factory):
         session = await gw.authorize_with_token(Context.nip(NIP), Secret(token), progress=steps.append)
     assert steps == ["challenge", "encrypted", "sent", "status", "redeemed"]
     assert session.method == "token" and session.context == Context.nip(NIP)
-    assert session.access_valid_until > dt.datetime.now(dt.timezone.utc)
+    assert session.access_valid_until > system_clock()
     assert token not in repr(session)
 
 
@@ -221,7 +221,7 @@ async def test_local_credential_problems_never_reach_the_network(rsa_pair, ec_pa
     with pytest.raises(CredentialError) as e:
         load_credential(cert_data=rsa_pair[0], key_data=ec_pair[1].reveal())
     assert e.value.code == "key-mismatch"
-    old = make_test_certificate(nip=NIP, key="ec", now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=800))
+    old = make_test_certificate(nip=NIP, key="ec", now=system_clock() - dt.timedelta(days=800))
     expired = load_credential(cert_data=old[0], key_data=old[1].reveal(), strict=False)
     async with gw_factory() as gw:
         with pytest.raises(CredentialError) as e:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import NIP, OTHER_NIP
 
+from ksef_tui.domain.clock import system_clock  # the suite's now (KSEF_TUI_TEST_DAY moves it)
+from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef import authxml
 from ksef_tui.ksef.certificates import inspect_credential, load_credential, read_password
 from ksef_tui.ksef.errors import CredentialError, SignedFileError
 from ksef_tui.ksef.models import Challenge, Context
-from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef.signedfile import MAX_SIGNED_FILE_BYTES, check_signed_file
-
-from conftest import NIP, OTHER_NIP
 
 
 def _objs(pair):
@@ -30,7 +30,7 @@ def test_pem_facts(rsa_pair, seal_pair):
     assert facts.nip == NIP and facts.pesel is None and facts.identifier == f"TINPL-{NIP}" and not facts.is_seal
     assert facts.key_type == "RSA 2048" and facts.key_matches and facts.self_signed
     assert len(facts.fingerprint_sha256) == 64 and facts.serial_number.isalnum()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = system_clock()
     assert now - dt.timedelta(minutes=62) < facts.valid_from < now - dt.timedelta(minutes=60)
     assert 729 <= (facts.valid_to - facts.valid_from).days <= 730
     seal = load_credential(cert_data=seal_pair[0], key_data=seal_pair[1].reveal()).facts
@@ -98,12 +98,12 @@ def test_key_mismatch_expired_and_not_yet_valid(rsa_pair, ec_pair):
     facts = inspect_credential(cert_data=rsa_pair[0], key_data=ec_pair[1].reveal())
     assert facts.key_matches is False
 
-    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=800)
+    old = system_clock() - dt.timedelta(days=800)
     cert, key = make_test_certificate(nip=NIP, key="ec", now=old)
     with pytest.raises(CredentialError) as e:
         load_credential(cert_data=cert, key_data=key.reveal())
     assert e.value.code == "expired" and "expired on" in str(e.value)
-    future = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3)
+    future = system_clock() + dt.timedelta(days=3)
     cert, key = make_test_certificate(nip=NIP, key="ec", now=future)
     with pytest.raises(CredentialError) as e:
         load_credential(cert_data=cert, key_data=key.reveal())
@@ -137,7 +137,7 @@ def _challenge(ts: dt.datetime) -> Challenge:
 def signed(ec_cred):
     from ksef_tui.ksef.xades import sign_auth_request
 
-    ch = _challenge(dt.datetime.now(dt.timezone.utc))
+    ch = _challenge(system_clock())
     return ch, sign_auth_request(authxml.build_auth_token_request(ch.challenge, Context.nip(NIP)), ec_cred)
 
 
@@ -164,7 +164,7 @@ def test_signed_file_wrong_challenge_context_and_expiry(signed):
 
 
 def test_unsigned_file_refused():
-    xml = authxml.build_auth_token_request(_challenge(dt.datetime.now(dt.timezone.utc)).challenge, Context.nip(NIP))
+    xml = authxml.build_auth_token_request(_challenge(system_clock()).challenge, Context.nip(NIP))
     with pytest.raises(SignedFileError) as e:
         check_signed_file(xml)
     assert e.value.code == "unsigned"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from ksef_tui.domain.clock import system_clock  # the suite's now (KSEF_TUI_TEST_DAY moves it)
 from ksef_tui.ksef.certificates import load_credential
 from ksef_tui.ksef.endpoints import Endpoint
 from ksef_tui.ksef.errors import KsefForbidden, KsefInputError, KsefOperationFailed
@@ -139,12 +140,13 @@ async def test_a_refused_operation_and_a_missing_permission(server, gateway):
 
 
 async def test_bad_input_never_reaches_the_network(gateway, transport):
-    from ksef_tui.ksef.models import AuthSession
     import datetime as dt
-    from ksef_tui.domain.secret import Secret
 
-    fake = AuthSession("ref", "certificate", Context.nip(CLIENT), Secret("a"), dt.datetime.now(dt.UTC),
-                       Secret("b"), dt.datetime.now(dt.UTC))
+    from ksef_tui.domain.secret import Secret
+    from ksef_tui.ksef.models import AuthSession
+
+    fake = AuthSession("ref", "certificate", Context.nip(CLIENT), Secret("a"), system_clock(),
+                       Secret("b"), system_clock())
     async with gateway as gw:
         with pytest.raises(KsefInputError):
             await gw.permissions.grant_indirect(fake, Identifier("Pesel", PESEL), ["CredentialsManage"],
