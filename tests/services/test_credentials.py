@@ -42,8 +42,11 @@ def test_paste_token_saved_sealed_and_masked(setup):
     rows = ctx.credentials.overview(ctx.actor, anna.id)
     assert [(r.company_name, r.environment.value, r.configured) for r in rows] == [
         ("Alfa", "DEMO", True), ("Alfa", "PRODUCTION", False), ("Beta", "DEMO", False), ("Beta", "PRODUCTION", False)]
-    assert describe(rows[0], ctx.clock()).kind == "token" and describe(rows[1], ctx.clock()).kind == "not-configured"
-    assert describe(rows[2], ctx.clock()).kind == "ksef-off"
+    from ksef_tui.domain.clock import fixed_clock
+
+    before_the_policy_day = fixed_clock("2026-12-03")()  # a token issued in 2025 still works then
+    assert describe(rows[0], before_the_policy_day).kind == "token"
+    assert describe(rows[1], ctx.clock()).kind == "not-configured" and describe(rows[2], ctx.clock()).kind == "ksef-off"
 
 
 @pytest.mark.parametrize("bad,word", [
