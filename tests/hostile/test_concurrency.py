@@ -79,11 +79,9 @@ def test_two_keys_rotate_commands_at_once_leave_a_key_that_opens_everything(pane
 def test_a_rotation_between_loading_the_key_and_saving_never_loses_the_secret(panel, monkeypatch):
     """The panel has the key loaded; `keys rotate` commits just before its save: the save is a conflict
     (nothing sealed with the old key), and saving again works and opens with the new key."""
-    from ksef_tui.services.ksef import credentials as credentials_module
-
     ctx = panel.ctx
     ctx.credentials.save_token(ctx.actor, panel.user_id, panel.alfa, DEMO, TOKENS[0])
-    real_utcnow = credentials_module.utcnow
+    real_clock = ctx.credentials.clock  # read once the key is loaded, just before the save
     rotated: list[object] = []
 
     def rotation_in_between():
@@ -91,9 +89,9 @@ def test_a_rotation_between_loading_the_key_and_saving_never_loses_the_secret(pa
             other = open_database(ctx.db.url)
             rotated.append(rotate_master_key(other, ctx.actor))
             other.dispose()
-        return real_utcnow()
+        return real_clock()
 
-    monkeypatch.setattr(credentials_module, "utcnow", rotation_in_between)
+    monkeypatch.setattr(ctx.credentials, "clock", rotation_in_between)
     with pytest.raises(ConflictError, match="master key was changed meanwhile"):
         ctx.credentials.save_token(ctx.actor, panel.user_id, panel.alfa, DEMO, TOKENS[1])
     assert rotated
