@@ -33,6 +33,7 @@ from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.ksef.access import credential_label, record_outcome
+from ksef_tui.services.ksef.connections import RunGateways
 from ksef_tui.services.ksef.credentials import CredentialService
 from ksef_tui.services.ksef.views import AuthOutcome
 from ksef_tui.store.models import Company, KsefCredential, User
@@ -245,9 +246,7 @@ class KsefBulk:
         self.credentials = credentials
         self.db = credentials.db
         self.actor = actor
-        self._limiter = limiter
-        self._factory = gateway_factory
-        self._gateways: dict[Environment, KsefGateway] = {}
+        self._gateways = RunGateways(credentials.connections, limiter=limiter, factory=gateway_factory)
         self.flow_attempts = max(1, flow_attempts)
 
     async def __aenter__(self) -> KsefBulk:
@@ -257,28 +256,14 @@ class KsefBulk:
         await self.aclose()
 
     async def aclose(self) -> None:
-        gateways, self._gateways = list(self._gateways.values()), {}
-        for gw in gateways:
-            await gw.aclose()
+        await self._gateways.aclose()
 
     def warnings(self) -> tuple[str, ...]:
         """KSeF's distinct ``X-System-Warning``s over every gateway of this run (plain texts)."""
-        from ksef_tui.services.ksef.credentials import warning_texts
-
-        seen: dict[str, None] = {}
-        for gw in self._gateways.values():
-            seen.update(dict.fromkeys(warning_texts(gw.warnings)))
-        return tuple(seen)
+        return self._gateways.warnings()
 
     def gateway(self, env: Environment) -> KsefGateway:
-        gw = self._gateways.get(env)
-        if gw is None:
-            if self._factory is not None:
-                gw = self._factory(env)
-            else:
-                gw = self.credentials.connections.gateway(env, limiter=self._limiter)
-            self._gateways[env] = gw
-        return gw
+        return self._gateways.gateway(env)
 
     # ---- reading one row -------------------------------------------------------------
 

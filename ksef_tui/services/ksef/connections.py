@@ -3,7 +3,8 @@ and the gateways to it: every one paced by the process-wide limiter of its host 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -73,3 +74,37 @@ class Connections:
                 limiter: RateLimiter | None = None) -> KsefGateway:
         """A gateway to ``env`` (or ``base_url``), paced by the host's limiter (or ``limiter``)."""
         return paced_gateway(self.endpoint(env, base_url), limiter=limiter, clock=self.clock)
+
+
+class RunGateways:
+    """The gateways of one serial run, one per environment, made on first use (through the host's
+    limiter, or by ``factory`` in tests), their KSeF warnings gathered, closed together at the end."""
+
+    def __init__(self, connections: Connections, *, limiter: Any = None,
+                 factory: Callable[[Environment], KsefGateway] | None = None) -> None:
+        self._connections = connections
+        self._limiter = limiter
+        self._factory = factory
+        self._gateways: dict[Environment, KsefGateway] = {}
+
+    def gateway(self, env: Environment) -> KsefGateway:
+        gw = self._gateways.get(env)
+        if gw is None:
+            gw = (self._factory(env) if self._factory is not None
+                  else self._connections.gateway(env, limiter=self._limiter))
+            self._gateways[env] = gw
+        return gw
+
+    def warnings(self) -> tuple[str, ...]:
+        """KSeF's distinct ``X-System-Warning``s over every gateway of this run (plain texts)."""
+        from ksef_tui.services.ksef.credentials import warning_texts
+
+        seen: dict[str, None] = {}
+        for gw in self._gateways.values():
+            seen.update(dict.fromkeys(warning_texts(gw.warnings)))
+        return tuple(seen)
+
+    async def aclose(self) -> None:
+        gateways, self._gateways = list(self._gateways.values()), {}
+        for gw in gateways:
+            await gw.aclose()

@@ -30,6 +30,7 @@ from ksef_tui.services.ksef.bulk import (
     RowResult,
     Target,
 )
+from ksef_tui.services.ksef.connections import RunGateways
 from ksef_tui.services.ksef.diagnosis import DiagnosisService
 from ksef_tui.services.ksef.diagnosis_texts import cause_text
 from ksef_tui.services.ksef.permission_views import ACTIVE, INACTIVE, MISSING, Diagnosis
@@ -66,9 +67,7 @@ class PermissionCheck:
         self.permissions = permissions
         self.diagnosis = DiagnosisService(permissions)
         self.actor = actor
-        self._limiter = limiter
-        self._factory = gateway_factory
-        self._gateways: dict[Environment, KsefGateway] = {}
+        self._gateways = RunGateways(permissions.credentials.connections, limiter=limiter, factory=gateway_factory)
         self._offices: dict[Environment, OfficeGrants | None] = {}
         self._locks: dict[Environment, asyncio.Lock] = {}
         self.flow_attempts = flow_attempts
@@ -79,26 +78,14 @@ class PermissionCheck:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        gateways, self._gateways = list(self._gateways.values()), {}
-        for gw in gateways:
-            await gw.aclose()
+        await self._gateways.aclose()
 
     def warnings(self) -> tuple[str, ...]:
         """KSeF's distinct ``X-System-Warning``s over every gateway of this run (plain texts)."""
-        from ksef_tui.services.ksef.credentials import warning_texts
-
-        seen: dict[str, None] = {}
-        for gw in self._gateways.values():
-            seen.update(dict.fromkeys(warning_texts(gw.warnings)))
-        return tuple(seen)
+        return self._gateways.warnings()
 
     def gateway(self, env: Environment) -> KsefGateway:
-        gw = self._gateways.get(env)
-        if gw is None:
-            gw = (self._factory(env) if self._factory is not None
-                  else self.permissions.credentials.connections.gateway(env, limiter=self._limiter))
-            self._gateways[env] = gw
-        return gw
+        return self._gateways.gateway(env)
 
     async def office(self, env: Environment) -> OfficeGrants | None:
         """The office's view of ``env``, read (and stored) once per run."""
