@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 from ksef_tui.domain.clock import system_clock
+from ksef_tui.i18n import _, ngettext
 from ksef_tui.ksef.authxml import DSIG_NS, VERSION_BY_NS, safe_parser
 from ksef_tui.ksef.errors import SignedFileError
 from ksef_tui.ksef.models import CHALLENGE_LIFETIME, Challenge, Context
@@ -62,19 +63,20 @@ def check_signed_file(
     from lxml import etree
 
     if len(data) > MAX_SIGNED_FILE_BYTES:
-        raise SignedFileError(
-            f"The signed file has {len(data)} bytes; at most {MAX_SIGNED_FILE_BYTES} are accepted.",
-            code="too-large",
-        )
+        raise SignedFileError(ngettext(
+            "The signed file has {size} byte; at most {limit} are accepted.",
+            "The signed file has {size} bytes; at most {limit} are accepted.", len(data),
+        ).format(size=len(data), limit=MAX_SIGNED_FILE_BYTES), code="too-large")
     if _FORBIDDEN.search(_to_scan(data)):
-        raise SignedFileError("The signed file contains a DTD or entity declarations; refused unread.",
+        raise SignedFileError(_("The signed file contains a DTD or entity declarations; refused unread."),
                               code="unsafe-xml")
     try:
         root = etree.fromstring(data, safe_parser())
     except etree.XMLSyntaxError as exc:
-        raise SignedFileError(f"The signed file is not well-formed XML ({exc.msg}).", code="not-xml") from None
+        raise SignedFileError(_("The signed file is not well-formed XML ({reason}).").format(reason=exc.msg),
+                              code="not-xml") from None
     if root.getroottree().docinfo.internalDTD is not None:  # belt and braces
-        raise SignedFileError("The signed file contains a DTD; refused.", code="unsafe-xml")
+        raise SignedFileError(_("The signed file contains a DTD; refused."), code="unsafe-xml")
 
     request, signatures = _signed_request(root)
     ns = etree.QName(request).namespace
@@ -83,29 +85,26 @@ def check_signed_file(
     challenge = (request.findtext(q("Challenge")) or "").strip()
     ctx_el = request.find(q("ContextIdentifier"))
     if not challenge or ctx_el is None or len(ctx_el) != 1:
-        raise SignedFileError("The AuthTokenRequest lacks its challenge or context.", code="not-auth-request")
+        raise SignedFileError(_("The AuthTokenRequest lacks its challenge or context."), code="not-auth-request")
     ctx_child = ctx_el[0]
     try:
         context = Context(etree.QName(ctx_child).localname, (ctx_child.text or "").strip())
     except ValueError:
-        raise SignedFileError("The AuthTokenRequest names an unknown context type.", code="not-auth-request") from None
+        raise SignedFileError(_("The AuthTokenRequest names an unknown context type."),
+                              code="not-auth-request") from None
     subject_type = (request.findtext(q("SubjectIdentifierType")) or "").strip()
 
     now = now or system_clock()
     if expected_challenge is not None:
         exp = expected_challenge.challenge if isinstance(expected_challenge, Challenge) else expected_challenge
         if challenge != exp:
-            raise SignedFileError(
-                f"The file was signed for challenge {challenge}, not for the expected {exp}.",
-                code="challenge-mismatch",
-            )
+            raise SignedFileError(_("The file was signed for challenge {challenge}, not for the expected {expected}.")
+                                  .format(challenge=challenge, expected=exp), code="challenge-mismatch")
         if isinstance(expected_challenge, Challenge):
             expires_at = expected_challenge.expires_at
         if expires_at is not None and now >= expires_at:
-            raise SignedFileError(
-                f"The challenge {challenge} expired at {expires_at:%Y-%m-%d %H:%M:%S} UTC.",
-                code="challenge-expired",
-            )
+            raise SignedFileError(_("The challenge {challenge} expired at {when} UTC.").format(
+                challenge=challenge, when=f"{expires_at:%Y-%m-%d %H:%M:%S}"), code="challenge-expired")
     m = _CHALLENGE_DATE.match(challenge)
     if m:
         try:
@@ -113,28 +112,24 @@ def check_signed_file(
         except ValueError:
             day = None
         if day is not None and now >= day + dt.timedelta(days=1) + CHALLENGE_LIFETIME:
-            raise SignedFileError(f"The challenge {challenge} is from {day:%Y-%m-%d} and has expired.",
-                                  code="challenge-expired")
+            raise SignedFileError(_("The challenge {challenge} is from {day} and has expired.").format(
+                challenge=challenge, day=f"{day:%Y-%m-%d}"), code="challenge-expired")
     if expected_context is not None and context != expected_context:
-        raise SignedFileError(
-            f"The signed file is for {context}, not for the expected {expected_context}.",
-            code="context-mismatch",
-        )
+        raise SignedFileError(_("The signed file is for {context}, not for the expected {expected}.").format(
+            context=context, expected=expected_context), code="context-mismatch")
     return SignedFileFacts(challenge, context, subject_type, VERSION_BY_NS[ns], signatures)
 
 
-#: the reason KSeF gives (code 9105) for a document not signed whole as one AuthTokenRequest
-WRAPPING_PL = "Dokument musi być podpisany w całości jako jeden AuthTokenRequest (element główny)."
-WRAPPING_EN = "The document must be signed as a whole, as one AuthTokenRequest (the root element)."
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _WHOLE_DOCUMENT_TRANSFORMS = (ENVELOPED, "http://www.w3.org/TR/1999/REC-xpath-19991116",
                               "http://www.w3.org/2002/06/xmldsig-filter2")
 
 
-def _wrapping(detail_en: str, detail_pl: str) -> SignedFileError:
-    from ksef_tui.i18n import pick
-
-    return SignedFileError(pick(f"{WRAPPING_EN} {detail_en}", f"{WRAPPING_PL} {detail_pl}"), code="wrapping")
+def _wrapping(detail: str) -> SignedFileError:
+    """The reason KSeF gives (code 9105), in Polish word for word as KSeF (and our simulator) say it."""
+    return SignedFileError(
+        _("The document must be signed as a whole, as one AuthTokenRequest (the root element).") + " " + detail,
+        code="wrapping")
 
 
 def _localname(el: object) -> str:
@@ -148,44 +143,40 @@ def _signed_request(root: object) -> tuple[object, int]:
 
     requests = [el for el in root.iter() if _localname(el) == "AuthTokenRequest"]  # type: ignore[attr-defined]
     if not requests:
-        raise SignedFileError(f"The file is not a KSeF AuthTokenRequest (root element {_localname(root)}).",
-                              code="not-auth-request")
+        raise SignedFileError(_("The file is not a KSeF AuthTokenRequest (root element {root}).").format(
+            root=_localname(root)), code="not-auth-request")
     if len(requests) > 1:
         inner = next(r for r in requests if r is not root)
         where = _localname(inner.getparent()) if inner.getparent() is not None else "-"  # type: ignore[attr-defined]
-        raise _wrapping(f"The file holds a second AuthTokenRequest (inside {where}).",
-                        f"Plik zawiera drugi element AuthTokenRequest (wewnątrz {where}).")
+        raise _wrapping(_("The file holds a second AuthTokenRequest (inside {where}).").format(where=where))
     request = requests[0]
     if etree.QName(request).namespace not in VERSION_BY_NS:
-        raise SignedFileError("The AuthTokenRequest is in an unknown namespace; it is not a KSeF request.",
+        raise SignedFileError(_("The AuthTokenRequest is in an unknown namespace; it is not a KSeF request."),
                               code="not-auth-request")
     signatures = [el for el in root.iter(f"{{{DSIG_NS}}}Signature")]  # type: ignore[attr-defined]
     if not signatures:
-        raise SignedFileError("The file has no XML signature (ds:Signature); sign it first.", code="unsigned")
+        raise SignedFileError(_("The file has no XML signature (ds:Signature); sign it first."), code="unsigned")
     if len(signatures) > 1:
-        raise SignedFileError("The file has more than one XML signature; KSeF accepts one.", code="signatures")
+        raise SignedFileError(_("The file has more than one XML signature; KSeF accepts one."), code="signatures")
     signature = signatures[0]
     if request is root:
         if signature.getparent() is not root:
-            raise _wrapping("The signature must be a child of the AuthTokenRequest.",
-                            "Element ds:Signature musi być dzieckiem AuthTokenRequest.")
+            raise _wrapping(_("The signature must be a child of the AuthTokenRequest."))
     elif signature is not root or signature not in request.iterancestors():  # type: ignore[attr-defined]
-        raise _wrapping("The AuthTokenRequest must be the root element (or inside the enveloping signature).",
-                        "AuthTokenRequest musi być elementem głównym (albo wewnątrz podpisu otaczającego).")
+        raise _wrapping(_("The AuthTokenRequest must be the root element (or inside the enveloping signature)."))
     covering = 0
     for ref in signature.iterfind(f"{{{DSIG_NS}}}SignedInfo/{{{DSIG_NS}}}Reference"):
         uri = ref.get("URI")
         if uri is None or not (uri == "" or uri.startswith("#")):
-            raise SignedFileError("The signature is detached (it points at another file); KSeF accepts only an "
-                                  "enveloped or enveloping signature.", code="detached")
+            raise SignedFileError(_("The signature is detached (it points at another file); KSeF accepts only an "
+                                    "enveloped or enveloping signature."), code="detached")
         if uri == "":
             target = root
         else:
             found = [el for el in root.iter() if isinstance(el.tag, str)  # type: ignore[attr-defined]
                      and uri[1:] in (el.get("Id"), el.get("ID"), el.get("id"))]
             if len(found) != 1:
-                raise _wrapping(f"The reference {uri} points at {len(found)} elements.",
-                                f"Referencja {uri} wskazuje {len(found)} elementów.")
+                raise _wrapping(_("The reference {uri} points at {n} elements.").format(uri=uri, n=len(found)))
             target = found[0]
         if request is root:  # enveloped: the whole document is the root
             covers = target is root
@@ -194,17 +185,14 @@ def _signed_request(root: object) -> tuple[object, int]:
         if covers:
             transforms = [t.get("Algorithm") for t in ref.iterfind(f"{{{DSIG_NS}}}Transforms/{{{DSIG_NS}}}Transform")]
             if request is root and not any(t in _WHOLE_DOCUMENT_TRANSFORMS for t in transforms):
-                raise _wrapping("The reference to the document lacks the enveloped transform.",
-                                "Referencja do dokumentu bez transformacji enveloped.")
+                raise _wrapping(_("The reference to the document lacks the enveloped transform."))
             covering += 1
             continue
         if target is not signature and signature not in target.iterancestors():
-            raise _wrapping(f"The reference {uri} points at an element of the document, not the whole document.",
-                            f"Referencja {uri} wskazuje element dokumentu, a nie cały dokument.")
+            raise _wrapping(_("The reference {uri} points at an element of the document, not the whole document.")
+                            .format(uri=uri))
     if covering == 0:
-        raise _wrapping('No reference (URI="") covers the whole document.',
-                        'Brak referencji (URI="") obejmującej cały dokument.')
+        raise _wrapping(_('No reference (URI="") covers the whole document.'))
     if covering > 1:
-        raise _wrapping(f"The document is covered by {covering} references.",
-                        f"Dokument jest wskazany przez {covering} referencje.")
+        raise _wrapping(_("The document is covered by {n} references.").format(n=covering))
     return request, len(signatures)

@@ -23,15 +23,21 @@ EXPECTED = {
 }
 
 
-def _check(facts: dict) -> str:
-    footer = facts.pop("footer")
+def _check(facts: dict) -> tuple[str, str]:
+    footer, refused = facts.pop("footer"), facts.pop("unsigned file refused")
     assert facts == EXPECTED
-    return footer
+    return footer, refused
 
 
 def test_the_newcomer_walk_in_english(tmp_path):
-    assert "? Help" in _check(walk.run_in_language("en", "newcomer_walk", tmp_path))
+    footer, refused = _check(walk.run_in_language("en", "newcomer_walk", tmp_path))
+    assert "? Help" in footer
+    assert refused.startswith("The file has no XML signature (ds:Signature); sign it first.\n"), refused
 
 
 def test_the_newcomer_walk_in_polish(tmp_path):
-    assert "? Pomoc" in _check(walk.run_in_language("pl", "newcomer_walk", tmp_path))
+    footer, refused = _check(walk.run_in_language("pl", "newcomer_walk", tmp_path))
+    assert "? Pomoc" in footer
+    # Profil Zaufany step 3 in Polish: the reason and the hint (issue 14 item 12)
+    assert refused == ("Plik nie ma podpisu XML (ds:Signature); najpierw podpisz plik.\n"
+                       "Podpisz plik (np. Profilem Zaufanym na gov.pl) i podaj plik podpisany."), refused

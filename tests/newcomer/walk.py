@@ -272,8 +272,9 @@ def language_leftovers() -> dict[str, object]:
 # walk runs in English (here) and in Polish (run_in_language).
 
 
-async def _wizard(pilot, downloads: Path) -> bool:
-    """The three Profil Zaufany steps in the demo (the simulated gov.pl signs files saved in Downloads)."""
+async def _wizard(pilot, downloads: Path) -> tuple[bool, str]:
+    """The three Profil Zaufany steps in the demo (the simulated gov.pl signs files saved in Downloads);
+    at step 3 the newcomer first loads the wrong file (a copy of the unsigned one): what the panel says."""
     from tests.newcomer.conftest import press_button
     from tests.pilot import settle, wait_until
 
@@ -285,12 +286,20 @@ async def _wizard(pilot, downloads: Path) -> bool:
     await press_button(pilot, "#pz-next")  # step 3
     twin = wizard.signed_twin()
     await wait_until(pilot, lambda: twin.exists(), "the simulated gov.pl signed the file")
+    field, check = wizard.query_one("#pz-signed"), wizard.query_one("#pz-3-check")
+    filled = field.value
+    unsigned_copy = downloads.parent / "copied-unsigned.xml"
+    unsigned_copy.write_bytes(wizard.prepared.path.read_bytes())
+    await pilot.press("ctrl+u", *str(unsigned_copy), "enter")
+    await wait_until(pilot, lambda: check.kind == "error", "the unsigned copy refused")
+    refused = check.plain
+    await pilot.press("ctrl+u", *filled)
     await pilot.press("enter")  # the signed file's path is filled in: Enter loads it
     await wait_until(pilot, lambda: wizard.signed is not None, "the signed file checked")
     await press_button(pilot, "#pz-get")
     await wait_until(pilot, lambda: wizard.result is not None, "the access token")
     await settle(pilot)
-    return wizard.result.token_status == "Active"
+    return wizard.result.token_status == "Active", refused
 
 
 async def _row(pilot, env, *, company: str | None = None) -> None:
@@ -384,7 +393,7 @@ async def _admin_walk(ctx) -> dict[str, object]:
         await pilot.press("enter")
         await press_button(pilot, "#token-wizard")
         await wait_until(pilot, lambda: isinstance(app.screen, ProfilZaufanyWizard), "the wizard")
-        facts["profil zaufany token active"] = await _wizard(pilot, downloads)
+        facts["profil zaufany token active"], facts["unsigned file refused"] = await _wizard(pilot, downloads)
         await press_button(pilot, "#pz-close")
         await wait_until(pilot, lambda: app.screen is user, "back from the wizard")
         await settle(pilot)
