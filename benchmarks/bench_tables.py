@@ -398,6 +398,8 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=120.0,
                    help="seconds an alternative's process may spend on warm samples before it stops taking more")
     p.add_argument("--impls", default=",".join(IMPLS))
+    p.add_argument("--keep", metavar="DIR", help="build the databases in DIR and keep them there for the next run "
+                   "(base-N.sqlite3, reused when present; remove them after a migration)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     for hidden in ("--url", "--rows", "--t0"):
         p.add_argument(hidden, help=argparse.SUPPRESS)
@@ -413,6 +415,13 @@ def main() -> None:
         impls = [i for i in impls if i != "fastdatatable"]
         print("textual-fastdatatable is not installed (pip install textual-fastdatatable): its column is left out")
     sizes = [int(s) for s in args.sizes.split(",")]
+    import compileall
+
+    import ksef_tui
+
+    # as installed: pip compiles the package's bytecode (PYTHONDONTWRITEBYTECODE would otherwise make
+    # every launch compile ksef_tui's modules again)
+    compileall.compile_dir(str(Path(ksef_tui.__file__).parent), quiet=1)
     load = os.getloadavg()
     print(f"Companies list, headless {SIZE[0]}x{SIZE[1]}, SQLite; {os.cpu_count()} CPUs, load average "
           f"{load[0]:.1f} at the start; median (min–max) of {args.runs} processes per cell "
@@ -421,8 +430,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ksef-tables-") as tmp:
         work = Path(tmp)
         for n in sizes:
-            base = work / f"base-{n}.sqlite3"
-            build_database(f"sqlite:///{base}", n)
+            base = (Path(args.keep) if args.keep else work) / f"base-{n}.sqlite3"
+            if not base.exists():
+                build_database(f"sqlite:///{base}", n)
             notes = []
             for impl in impls:
                 runs = args.runs

@@ -82,6 +82,37 @@ def test_serial_cancel_changes_nothing(seeded_ctx, monkeypatch):
     assert len(seen) == 3 and svc.count(a, CompanyFilter(ksef=False)) == len(ids)
 
 
+def _indexes(ctx) -> set[str]:
+    with ctx.db.engine.connect() as conn:
+        if ctx.db.dialect == "sqlite":
+            return set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
+        return set(conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'company'")).scalars())
+
+
+def test_serial_over_most_companies_keeps_the_ksef_index_and_the_versions_seen(seeded_ctx, monkeypatch):
+    """A large serial operation (SQLite builds the KSeF index again instead of moving its entries):
+    cancelled, the index and the data are as before; done, the index is there, the KSeF filter
+    lists the right companies in order, a company changed since it was seen is skipped."""
+    svc, a = seeded_ctx.companies, seeded_ctx.actor
+    monkeypatch.setattr("ksef_tui.services.companies.REBUILD_INDEX_AT", 10)
+    monkeypatch.setattr("ksef_tui.services.companies.CHUNK", 40)
+    every = svc.ids(a)
+    off = svc.ids(a, CompanyFilter(ksef=False))
+    with pytest.raises(OperationCancelled):
+        svc.serial_set_ksef(a, every, True, should_cancel=lambda: True)
+    assert "ix_company_ksef" in _indexes(seeded_ctx) and svc.ids(a, CompanyFilter(ksef=False)) == off
+    stale = svc.get(a, off[0])
+    svc.update(a, stale.id, stale.version, CompanyInput(name=stale.name + " bis", nip=stale.nip))
+    result = svc.serial_set_ksef(a, every + [999_999], True, expected_versions={stale.id: stale.version})
+    assert result.skipped == [stale.id] and result.missing == [999_999]
+    assert result.changed == sorted(set(off) - {stale.id})
+    assert result.unchanged == sorted(set(every) - set(off))
+    assert "ix_company_ksef" in _indexes(seeded_ctx)
+    assert svc.ids(a, CompanyFilter(ksef=False)) == [stale.id]
+    assert svc.ids(a, CompanyFilter(ksef=True)) == [i for i in every if i != stale.id]
+    assert seeded_ctx.audit.count(a, action="company.ksef_enable") >= len(result.changed)
+
+
 def test_optimistic_locking(seeded_ctx):
     svc, a = seeded_ctx.companies, seeded_ctx.actor
     c = svc.page(a, CompanyFilter(), 0, 1)[0]
