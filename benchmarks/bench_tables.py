@@ -216,7 +216,7 @@ def _rows(url: str, text: str = ""):
 
     engine = _ENGINES.get(url) or _ENGINES.setdefault(url, create_engine(url))
     q = (select(Company.id, Company.name, Company.nip, Company.ksef_enabled)
-         .where(filter_clause(CompanyFilter(text=text))).order_by(Company.sort_key, Company.id))
+         .where(filter_clause(CompanyFilter(text=text), trigram=True)).order_by(Company.sort_key, Company.id))
     with engine.connect() as conn:
         return [(i, name, format_nip(nip), "on" if on else "off") for i, name, nip, on in conn.execute(q)]
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Index, and_, func, or_, select, true, update
+from sqlalchemy import Index, and_, column, func, literal_column, or_, select, table, text, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ksef_tui.domain.clock import Clock, system_clock
@@ -24,7 +24,7 @@ from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.fields import control_problem, key
 from ksef_tui.services.id_sets import chosen_table, fill_chosen
 from ksef_tui.services.results import SerialPreview, SerialResult, preview_flag
-from ksef_tui.store.engine import Database
+from ksef_tui.store.engine import Database, cancellable
 from ksef_tui.store.models import Company
 
 CHUNK = 20_000  # companies per step of a serial operation (progress, cancel)
@@ -143,18 +143,55 @@ def clean_company(data: CompanyInput) -> tuple[dict, dict[str, str]]:
 
 
 _SEPARATORS = re.compile(r"[\s\-]")
+#: the trigram index of names and NIPs (SQLite, migration 0009); a text of three characters or more
+#: is looked up in it instead of scanning every company
+SEARCH_TABLE = table("company_search", column("rowid"))
+TRIGRAM = 3
 
 
-def filter_clause(flt: CompanyFilter):
-    conds = []
+def _terms(flt: CompanyFilter) -> tuple[str, str | None] | None:
+    """The filter's text as the stored keys are made (the name's key; the digits, when it reads as a NIP)."""
     text = (flt.text or "").strip()
-    if text:
-        # cut like the stored keys: a name's key longer than its column is kept to the column's length
-        name_cond = Company.search_key.like(contains_pattern(key(search_key(text), SEARCH_KEY_LEN)), escape="\\")
-        digits = _SEPARATORS.sub("", text)
-        if digits[:2].upper() == "PL":
-            digits = digits[2:]
-        if digits.isdigit():
+    if not text:
+        return None
+    # cut like the stored keys: a name's key longer than its column is kept to the column's length
+    name = key(search_key(text), SEARCH_KEY_LEN)
+    digits = _SEPARATORS.sub("", text)
+    if digits[:2].upper() == "PL":
+        digits = digits[2:]
+    return name, digits if digits.isdigit() else None
+
+
+def search_match(flt: CompanyFilter) -> str | None:
+    """The filter's text as a query of the trigram index (FTS5: each part a quoted phrase, i.e. "contains
+    this"), or None where the index cannot answer (no text, or a part shorter than three characters)."""
+    terms = _terms(flt)
+    if terms is None:
+        return None
+    name, digits = terms
+    if len(name) < TRIGRAM or (digits is not None and len(digits) < TRIGRAM):
+        return None
+
+    def phrase(value: str) -> str:
+        return '"' + value.replace('"', '""') + '"'
+
+    query = f"search_key : {phrase(name)}"
+    return f"nip : {phrase(digits)} OR {query}" if digits is not None else query
+
+
+def filter_clause(flt: CompanyFilter, *, trigram: bool = False):
+    """The filter as one SQL condition; ``trigram``: the database has the trigram index (see
+    :meth:`CompanyService.has_trigram_index`)."""
+    conds = []
+    terms = _terms(flt)
+    match = search_match(flt) if trigram else None
+    if match is not None:
+        conds.append(Company.id.in_(
+            select(SEARCH_TABLE.c.rowid).where(literal_column(SEARCH_TABLE.name).op("MATCH")(match))))
+    elif terms is not None:
+        name, digits = terms
+        name_cond = Company.search_key.like(contains_pattern(name), escape="\\")
+        if digits is not None:
             conds.append(or_(Company.nip.like(contains_pattern(digits), escape="\\"), name_cond))
         else:
             conds.append(name_cond)
@@ -178,35 +215,72 @@ class CompanyService:
     def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
         self.db = db
         self.clock = clock
+        self._trigram: bool | None = None
 
     # ---- reading -------------------------------------------------------------
-    def count(self, actor: Actor, flt: CompanyFilter = CompanyFilter()) -> int:
+    def has_trigram_index(self) -> bool:
+        """The database has the trigram index of names and NIPs (SQLite with FTS5, migration 0009)."""
+        if self._trigram is None:
+            found = False
+            if self.db.dialect == "sqlite":
+                with self.db.engine.connect() as conn:
+                    found = conn.exec_driver_sql(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SEARCH_TABLE.name,)
+                    ).first() is not None
+            self._trigram = found
+        return self._trigram
+
+    def _where(self, flt: CompanyFilter):
+        return filter_clause(flt, trigram=self.has_trigram_index())
+
+    def count(self, actor: Actor, flt: CompanyFilter = CompanyFilter(), *,
+              should_cancel: Callable[[], bool] | None = None) -> int:
         require_admin(actor)
-        q = select(func.count()).select_from(Company).where(filter_clause(flt))
-        with self.db.engine.connect() as conn:
+        match = search_match(flt) if flt.ksef is None and self.has_trigram_index() else None
+        if match is not None:  # the index alone counts the matches
+            q = select(func.count()).select_from(SEARCH_TABLE).where(
+                literal_column(SEARCH_TABLE.name).op("MATCH")(match))
+        else:
+            q = select(func.count()).select_from(Company).where(self._where(flt))
+        with self.db.engine.connect() as conn, cancellable(conn, should_cancel):
             return int(conn.execute(q).scalar_one())
 
-    def page(self, actor: Actor, flt: CompanyFilter, offset: int, limit: int) -> list[CompanyRow]:
+    def _in_order(self, flt: CompanyFilter, offset: int = 0, limit: int | None = None):
+        """The ids of the filtered list in its order (from ``offset``, at most ``limit``). A filter the
+        trigram index answers (without the KSeF filter) puts its matches in order through the narrow
+        ``ix_company_id_sort`` instead of reading each match's row (SQLite's planner would take the
+        primary key: named here)."""
+        match = search_match(flt) if flt.ksef is None and self.has_trigram_index() else None
+        if match is None:
+            q = select(Company.id).where(self._where(flt)).order_by(Company.sort_key, Company.id)
+            return q.offset(max(0, offset)).limit(max(0, limit)) if limit is not None else q
+        sql = (f"SELECT company.id FROM {SEARCH_TABLE.name} JOIN company INDEXED BY ix_company_id_sort "
+               f"ON company.id = {SEARCH_TABLE.name}.rowid WHERE {SEARCH_TABLE.name} MATCH :match "
+               "ORDER BY company.sort_key, company.id")
+        if limit is None:
+            return text(sql).bindparams(match=match)
+        return text(sql + " LIMIT :limit OFFSET :offset").bindparams(match=match, limit=max(0, limit),
+                                                                      offset=max(0, offset))
+
+    def page(self, actor: Actor, flt: CompanyFilter, offset: int, limit: int, *,
+             should_cancel: Callable[[], bool] | None = None) -> list[CompanyRow]:
         require_admin(actor)
-        q = (
-            select(Company.id, Company.name, Company.nip, Company.ksef_enabled, Company.version)
-            .where(filter_clause(flt))
-            .order_by(Company.sort_key, Company.id)
-            .offset(max(0, offset))
-            .limit(max(0, limit))
-        )
         from ksef_tui.services.ksef.offline import offline_ready
 
         with self.db.engine.connect() as conn:
-            rows = [CompanyRow(*r) for r in conn.execute(q)]
+            with cancellable(conn, should_cancel):
+                order = list(conn.execute(self._in_order(flt, offset, limit)).scalars())
+                found = {r[0]: CompanyRow(*r) for r in conn.execute(
+                    select(Company.id, Company.name, Company.nip, Company.ksef_enabled, Company.version)
+                    .where(Company.id.in_(order)))} if order else {}
+            rows = [found[i] for i in order if i in found]
             ready = offline_ready(conn, [r.id for r in rows], self.clock())
         return [replace(r, offline_ready=ready[r.id]) if r.id in ready else r for r in rows]
 
     def ids(self, actor: Actor, flt: CompanyFilter = CompanyFilter()) -> list[int]:
         require_admin(actor)
-        q = select(Company.id).where(filter_clause(flt)).order_by(Company.sort_key, Company.id)
         with self.db.engine.connect() as conn:
-            return list(conn.execute(q).scalars())
+            return list(conn.execute(self._in_order(flt)).scalars())
 
     def get(self, actor: Actor, company_id: int) -> CompanyDetail:
         require_admin(actor)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.engine import Connection, Engine, create_engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -69,6 +70,11 @@ class Database:
 
         if isinstance(context.sqlalchemy_exception, IntegrityError):
             return
+        if "interrupted" in str(context.original_exception).lower() and self.dialect == "sqlite":
+            # stopped by :func:`cancellable` (its caller no longer wants the answer): not a fault
+            from ksef_tui.errors import OperationCancelled
+
+            raise OperationCancelled(_("Cancelled.")) from None
         error = translate(context.sqlalchemy_exception or context.original_exception, self.display_name, self.url)
         if error is not None:
             raise error
@@ -98,6 +104,30 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+#: steps of SQLite's virtual machine between two looks at a query's ``should_cancel`` (about a millisecond)
+CANCEL_STEPS = 10_000
+
+
+@contextlib.contextmanager
+def cancellable(conn: Connection, should_cancel: Callable[[], bool] | None) -> Iterator[None]:
+    """Statements run inside stop soon after ``should_cancel()`` says so, raising
+    :class:`~ksef_tui.errors.OperationCancelled` (SQLite: checked every few thousand steps of the
+    query, so a filter typed on does not wait for the scan it made stale; elsewhere they run on)."""
+    if should_cancel is not None and should_cancel():
+        from ksef_tui.errors import OperationCancelled
+
+        raise OperationCancelled(_("Cancelled."))
+    if should_cancel is None or conn.dialect.name != "sqlite":
+        yield
+        return
+    raw: Any = conn.connection.dbapi_connection
+    raw.set_progress_handler(lambda: 1 if should_cancel() else 0, CANCEL_STEPS)
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)
 
 
 def open_database(url: str | None = None, *, migrate: bool = True, busy_timeout_s: float | None = None,

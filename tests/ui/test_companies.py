@@ -130,17 +130,20 @@ async def test_filter_as_you_type_with_polish_letters_and_escape_leaves_input(
 async def test_keystrokes_typed_during_a_slow_filter_fold_into_one_query(
     app: KsefApp, seeded_ctx, monkeypatch
 ) -> None:
-    """The first keystroke filters at once; those typed while its query runs become one query."""
+    """The first keystroke filters at once; those typed while its query runs make it stale (it is
+    told to stop) and become one query for the latest text."""
     service = seeded_ctx.companies
     counted: list[str] = []
+    stops: list = []
     release = threading.Event()
     real_count = service.count
 
-    def slow_count(actor, flt=CompanyFilter()):
+    def slow_count(actor, flt=CompanyFilter(), *, should_cancel=None):
         counted.append(flt.text)
         if flt.text == "a":
+            stops.append(should_cancel)
             assert release.wait(10)
-        return real_count(actor, flt)
+        return real_count(actor, flt, should_cancel=should_cancel)
 
     monkeypatch.setattr(service, "count", slow_count)
     expected = real_count(seeded_ctx.actor, CompanyFilter(text="apt"))
@@ -150,12 +153,15 @@ async def test_keystrokes_typed_during_a_slow_filter_fold_into_one_query(
         counted.clear()
         await pilot.press("slash", "a")
         await wait_until(pilot, lambda: counted == ["a"], "the first query started without waiting")
+        assert stops and not stops[0]()
         await pilot.press("p", "t")
         assert screen.filter_pending and counted == ["a"]
+        await wait_until(pilot, lambda: stops[0](), "typing on made the running query stale")
         release.set()
         await wait_until(pilot, lambda: not screen.filter_pending and screen.table.row_count == expected, "apt")
         assert counted == ["a", "apt"]
         assert all("apt" in n.lower() for n in visible_names(app))
+        assert not app._notifications  # a stale query stopped is no error
 
 
 async def test_filter_by_nip_with_separators(app: KsefApp, seeded_ctx) -> None:

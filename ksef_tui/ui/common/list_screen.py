@@ -10,7 +10,8 @@ survives filtering; the table only draws it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from rich.text import Text
@@ -20,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, Input, Static
 
+from ksef_tui.errors import OperationCancelled
 from ksef_tui.files import problem_text
 from ksef_tui.i18n import _, ngettext
 from ksef_tui.ui.common.base import PanelScreen
@@ -34,6 +36,10 @@ IDS_SLICE = 50_000
 
 
 class IdSource(RowSource[Any], Protocol):
+    def count(self, *, should_cancel: Callable[[], bool] | None = None) -> int: ...
+
+    def page(self, offset: int, limit: int, *, should_cancel: Callable[[], bool] | None = None) -> Sequence[Any]: ...
+
     def ids(self) -> list[int]: ...
 
 
@@ -59,6 +65,8 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         # at most one filter query in flight; typing meanwhile asks for one more when it returns
         self._in_flight = False
         self._filter_again = False
+        #: set to stop the query in flight (a newer filter makes its answer stale)
+        self._stale = threading.Event()
         self._busy = 0
         self._had_selection = True  # forces the first selection_changed() to refresh
         #: selected ids the current filter hides (they stay selected: the status line counts them,
@@ -151,6 +159,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         # query runs are folded into one query, for the latest text, when it returns.
         if self._in_flight:
             self._filter_again = True
+            self._stale.set()  # its answer is for an older text: stop it, the latest goes next
         else:
             self.apply_filter()
 
@@ -169,17 +178,22 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self._filter_again = False
         self._in_flight = True
         self._generation += 1
+        self._stale = threading.Event()
         self.status_line.set_class(True, "-loading")
-        self._load_rows(self.make_source(), self._generation, self._selected_now())
+        self._load_rows(self.make_source(), self._generation, self._selected_now(), stale=self._stale)
 
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
     def _load_rows(self, source: IdSource, generation: int, selected: frozenset[int] | None, *,
-                   keep_cursor: bool = False) -> None:
+                   keep_cursor: bool = False, stale: threading.Event | None = None) -> None:
+        should_cancel = stale.is_set if stale is not None else None
         try:
-            count = source.count()
-            first_page = None if keep_cursor else source.page(0, PAGE_SIZE)
+            first_page = None if keep_cursor else source.page(0, PAGE_SIZE, should_cancel=should_cancel)
+            count = source.count(should_cancel=should_cancel)
             # which selected rows this filter hides (only with a selection: it reads every id)
             hidden = selected.difference(source.ids()) if selected else None
+        except OperationCancelled:  # typed on meanwhile: the latest text's query follows
+            self.post_message(LoadFailed(""))
+            return
         except Exception as exc:  # a sentence (never SQL or a driver's text); the traceback goes to the log
             self.post_message(LoadFailed(problem_text(exc, "filtering the list failed")))
             return
@@ -205,6 +219,8 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
             self.apply_filter()  # typed meanwhile: try the latest text
         else:
             self.status_line.set_class(False, "-loading")
+        if not message.message:  # a stale query stopped: nothing went wrong
+            return
         self.set_busy(False)
         self.notify(message.message, title=_("The list could not be read"), severity="error", markup=False)
 

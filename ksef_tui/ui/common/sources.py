@@ -8,6 +8,7 @@ on screen, and the table swaps them in one step. Each reads the database, so
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,11 +24,11 @@ class CompanySource:
     filter: CompanyFilter
     background: ClassVar[bool] = True
 
-    def count(self) -> int:
-        return self.service.count(self.actor, self.filter)
+    def count(self, *, should_cancel: Callable[[], bool] | None = None) -> int:
+        return self.service.count(self.actor, self.filter, should_cancel=should_cancel)
 
-    def page(self, offset: int, limit: int) -> list[CompanyRow]:
-        return self.service.page(self.actor, self.filter, offset, limit)
+    def page(self, offset: int, limit: int, *, should_cancel: Callable[[], bool] | None = None) -> list[CompanyRow]:
+        return self.service.page(self.actor, self.filter, offset, limit, should_cancel=should_cancel)
 
     def ids(self) -> list[int]:
         return self.service.ids(self.actor, self.filter)
@@ -40,10 +41,10 @@ class UserSource:
     filter: UserFilter
     background: ClassVar[bool] = True
 
-    def count(self) -> int:
-        return self.service.count(self.actor, self.filter)
+    def count(self, *, should_cancel: Callable[[], bool] | None = None) -> int:
+        return self.service.count(self.actor, self.filter)  # users: thousands, not worth stopping
 
-    def page(self, offset: int, limit: int) -> list[UserRow]:
+    def page(self, offset: int, limit: int, *, should_cancel: Callable[[], bool] | None = None) -> list[UserRow]:
         return self.service.page(self.actor, self.filter, offset, limit)
 
     def ids(self) -> list[int]:

@@ -35,7 +35,7 @@ class IdsLoaded(Message):
 
 @dataclass
 class LoadFailed(Message):
-    """A list could not be read; ``message`` is for the user."""
+    """A list could not be read; ``message`` is for the user (empty: a stale query was stopped, as asked)."""
 
     message: str
 
