@@ -35,6 +35,7 @@ from ksef_tui.ui.ksef.status import (
     CERT_STEPS,
     KSEF_WORKERS,
     CredentialChanged,
+    FormEdited,
     KsefProblem,
     KsefSteps,
     env_name,
@@ -211,18 +212,27 @@ class KsefCertForm(Vertical):
     def _mode(self, event: Checkbox.Changed) -> None:
         event.stop()
         self.set_class(event.value, "-pkcs12")
-        self.inspect()
+        self.edited()
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         if event.input.id in ("cert-file", "key-file", "p12-file", "cert-password"):
             event.stop()
-            self.inspect()
+            self.edited()
 
     @on(WebFileField.Received)
     def _received(self, event: WebFileField.Received) -> None:
         event.stop()
+        self.edited()
+
+    def edited(self) -> None:
+        """The user changed the files or the password: look at them; the last authorization's steps and
+        result belong to the earlier input, so they go (unless it is still running)."""
         self.inspect()
+        if self.running is None or not self.running.is_running:
+            self.query_one("#cert-steps", KsefSteps).hide()
+            self.query_one("#cert-result", KsefProblem).clear()
+        self.post_message(FormEdited())
 
     @on(PathInput.BrowseRequested)
     def _browse_key(self, event: PathInput.BrowseRequested) -> None:
@@ -349,7 +359,8 @@ class KsefCertForm(Vertical):
             return
         steps.finish("ok")
         self.set_view(saved)
-        self.query_one("#cert-password", Input).value = ""
+        with self.prevent(Input.Changed):  # not an edit: the result below stays
+            self.query_one("#cert-password", Input).value = ""
         until = saved.last_auth_valid_until
         result.show_ok(_("Certificate saved for {env}; authorized until {when}.").format(
             env=saved.environment.value, when=local_time(until) if until else "—"))

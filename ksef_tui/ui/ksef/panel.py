@@ -33,6 +33,7 @@ from ksef_tui.ui.ksef.status import (
     KSEF_WORKERS,
     TOKEN_TEST_STEPS,
     CredentialChanged,
+    FormEdited,
     KsefProblem,
     KsefSteps,
     env_name,
@@ -207,6 +208,18 @@ class KsefCredentialPanel(Vertical):
     def _changed(self, event: CredentialChanged) -> None:
         # let it bubble on to the screen, after showing it here
         self.set_view(event.view)
+
+    @on(FormEdited)
+    def _edited(self, event: FormEdited) -> None:
+        """A field was edited: the last test's steps and result, and a past change's confirmation, are
+        about the earlier input; they go (a running test stays, and so do warnings and errors)."""
+        event.stop()
+        if self.running is None or not self.running.is_running:
+            self.query_one("#test-steps", KsefSteps).hide()
+            self.query_one("#test-result", KsefProblem).clear()
+        rule = self.query_one("#panel-rule", KsefProblem)
+        if rule.kind == "ok":
+            rule.clear()
 
     # ------------------------------------------------- method and API version
 

@@ -82,6 +82,10 @@ class CredentialChanged(Message):
         self.view = view
 
 
+class FormEdited(Message):
+    """The user changed a field of a KSeF form: results shown for the earlier input are stale now."""
+
+
 # ----------------------------------------------------------------- step labels
 
 

@@ -24,7 +24,7 @@ from ksef_tui.errors import ServiceError, ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.views import CredentialView
 from ksef_tui.ui.common.dialogs import ConfirmDialog
-from ksef_tui.ui.ksef.status import KSEF_WORKERS, CredentialChanged, ksef_status_label, local_time
+from ksef_tui.ui.ksef.status import KSEF_WORKERS, CredentialChanged, FormEdited, ksef_status_label, local_time
 
 if TYPE_CHECKING:
     from ksef_tui.services.context import AppContext
@@ -120,6 +120,7 @@ class KsefTokenForm(Vertical):
     @on(Input.Changed, "#token-input")
     def _changed(self, event: Input.Changed) -> None:
         event.stop()
+        self.post_message(FormEdited())  # the panel's last test result is for the earlier input
         text = event.value
         if not text.strip():
             self._check("", "")

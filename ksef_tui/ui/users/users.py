@@ -72,12 +72,13 @@ class UsersScreen(SerialListScreen[UserRow]):
     def columns(self) -> Sequence[Column[UserRow]]:
         return [
             Column("login", _("Login"), lambda r: r.login, width=16),
-            Column("full_name", _("Full name"), lambda r: r.full_name, min_width=12, weight=3),
+            Column("full_name", _("Full name"), lambda r: r.full_name, min_width=12, weight=2),
             Column("email", _("E-mail"), lambda r: r.email or "", weight=2, hide_below=100),
             Column("role", _("Role"), lambda r: role_label(r.role), width=6),
             Column("active", _("Active"), lambda r: yes_no(r.active), width=6),
-            Column("ksef", _("KSeF"), lambda r: yes_no(r.may_configure_ksef), width=4),
-            Column("companies", _("Firms"), lambda r: str(r.company_count), width=5,
+            # "may configure KSeF themselves" (KSeF self-service), not whether the user has KSeF
+            Column("ksef", _("Self-service"), lambda r: yes_no(r.may_configure_ksef), width=12),
+            Column("companies", _("Companies"), lambda r: str(r.company_count), width=9,
                    justify="right"),
         ]
 
@@ -85,7 +86,7 @@ class UsersScreen(SerialListScreen[UserRow]):
         return UserSource(self.ctx.users, self.ctx.actor, UserFilter(text=self.filter_text))
 
     def status_extra(self) -> str:
-        return _("KSeF: may configure KSeF themselves")
+        return _("Self-service: may configure KSeF themselves")
 
     def open_row(self, row: UserRow) -> None:
         from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
