@@ -112,6 +112,7 @@ class Stalls:
         self.explain = explain
         self.beat = time.perf_counter()
         self.seen: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+        self.gcs: dict[str, dict[str, tuple[int, float, float, int]]] = collections.defaultdict(dict)
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._watch())
@@ -122,14 +123,15 @@ class Stalls:
             gc.callbacks.append(self._gc)
 
     def _gc(self, phase: str, info: dict) -> None:
-        """The longest garbage collection (it holds every thread) of each generation in each step."""
+        """Every garbage collection (it holds every thread) in each step: per generation and thread,
+        how many, the longest, and the objects it freed."""
         if phase == "start":
             self._gc_start = time.perf_counter()
         elif self.step:
             key = f"gc gen{info['generation']} ({threading.current_thread().name})"
             took = (time.perf_counter() - self._gc_start) * 1000
-            worst = self.seen[self.step]
-            worst[key] = max(worst.get(key, 0), int(took))
+            count, longest, total, freed = self.gcs[self.step].get(key, (0, 0.0, 0.0, 0))
+            self.gcs[self.step][key] = (count + 1, max(longest, took), total + took, freed + info["collected"])
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -154,18 +156,24 @@ class Stalls:
             frame = frames.get(loop_thread)
             if frame is None:
                 continue
-            here = traceback.extract_stack(frame)[-6:]
+            # lookup_lines=False: no source lines read (linecache would fill the heap the GC walks)
+            here = traceback.StackSummary.extract(traceback.walk_stack(frame), limit=6, lookup_lines=False)[::-1]
             where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(here))
-            others = [traceback.extract_stack(f)[-1] for ident, f in frames.items()
+            others = [traceback.StackSummary.extract(traceback.walk_stack(f), limit=1, lookup_lines=False)[0]
+                      for ident, f in frames.items()
                       if ident not in (loop_thread, threading.get_ident())]
             busy = "; ".join(sorted({f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in others}))[:300]
             self.seen[self.step][f"{where}\n      other threads: {busy}"] += 1
 
     def report(self) -> str:
         out = []
-        for step, counter in self.seen.items():
+        for step in STEPS:
+            if step not in self.seen and step not in self.gcs:
+                continue
             out.append(f"{step}:")
-            out.extend(f"  {n:4d}x {stack}" for stack, n in counter.most_common(4))
+            out.extend(f"  {n:4d}x {stack}" for stack, n in self.seen[step].most_common(4))
+            out.extend(f"  {key}: {count}x, longest {longest:.1f} ms, total {total:.0f} ms, {freed:,} freed"
+                       for key, (count, longest, total, freed) in sorted(self.gcs[step].items()))
         return "\n".join(out)
 
 
@@ -287,11 +295,7 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
 
 
 def child(args: argparse.Namespace) -> None:
-    if os.environ.get("BENCH_GC") == "freeze":  # experiment: the app's start-up objects out of every GC pass
-        import gc
-
-        gc.freeze()
-    if os.environ.get("BENCH_GC") == "off":
+    if os.environ.get("BENCH_GC") == "off":  # experiment: the collector off (the app's policy: ui/common/gc_policy.py)
         import gc
 
         gc.disable()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
@@ -15,6 +16,7 @@ from ksef_tui.services.actor import Actor
 from ksef_tui.services.context import AppContext
 from ksef_tui.ui.accounts.login import LoginScreen
 from ksef_tui.ui.commands.panel import PanelCommands
+from ksef_tui.ui.common.gc_policy import GcPolicy
 from ksef_tui.ui.common.help import HelpScreen
 from ksef_tui.ui.common.type_ahead import SettledKeys
 from ksef_tui.ui.companies.companies import CompaniesScreen
@@ -25,16 +27,6 @@ from ksef_tui.ui.users.users import UsersScreen
 NOBODY = Actor(id=None, login="", role="none")
 #: actions only an administrator's panel has
 PANEL_ACTIONS = frozenset({"goto", "audit_log", "command_palette_panel"})
-
-
-def tune_gc() -> None:
-    """Keep the garbage collector's full passes off the screen: the objects of start-up (modules,
-    widgets, styles) are frozen out of every pass, and young collections come less often. A full
-    pass over a million rows in flight (select all, an export) held the event loop 100-400 ms."""
-    import gc
-
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 class KsefApp(SettledKeys):
@@ -90,6 +82,8 @@ class KsefApp(SettledKeys):
         self.ctx = ctx
         self.login_required = login
         self._accounts = accounts
+        #: full garbage collections only while nobody works in the panel
+        self.gc_policy = GcPolicy()
         if login:
             ctx.actor = NOBODY
 
@@ -114,11 +108,19 @@ class KsefApp(SettledKeys):
             "ksef-tui stopped on an unexpected error ({kind}). The details are in the log {path}, entry "
             "{ref}.").format(kind=type(cause).__name__, path=log_path(), ref=ref))))
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.gc_policy.input()
+        await super().on_event(event)
+
     def on_mount(self) -> None:
-        tune_gc()
+        self.gc_policy.start(self)
         self.apply_keymap()
         if not self.login_required:
             self.greet_demo()
+
+    def on_unmount(self) -> None:
+        self.gc_policy.stop()
 
     def greet_demo(self) -> None:
         """``ksef-tui demo``: say where its folder is (Help says the rest)."""

@@ -1,0 +1,79 @@
+"""When the garbage collector runs: never a full pass while someone works in the panel.
+
+A garbage collection holds every thread of the process, the event loop's too. CPython's full pass
+walks every tracked object: with a few screens open (Textual keeps every drawn line with its
+caches) and the KSeF libraries imported, 90,000-120,000 objects, 40-100 ms on a shared 2-core
+machine, and it came in the middle of a certificate authorization, an export or a bulk test.
+A young pass (a thousand new objects) takes well under a millisecond. So, while the panel runs:
+
+- the objects of start-up (modules, classes, styles) are frozen out of every pass (``gc.freeze``,
+  once per process, as Instagram does before forking): they live as long as the process;
+- young passes stay small (:data:`YOUNG` new objects; the middle generation every
+  :data:`MIDDLE` of them): short, and a worker's garbage does not pile up for one long pass;
+- automatic full passes are off; a full pass runs only when the panel is idle (no key, mouse or
+  paste for :data:`IDLE_S` seconds and no worker running) and the middle generation was collected
+  :data:`FULL_AFTER` times since the last full pass, so cyclic garbage that outlived the young
+  passes (closed screens, finished workers) is still freed;
+- when the app ends, the collector's thresholds are as they were (a test process runs many apps).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from typing import Any
+
+#: new objects between two young passes (CPython's default is 700)
+YOUNG = 1_000
+#: young passes between two passes of the middle generation (CPython's default)
+MIDDLE = 10
+#: no automatic full pass: the oldest generation's threshold is never reached
+NEVER = 1 << 30
+#: seconds without input before a full pass may run, and how often that is looked at
+IDLE_S = 5.0
+CHECK_S = 2.0
+#: passes of the middle generation since the last full pass before a full pass is worth it
+FULL_AFTER = 20
+
+_frozen = False
+
+
+def _middle_passes() -> int:
+    return int(gc.get_stats()[1]["collections"])
+
+
+class GcPolicy:
+    """``GcPolicy().start(app)`` on mount, :meth:`input` on every input event, :meth:`stop` at exit."""
+
+    def __init__(self) -> None:
+        self.last_input = time.monotonic()
+        self._saved: tuple[int, int, int] | None = None
+        self._at_full = 0
+
+    def start(self, app: Any) -> None:
+        global _frozen
+        if not _frozen:  # what exists now lives as long as the process
+            gc.freeze()
+            _frozen = True
+        self._saved = gc.get_threshold()
+        gc.set_threshold(YOUNG, MIDDLE, NEVER)
+        self._at_full = _middle_passes()
+        app.set_interval(CHECK_S, lambda: self.when_idle(app), name="gc-when-idle")
+
+    def stop(self) -> None:
+        if self._saved is not None:
+            gc.set_threshold(*self._saved)
+            self._saved = None
+
+    def input(self) -> None:
+        self.last_input = time.monotonic()
+
+    def when_idle(self, app: Any) -> bool:
+        """A full pass, if the panel is idle and enough was collected young since the last one."""
+        if time.monotonic() - self.last_input < IDLE_S or _middle_passes() - self._at_full < FULL_AFTER:
+            return False
+        if any(worker.is_running for worker in app.workers):
+            return False
+        gc.collect()
+        self._at_full = _middle_passes()
+        return True
