@@ -160,7 +160,7 @@ class LoginScreen(Screen[None]):
         self.say(_("Checking…"), info=True)
         self._check(*args)
 
-    @work(thread=True, exclusive=True, group="login", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="login", exit_on_error=False, description="_check")
     def _check(self, login: str, *secrets) -> None:
         import os
 

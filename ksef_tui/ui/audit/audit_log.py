@@ -203,7 +203,7 @@ class AuditLogScreen(PanelScreen[None]):
         self._generation += 1
         self._count_rows(AuditSource(self.ctx.audit, self.ctx.actor, flt), self._generation)
 
-    @work(thread=True, exclusive=True, group="audit-rows", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="audit-rows", exit_on_error=False, description="_count_rows")
     def _count_rows(self, source: AuditSource, generation: int) -> None:
         try:
             count = source.count()
@@ -293,7 +293,7 @@ class AuditLogScreen(PanelScreen[None]):
                                         self._export_cancel)
         self.app.push_screen(self._progress)
 
-    @work(thread=True, exclusive=True, group="audit-export", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="audit-export", exit_on_error=False, description="_export")
     def _export(self, path: Path, flt: AuditFilter, cancel: threading.Event) -> None:
         worker = get_current_worker()
 

@@ -146,10 +146,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         """Count the current filter again in a worker and show it, keeping the cursor (nothing
         is read on the event loop: at 1,000,000 rows the count alone takes a third of a second)."""
         self._generation += 1
-        self._load_rows(self.make_source(), self._generation, self._selected_now(), keep_cursor=True)
-
-    def _selected_now(self) -> frozenset[int] | None:
-        return frozenset(self.selection) if self.selection else None
+        self._load_rows(self.make_source(), self._generation, self.selection, keep_cursor=True)
 
     # ---------------------------------------------------------------- filter
 
@@ -180,17 +177,19 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self._generation += 1
         self._stale = threading.Event()
         self.status_line.set_class(True, "-loading")
-        self._load_rows(self.make_source(), self._generation, self._selected_now(), stale=self._stale)
+        self._load_rows(self.make_source(), self._generation, self.selection, stale=self._stale)
 
-    @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
-    def _load_rows(self, source: IdSource, generation: int, selected: frozenset[int] | None, *,
+    @work(thread=True, exclusive=True, group="rows", exit_on_error=False, description="_load_rows")
+    def _load_rows(self, source: IdSource, generation: int, selected: set[int], *,
                    keep_cursor: bool = False, stale: threading.Event | None = None) -> None:
         should_cancel = stale.is_set if stale is not None else None
         try:
             first_page = None if keep_cursor else source.page(0, PAGE_SIZE, should_cancel=should_cancel)
             count = source.count(should_cancel=should_cancel)
-            # which selected rows this filter hides (only with a selection: it reads every id)
-            hidden = selected.difference(source.ids()) if selected else None
+            # which selected rows this filter hides (only with a selection: it reads every id). The
+            # live set is read here, not copied on the loop: difference() of a set of ints is one C
+            # call, done while this thread holds the interpreter lock (the loop cannot change it meanwhile)
+            hidden = frozenset(selected.difference(source.ids())) if selected else None
         except OperationCancelled:  # typed on meanwhile: the latest text's query follows
             self.post_message(LoadFailed(""))
             return
@@ -257,42 +256,57 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self.set_busy(True)
         self._load_ids(source, purpose, self._generation)  # type: ignore[arg-type]
 
-    @work(thread=True, group="ids", exit_on_error=False)
+    @work(thread=True, group="ids", exit_on_error=False, description="_load_ids")
     def _load_ids(self, source: IdSource, purpose: str, generation: int) -> None:
         try:
             ids = source.ids()
         except Exception as exc:
             self.post_message(LoadFailed(problem_text(exc, "reading ids failed")))
             return
-        self.post_message(IdsLoaded(generation, purpose, ids))
+        # the set is built here, in slices (the interpreter lock changes hands between them): a
+        # million ids hashed on the event loop held it for about 100 ms
+        chosen: set[int] = set()
+        for start in range(0, len(ids), IDS_SLICE):
+            chosen.update(ids[start:start + IDS_SLICE])
+        self.post_message(IdsLoaded(generation, purpose, chosen))
 
     def on_ids_loaded(self, message: IdsLoaded) -> None:
         # Applied even if the filter changed meanwhile: the ids are the rows that
         # were listed when the key was pressed.
         self._apply_ids(message)
 
-    @work(group="ids-apply", exit_on_error=False)
+    @work(group="ids-apply", exit_on_error=False, description="_apply_ids")
     async def _apply_ids(self, message: IdsLoaded) -> None:
-        """Change the selection in slices, letting the loop run between them: a million ids
-        added at once would hold the event loop for about 100 ms."""
+        """Change the selection in slices, letting the loop run between them. Select all from a
+        smaller selection takes the worker's set as the selection (nothing hashed again here)."""
         import asyncio
 
-        ids = message.ids
+        chosen = message.ids
         if message.purpose == "select_all":
-            for start in range(0, len(ids), IDS_SLICE):
-                self.selection.update(ids[start:start + IDS_SLICE])
+            if len(self.selection) <= len(chosen):
+                rest = list(self.selection)
+                self._replace_selection(chosen)
+            else:
+                rest = list(chosen)
+            for start in range(0, len(rest), IDS_SLICE):
+                self.selection.update(rest[start:start + IDS_SLICE])
                 await asyncio.sleep(0)
         else:
-            for start in range(0, len(ids), IDS_SLICE):
-                for row_id in ids[start:start + IDS_SLICE]:
-                    if row_id in self.selection:
-                        self.selection.discard(row_id)
-                    else:
-                        self.selection.add(row_id)
+            listed = list(chosen)
+            for start in range(0, len(listed), IDS_SLICE):
+                part = set(listed[start:start + IDS_SLICE])
+                both = part & self.selection
+                self.selection -= both
+                self.selection |= part - both
                 await asyncio.sleep(0)
         self.set_busy(False)
         self.table.refresh_selection()
         self.selection_changed()
+
+    def _replace_selection(self, selection: set[int]) -> None:
+        """Make ``selection`` the selection (the table draws the same set object)."""
+        self.selection = selection
+        self.table.selection = selection
 
     @on(VirtualTable.SelectionChanged)
     def _table_selection_changed(self) -> None:

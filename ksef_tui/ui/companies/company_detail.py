@@ -210,7 +210,7 @@ class CompanyDetailScreen(PanelScreen[None]):
             return
         self._save(self.detail.version, self.form_input())
 
-    @work(exclusive=True, group="company-save", exit_on_error=False)
+    @work(exclusive=True, group="company-save", exit_on_error=False, description="_save")
     async def _save(self, version: int, data: CompanyInput) -> None:
         """The UPDATE, its audit entry and the commit in a thread (a commit may checkpoint the WAL)."""
         import asyncio
@@ -248,7 +248,7 @@ class CompanyDetailScreen(PanelScreen[None]):
 
     # ---------------------------------------------------------------- leave
 
-    @work(exclusive=True, group="leave")
+    @work(exclusive=True, group="leave", description="action_back")
     async def action_back(self) -> None:
         if self.is_dirty and not await self.app.push_screen_wait(
             ConfirmDialog(_("Discard your unsaved changes?"), yes=_("Discard"),
@@ -257,7 +257,7 @@ class CompanyDetailScreen(PanelScreen[None]):
             return
         self.dismiss(None)
 
-    @work(exclusive=True, group="leave")
+    @work(exclusive=True, group="leave", description="action_reload")
     async def action_reload(self) -> None:
         if self.is_dirty and not await self.app.push_screen_wait(
             ConfirmDialog(_("Reload and drop your unsaved changes?"), yes=_("Reload"),

@@ -215,7 +215,7 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
         self.running = True
         self._run(list(targets), rerun)
 
-    @work(thread=True, exclusive=True, group="bulk")
+    @work(thread=True, exclusive=True, group="bulk", description="_run")
     def _run(self, targets: list[Target], rerun: bool) -> None:
         import asyncio
 

@@ -272,7 +272,7 @@ class KsefCertForm(Vertical):
         return {input_id: self.query_one(f"#{input_id}", PathInput).path
                 for input_id in ("cert-file", "key-file", "p12-file")}
 
-    @work(group="cert-inspect", exclusive=True, exit_on_error=False)
+    @work(group="cert-inspect", exclusive=True, exit_on_error=False, description="_inspect")
     async def _inspect(self, pkcs12: bool, paths: dict[str, Path | None], typed: str) -> None:
         import asyncio
 
@@ -329,7 +329,7 @@ class KsefCertForm(Vertical):
         self.add_class("-busy")
         self.running = self._authorize(self.pkcs12, self._paths(), self.query_one("#cert-password", Input).value)
 
-    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
+    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False, description="_authorize")
     async def _authorize(self, pkcs12: bool, paths: dict[str, Path | None], typed: str) -> None:
         import asyncio
 

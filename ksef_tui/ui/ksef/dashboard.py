@@ -376,7 +376,7 @@ class KsefDashboardScreen(PanelScreen[None]):
     def action_revoke(self) -> None:
         self.action_bulk(REVOKE)
 
-    @work(exclusive=True, group="dashboard-confirm")
+    @work(exclusive=True, group="dashboard-confirm", description="confirm_and_run")
     async def confirm_and_run(self, operation: str, ids: set[int], hidden: set[int],
                               types: tuple[str, ...] = (AUTHENTICATION,)) -> None:
         """Say what the operation will do to the chosen rows (and what is skipped and why, and which are
@@ -437,7 +437,7 @@ class KsefDashboardScreen(PanelScreen[None]):
             return
         self._export(self.opened)
 
-    @work(thread=True, exclusive=True, group="dashboard-export", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="dashboard-export", exit_on_error=False, description="_export")
     def _export(self, row: BucketRow) -> None:
         from ksef_tui.files import atomic_open, problem_text
 

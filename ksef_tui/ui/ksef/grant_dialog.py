@@ -192,7 +192,7 @@ class RequestDialog(DialogScreen[None]):
     def action_save(self) -> None:
         self._save()
 
-    @work(thread=True, exclusive=True, group="request-save")
+    @work(thread=True, exclusive=True, group="request-save", description="_save")
     def _save(self) -> None:
         from ksef_tui.ui.common.file_picker import downloads_dir
 

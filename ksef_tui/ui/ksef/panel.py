@@ -246,7 +246,7 @@ class KsefCredentialPanel(Vertical):
         self._set_method(method, _("The login method for {env} is now {method}.").format(
             env=v.environment.value, method=_("Token") if method is AuthMethod.TOKEN else _("Certificate")))
 
-    @work(group="panel-method", exclusive=True, exit_on_error=False)
+    @work(group="panel-method", exclusive=True, exit_on_error=False, description="_set_method")
     async def _set_method(self, method: AuthMethod, done: str) -> None:
         """Save the login method (or the API version) of the row, in a thread."""
         import asyncio
@@ -302,7 +302,7 @@ class KsefCredentialPanel(Vertical):
         result.show_note(_("Testing the authorization in KSeF {env}… Esc cancels.").format(env=v.environment.value))
         self.running = self._test()
 
-    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
+    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False, description="_test")
     async def _test(self) -> None:
         import asyncio
 

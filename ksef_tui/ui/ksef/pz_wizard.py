@@ -347,7 +347,7 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
         result.show_note(_("Asking KSeF for a challenge…"))
         self.running = self._generate(self.out_path())
 
-    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
+    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False, description="_generate")
     async def _generate(self, path: Path) -> None:
         result = self.query_one("#pz-1-result", KsefProblem)
         v = self.view
@@ -505,7 +505,7 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
         self.query_one("#pz-result", KsefProblem).show_note(_("Esc cancels."))
         self.set_focus(None)
 
-    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
+    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False, description="_get_token")
     async def _get_token(self, permissions: tuple[str, ...]) -> None:
         v, steps = self.view, self.query_one("#pz-progress", KsefSteps)
         assert self.signed is not None and self.prepared is not None
@@ -519,7 +519,7 @@ class ProfilZaufanyWizard(DialogScreen["CredentialView | None"]):
         self._succeeded(saved, _("KSeF token saved for {env}: {masked}, status {status}.").format(
             env=saved.environment.value, masked=saved.token_masked, status=ksef_status_label(saved.token_status) if saved.token_status else "—"))
 
-    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
+    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False, description="_enroll")
     async def _enroll(self, types: tuple[str, ...]) -> None:
         v, steps = self.view, self.query_one("#pz-progress", KsefSteps)
         assert self.signed is not None and self.prepared is not None

@@ -163,7 +163,7 @@ class KsefTokenForm(Vertical):
 
     running: Worker | None = None
 
-    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False)
+    @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False, description="_save")
     async def _save(self, token: str, expected_version: int | None) -> None:
         v = self.view
         field = self.query_one("#token-input", TokenInput)

@@ -154,7 +154,7 @@ class UserKsefScreen(PanelScreen[None]):
         current row, or the first) follows."""
         self._load(keep or self.current)
 
-    @work(group="user-ksef-load", exclusive=True, exit_on_error=False)
+    @work(group="user-ksef-load", exclusive=True, exit_on_error=False, description="_load")
     async def _load(self, keep: str | None) -> None:
         import asyncio
 
@@ -299,7 +299,7 @@ class UserKsefScreen(PanelScreen[None]):
         silently."""
         self._reload_asking()
 
-    @work(group="user-ksef-leave", exclusive=True, exit_on_error=False)
+    @work(group="user-ksef-leave", exclusive=True, exit_on_error=False, description="_reload_asking")
     async def _reload_asking(self) -> None:
         from ksef_tui.ui.common.dialogs import ConfirmDialog
 
@@ -322,7 +322,7 @@ class UserKsefScreen(PanelScreen[None]):
         if self.views:
             self._check_changed()
 
-    @work(group="user-ksef-changed", exclusive=True, exit_on_error=False)
+    @work(group="user-ksef-changed", exclusive=True, exit_on_error=False, description="_check_changed")
     async def _check_changed(self) -> None:
         import asyncio
 

@@ -26,11 +26,11 @@ class RowsLoaded(Message):
 
 @dataclass
 class IdsLoaded(Message):
-    """All ids of the filtered list, for "select all" or "invert selection"."""
+    """All ids of the filtered list, for "select all" or "invert selection" (a set the worker built)."""
 
     generation: int
     purpose: str  # "select_all" | "invert"
-    ids: list[int]
+    ids: set[int]
 
 
 @dataclass
