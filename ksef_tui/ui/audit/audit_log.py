@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ from ksef_tui.ui.common.dialogs import ProgressDialog
 from ksef_tui.ui.common.file_picker import downloads_dir
 from ksef_tui.ui.messages import LoadFailed, RowsLoaded, SerialProgress
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, VirtualTable
+
+#: the export's progress dialog is updated at most this often
+PROGRESS_EVERY_S = 0.1
 
 
 def _date(text: str) -> dt.date | None:
@@ -296,9 +300,15 @@ class AuditLogScreen(PanelScreen[None]):
     @work(thread=True, exclusive=True, group="audit-export", exit_on_error=False, description="_export")
     def _export(self, path: Path, flt: AuditFilter, cancel: threading.Event) -> None:
         worker = get_current_worker()
+        shown = [0.0]
 
         def progress(done: int, total: int) -> None:
-            self.post_message(SerialProgress(done, total))
+            # at most ten updates a second (a batch is 1,000 entries: a million would be 1,000
+            # repaints of the dialog on the event loop), and the last one
+            now = time.monotonic()
+            if now - shown[0] >= PROGRESS_EVERY_S or done >= total:
+                shown[0] = now
+                self.post_message(SerialProgress(done, total))
 
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
