@@ -18,7 +18,7 @@ from ksef_tui.errors import OperationCancelled
 from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.store.engine import Database
-from ksef_tui.store.models import AuditEntry, utcnow
+from ksef_tui.store.models import AuditEntry, KsefCredential, User, utcnow
 
 _SECRET_WORDS = ("token", "password", "key", "secret", "pkcs12", "passphrase")
 
@@ -43,6 +43,16 @@ class AuditRow:
     object_label: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class CredentialOwner:
+    """Whose KSeF setting an audit entry is about: the user, and the setting's company and environment
+    while it is stored (``None`` once it was removed)."""
+
+    user_id: int
+    company_id: int | None = None
+    environment: str | None = None
 
 
 def audit_values(
@@ -246,6 +256,23 @@ class AuditService:
              .order_by(AuditEntry.id.desc()).offset(max(0, offset)).limit(max(0, limit)))
         with self.db.session() as s:
             return [_row(e) for e in s.scalars(q)]
+
+    def credential_owner(self, actor: Actor, entry: AuditRow) -> CredentialOwner | None:
+        """Whose KSeF setting the ``credential`` entry is about (Enter on it opens that user's KSeF
+        screen): the stored setting it names, or, once that is removed (its id may since be another
+        user's), the user whose login the entry names; ``None`` when neither is there any more."""
+        require_admin(actor)
+        if entry.object_type != "credential":
+            return None
+        login = entry.object_label.split(" · ", 1)[0].strip()
+        with self.db.session() as s:
+            row = s.get(KsefCredential, entry.object_id) if entry.object_id is not None else None
+            if row is not None:
+                owner = s.get(User, row.user_id)
+                if owner is not None and owner.login == login:
+                    return CredentialOwner(owner.id or 0, row.company_id, row.environment)
+            user_id = s.scalar(select(User.id).where(User.login == login)) if login else None
+        return CredentialOwner(user_id) if user_id is not None else None
 
     def actions(self, actor: Actor) -> list[str]:
         """The distinct actions in the log (for the action filter)."""

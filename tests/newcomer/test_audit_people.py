@@ -77,3 +77,65 @@ async def test_enter_in_the_audit_log_opens_the_user_and_a_dashboard_row_opens_i
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, UserKsefScreen), "the row's user")
         assert app.screen.user_id == row.user_id
+
+
+async def _open_credential_entry(app, pilot, login: str, env_value: str):
+    """F7, the user filter ``login``, Enter on the newest entry about ``login``'s KSeF setting for
+    ``env_value``: the entry opened."""
+    from textual.widgets import Input
+
+    from ksef_tui.ui.audit.audit_log import AuditLogScreen
+
+    await pilot.press("f7")
+    await wait_until(pilot, lambda: isinstance(app.screen, AuditLogScreen), "the audit log")
+    screen = app.screen
+    await settle(pilot)
+    screen.query_one("#audit-user", Input).focus()
+    await pilot.press(*login)
+
+    def found() -> list[int]:
+        rows = [screen.table.row_at(i) for i in range(screen.table.row_count)]
+        return [i for i, r in enumerate(rows) if r.object_type == "credential"
+                and r.object_label.startswith(f"{login} · ") and r.object_label.endswith(f" · {env_value}")]
+
+    await wait_until(pilot, lambda: not screen.filter_pending and bool(found()), f"{login}'s KSeF entries")
+    screen.table.focus()
+    screen.table.move_cursor(found()[0])
+    await pilot.press("enter")
+    return screen
+
+
+async def test_enter_on_an_entry_about_a_users_ksef_setting_opens_that_users_ksef_screen_on_its_row(
+        demo: AppContext):
+    from ksef_tui.domain.environments import Environment
+    from ksef_tui.services.users import UserFilter
+    from ksef_tui.ui.ksef.user_ksef import UserKsefScreen, row_key
+
+    user = next(r for r in demo.users.page(demo.actor, UserFilter(text="demo-cert"), 0, 5) if r.login == "demo-cert")
+    setting = next(v for v in demo.credentials.overview(demo.actor, user.id)
+                   if v.environment is Environment.PRODUCTION)
+    app = KsefApp(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await _open_credential_entry(app, pilot, "demo-cert", "PRODUCTION")
+        await wait_until(pilot, lambda: isinstance(app.screen, UserKsefScreen), "demo-cert's KSeF screen")
+        screen = app.screen
+        await settle(pilot)
+        assert screen.user_id == user.id
+        assert screen.current == row_key(setting.company_id, Environment.PRODUCTION)  # the entry's row
+
+
+async def test_an_entry_about_a_removed_ksef_setting_opens_its_users_screen(demo: AppContext):
+    from ksef_tui.domain.environments import Environment
+    from ksef_tui.services.users import UserFilter
+    from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
+
+    user = next(r for r in demo.users.page(demo.actor, UserFilter(text="demo-token"), 0, 5) if r.login == "demo-token")
+    setting = next(v for v in demo.credentials.overview(demo.actor, user.id) if v.environment is Environment.DEMO)
+    demo.credentials.remove(demo.actor, user.id, setting.company_id, Environment.DEMO)
+    app = KsefApp(demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await _open_credential_entry(app, pilot, "demo-token", "DEMO")
+        await wait_until(pilot, lambda: isinstance(app.screen, UserKsefScreen), "demo-token's KSeF screen")
+        assert app.screen.user_id == user.id

@@ -32,7 +32,7 @@ from textual.worker import get_current_worker
 from ksef_tui.errors import OperationCancelled, ServiceError
 from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.actor import Actor
-from ksef_tui.services.audit import AuditFilter, AuditRow, AuditService
+from ksef_tui.services.audit import AuditFilter, AuditRow, AuditService, CredentialOwner
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.dialogs import ProgressDialog
 from ksef_tui.ui.common.file_picker import downloads_dir
@@ -219,8 +219,12 @@ class AuditLogScreen(PanelScreen[None]):
 
     @on(VirtualTable.RowActivated, "#audit-table")
     def _open_object(self, event: VirtualTable.RowActivated) -> None:
-        """Enter on an entry about a user or a company opens it (its KSeF screen, its form)."""
+        """Enter on an entry about a user or a company opens it (its KSeF screen, its form); on one
+        about a user's KSeF setting, that user's KSeF screen on the setting's row."""
         row: AuditRow = event.row
+        if row.object_type == "credential":
+            self._open_credential(row)
+            return
         if row.object_id is None:
             return
         if row.object_type == "user":
@@ -231,6 +235,28 @@ class AuditLogScreen(PanelScreen[None]):
             from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
 
             self.app.push_screen(CompanyDetailScreen(row.object_id))
+
+    @work(thread=True, exclusive=True, group="audit-open", exit_on_error=False)
+    def _open_credential(self, row: AuditRow) -> None:
+        try:
+            owner = self.ctx.audit.credential_owner(self.ctx.actor, row)
+        except ServiceError as exc:
+            self.app.call_from_thread(self.say, str(exc), error=True)
+            return
+        self.app.call_from_thread(self._open_owner, owner)
+
+    def _open_owner(self, owner: CredentialOwner | None) -> None:
+        from ksef_tui.domain.environments import Environment
+        from ksef_tui.ui.ksef.user_ksef import UserKsefScreen, row_key
+
+        if owner is None:
+            self.say(_("The user of this KSeF setting no longer exists."), error=True)
+            return
+        row = None
+        if (owner.company_id is not None and owner.environment is not None
+                and owner.environment in {e.value for e in Environment}):
+            row = row_key(owner.company_id, Environment(owner.environment))
+        self.app.push_screen(UserKsefScreen(self.ctx, owner.user_id, row=row))
 
     def on_rows_loaded(self, message: RowsLoaded) -> None:
         message.stop()

@@ -74,7 +74,8 @@ class _Rows:
 
 
 class UserKsefScreen(PanelScreen[None]):
-    """``UserKsefScreen(ctx, user_id)``: push it from the Users screen."""
+    """``UserKsefScreen(ctx, user_id)``: push it from the Users screen (``row``: the row to show first,
+    ``row_key(company_id, environment)``)."""
 
     SECTION = "users"
     CSS_PATH = "ksef.tcss"
@@ -89,10 +90,11 @@ class UserKsefScreen(PanelScreen[None]):
                 tooltip=_("Why can't this user log in for the company of the selected row (KSeF permissions)")),
     ]
 
-    def __init__(self, ctx: AppContext, user_id: int, *, clock: Clock | None = None) -> None:
+    def __init__(self, ctx: AppContext, user_id: int, *, clock: Clock | None = None, row: str | None = None) -> None:
         super().__init__(classes="user-ksef")
         self._ctx = ctx
         self.user_id = user_id
+        self._first_row = row
         self.clock: Clock = clock or ctx.clock
         self.views: dict[str, CredentialView] = {}
         self.current: str | None = None
@@ -117,7 +119,7 @@ class UserKsefScreen(PanelScreen[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
-        self.load()
+        self.load(self._first_row)
 
     # ------------------------------------------------------------------ table
 
