@@ -236,7 +236,7 @@ class AuditLogScreen(PanelScreen[None]):
 
             self.app.push_screen(CompanyDetailScreen(row.object_id))
 
-    @work(thread=True, exclusive=True, group="audit-open", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="audit-open", exit_on_error=False, description="_open_credential")
     def _open_credential(self, row: AuditRow) -> None:
         try:
             owner = self.ctx.audit.credential_owner(self.ctx.actor, row)
