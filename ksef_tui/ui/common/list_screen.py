@@ -3,7 +3,8 @@
 Companies and Users share the keyboard model:
 ``/`` filter (as you type), ``space`` select, ``shift+up/down`` extend,
 ``a`` select all filtered rows, ``i`` invert within them, ``escape`` clear,
-``enter`` open. The selection is a ``set`` of database ids kept here, so it
+``enter`` open. The selection is a set of database ids kept here (an :class:`IdSet`, whose
+buckets keep a million ids from being moved in one step), so it
 survives filtering; the table only draws it.
 """
 
@@ -25,14 +26,16 @@ from ksef_tui.errors import OperationCancelled
 from ksef_tui.files import problem_text
 from ksef_tui.i18n import _, ngettext
 from ksef_tui.ui.common.base import PanelScreen
+from ksef_tui.ui.common.id_set import IdSet
 from ksef_tui.ui.messages import IdsLoaded, LoadFailed, RowsLoaded
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, HasId, RowSource, VirtualTable
 
 log = logging.getLogger(__name__)
 
 RowT = TypeVar("RowT", bound=HasId)
-#: ids added to (or toggled in) the selection between two turns of the event loop
-IDS_SLICE = 50_000
+#: buckets of ids (IdSet, up to 16,384 ids each) added to or toggled in the selection between
+#: two turns of the event loop
+BUCKETS_PER_TURN = 4
 
 
 class IdSource(RowSource[Any], Protocol):
@@ -60,7 +63,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.selection: set[int] = set()
+        self.selection = IdSet()
         self._generation = 0
         # at most one filter query in flight; typing meanwhile asks for one more when it returns
         self._in_flight = False
@@ -180,15 +183,14 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self._load_rows(self.make_source(), self._generation, self.selection, stale=self._stale)
 
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False, description="_load_rows")
-    def _load_rows(self, source: IdSource, generation: int, selected: set[int], *,
+    def _load_rows(self, source: IdSource, generation: int, selected: IdSet, *,
                    keep_cursor: bool = False, stale: threading.Event | None = None) -> None:
         should_cancel = stale.is_set if stale is not None else None
         try:
             first_page = None if keep_cursor else source.page(0, PAGE_SIZE, should_cancel=should_cancel)
             count = source.count(should_cancel=should_cancel)
-            # which selected rows this filter hides (only with a selection: it reads every id). The
-            # live set is read here, not copied on the loop: difference() of a set of ints is one C
-            # call, done while this thread holds the interpreter lock (the loop cannot change it meanwhile)
+            # which selected rows this filter hides (only with a selection: it reads every id); the
+            # live selection is read here bucket by bucket, not copied on the loop
             hidden = frozenset(selected.difference(source.ids())) if selected else None
         except OperationCancelled:  # typed on meanwhile: the latest text's query follows
             self.post_message(LoadFailed(""))
@@ -205,7 +207,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self.table.empty_text = self.empty_text()  # a filter, or nothing there at all
         self.table.load(message.source, count=message.count, first_page=message.first_page,
                         keep_cursor=message.first_page is None)
-        self._show_hidden(set(message.hidden or ()) & self.selection)
+        self._show_hidden({row_id for row_id in message.hidden or () if row_id in self.selection})
         self.update_status()
         if self._filter_again:
             self.apply_filter()  # typed while this one ran: the latest text next
@@ -263,12 +265,9 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         except Exception as exc:
             self.post_message(LoadFailed(problem_text(exc, "reading ids failed")))
             return
-        # the set is built here, in slices (the interpreter lock changes hands between them): a
-        # million ids hashed on the event loop held it for about 100 ms
-        chosen: set[int] = set()
-        for start in range(0, len(ids), IDS_SLICE):
-            chosen.update(ids[start:start + IDS_SLICE])
-        self.post_message(IdsLoaded(generation, purpose, chosen))
+        # the set is built here, bucket by bucket (the interpreter lock changes hands between
+        # them): a million ids hashed on the event loop held it for about 100 ms
+        self.post_message(IdsLoaded(generation, purpose, IdSet(ids)))
 
     def on_ids_loaded(self, message: IdsLoaded) -> None:
         # Applied even if the filter changed meanwhile: the ids are the rows that
@@ -277,33 +276,30 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
 
     @work(group="ids-apply", exit_on_error=False, description="_apply_ids")
     async def _apply_ids(self, message: IdsLoaded) -> None:
-        """Change the selection in slices, letting the loop run between them. Select all from a
-        smaller selection takes the worker's set as the selection (nothing hashed again here)."""
+        """Change the selection a few buckets at a time, letting the loop run between them.
+        Select all from a smaller selection takes the worker's set as the selection."""
         import asyncio
 
         chosen = message.ids
         if message.purpose == "select_all":
+            rest = chosen
             if len(self.selection) <= len(chosen):
-                rest = list(self.selection)
+                rest = self.selection
                 self._replace_selection(chosen)
-            else:
-                rest = list(chosen)
-            for start in range(0, len(rest), IDS_SLICE):
-                self.selection.update(rest[start:start + IDS_SLICE])
-                await asyncio.sleep(0)
+            for number, (key, ids) in enumerate(rest.buckets(), 1):
+                self.selection.merge_bucket(key, ids)
+                if number % BUCKETS_PER_TURN == 0:
+                    await asyncio.sleep(0)
         else:
-            listed = list(chosen)
-            for start in range(0, len(listed), IDS_SLICE):
-                part = set(listed[start:start + IDS_SLICE])
-                both = part & self.selection
-                self.selection -= both
-                self.selection |= part - both
-                await asyncio.sleep(0)
+            for number, (key, ids) in enumerate(chosen.buckets(), 1):
+                self.selection.toggle_bucket(key, ids)
+                if number % BUCKETS_PER_TURN == 0:
+                    await asyncio.sleep(0)
         self.set_busy(False)
         self.table.refresh_selection()
         self.selection_changed()
 
-    def _replace_selection(self, selection: set[int]) -> None:
+    def _replace_selection(self, selection: IdSet) -> None:
         """Make ``selection`` the selection (the table draws the same set object)."""
         self.selection = selection
         self.table.selection = selection
@@ -341,8 +337,8 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
     @property
     def hidden_selected(self) -> set[int]:
         """The selected rows the filter hides now."""
-        if self.hidden and not self.hidden <= self.selection:
-            self.hidden &= self.selection
+        if self.hidden and not all(row_id in self.selection for row_id in self.hidden):
+            self.hidden = {row_id for row_id in self.hidden if row_id in self.selection}
         return self.hidden
 
     def set_busy(self, busy: bool) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from ksef_tui.services.companies import SerialResult
+
+if TYPE_CHECKING:
+    from ksef_tui.ui.common.id_set import IdSet
 
 
 @dataclass
@@ -30,7 +33,7 @@ class IdsLoaded(Message):
 
     generation: int
     purpose: str  # "select_all" | "invert"
-    ids: set[int]
+    ids: IdSet
 
 
 @dataclass

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableSet, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -208,7 +208,7 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
         self,
         columns: Sequence[Column[RowT]],
         *,
-        selection: set[int] | None = None,
+        selection: MutableSet[int] | None = None,
         selectable: bool = True,
         empty_text: str = "",
         name: str | None = None,
@@ -217,7 +217,7 @@ class VirtualTable(ScrollView, Generic[RowT], can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns: list[Column[RowT]] = list(columns)
-        self.selection: set[int] = selection if selection is not None else set()
+        self.selection: MutableSet[int] = selection if selection is not None else set()
         # without selection: no check-mark column, and space/shift+arrows do nothing
         self.selectable = selectable
         self._check_width = _CHECK_WIDTH if selectable else 1
