@@ -24,18 +24,25 @@ def register(sub: Any) -> None:
 
 
 def cmd_panel(args: argparse.Namespace) -> int:
-    ctx = open_ctx(args)
-    from ksef_tui.services.accounts import AccountService
+    def opener() -> tuple[Any, bool]:
+        """Run by the panel in a thread worker after its first frame: the database (migrations,
+        the vault check) and whether someone must log in first."""
+        ctx = open_ctx(args)
+        from ksef_tui.services.accounts import AccountService
 
-    # once any user has a password, the panel asks who is logging in (else: the local operator)
-    return run_app(ctx, login=AccountService(ctx.db).login_required())
+        # once any user has a password, the panel asks who is logging in (else: the local operator)
+        return ctx, AccountService(ctx.db).login_required()
+
+    return run_app(None, opener=opener)
 
 
-def run_app(ctx: Any, *, login: bool = False) -> int:
+def run_app(ctx: Any, *, login: bool = False, opener: Any = None) -> int:
     from ksef_tui.ui.app import KsefApp
 
-    app = KsefApp(ctx, login=login)
+    app = KsefApp(ctx, login=login, opener=opener)
     app.run()
+    if app.open_error is not None:  # the database could not be opened: one sentence, as ever
+        raise app.open_error
     return int(app.return_code or 0)
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import ClassVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import events
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
@@ -13,15 +13,44 @@ from textual.screen import ModalScreen, Screen
 
 from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor
-from ksef_tui.services.context import AppContext
-from ksef_tui.ui.accounts.login import LoginScreen
 from ksef_tui.ui.commands.panel import PanelCommands
 from ksef_tui.ui.common.gc_policy import GcPolicy
 from ksef_tui.ui.common.help import HelpScreen
+from ksef_tui.ui.common.opening import OpeningScreen
 from ksef_tui.ui.common.type_ahead import SettledKeys
-from ksef_tui.ui.companies.companies import CompaniesScreen
-from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
-from ksef_tui.ui.users.users import UsersScreen
+
+if TYPE_CHECKING:
+    from ksef_tui.services.context import AppContext
+    from ksef_tui.ui.companies.companies import CompaniesScreen
+
+#: opens the panel's context in a worker: (the context, whether someone must log in first)
+Opener = Callable[[], "tuple[AppContext, bool]"]
+
+
+# The sections' screens are imported when first shown: the first frame waits for none of them
+# (they bring the services, SQLAlchemy and the KSeF code with them).
+def _companies() -> Screen[Any]:
+    from ksef_tui.ui.companies.companies import CompaniesScreen
+
+    return CompaniesScreen()
+
+
+def _users() -> Screen[Any]:
+    from ksef_tui.ui.users.users import UsersScreen
+
+    return UsersScreen()
+
+
+def _ksef() -> Screen[Any]:
+    from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
+
+    return KsefDashboardScreen()
+
+
+def _login() -> Screen[Any]:
+    from ksef_tui.ui.accounts.login import LoginScreen
+
+    return LoginScreen()
 
 #: who acts before anyone has logged in: no role, so every service refuses
 NOBODY = Actor(id=None, login="", role="none")
@@ -41,12 +70,14 @@ class KsefApp(SettledKeys):
     TITLE = "ksef-tui"
 
     SCREENS: ClassVar[dict] = {
-        "companies": CompaniesScreen,
-        "users": UsersScreen,
-        "ksef": KsefDashboardScreen,
-        "login": LoginScreen,
+        "companies": _companies,
+        "users": _users,
+        "ksef": _ksef,
+        "login": _login,
+        "opening": OpeningScreen,
     }
-    MODES: ClassVar[dict] = {"companies": "companies", "users": "users", "ksef": "ksef", "login": "login"}
+    MODES: ClassVar[dict] = {"companies": "companies", "users": "users", "ksef": "ksef", "login": "login",
+                             "opening": "opening"}
     DEFAULT_MODE: ClassVar[str] = "companies"
     COMMANDS = App.COMMANDS | {PanelCommands}
 
@@ -70,22 +101,45 @@ class KsefApp(SettledKeys):
         Binding("ctrl+c", "help_quit", show=False, system=True, id="app.help_quit"),
     ]
 
-    def __init__(self, ctx: AppContext, *, login: bool = False, accounts=None) -> None:
+    def __init__(self, ctx: AppContext | None, *, login: bool = False, accounts=None,
+                 opener: Opener | None = None) -> None:
+        """``ctx`` ready, or None with an ``opener``: then the first frame says the database is being
+        opened, the opener runs in a thread worker, and the panel (or the login screen, as the
+        database says) follows; what stops it from opening ends the app (:attr:`open_error`)."""
         from ksef_tui.files import start_log
         from ksef_tui.ui.common import terminal
 
         terminal.install()  # pasted text stays text; no control character reaches the terminal raw
         start_log()  # where an unexpected error's traceback goes (0600), never to the screen
         # the first mode: the login screen, or (no passwords in the database) the panel
-        self.DEFAULT_MODE = "login" if login else type(self).DEFAULT_MODE  # type: ignore[misc]  # per app: login or panel
+        first = "opening" if ctx is None else "login" if login else type(self).DEFAULT_MODE
+        self.DEFAULT_MODE = first  # type: ignore[misc]  # per app: opening, login or panel
         super().__init__()
-        self.ctx = ctx
+        self._ctx = ctx
+        self._opener = opener
+        #: why the database could not be opened (the command reports it once the app has ended)
+        self.open_error: BaseException | None = None
         self.login_required = login
         self._accounts = accounts
         #: full garbage collections only while nobody works in the panel
         self.gc_policy = GcPolicy()
-        if login:
+        if login and ctx is not None:
             ctx.actor = NOBODY
+
+    @property
+    def ctx(self) -> AppContext:
+        if self._ctx is None:
+            raise RuntimeError("the panel's database is not open yet")
+        return self._ctx
+
+    @ctx.setter
+    def ctx(self, ctx: AppContext) -> None:
+        self._ctx = ctx
+
+    @property
+    def is_open(self) -> bool:
+        """The database is open (the context is there)."""
+        return self._ctx is not None
 
     def _handle_exception(self, error: Exception) -> None:
         """An unexpected error stops the panel. Textual's own crash screen prints the traceback with
@@ -116,11 +170,43 @@ class KsefApp(SettledKeys):
     def on_mount(self) -> None:
         self.gc_policy.start(self)
         self.apply_keymap()
-        if not self.login_required:
+        if self._ctx is None:
+            self.call_after_refresh(self._open_context)  # after the first frame, which waits for nothing
+        elif not self.login_required:
             self.greet_demo()
 
     def on_unmount(self) -> None:
         self.gc_policy.stop()
+
+    @work(thread=True, exit_on_error=False, group="opening")
+    def _open_context(self) -> None:
+        """Open the database (migrations, the vault check) off the event loop, after the first frame."""
+        assert self._opener is not None
+        try:
+            ctx, login = self._opener()
+            if not login:  # the section it shows next, loaded here rather than on the event loop
+                import ksef_tui.ui.companies.companies  # noqa: F401
+        except BaseException as exc:  # reported by the command once the app has ended, in one sentence
+            self.call_from_thread(self._open_failed, exc)
+            return
+        self.call_from_thread(self._opened, ctx, login)
+
+    def _opened(self, ctx: AppContext, login: bool) -> None:
+        self._ctx = ctx
+        self.login_required = login
+        import gc
+
+        gc.freeze()  # what opening the database loaded lives as long as the process too
+        if login:
+            ctx.actor = NOBODY
+            self.switch_mode("login")
+        else:
+            self.switch_mode("companies")
+            self.greet_demo()
+
+    def _open_failed(self, exc: BaseException) -> None:
+        self.open_error = exc
+        self.exit(return_code=1)
 
     def greet_demo(self) -> None:
         """``ksef-tui demo``: say where its folder is (Help says the rest)."""
@@ -149,8 +235,8 @@ class KsefApp(SettledKeys):
 
     @property
     def is_panel(self) -> bool:
-        """True when the administrator's panel is shown (not the login, not a client)."""
-        return self.ctx.actor.is_admin and self.current_mode not in ("login", "client")
+        """True when the administrator's panel is shown (not the login, not a client, not opening)."""
+        return self.is_open and self.ctx.actor.is_admin and self.current_mode not in ("login", "client", "opening")
 
     def logged_in(self, actor: Actor) -> None:
         """The login screen succeeded: the panel for an administrator, the client view otherwise."""
@@ -223,6 +309,8 @@ class KsefApp(SettledKeys):
             self.push_screen(HelpScreen(self.screen))
 
     def companies_screen(self) -> CompaniesScreen:
+        from ksef_tui.ui.companies.companies import CompaniesScreen
+
         screen = self.get_screen("companies")
         assert isinstance(screen, CompaniesScreen)
         return screen

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 from textual.screen import ModalScreen, Screen
 
-from ksef_tui.services.context import AppContext
 from ksef_tui.ui.widgets.nav_bar import NavBar
 
 if TYPE_CHECKING:
+    from ksef_tui.services.context import AppContext
     from ksef_tui.ui.app import KsefApp
 
 ResultT = TypeVar("ResultT")
