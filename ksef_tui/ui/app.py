@@ -178,7 +178,7 @@ class KsefApp(SettledKeys):
     def on_unmount(self) -> None:
         self.gc_policy.stop()
 
-    @work(thread=True, exit_on_error=False, group="opening")
+    @work(thread=True, exit_on_error=False, group="opening", description="_open_context")
     def _open_context(self) -> None:
         """Open the database (migrations, the vault check) off the event loop, after the first frame."""
         assert self._opener is not None
