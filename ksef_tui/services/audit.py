@@ -300,19 +300,23 @@ class AuditService:
             if should_cancel is not None and should_cancel():
                 raise OperationCancelled(_("Export cancelled; no file was written."))
             q = select(*_ROW_COLUMNS).where(*conds, AuditEntry.id > last).order_by(AuditEntry.id).limit(batch)
-            with self.db.session() as s:
-                rows = [_row(e) for e in s.execute(q)]
-            if not rows:
+            got = 0
+            # each row written as it is read: its objects die at once, not in a batch that outlives
+            # young garbage collections (in the export's thread they hold the event loop too)
+            with self.db.engine.connect() as conn:
+                for e in conn.execute(q):
+                    r = _row(e)
+                    w.writerow([_csv_cell(v) for v in (
+                        r.id, r.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"), r.actor_login, r.action,
+                        r.object_type, r.object_id, r.object_label,
+                        json.dumps(r.before, ensure_ascii=False, sort_keys=True) if r.before is not None else "",
+                        json.dumps(r.after, ensure_ascii=False, sort_keys=True) if r.after is not None else "",
+                    )])
+                    got += 1
+                    last = r.id
+            if not got:
                 return n
-            for r in rows:
-                w.writerow([_csv_cell(v) for v in (
-                    r.id, r.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"), r.actor_login, r.action,
-                    r.object_type, r.object_id, r.object_label,
-                    json.dumps(r.before, ensure_ascii=False, sort_keys=True) if r.before is not None else "",
-                    json.dumps(r.after, ensure_ascii=False, sort_keys=True) if r.after is not None else "",
-                )])
-            n += len(rows)
-            last = rows[-1].id
+            n += got
             if progress is not None:
                 progress(n, max(total, n))
 
