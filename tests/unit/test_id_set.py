@@ -42,3 +42,11 @@ def test_it_behaves_as_a_set(start, steps):
 def test_never_shows_its_ids():
     assert repr(IdSet(range(1, 1001))) == "IdSet(<1000 ids>)"
     assert "x" not in IdSet([1]) and 2 not in IdSet([1])
+
+
+def test_no_garbage_collection_walks_the_ids():
+    import gc
+
+    chosen = IdSet(range(1, 3 * BUCKET))
+    chosen.add(5 * BUCKET)
+    assert not any(gc.is_tracked(bucket) for _, bucket in chosen.buckets())
