@@ -424,6 +424,8 @@ class CompanyService:
             # one statement; each chunk is then one INSERT ... SELECT for its audit entries, one UPDATE
             # and one SELECT of the exceptions, whatever its size. No per-company round trip or Python loop.
             conn = s.connection()
+            if total >= REBUILD_INDEX_AT:
+                self.db.defer_checkpoint(s)
             chosen = chosen_table(conn)
             fill_chosen(conn, chosen, wanted, expected_versions or {})
             t = chosen.c

@@ -53,10 +53,12 @@ def fill_chosen(conn: Any, table: Table, ids: Sequence[int], expected: Mapping[i
         return
     conn.exec_driver_sql(f"INSERT INTO {name} (seq, id) SELECT key, value FROM json_each(?)",
                          (json.dumps(list(ids)),))
-    if expected:
-        known = {cid: seq for seq, cid in enumerate(ids) if cid in expected}
+    if expected:  # the few rows the user saw (a page or two), found by bisection in the sorted ids
+        from bisect import bisect_left
+
+        at = {cid: bisect_left(ids, cid) for cid in expected}
         conn.exec_driver_sql(f"UPDATE {name} SET expected = ? WHERE seq = ?",
-                             [(expected[cid], seq) for cid, seq in known.items()])
+                             [(expected[cid], seq) for cid, seq in at.items() if seq < len(ids) and ids[seq] == cid])
 
 
 def in_ids(conn: Any, column: Any, ids: Sequence[int]) -> tuple[Any, dict[str, str]] | None:

@@ -30,6 +30,10 @@ def resolve_database_url(url: str | None = None) -> str:
     return url or get_settings().database_url
 
 
+#: SQLite's default: a commit that leaves the WAL over this many pages copies them into the database
+AUTOCHECKPOINT = 1000
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - exercised via engine
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
@@ -101,6 +105,36 @@ class Database:
                 raise ConflictError(
                     _("Someone else changed this record since you opened it; reload it and try again.")
                 ) from None
+
+    def defer_checkpoint(self, session: Session) -> None:
+        """For one large write in ``session`` (a serial operation over up to a million rows), SQLite's
+        copy of the written pages from the WAL into the database (its automatic checkpoint, ~2 s
+        after a serial operation over 1,000,000 companies) is not done inside the commit the user
+        waits for, but just after it, in a background thread (a PASSIVE checkpoint: it never blocks
+        a reader or a writer; if the process ends first, the next one does it)."""
+        if self.dialect != "sqlite":
+            return
+        raw: Any = session.connection().connection.dbapi_connection
+        raw.execute("PRAGMA wal_autocheckpoint=0")
+
+        def restore(_session: Session) -> None:  # before the connection goes back to the pool
+            raw.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT}")
+
+        def committed(session: Session) -> None:
+            restore(session)
+            import threading
+
+            threading.Thread(target=self._checkpoint, name="ksef-tui checkpoint", daemon=True).start()
+
+        event.listen(session, "after_commit", committed, once=True)
+        event.listen(session, "after_rollback", restore, once=True)
+
+    def _checkpoint(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # the database closed meanwhile: the next commit or start checkpoints it
+            pass
 
     def dispose(self) -> None:
         self.engine.dispose()
