@@ -124,3 +124,22 @@ async def test_no_stray_character_at_the_end_of_the_footer_after_a_resize(ctx: A
         await pilot.pause()
         widget, _region = app.screen.get_widget_at(width - 1, 23)
         assert widget.has_class("-command-palette"), widget
+
+
+async def test_saved_goes_from_the_company_form_when_it_is_edited_again(seeded_ctx: AppContext):
+    from textual.widgets import Static
+
+    from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
+
+    app = KsefApp(seeded_ctx)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompanyDetailScreen), "the company")
+        await settle(pilot)
+        message = app.screen.query_one("#form-message", Static)
+        await pilot.press("space", "ctrl+s")  # the KSeF switch, saved
+        await wait_until(pilot, lambda: str(message.render()) == "Saved.", "Saved.")
+        await pilot.press("tab", *" Bis")  # a further edit of the name
+        await settle(pilot)
+        assert str(message.render()) == "", "'Saved.' is not about the name typed since"

@@ -166,7 +166,14 @@ class CompanyDetailScreen(PanelScreen[None]):
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         self.validate()
-        self.set_class(self.is_dirty, "-dirty")
+        self._edited()
+
+    def _edited(self) -> None:
+        """An edit: "Saved." was about the values saved before it, so it goes (errors stay)."""
+        dirty = self.is_dirty
+        self.set_class(dirty, "-dirty")
+        if dirty and not self.query_one("#form-message", Static).has_class("-error"):
+            self.show_message("")
 
     @on(Input.Blurred)
     def _left(self, event: Input.Blurred) -> None:
@@ -178,7 +185,7 @@ class CompanyDetailScreen(PanelScreen[None]):
     @on(Switch.Changed, "#in-ksef_enabled")
     def _ksef_switched(self, event: Switch.Changed) -> None:
         self._show_ksef_state(event.value)
-        self.set_class(self.is_dirty, "-dirty")
+        self._edited()
 
     def validate(self) -> dict[str, str]:
         self.errors = self.ctx.companies.validate(self.form_input())
