@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, work
@@ -117,6 +118,7 @@ class KsefApp(SettledKeys):
         super().__init__()
         self._ctx = ctx
         self._opener = opener
+        self._first_rows: Future[tuple[int, Sequence[Any]]] | None = None
         #: why the database could not be opened (the command reports it once the app has ended)
         self.open_error: BaseException | None = None
         self.login_required = login
@@ -189,7 +191,25 @@ class KsefApp(SettledKeys):
         except BaseException as exc:  # reported by the command once the app has ended, in one sentence
             self.call_from_thread(self._open_failed, exc)
             return
+        first: Future[tuple[int, Sequence[Any]]] = Future()
+        self._first_rows = None if login else first
         self.call_from_thread(self._opened, ctx, login)
+        if login:
+            return
+        # the companies' count and first page, read while the loop builds their screen
+        from ksef_tui.services.companies import CompanyFilter
+        from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE
+
+        try:
+            page = ctx.companies.page(ctx.actor, CompanyFilter(), 0, PAGE_SIZE)
+            first.set_result((ctx.companies.count(ctx.actor, CompanyFilter()), page))
+        except Exception as exc:  # the screen's own worker reads them again and says what is wrong
+            first.set_exception(exc)
+
+    def take_first_rows(self) -> Future[tuple[int, Sequence[Any]]] | None:
+        """The companies' count and first page read ahead while the database opened (once)."""
+        first, self._first_rows = self._first_rows, None
+        return first
 
     def _opened(self, ctx: AppContext, login: bool) -> None:
         self._ctx = ctx

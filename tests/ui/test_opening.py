@@ -14,8 +14,16 @@ from ksef_tui.ui.app import KsefApp
 from .conftest import wait_until
 
 
-async def test_the_panel_is_drawn_before_the_database_is_open(seeded_ctx) -> None:
+async def test_the_panel_is_drawn_before_the_database_is_open(seeded_ctx, monkeypatch) -> None:
     seen: list[tuple[str, bool, bool]] = []
+    counts: list[str] = []
+    real_count = seeded_ctx.companies.count
+
+    def count(actor, flt, **kwargs):
+        counts.append(flt.text)
+        return real_count(actor, flt, **kwargs)
+
+    monkeypatch.setattr(seeded_ctx.companies, "count", count)
 
     def opener():  # runs in the worker, after the first frame
         seen.append((type(app.screen).__name__, app.is_open, app.is_panel))
@@ -27,6 +35,7 @@ async def test_the_panel_is_drawn_before_the_database_is_open(seeded_ctx) -> Non
         await wait_until(pilot, lambda: type(app.screen).__name__ == "CompaniesScreen"
                          and app.screen.table.row_count == 300, "the companies, once the database is open")
         assert app.is_panel and app.ctx is seeded_ctx
+        assert counts == [""]  # read once, while the screen was built, not again by the screen
 
 
 async def test_with_passwords_set_the_login_screen_follows(seeded_ctx) -> None:

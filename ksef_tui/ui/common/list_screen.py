@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from rich.text import Text
@@ -180,15 +181,32 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self._generation += 1
         self._stale = threading.Event()
         self.status_line.set_class(True, "-loading")
-        self._load_rows(self.make_source(), self._generation, self.selection, stale=self._stale)
+        self._load_rows(self.make_source(), self._generation, self.selection, stale=self._stale,
+                        ready=self.rows_read_ahead())
+
+    def rows_read_ahead(self) -> Future[tuple[int, Sequence[Any]]] | None:
+        """The count and first page of the current filter, when something read them ahead (the panel
+        while it opened the database); None: the rows worker reads them."""
+        return None
 
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False, description="_load_rows")
     def _load_rows(self, source: IdSource, generation: int, selected: IdSet, *,
-                   keep_cursor: bool = False, stale: threading.Event | None = None) -> None:
+                   keep_cursor: bool = False, stale: threading.Event | None = None,
+                   ready: Future[tuple[int, Sequence[Any]]] | None = None) -> None:
         should_cancel = stale.is_set if stale is not None else None
         try:
-            first_page = None if keep_cursor else source.page(0, PAGE_SIZE, should_cancel=should_cancel)
-            count = source.count(should_cancel=should_cancel)
+            count_and_page: tuple[int, Sequence[Any]] | None = None
+            if ready is not None:
+                try:
+                    count_and_page = ready.result(timeout=60)
+                except Exception:  # read again below; a real fault says itself there
+                    count_and_page = None
+            first_page: Sequence[Any] | None
+            if count_and_page is not None:
+                count, first_page = count_and_page
+            else:
+                first_page = None if keep_cursor else source.page(0, PAGE_SIZE, should_cancel=should_cancel)
+                count = source.count(should_cancel=should_cancel)
             # which selected rows this filter hides (only with a selection: it reads every id); the
             # live selection is read here bucket by bucket, not copied on the loop
             hidden = frozenset(selected.difference(source.ids())) if selected else None

@@ -72,6 +72,11 @@ class CompaniesScreen(SerialListScreen[CompanyRow]):
             Column("offline", _("Offline"), offline_cell, width=9),
         ]
 
+    def rows_read_ahead(self):
+        if self.filter_text or self.ksef_filter is not None:
+            return None
+        return self.panel.take_first_rows()  # read while the panel opened the database
+
     def make_source(self) -> CompanySource:
         flt = CompanyFilter(text=self.filter_text, ksef=self.ksef_filter)
         return CompanySource(self.ctx.companies, self.ctx.actor, flt)
