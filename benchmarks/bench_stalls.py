@@ -10,16 +10,20 @@ plays DEMO. The real panel (KsefApp, headless, 120x40) then does, one after the 
 - open: the Companies list with its rows;
 - end key: the last row of the list (a page fetched at OFFSET size-100);
 - select all: every row of the list selected;
+- open audit log: the audit log screen until it shows its count and first rows;
 - audit filter: F7, then "ewa" typed into the user filter at the key-repeat rate, until the
   filtered count is shown;
 - audit export: Ctrl+E, until the file is written (every entry);
-- save: a company opened, its notes changed and saved (Ctrl+S);
+- open company: a company's screen until its details are shown;
+- save: its notes changed and saved (Ctrl+S);
+- open user's KSeF: a user's KSeF screen until its form is mounted;
 - certificate files: on the user's KSeF screen, certificate and key files chosen, until their
   facts are shown;
 - certificate authorization: "Perform certificate authorization" until the result is shown;
 - bulk test: the KSeF dashboard's "Test authorization" of 20 token rows, until the report.
 
-Opening a screen (composing its widgets) is not part of a step. Meanwhile a task on the event loop sleeps 5 ms at a time and records how late it wakes: the
+Every screen is opened inside a step (composing, styling, mounting and drawing it run on the
+loop). Meanwhile a task on the event loop sleeps 5 ms at a time and records how late it wakes: the
 longest lateness in each step is that step's longest stall (the goal: under 50 ms). Each step
 runs ``--runs`` times (fresh processes); the table gives the median and min–max of the step's
 longest stall, the most CPU time the event loop's thread itself used in one tick ("loop CPU":
@@ -47,8 +51,8 @@ from pathlib import Path
 SIZE = (120, 40)
 TICK = 0.005
 GOAL_MS = 50.0
-STEPS = ("open", "end key", "select all", "audit filter", "audit export", "save", "certificate files",
-         "certificate authorization", "bulk test")
+STEPS = ("open", "end key", "select all", "open audit log", "audit filter", "audit export", "open company",
+         "save", "open user's KSeF", "certificate files", "certificate authorization", "bulk test")
 
 
 # ------------------------------------------------------------------ data
@@ -234,10 +238,11 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
         screen.action_clear_selection()
         from ksef_tui.services.audit import AuditFilter
 
-        await app.push_screen(audit := AuditLogScreen(export_dir=Path(folder)))  # opening: not measured here
         total = ctx.audit.count(ctx.actor)
         expected = ctx.audit.count(ctx.actor, flt=AuditFilter(user="ewa"))
-        await until(pilot, lambda: audit.table.row_count == total and not audit.filter_pending, "the log")
+        with Step("open audit log"):
+            await app.push_screen(audit := AuditLogScreen(export_dir=Path(folder)))
+            await until(pilot, lambda: audit.table.row_count == total and not audit.filter_pending, "the log")
         audit.query_one("#audit-user", Input).focus()
         await pilot.pause()
         with Step("audit filter"):
@@ -252,8 +257,9 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
             await until(pilot, lambda: "Exported" in str(audit.query_one("#audit-status").render()), "the export")
         audit.dismiss(None)
         await pilot.pause()
-        await app.push_screen(detail := CompanyDetailScreen(1))
-        await until(pilot, lambda: detail.detail is not None, "the company")
+        with Step("open company"):
+            await app.push_screen(detail := CompanyDetailScreen(1))
+            await until(pilot, lambda: detail.detail is not None, "the company")
         notes = detail.query_one("#in-notes", Input)
         notes.value = "bench"
         await pilot.pause()
@@ -267,8 +273,9 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
 
         from ksef_tui.domain.auth import AuthMethod
 
-        await app.push_screen(user := UserKsefScreen(ctx, seed["cert_user"]))
-        await until(pilot, lambda: user.panel_widget() is not None and user.panel_widget().is_mounted, "form")
+        with Step("open user's KSeF"):
+            await app.push_screen(user := UserKsefScreen(ctx, seed["cert_user"]))
+            await until(pilot, lambda: user.panel_widget() is not None and user.panel_widget().is_mounted, "form")
         panel = user.panel_widget()
         panel.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
         await pilot.pause()
