@@ -41,6 +41,38 @@ _shift_the_clock()
 SHARED = Path(os.environ.get("KSEF_TUI_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
+# ---- no network beyond this machine --------------------------------------------------------
+# KSeF is out of reach here and on CI, but how fast "out of reach" is differs by machine (a name lookup
+# that fails at once here may wait for a resolver's timeout elsewhere). A test that would leave the
+# loopback gets the same refusal at once everywhere, and the run names it at the end.
+_NETWORK_TRIES: list[tuple[str, str]] = []
+
+
+def _is_loopback(host) -> bool:
+    if host is None:
+        return True
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    return name in ("", "localhost", "::1") or name.startswith("127.") or name.endswith(".localhost")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _loopback_only():
+    import socket
+
+    original = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not _is_loopback(host):
+            test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+            _NETWORK_TRIES.append((test, str(host)))
+            raise socket.gaierror(socket.EAI_NONAME, f"no network in the test suite: {host}")
+        return original(host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+    yield
+    socket.getaddrinfo = original
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
@@ -272,16 +304,46 @@ def pytest_sessionfinish(session, exitstatus):
             if secret in data:
                 leaks.append(f"{f}: a secret ({len(secret)} bytes) in clear")
                 break
-    session.config._ksef_secret_scan = (len(_SECRETS), len(files), leaks)
-    if leaks:
+    tries = sorted(set(_NETWORK_TRIES))
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: its controller reports and fails the run
+        workeroutput["ksef_secret_scan"] = [len(_SECRETS), len(files), leaks]
+        workeroutput["ksef_network_tries"] = [list(t) for t in tries]
+        return
+    _record_scan(session.config, len(_SECRETS), len(files), leaks, tries)
+    if leaks or getattr(session.config, "_ksef_leaks_found", False):
         session.exitstatus = 1
+
+
+def _record_scan(config, n_secrets: int, n_files: int, leaks: list[str], tries) -> None:
+    old = getattr(config, "_ksef_secret_scan", None)
+    if old is not None:
+        n_secrets, n_files = n_secrets + old[0], n_files + old[1]
+        leaks, tries = old[2] + leaks, sorted({*map(tuple, old[3]), *map(tuple, tries)})
+    config._ksef_secret_scan = (n_secrets, n_files, leaks, tries)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist controller: gather each worker's secret scan; a leak anywhere fails the run."""
+    out = getattr(node, "workeroutput", {}) or {}
+    scan = out.get("ksef_secret_scan")
+    if scan is None:
+        return
+    _record_scan(node.config, scan[0], scan[1], scan[2], out.get("ksef_network_tries", []))
+    if scan[2]:
+        node.config._ksef_leaks_found = True
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     scan = getattr(config, "_ksef_secret_scan", None)
     if scan is None:
         return
-    n_secrets, n_files, leaks = scan
+    n_secrets, n_files, leaks, tries = scan
+    if tries:
+        terminalreporter.write_line(f"network: {len(tries)} lookups beyond the loopback were refused at once:")
+        for test, host in tries[:40]:
+            terminalreporter.write_line(f"  {test}: {host}")
     terminalreporter.write_line(
         f"secret scan: {n_secrets} secrets searched in {n_files} database, log and snapshot files: "
         + ("LEAKS FOUND" if leaks else "none found in clear"))

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import pytest
 from ksef_client import KsefClient, KsefClientOptions
 from ksef_client.services.workflows import AuthCoordinator
 
 from .conftest import NIP
 from .kclient import new_key, self_signed, subject
+
+
+@pytest.fixture(autouse=True)
+def _sdk_on_the_suites_day(monkeypatch):
+    """The SDK picks KSeF's public-key certificate valid "now" from the machine's clock; on a shifted-day
+    run (``KSEF_TUI_TEST_DAY``) the simulator issued it for the suite's day, so the SDK is asked on that
+    day too, as a client and KSeF on the same day would be. Without a shift this changes nothing."""
+    from ksef_client.clients import security
+
+    from ksef_tui.domain import clock
+
+    if not clock.shift:
+        return
+    select = security._select_public_key_certificate
+    monkeypatch.setattr(security, "_select_public_key_certificate",
+                        lambda certificates, usage, now=None: select(certificates, usage, now=now or clock.system_clock()))
 
 
 def sdk(base_url: str) -> KsefClient:
