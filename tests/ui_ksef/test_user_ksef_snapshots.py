@@ -200,6 +200,11 @@ def test_error_with_hint(snap_compare, failing: Panel, size) -> None:
     async def run_before(pilot: Pilot) -> None:
         await _ready(pilot)
         await pilot.press("t")  # the result comes into view by itself, as on a user's 80x24 terminal
+        s = _screen(pilot)
+        result, form = s.query_one("#test-result"), s.query_one("#ksef-form")
+        await wait_until(pilot, lambda: result.has_class("-error"), "the test's result")
+        # all of it, to its last line (a scroll made while it was one line high stopped short of it)
+        await wait_until(pilot, lambda: form.region.contains_region(result.region), "the whole result in view")
         await settle(pilot)
         await pilot.pause()
 

@@ -316,6 +316,16 @@ class KsefCredentialPanel(Vertical):
             steps.finish("failed")
             result.show_error(str(exc), getattr(exc, "hint", ""))
             return
+        # the row's new state first: it changes lines above the result (the saved token's status), which
+        # would push the result's last lines below the fold at 80x24 after it was scrolled into view
+        try:
+            view = await asyncio.to_thread(self.ctx.credentials.get, self.ctx.actor, v.user_id, v.company_id,
+                                           v.environment)
+        except ServiceError:
+            view = None
+        if view is not None:
+            self.set_view(view)
+            self.post_message(CredentialChanged(view))
         if outcome.ok:
             steps.finish("ok")
             until = local_time(outcome.valid_until) if outcome.valid_until else "—"
@@ -324,13 +334,6 @@ class KsefCredentialPanel(Vertical):
         else:
             steps.finish("failed")
             result.show_error(outcome.message, (outcome.hint + warnings_text(outcome.warnings)).strip())
-        try:
-            view = await asyncio.to_thread(self.ctx.credentials.get, self.ctx.actor, v.user_id, v.company_id,
-                                           v.environment)
-        except ServiceError:
-            return
-        self.set_view(view)
-        self.post_message(CredentialChanged(view))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self.running or event.state in (WorkerState.PENDING, WorkerState.RUNNING):
