@@ -8,7 +8,6 @@ four characters are shown, the rest never), the audit entries' times. Update wit
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
@@ -35,8 +34,6 @@ def fixed_client_clock(monkeypatch):
     from ksef_tui.ui.ksef import client_ksef
 
     class FixedClockClient(client_ksef.ClientKsefScreen):
-        CSS_PATH = str(Path(client_ksef.__file__).with_name("ksef.tcss"))
-
         def __init__(self, ctx, user_id, *, clock=lambda: T0) -> None:
             super().__init__(ctx, user_id, clock=clock)
 

@@ -78,7 +78,6 @@ class UserKsefScreen(PanelScreen[None]):
     ``row_key(company_id, environment)``)."""
 
     SECTION = "users"
-    CSS_PATH = "ksef.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", _("Back"), id="user_ksef.back",
