@@ -54,6 +54,12 @@ def _(message: str) -> str:
     return _translation.gettext(message)
 
 
+def N_(message: str) -> str:
+    """Mark a string for the catalog without translating it here (tables, noun phrases passed on);
+    the reader translates it with ``_()`` when it is said."""
+    return message
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     return _translation.ngettext(singular, plural, n)
 
@@ -76,14 +82,14 @@ def _compile() -> None:  # pragma: no cover - developer tool
 
 
 def extract_messages():  # pragma: no cover - developer tool, used by a test too
-    """Every ``_()``/``ngettext()`` string in the package (a babel Catalog)."""
+    """Every ``_()``/``N_()``/``ngettext()`` string in the package (a babel Catalog)."""
     from babel.messages.catalog import Catalog
     from babel.messages.extract import extract_from_dir
 
     catalog = Catalog(project="ksef-tui", charset="utf-8")
     root = Path(__file__).parent
     method_map = [("**.py", "python")]
-    keywords = {"_": None, "ngettext": (1, 2)}
+    keywords = {"_": None, "N_": None, "ngettext": (1, 2)}
     for filename, lineno, message, comments, context in extract_from_dir(
         str(root), method_map=method_map, keywords=keywords
     ):

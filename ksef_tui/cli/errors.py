@@ -37,7 +37,9 @@ def report(exc: BaseException) -> int:
         error_line("interrupted")
         return 130
     if isinstance(exc, KsefOperationError):
-        error_line(f"{exc} Hint: {exc.hint}" if exc.hint else str(exc))
+        from ksef_tui.i18n import _
+
+        error_line(_("{message} Hint: {hint}").format(message=exc, hint=exc.hint) if exc.hint else str(exc))
         return EXIT_USAGE if exc.bad_input else EXIT_FAIL
     if isinstance(exc, ValidationFailed):
         error_line("; ".join(exc.errors.values()) or str(exc))

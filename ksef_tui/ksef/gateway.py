@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ksef_tui.domain.clock import system_clock
 from ksef_tui.domain.secret import Secret
-from ksef_tui.i18n import pick
+from ksef_tui.i18n import N_, _
 from ksef_tui.ksef import authxml
 from ksef_tui.ksef.certificates import Credential, check_usable
 from ksef_tui.ksef.endpoints import Endpoint
@@ -123,9 +123,9 @@ class KsefGateway(CertificateCalls):
     # ------------------------------------------------------------------ basics
 
     async def challenge(self) -> Challenge:
-        r = await self._http.call("POST", "/auth/challenge", operation="the authorization challenge request",
+        r = await self._http.call("POST", "/auth/challenge", operation=N_("the authorization challenge request"),
                                   retry=Retry.RATE_LIMIT_ONLY)
-        body = json_body(r, "the challenge request")
+        body = json_body(r, N_("the challenge request"))
         try:
             ts = parse_datetime(body["timestamp"])
             ms = body.get("timestampMs")
@@ -139,8 +139,8 @@ class KsefGateway(CertificateCalls):
         if cached is not None:
             return cached
         r = await self._http.call("GET", "/security/public-key-certificates",
-                                  operation="the public key list request", retry=Retry.IDEMPOTENT)
-        items = json_body(r, "the public key list request")
+                                  operation=N_("the public key list request"), retry=Retry.IDEMPOTENT)
+        items = json_body(r, N_("the public key list request"))
         if not isinstance(items, list):
             raise KsefProtocolError("KSeF sent a malformed public key list.")
         certs = [PublicKeyCert.from_json(i) for i in items if isinstance(i, dict)]
@@ -182,13 +182,13 @@ class KsefGateway(CertificateCalls):
                 _step(progress, "encrypted")
             try:
                 r = await self._http.call("POST", "/auth/ksef-token", json=body, expected=(202,),
-                                          operation="the KSeF token authorization", retry=Retry.RATE_LIMIT_ONLY)
+                                          operation=N_("the KSeF token authorization"), retry=Retry.RATE_LIMIT_ONLY)
             except KsefHttpError as exc:
                 if exc.code == 21470 and attempt == 1:
                     self._keys.forget(self.endpoint.base_url)
                     continue
                 raise
-            init = json_body(r, "the KSeF token authorization")
+            init = json_body(r, N_("the KSeF token authorization"))
             break
         assert init is not None
         _step(progress, "sent")
@@ -262,9 +262,9 @@ class KsefGateway(CertificateCalls):
         if self.policy.verify_certificate_chain is not None:
             params = {"verifyCertificateChain": str(self.policy.verify_certificate_chain).lower()}
         r = await self._http.call("POST", "/auth/xades-signature", content=data, content_type="application/xml",
-                                  params=params, expected=(202,), operation="the signed authorization request",
+                                  params=params, expected=(202,), operation=N_("the signed authorization request"),
                                   retry=Retry.RATE_LIMIT_ONLY)
-        return json_body(r, "the signed authorization request")
+        return json_body(r, N_("the signed authorization request"))
 
     async def _finish(self, init: dict[str, Any], method: str, context: Context,
                       progress: Progress | None) -> AuthSession:
@@ -303,8 +303,8 @@ class KsefGateway(CertificateCalls):
 
     async def auth_status(self, reference_number: str, authentication_token: Secret[str]) -> dict[str, Any]:
         r = await self._http.call("GET", f"/auth/{reference_number}", bearer=authentication_token,
-                                  operation="the authentication status request", retry=Retry.IDEMPOTENT)
-        return json_body(r, "the authentication status request")
+                                  operation=N_("the authentication status request"), retry=Retry.IDEMPOTENT)
+        return json_body(r, N_("the authentication status request"))
 
     async def wait_for_authentication(
         self, reference_number: str, authentication_token: Secret[str], *, progress: Progress | None = None
@@ -317,13 +317,14 @@ class KsefGateway(CertificateCalls):
             _step(progress, "status")
             return _status(body).code, body
 
-        code, body = await self._poll(fetch, bound, "the authentication")
+        code, body = await self._poll(fetch, bound, N_("the authentication"))
         if code >= 400:
             st = _status(body)
             meaning = code_meaning(code) or st.description
             detail = f": {_join(st.details)}" if st.details else ""
             raise KsefAuthFailed(
-                f"KSeF authentication failed with status {code} ({meaning}){detail}.",
+                _("KSeF authentication failed with status {code} ({meaning}){detail}.").format(
+                    code=code, meaning=meaning, detail=detail),
                 code=code, description=st.description, details=st.details, reference_number=reference_number,
                 problem=body,
             )
@@ -339,25 +340,24 @@ class KsefGateway(CertificateCalls):
             if code != 100:
                 return code, body
             if loop.time() + delay > deadline or waited + delay > bound_s:
-                raise KsefTimeout(
-                    f"KSeF did not finish {what} within {bound_s:g} s (still in progress, status 100)."
-                )
+                raise KsefTimeout(_("KSeF did not finish {operation} within {seconds} s (still in progress, "
+                                    "status 100).").format(operation=_(what), seconds=f"{bound_s:g}"))
             await self._sleep(delay)
             waited += delay
             delay = min(self.policy.poll_cap_s, delay * self.policy.poll_factor)
 
     async def _redeem(self, authentication_token: Secret[str]) -> dict[str, Any]:
         r = await self._http.call("POST", "/auth/token/redeem", bearer=authentication_token,
-                                  operation="the token redeem request", retry=Retry.NEVER)
-        return json_body(r, "the token redeem request")
+                                  operation=N_("the token redeem request"), retry=Retry.NEVER)
+        return json_body(r, N_("the token redeem request"))
 
     # ----------------------------------------------------------------- sessions
 
     async def refresh(self, session: AuthSession) -> AuthSession:
         """A new access token from the refresh token (the refresh token stays)."""
         r = await self._http.call("POST", "/auth/token/refresh", bearer=session.refresh_token,
-                                  operation="the access token refresh", retry=Retry.RATE_LIMIT_ONLY)
-        body = json_body(r, "the access token refresh")
+                                  operation=N_("the access token refresh"), retry=Retry.RATE_LIMIT_ONLY)
+        body = json_body(r, N_("the access token refresh"))
         try:
             access = body["accessToken"]
             self._bind(Secret(str(access["token"])), session.context)
@@ -367,21 +367,21 @@ class KsefGateway(CertificateCalls):
 
     async def revoke_current(self, session: AuthSession) -> None:
         await self._http.call("DELETE", "/auth/sessions/current", bearer=session.access_token, expected=(204,),
-                              operation="the session revocation", retry=Retry.RATE_LIMIT_ONLY)
+                              operation=N_("the session revocation"), retry=Retry.RATE_LIMIT_ONLY)
 
     async def revoke_session(self, session: AuthSession, reference_number: str) -> None:
         await self._http.call("DELETE", f"/auth/sessions/{reference_number}", bearer=session.access_token,
-                              expected=(204,), operation="the session revocation", retry=Retry.RATE_LIMIT_ONLY)
+                              expected=(204,), operation=N_("the session revocation"), retry=Retry.RATE_LIMIT_ONLY)
 
     async def list_sessions(self, session: AuthSession, *, page_size: int = 10, max_pages: int = 20) -> list[SessionInfo]:
         out: list[SessionInfo] = []
         cont: str | None = None
-        for _ in range(max_pages):
+        for _page in range(max_pages):
             headers = {"x-continuation-token": cont} if cont else None
             r = await self._http.call("GET", "/auth/sessions", bearer=session.access_token, headers=headers,
-                                      params={"pageSize": page_size}, operation="the session list request",
+                                      params={"pageSize": page_size}, operation=N_("the session list request"),
                                       retry=Retry.IDEMPOTENT)
-            body = json_body(r, "the session list request")
+            body = json_body(r, N_("the session list request"))
             for item in body.get("items") or []:
                 out.append(SessionInfo(
                     reference_number=item.get("referenceNumber", ""),
@@ -403,8 +403,8 @@ class KsefGateway(CertificateCalls):
         """``GET /rate-limits``: the effective limits of the session's context, every group KSeF lists
         (2.9.0: also ``anonymous``, ``global``, the session-close groups and ``collectiveIdentifier``)."""
         r = await self._http.call("GET", "/rate-limits", bearer=session.access_token,
-                                  operation="the rate limits request", retry=Retry.IDEMPOTENT)
-        return _rate_limits(json_body(r, "the rate limits request"))
+                                  operation=N_("the rate limits request"), retry=Retry.IDEMPOTENT)
+        return _rate_limits(json_body(r, N_("the rate limits request")))
 
     # ------------------------------------------------------------------ tokens
 
@@ -421,8 +421,8 @@ class KsefGateway(CertificateCalls):
             raise KsefInputError("A token description must have 5 to 256 characters.", code=21405)
         r = await self._http.call("POST", "/tokens", bearer=session.access_token, expected=(202,),
                                   json={"permissions": perms, "description": description},
-                                  operation="the token generation request", retry=Retry.RATE_LIMIT_ONLY)
-        body = json_body(r, "the token generation request")
+                                  operation=N_("the token generation request"), retry=Retry.RATE_LIMIT_ONLY)
+        body = json_body(r, N_("the token generation request"))
         try:
             generated = GeneratedToken(str(body["referenceNumber"]), Secret(str(body["token"])))
         except KeyError as exc:
@@ -444,20 +444,19 @@ class KsefGateway(CertificateCalls):
             return
         try:
             await self.revoke_token(session, generated.reference_number)
-            fate = pick("It was revoked at once; nothing was saved.", "Został natychmiast unieważniony; nic nie zapisano.")
+            fate = _("It was revoked at once; nothing was saved.")
         except KsefError:
-            fate = pick(f"It could not be revoked: revoke the token {generated.reference_number} in KSeF now.",
-                        f"Nie udało się go unieważnić: unieważnij token {generated.reference_number} w KSeF od razu.")
-        raise KsefOperationFailed(pick(
-            f"KSeF made the new token for NIP {made_for}, not for {wanted}: the authorization was for another "
-            f"company. {fate}",
-            f"KSeF utworzył nowy token dla NIP {made_for}, a nie dla {wanted}: uwierzytelnienie dotyczyło innej "
-            f"firmy. {fate}"), code="wrong-context", reference_number=generated.reference_number)
+            fate = _("It could not be revoked: revoke the token {ref} in KSeF now.").format(
+                ref=generated.reference_number)
+        raise KsefOperationFailed(_(
+            "KSeF made the new token for NIP {made_for}, not for {wanted}: the authorization was for another "
+            "company. {fate}").format(made_for=made_for, wanted=wanted, fate=fate),
+            code="wrong-context", reference_number=generated.reference_number)
 
     async def token_status(self, session: AuthSession, reference_number: str) -> TokenInfo:
         r = await self._http.call("GET", f"/tokens/{reference_number}", bearer=session.access_token,
-                                  operation="the token status request", retry=Retry.IDEMPOTENT)
-        return _token_info(json_body(r, "the token status request"))
+                                  operation=N_("the token status request"), retry=Retry.IDEMPOTENT)
+        return _token_info(json_body(r, N_("the token status request")))
 
     async def wait_token_active(self, session: AuthSession, reference_number: str,
                                 *, bound_s: float | None = None) -> TokenInfo:
@@ -467,10 +466,11 @@ class KsefGateway(CertificateCalls):
             code = {"Pending": 100, "Active": 200}.get(info.status, 400)
             return code, info
 
-        code, info = await self._poll(fetch, bound_s or self.policy.token_active_bound_s, "the token activation")
+        code, info = await self._poll(fetch, bound_s or self.policy.token_active_bound_s, N_("the token activation"))
         if code != 200:
             detail = f": {_join(info.status_details)}" if info.status_details else ""
-            raise KsefOperationFailed(f"The KSeF token did not become active; its status is {info.status}{detail}.",
+            raise KsefOperationFailed(_("The KSeF token did not become active; its status is {status}{detail}.")
+                                      .format(status=info.status, detail=detail),
                                       code="token-" + info.status.lower(), details=info.status_details,
                                       reference_number=reference_number)
         return info
@@ -483,12 +483,12 @@ class KsefGateway(CertificateCalls):
         params += [("status", s) for s in statuses or []]
         if description:
             params.append(("description", description))
-        for _ in range(max_pages):
+        for _page in range(max_pages):
             headers = {"x-continuation-token": cont} if cont else None
             r = await self._http.call("GET", "/tokens", bearer=session.access_token, headers=headers,
-                                      params=params, operation="the token list request",  # type: ignore[arg-type]
+                                      params=params, operation=N_("the token list request"),  # type: ignore[arg-type]
                                       retry=Retry.IDEMPOTENT)
-            body = json_body(r, "the token list request")
+            body = json_body(r, N_("the token list request"))
             out.extend(_token_info(t) for t in body.get("tokens") or [])
             cont = body.get("continuationToken")
             if not cont:
@@ -497,7 +497,7 @@ class KsefGateway(CertificateCalls):
 
     async def revoke_token(self, session: AuthSession, reference_number: str) -> None:
         await self._http.call("DELETE", f"/tokens/{reference_number}", bearer=session.access_token, expected=(204,),
-                              operation="the token revocation", retry=Retry.RATE_LIMIT_ONLY)
+                              operation=N_("the token revocation"), retry=Retry.RATE_LIMIT_ONLY)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ksef_tui.domain.secret import Secret
+from ksef_tui.i18n import N_, _
 from ksef_tui.ksef.errors import KsefOperationFailed, KsefProtocolError
 from ksef_tui.ksef.http import KsefHttp, Retry, json_body
 from ksef_tui.ksef.models import (
@@ -40,16 +41,16 @@ class CertificateCalls:
 
     async def certificate_limits(self, session: AuthSession) -> CertificateLimits:
         r = await self._http.call("GET", "/certificates/limits", bearer=session.access_token,
-                                  operation="the certificate limits request", retry=Retry.IDEMPOTENT)
-        b = json_body(r, "the certificate limits request")
+                                  operation=N_("the certificate limits request"), retry=Retry.IDEMPOTENT)
+        b = json_body(r, N_("the certificate limits request"))
         enr, cert = b.get("enrollment") or {}, b.get("certificate") or {}
         return CertificateLimits(bool(b.get("canRequest")), int(enr.get("remaining", 0)), int(enr.get("limit", 0)),
                                  int(cert.get("remaining", 0)), int(cert.get("limit", 0)))
 
     async def enrollment_data(self, session: AuthSession) -> EnrollmentData:
         r = await self._http.call("GET", "/certificates/enrollments/data", bearer=session.access_token,
-                                  operation="the enrollment data request", retry=Retry.IDEMPOTENT)
-        b = json_body(r, "the enrollment data request")
+                                  operation=N_("the enrollment data request"), retry=Retry.IDEMPOTENT)
+        b = json_body(r, N_("the enrollment data request"))
         try:
             return EnrollmentData(
                 common_name=b["commonName"], country_name=b["countryName"], given_name=b.get("givenName"),
@@ -68,9 +69,9 @@ class CertificateCalls:
         if valid_from is not None:
             body["validFrom"] = valid_from.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
         r = await self._http.call("POST", "/certificates/enrollments", bearer=session.access_token, json=body,
-                                  expected=(202,), operation="the certificate enrollment",
+                                  expected=(202,), operation=N_("the certificate enrollment"),
                                   retry=Retry.RATE_LIMIT_ONLY)
-        b = json_body(r, "the certificate enrollment")
+        b = json_body(r, N_("the certificate enrollment"))
         try:
             return str(b["referenceNumber"])
         except KeyError as exc:
@@ -78,9 +79,9 @@ class CertificateCalls:
 
     async def enrollment_status(self, session: AuthSession, reference_number: str) -> EnrollmentStatus:
         r = await self._http.call("GET", f"/certificates/enrollments/{reference_number}",
-                                  bearer=session.access_token, operation="the enrollment status request",
+                                  bearer=session.access_token, operation=N_("the enrollment status request"),
                                   retry=Retry.IDEMPOTENT)
-        b = json_body(r, "the enrollment status request")
+        b = json_body(r, N_("the enrollment status request"))
         return EnrollmentStatus(reference_number, _status(b), b.get("certificateSerialNumber"))
 
     async def wait_enrollment(self, session: AuthSession, reference_number: str,
@@ -90,11 +91,12 @@ class CertificateCalls:
             st = await self.enrollment_status(session, reference_number)
             return st.status.code, st
 
-        code, st = await self._poll(fetch, bound_s or self.policy.enrollment_bound_s, "the certificate enrollment")
+        code, st = await self._poll(fetch, bound_s or self.policy.enrollment_bound_s, N_("the certificate enrollment"))
         if code >= 400 or not st.certificate_serial_number:
             detail = f": {_join(st.status.details)}" if st.status.details else ""
             raise KsefOperationFailed(
-                f"KSeF rejected the certificate enrollment with status {code} ({st.status.description}){detail}.",
+                _("KSeF rejected the certificate enrollment with status {code} ({description}){detail}.").format(
+                    code=code, description=st.status.description, detail=detail),
                 code=f"enrollment-{code}", description=st.status.description, details=st.status.details,
                 reference_number=reference_number,
             )
@@ -103,8 +105,8 @@ class CertificateCalls:
     async def retrieve_certificates(self, session: AuthSession, serial_numbers: list[str]) -> list[KsefCertificate]:
         r = await self._http.call("POST", "/certificates/retrieve", bearer=session.access_token,
                                   json={"certificateSerialNumbers": list(serial_numbers)},
-                                  operation="the certificate retrieval", retry=Retry.RATE_LIMIT_ONLY)
-        b = json_body(r, "the certificate retrieval")
+                                  operation=N_("the certificate retrieval"), retry=Retry.RATE_LIMIT_ONLY)
+        b = json_body(r, N_("the certificate retrieval"))
         return [KsefCertificate(c["certificateSerialNumber"], c.get("certificateName", ""),
                                 c.get("certificateType", ""), base64.b64decode(c["certificate"]))
                 for c in b.get("certificates") or []]
@@ -117,8 +119,8 @@ class CertificateCalls:
                                   "type": certificate_type, "status": status}.items() if v}
         r = await self._http.call("POST", "/certificates/query", bearer=session.access_token, json=body,
                                   params={"pageSize": page_size, "pageOffset": page_offset},
-                                  operation="the certificate query", retry=Retry.RATE_LIMIT_ONLY)
-        b = json_body(r, "the certificate query")
+                                  operation=N_("the certificate query"), retry=Retry.RATE_LIMIT_ONLY)
+        b = json_body(r, N_("the certificate query"))
         out = []
         for c in b.get("certificates") or []:
             ident = c.get("subjectIdentifier") or {}
@@ -134,7 +136,7 @@ class CertificateCalls:
                                  reason: str | None = None) -> None:
         body = {"revocationReason": reason} if reason else {}
         await self._http.call("POST", f"/certificates/{serial_number}/revoke", bearer=session.access_token,
-                              json=body, expected=(204,), operation="the certificate revocation",
+                              json=body, expected=(204,), operation=N_("the certificate revocation"),
                               retry=Retry.RATE_LIMIT_ONLY)
 
     async def request_certificate(self, session: AuthSession, name: str, *, key: str = "ec",

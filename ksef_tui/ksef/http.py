@@ -33,6 +33,7 @@ import httpx
 
 from ksef_tui.domain.clock import system_clock
 from ksef_tui.domain.secret import Secret
+from ksef_tui.i18n import _
 from ksef_tui.ksef.endpoints import Endpoint
 from ksef_tui.ksef.errors import (
     KsefError,
@@ -178,14 +179,15 @@ class KsefHttp:
                 delay = attempts.after_failure(self._delay)
                 if delay is None:
                     raise attempts.final(KsefTimeout(
-                        f"KSeF did not answer {operation} within {self.policy.timeout_s:g} s "
-                        f"({self.endpoint.label})."
+                        _("KSeF did not answer {operation} within {seconds} s ({endpoint}).").format(
+                            operation=_(operation), seconds=f"{self.policy.timeout_s:g}", endpoint=self.endpoint.label)
                     )) from exc
             except httpx.TransportError as exc:
                 delay = attempts.after_failure(self._delay)
                 if delay is None:
                     raise attempts.final(KsefNetworkError(
-                        f"Cannot reach KSeF at {self.endpoint.label} for {operation}: {type(exc).__name__}."
+                        _("Cannot reach KSeF at {endpoint} for {operation}: {fault}.").format(
+                            endpoint=self.endpoint.label, operation=_(operation), fault=type(exc).__name__)
                     )) from exc
             else:
                 status = response.status_code
@@ -394,9 +396,8 @@ def json_body(response: httpx.Response, operation: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise KsefProtocolError(
-            f"KSeF answered {operation} with something that is not JSON (HTTP {response.status_code})."
-        ) from None
+        raise KsefProtocolError(_("KSeF answered {operation} with something that is not JSON (HTTP {status}).")
+                                .format(operation=_(operation), status=response.status_code)) from None
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ksef_tui.i18n import N_, _
 from ksef_tui.ksef.errors import KsefInputError, KsefOperationFailed, KsefProtocolError
 from ksef_tui.ksef.http import KsefHttp, Retry, json_body
 from ksef_tui.ksef.models import AuthSession, StatusInfo, parse_datetime
@@ -32,18 +33,25 @@ PAGE_SIZE = 100
 MAX_PAGES = 50
 
 #: ``GET /permissions/operations/{ref}`` status codes (spec table).
+#: (English source text of the catalog; say it with ``operation_meaning``)
 OPERATION_CODES = {
-    100: "accepted, in progress",
-    200: "done",
-    400: "failed",
-    410: "the identifiers do not match or are in the wrong relation",
-    420: "the credentials used may not do this",
-    430: "the context does not have the required role or permissions",
-    440: "not allowed for these identifiers",
-    450: "not allowed for this identifier or its type",
-    500: "unknown error",
-    550: "cancelled by the system",
+    100: N_("accepted, in progress"),
+    200: N_("done"),
+    400: N_("failed"),
+    410: N_("the identifiers do not match or are in the wrong relation"),
+    420: N_("the credentials used may not do this"),
+    430: N_("the context does not have the required role or permissions"),
+    440: N_("not allowed for these identifiers"),
+    450: N_("not allowed for this identifier or its type"),
+    500: N_("unknown error"),
+    550: N_("cancelled by the system"),
 }
+
+
+def operation_meaning(code: int) -> str | None:
+    """The meaning of a permission operation status code in the current UI language, or None."""
+    meaning = OPERATION_CODES.get(code)
+    return _(meaning) if meaning else None
 
 
 @dataclass(frozen=True)
@@ -147,7 +155,7 @@ class KsefPermissions:
         perms = _checked(permissions, PERSON_PERMISSIONS)
         body = {"subjectIdentifier": _subject(subject).as_json(), "permissions": perms,
                 "description": _description(description), "subjectDetails": _person_details(name)}
-        return await self._start("POST", "/permissions/persons/grants", body, "the person permission grant", session)
+        return await self._start("POST", "/permissions/persons/grants", body, N_("the person permission grant"), session)
 
     async def grant_entity(self, session: AuthSession, nip: str, permissions: Iterable[tuple[str, bool]],
                            description: str, full_name: str) -> str:
@@ -162,7 +170,7 @@ class KsefPermissions:
         body = {"subjectIdentifier": {"type": "Nip", "value": nip},
                 "permissions": [{"type": p, "canDelegate": bool(d)} for p, d in pairs],
                 "description": _description(description), "subjectDetails": {"fullName": name}}
-        return await self._start("POST", "/permissions/entities/grants", body, "the entity permission grant", session)
+        return await self._start("POST", "/permissions/entities/grants", body, N_("the entity permission grant"), session)
 
     async def grant_indirect(self, session: AuthSession, subject: Identifier, permissions: Iterable[str],
                              description: str, name: PersonName, *, client_nip: str | None = None) -> str:
@@ -172,7 +180,7 @@ class KsefPermissions:
         body["targetIdentifier"] = {"type": "Nip", "value": client_nip} if client_nip else {"type": "AllPartners"}
         body.update(permissions=perms, description=_description(description),
                     subjectDetails=_person_details(name))
-        return await self._start("POST", "/permissions/indirect/grants", body, "the indirect permission grant",
+        return await self._start("POST", "/permissions/indirect/grants", body, N_("the indirect permission grant"),
                                  session)
 
     async def revoke(self, session: AuthSession, permission_id: str) -> str:
@@ -180,7 +188,7 @@ class KsefPermissions:
         if len(permission_id) != 36:
             raise KsefInputError("A permission id has 36 characters.", code=21405)
         return await self._start("DELETE", f"/permissions/common/grants/{permission_id}", None,
-                                 "the permission withdrawal", session)
+                                 N_("the permission withdrawal"), session)
 
     async def _start(self, method: str, path: str, body: Any, what: str, session: AuthSession) -> str:
         r = await self._http.call(method, path, bearer=session.access_token, json=body, expected=(202, 200),
@@ -188,15 +196,16 @@ class KsefPermissions:
         b = json_body(r, what)
         ref = b.get("referenceNumber") if isinstance(b, dict) else None
         if not isinstance(ref, str) or not ref:
-            raise KsefProtocolError(f"KSeF did not return a reference number for {what}.")
+            raise KsefProtocolError(_("KSeF did not return a reference number for {operation}.").format(
+                operation=_(what)))
         return ref
 
     # ------------------------------------------------------------------ operations
 
     async def operation_status(self, session: AuthSession, reference_number: str) -> StatusInfo:
         r = await self._http.call("GET", f"/permissions/operations/{reference_number}", bearer=session.access_token,
-                                  operation="the permission operation status request", retry=Retry.IDEMPOTENT)
-        return _status(json_body(r, "the permission operation status request"))
+                                  operation=N_("the permission operation status request"), retry=Retry.IDEMPOTENT)
+        return _status(json_body(r, N_("the permission operation status request")))
 
     async def wait_operation(self, session: AuthSession, reference_number: str, *,
                              bound_s: float | None = None) -> StatusInfo:
@@ -206,12 +215,13 @@ class KsefPermissions:
             st = await self.operation_status(session, reference_number)
             return st.code, st
 
-        code, st = await self._poll(fetch, bound_s or self.operation_bound_s, "the permission operation")
+        code, st = await self._poll(fetch, bound_s or self.operation_bound_s, N_("the permission operation"))
         if code != 200:
-            meaning = OPERATION_CODES.get(code, st.description)
+            meaning = operation_meaning(code) or st.description
             detail = f": {'; '.join(d.strip().rstrip('.') for d in st.details)}" if st.details else ""
             raise KsefOperationFailed(
-                f"KSeF ended the permission operation with status {code} ({meaning}){detail}.",
+                _("KSeF ended the permission operation with status {code} ({meaning}){detail}.").format(
+                    code=code, meaning=meaning, detail=detail),
                 code=f"permission-{code}", description=st.description, details=st.details,
                 reference_number=reference_number)
         return st
@@ -232,7 +242,7 @@ class KsefPermissions:
                 if isinstance(scope, str) and scope not in owner:
                     owner.append(scope)
 
-        await self._pages("/permissions/query/personal/grants", body, "the personal permission query", session, take)
+        await self._pages("/permissions/query/personal/grants", body, N_("the personal permission query"), session, take)
         return PersonalPermissions(tuple(grants), tuple(owner))
 
     async def persons(self, session: AuthSession, *, granted_here: bool = False,
@@ -246,7 +256,7 @@ class KsefPermissions:
         if state:
             body["permissionState"] = state
         out: list[PermissionGrant] = []
-        await self._pages("/permissions/query/persons/grants", body, "the permission query", session,
+        await self._pages("/permissions/query/persons/grants", body, N_("the permission query"), session,
                           lambda page: out.extend(_grant(p, personal=False) for p in _items(page, "permissions")))
         return out
 
@@ -266,7 +276,7 @@ class KsefPermissions:
                 except (KeyError, TypeError, ValueError) as exc:
                     raise KsefProtocolError("KSeF sent a malformed entity permission.") from exc
 
-        await self._pages("/permissions/query/entities/grants", body, "the entity permission query", session, take)
+        await self._pages("/permissions/query/entities/grants", body, N_("the entity permission query"), session, take)
         return out
 
     async def _pages(self, path: str, body: dict[str, Any], what: str, session: AuthSession,
@@ -277,11 +287,13 @@ class KsefPermissions:
                                       retry=Retry.IDEMPOTENT)
             page = json_body(r, what)
             if not isinstance(page, dict):
-                raise KsefProtocolError(f"KSeF answered {what} with something that is not an object.")
+                raise KsefProtocolError(_("KSeF answered {operation} with something that is not an object.")
+                                        .format(operation=_(what)))
             take(page)
             if not page.get("hasMore"):
                 return
-        raise KsefProtocolError(f"KSeF kept sending pages for {what} (more than {MAX_PAGES}).")
+        raise KsefProtocolError(_("KSeF kept sending pages for {operation} (more than {n}).").format(
+            operation=_(what), n=MAX_PAGES))
 
 
 # ---------------------------------------------------------------------- helpers

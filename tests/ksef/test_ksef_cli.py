@@ -122,3 +122,13 @@ def test_challenge_file_and_refusals(tmp_path, capsys, sim_server):
                           str(tmp_path / "bad.txt")], capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "status 450" in err and "Hint: The KSeF token is wrong" in err and "0" * 64 not in err
+
+
+def test_a_wrong_token_is_refused_in_polish_with_lang_pl(tmp_path, capsys, sim_server):
+    (tmp_path / "bad.txt").write_text("20261124-EC-0000000000-0000000000-00|nip-5265877635|" + "0" * 64)
+    code, out, err = run(["--lang", "pl", "ksef", "auth", "--base-url", sim_server.base_url, "--nip", NIP,
+                          "--token-file", str(tmp_path / "bad.txt")], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("ksef-tui: Uwierzytelnianie w KSeF zakończone niepowodzeniem, status 450 (błędny token KSeF)")
+    assert "Wskazówka: Token KSeF jest błędny" in err and "0" * 64 not in err
+    assert "authentication failed" not in err and "Hint:" not in err

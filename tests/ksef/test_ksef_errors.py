@@ -103,3 +103,75 @@ def test_human_retry(seconds, en, pl):
         assert human_retry(seconds) == pl
     finally:
         i18n.set_language("en")
+
+
+# ------------------------------------------------------------- the gateway's sentences in Polish (issue 14, 12)
+
+def _catalog_has(text: str) -> bool:
+    from babel.messages.pofile import read_po
+
+    po = i18n.LOCALE_DIR / "pl" / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+    with po.open("rb") as f:
+        entry = read_po(f).get(text)
+    return entry is not None and bool(entry.string) and entry.string != text
+
+
+def test_every_code_meaning_and_hint_has_a_polish_catalog_entry():
+    from ksef_tui.ksef import errors
+    from ksef_tui.ksef.permissions import OPERATION_CODES, operation_meaning
+
+    codes = errors.known_codes()
+    assert {450, 460, 9105, 21111, 21115, 415, 429, 500, 550, "network", "timeout"} <= set(codes)
+    english = {code: (errors.code_meaning(code), errors.hint_for(code)) for code in codes}
+    permission_en = {code: operation_meaning(code) for code in OPERATION_CODES}
+    i18n.set_language("pl")
+    try:
+        polish = {code: (errors.code_meaning(code), errors.hint_for(code)) for code in codes}
+        permission_pl = {code: operation_meaning(code) for code in OPERATION_CODES}
+    finally:
+        i18n.set_language("en")
+    untranslated = [code for code in codes if not all(polish[code]) or polish[code][0] == english[code][0]
+                    or polish[code][1] == english[code][1]]
+    assert not untranslated, f"codes without a Polish meaning or hint: {untranslated}"
+    assert all(_catalog_has(english[code][0]) and _catalog_has(english[code][1]) for code in codes)
+    assert all(permission_pl[c] and permission_pl[c] != permission_en[c] for c in OPERATION_CODES)
+    # KSeF's own words (the spec's Polish descriptions) where it has them
+    assert polish[21111][0] == "nieprawidłowe wyzwanie autoryzacyjne" and polish[9105][0] == "nieprawidłowy podpis"
+    assert polish[450][0] == "błędny token KSeF" and polish[460][0] == "błąd certyfikatu"
+
+
+def test_the_message_is_said_in_the_language_of_the_moment_it_is_raised_even_in_a_thread():
+    import concurrent.futures
+
+    def raise_in_thread() -> KsefHttpError:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(error_from_response, 400, LEGACY, operation="the KSeF token authorization").result()
+
+    i18n.set_language("pl")
+    try:
+        err = raise_in_thread()
+        assert str(err) == ("KSeF odrzucił żądanie „uwierzytelnienie tokenem KSeF”: nieprawidłowe wyzwanie "
+                            "autoryzacyjne (kod 21111, HTTP 400).")
+        assert err.hint.startswith("Wyzwanie jest błędne albo wygasło")
+        late = error_from_response(429, TOO_MANY, operation="the challenge request", retry_after=90)
+        assert str(late) == ("Przekroczono limit zapytań KSeF dla żądania „wyzwanie autoryzacyjne” (HTTP 429). "
+                             "Ponów za 1 min 30 s.")
+    finally:
+        i18n.set_language("en")
+    assert str(err).startswith("KSeF odrzucił")  # said once, when raised
+    assert err.hint.startswith("The challenge is wrong")  # the hint follows the language when read
+    english = raise_in_thread()
+    assert str(english) == ("KSeF rejected the KSeF token authorization: invalid authorization challenge "
+                            "(code 21111, HTTP 400).")
+
+
+def test_ksef_own_description_of_an_unknown_code_stays_as_sent_in_polish():
+    body = {"exception": {"exceptionDetailList": [{"exceptionCode": 99999, "exceptionDescription": "[b]Coś[/b] nowego",
+                                                   "details": ["x"]}]}}
+    i18n.set_language("pl")
+    try:
+        err = error_from_response(400, body, operation="the token generation request")
+    finally:
+        i18n.set_language("en")
+    assert str(err) == "KSeF odrzucił żądanie „wygenerowanie tokena”: [b]Coś[/b] nowego (kod 99999, HTTP 400)."
+    assert err.description == "[b]Coś[/b] nowego" and err.details == ("x",)

@@ -208,6 +208,31 @@ async def test_wrong_token_shows_450_with_hint_and_environments_stay_apart(panel
         assert status(pilot, Environment.DEMO).startswith("failing: ")
 
 
+
+async def test_wrong_token_test_authorization_speaks_polish(panel: Panel, sims: Sims) -> None:
+    """Issue 14 item 12: "Test authorization" in Polish says KSeF's 450 in Polish; the sentence is made in
+    the panel's worker thread, in the language chosen when it is said."""
+    from ksef_tui import i18n
+
+    prod_token = sims.prod.issue_ksef_token(context_nip=NIP)  # valid only on PRODUCTION: DEMO answers 450
+    i18n.set_language("pl")  # reset to English after the test (conftest)
+    async with host(panel).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await go_to_row(pilot, Environment.DEMO)
+        await pilot.press("enter")
+        await paste_token(pilot, prod_token)
+        await pilot.press("enter")
+        await pilot.pause()
+        await go_to_row(pilot, Environment.DEMO)
+        await pilot.press("t")
+        await settle(pilot)
+        result = panel_of(pilot).query_one("#test-result", KsefProblem)
+        await wait_until(pilot, lambda: result.kind == "error", "the result of the test")
+        text = " ".join(result.plain.split())
+        assert "Uwierzytelnianie w KSeF zakończone niepowodzeniem, status 450 (błędny token KSeF)" in text, text
+        assert "Token KSeF jest błędny" in text  # the hint
+        assert "authentication failed" not in text and "bad KSeF token" not in text
+
 async def test_token_format_checked_inline_and_refused(panel: Panel) -> None:
     async with host(panel).run_test(size=SIZE) as pilot:
         await settle(pilot)
