@@ -32,8 +32,7 @@ ACTIVE, INACTIVE = "Active", "Inactive"
 PAGE_SIZE = 100
 MAX_PAGES = 50
 
-#: ``GET /permissions/operations/{ref}`` status codes (spec table).
-#: (English source text of the catalog; say it with ``operation_meaning``)
+#: ``GET /permissions/operations/{ref}`` status codes (spec table; catalog source text: ``operation_meaning``).
 OPERATION_CODES = {
     100: N_("accepted, in progress"),
     200: N_("done"),
@@ -50,8 +49,7 @@ OPERATION_CODES = {
 
 def operation_meaning(code: int) -> str | None:
     """The meaning of a permission operation status code in the current UI language, or None."""
-    meaning = OPERATION_CODES.get(code)
-    return _(meaning) if meaning else None
+    return _(OPERATION_CODES[code]) if code in OPERATION_CODES else None
 
 
 @dataclass(frozen=True)
@@ -196,8 +194,7 @@ class KsefPermissions:
         b = json_body(r, what)
         ref = b.get("referenceNumber") if isinstance(b, dict) else None
         if not isinstance(ref, str) or not ref:
-            raise KsefProtocolError(_("KSeF did not return a reference number for {operation}.").format(
-                operation=_(what)))
+            raise KsefProtocolError(_("KSeF did not return a reference number for {operation}.").format(operation=_(what)))
         return ref
 
     # ------------------------------------------------------------------ operations
