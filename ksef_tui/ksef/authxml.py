@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ksef_tui.i18n import _
 from ksef_tui.ksef.errors import KsefInputError
 from ksef_tui.ksef.models import Context
 
@@ -75,7 +76,7 @@ def build_auth_token_request(
     from lxml import etree
 
     if subject_type not in SUBJECT_TYPES:
-        raise KsefInputError(f"Unknown subject identifier type {subject_type!r}.", code="schema")
+        raise KsefInputError(_("Unknown subject identifier type {type}.").format(type=repr(subject_type)), code="schema")
     ns = NAMESPACES[schema_version]
     q = lambda name: f"{{{ns}}}{name}"  # noqa: E731
     root = etree.Element(q("AuthTokenRequest"), nsmap={None: ns})
@@ -108,7 +109,7 @@ def validate(xml: bytes | Any, *, ignore_signature: bool = True) -> str:
     ns = etree.QName(root).namespace or ""
     version = VERSION_BY_NS.get(ns)
     if version is None or etree.QName(root).localname != "AuthTokenRequest":
-        raise KsefInputError("The document is not a KSeF AuthTokenRequest.", code="not-auth-request")
+        raise KsefInputError(_("The document is not a KSeF AuthTokenRequest."), code="not-auth-request")
     if ignore_signature:
         root = copy.deepcopy(root)
         for sig in root.findall(f"{{{DSIG_NS}}}Signature"):
@@ -117,7 +118,8 @@ def validate(xml: bytes | Any, *, ignore_signature: bool = True) -> str:
     if not xsd.validate(root):
         err = xsd.error_log.last_error
         raise KsefInputError(
-            f"The AuthTokenRequest does not match the official XSD {version}: {err.message if err else 'invalid'}.",
+            _("The AuthTokenRequest does not match the official XSD {version}: {reason}.").format(
+                version=version, reason=err.message if err else _("invalid")),
             code="schema",
         )
     return version

@@ -15,6 +15,7 @@ from typing import Any
 
 from ksef_tui.domain.clock import system_clock
 from ksef_tui.domain.secret import Secret
+from ksef_tui.i18n import N_, _
 from ksef_tui.ksef.errors import CredentialError
 
 MAX_FILE_BYTES = 1_000_000
@@ -111,10 +112,10 @@ def load_credential(
         if key_data is None and b"PRIVATE KEY" in cert_data:
             key_data = cert_data  # one PEM file with both
         if key_data is None:
-            raise CredentialError("A private key is needed with the certificate.", code="bad-file")
+            raise CredentialError(_("A private key is needed with the certificate."), code="bad-file")
         key = _load_key(key_data, password)
     else:
-        raise CredentialError("Give a certificate and key, or a PKCS#12 file.", code="bad-file")
+        raise CredentialError(_("Give a certificate and key, or a PKCS#12 file."), code="bad-file")
 
     from cryptography.hazmat.primitives import serialization
 
@@ -134,31 +135,28 @@ def inspect_credential(**kwargs: Any) -> CredentialFacts:
 
 
 #: what a KSeF Offline certificate is for; it can never log in (PROTOCOL.md §6)
-OFFLINE_REFUSAL = ("{subject} is a KSeF Offline certificate: it signs the second QR code of offline invoices and "
-                   "cannot log in to KSeF. Use the Authentication certificate (or request one).")
+OFFLINE_REFUSAL = N_("{subject} is a KSeF Offline certificate: it signs the second QR code of offline invoices and "
+                      "cannot log in to KSeF. Use the Authentication certificate (or request one).")
 
 
 def check_usable(facts: CredentialFacts, now: dt.datetime | None = None, *, for_login: bool = True) -> None:
     """The certificate can be used now: its key matches and it is valid; ``for_login``: it is not a
     KSeF Offline one either (those never log in)."""
     if for_login and facts.ksef_type == "Offline":
-        raise CredentialError(OFFLINE_REFUSAL.format(subject=facts.subject), code="offline-certificate")
+        raise CredentialError(_(OFFLINE_REFUSAL).format(subject=facts.subject), code="offline-certificate")
     if not facts.key_matches:
-        raise CredentialError(
-            f"The private key does not belong to the certificate {facts.subject}.", code="key-mismatch"
-        )
+        raise CredentialError(_("The private key does not belong to the certificate {subject}.").format(
+            subject=facts.subject), code="key-mismatch")
     problem = facts.validity_problem(now)
     if problem == "expired":
-        raise CredentialError(
-            f"The certificate {facts.subject} expired on {facts.valid_to:%Y-%m-%d %H:%M} UTC.", code="expired"
-        )
+        raise CredentialError(_("The certificate {subject} expired on {when} UTC.").format(
+            subject=facts.subject, when=f"{facts.valid_to:%Y-%m-%d %H:%M}"), code="expired")
     if problem == "not-yet-valid":
-        raise CredentialError(
-            f"The certificate {facts.subject} is valid only from {facts.valid_from:%Y-%m-%d %H:%M} UTC.",
-            code="not-yet-valid",
-        )
+        raise CredentialError(_("The certificate {subject} is valid only from {when} UTC.").format(
+            subject=facts.subject, when=f"{facts.valid_from:%Y-%m-%d %H:%M}"), code="not-yet-valid")
     if facts.key_type.startswith("RSA") and int(facts.key_type.split()[1]) < 2048:
-        raise CredentialError(f"The RSA key has only {facts.key_type.split()[1]} bits.", code="unsupported-key")
+        raise CredentialError(_("The RSA key has only {bits} bits.").format(bits=facts.key_type.split()[1]),
+                              code="unsupported-key")
 
 
 def _load_certificate(data: bytes) -> Any:
@@ -169,7 +167,7 @@ def _load_certificate(data: bytes) -> Any:
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
     except ValueError:
-        raise CredentialError("The certificate file is not a PEM or DER X.509 certificate.", code="bad-file") from None
+        raise CredentialError(_("The certificate file is not a PEM or DER X.509 certificate."), code="bad-file") from None
 
 
 def _load_key(data: bytes, password: Secret[str] | None) -> Any:
@@ -180,7 +178,7 @@ def _load_key(data: bytes, password: Secret[str] | None) -> Any:
     if pem:
         block = _PEM_KEY.search(data)
         if block is None:
-            raise CredentialError("The key file holds no PEM private key.", code="bad-file")
+            raise CredentialError(_("The key file holds no PEM private key."), code="bad-file")
         data = block.group(0)
     loader = serialization.load_pem_private_key if pem else serialization.load_der_private_key
     try:
@@ -188,14 +186,14 @@ def _load_key(data: bytes, password: Secret[str] | None) -> Any:
     except TypeError as exc:
         if "not encrypted" in str(exc):
             return loader(data, password=None)
-        raise CredentialError("The private key is encrypted; a password is needed.", code="password-needed") from None
+        raise CredentialError(_("The private key is encrypted; a password is needed."), code="password-needed") from None
     except ValueError:
         encrypted = b"ENCRYPTED" in data or (not pem and pwd is not None)
         if encrypted and pwd is not None:
-            raise CredentialError("The password does not open the private key.", code="wrong-password") from None
-        raise CredentialError("The key file is not a PEM or DER private key.", code="bad-file") from None
+            raise CredentialError(_("The password does not open the private key."), code="wrong-password") from None
+        raise CredentialError(_("The key file is not a PEM or DER private key."), code="bad-file") from None
     except Exception:  # unsupported algorithm and the like
-        raise CredentialError("The key file is not a supported private key.", code="bad-file") from None
+        raise CredentialError(_("The key file is not a supported private key."), code="bad-file") from None
 
 
 def _load_pkcs12(data: bytes, password: Secret[str] | None) -> tuple[Any, Any]:
@@ -207,14 +205,14 @@ def _load_pkcs12(data: bytes, password: Secret[str] | None) -> tuple[Any, Any]:
     except ValueError:
         # Distinguish a wrong password from a damaged file: a damaged file also fails unprotected.
         if not data[:1] == b"\x30":
-            raise CredentialError("The file is not a PKCS#12 (.p12/.pfx) file.", code="bad-file") from None
+            raise CredentialError(_("The file is not a PKCS#12 (.p12/.pfx) file."), code="bad-file") from None
         if pwd:
-            raise CredentialError("The password does not open the PKCS#12 file.", code="wrong-password") from None
-        raise CredentialError("The PKCS#12 file needs a password.", code="password-needed") from None
+            raise CredentialError(_("The password does not open the PKCS#12 file."), code="wrong-password") from None
+        raise CredentialError(_("The PKCS#12 file needs a password."), code="password-needed") from None
     except Exception:
-        raise CredentialError("The PKCS#12 file cannot be read.", code="bad-file") from None
+        raise CredentialError(_("The PKCS#12 file cannot be read."), code="bad-file") from None
     if key is None or cert is None:
-        raise CredentialError("The PKCS#12 file must hold both a certificate and its private key.", code="bad-file")
+        raise CredentialError(_("The PKCS#12 file must hold both a certificate and its private key."), code="bad-file")
     return cert, key
 
 
@@ -226,8 +224,6 @@ def _facts(cert: Any, key: Any) -> CredentialFacts:
     except CredentialError:
         raise
     except (ValueError, UnicodeError, TypeError) as exc:
-        from ksef_tui.i18n import _
-
         where = "issuer" if "issuer" in str(exc) else "subject"
         raise CredentialError(_(
             "The certificate's {part} (the name of its holder or issuer) is damaged and cannot be read; ask "
@@ -265,7 +261,7 @@ def _read_facts(cert: Any, key: Any) -> CredentialFacts:
         names = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
         key_type = f"EC {names.get(pub.curve.name, pub.curve.name)}"
     else:
-        raise CredentialError("Only RSA and EC certificates can sign for KSeF.", code="unsupported-key")
+        raise CredentialError(_("Only RSA and EC certificates can sign for KSeF."), code="unsupported-key")
 
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER

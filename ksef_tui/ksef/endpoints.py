@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ksef_tui.domain.environments import Environment
+from ksef_tui.i18n import _
 from ksef_tui.ksef.errors import EndpointError
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
@@ -42,12 +43,12 @@ class Endpoint:
         raw = (url or "").strip()
         parts = urlsplit(raw)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise EndpointError(f"The KSeF address {raw!r} is not an http(s) URL.")
+            raise EndpointError(_("The KSeF address {address} is not an http(s) URL.").format(address=repr(raw)))
         if parts.username or parts.password or parts.query or parts.fragment:
-            raise EndpointError("The KSeF address must not contain a user name, password, query or fragment.")
+            raise EndpointError(_("The KSeF address must not contain a user name, password, query or fragment."))
         if parts.scheme == "http" and not _is_loopback(parts.hostname):
             raise EndpointError(
-                f"Plain http is allowed only on this computer (loopback), not for {parts.hostname}."
+                _("Plain http is allowed only on this computer (loopback), not for {host}.").format(host=parts.hostname)
             )
         base = raw.rstrip("/")
         if not base.endswith("/v2"):
@@ -60,12 +61,13 @@ class Endpoint:
     @classmethod
     def parse(cls, env: str | None = None, base_url: str | None = None) -> Endpoint:
         if bool(env) == bool(base_url):
-            raise EndpointError("Give either an environment (TEST, DEMO, PRODUCTION) or a base URL.")
+            raise EndpointError(_("Give either an environment (TEST, DEMO, PRODUCTION) or a base URL."))
         if env:
             try:
                 return cls.for_environment(env)
             except ValueError:
-                raise EndpointError(f"Unknown KSeF environment {env!r}; use TEST, DEMO or PRODUCTION.",
+                raise EndpointError(_("Unknown KSeF environment {name}; use TEST, DEMO or PRODUCTION.").format(
+                                    name=repr(env)),
                                     code="environment") from None
         return cls.custom(base_url or "")
 

@@ -132,7 +132,7 @@ class KsefGateway(CertificateCalls):
             ms = int(ms) if ms is not None else int(ts.timestamp() * 1000)  # type: ignore[union-attr]
             return Challenge(str(body["challenge"]), ts, ms, body.get("clientIp"))  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError) as exc:
-            raise KsefProtocolError("KSeF sent a malformed authorization challenge.") from exc
+            raise KsefProtocolError(_("KSeF sent a malformed authorization challenge.")) from exc
 
     async def public_keys(self, *, refresh: bool = False) -> list[PublicKeyCert]:
         cached = None if refresh else self._keys.get(self.endpoint.base_url)
@@ -142,7 +142,7 @@ class KsefGateway(CertificateCalls):
                                   operation=N_("the public key list request"), retry=Retry.IDEMPOTENT)
         items = json_body(r, N_("the public key list request"))
         if not isinstance(items, list):
-            raise KsefProtocolError("KSeF sent a malformed public key list.")
+            raise KsefProtocolError(_("KSeF sent a malformed public key list."))
         certs = [PublicKeyCert.from_json(i) for i in items if isinstance(i, dict)]
         self._keys.put(self.endpoint.base_url, certs)
         return certs
@@ -159,7 +159,7 @@ class KsefGateway(CertificateCalls):
     ) -> AuthSession:
         """KSeF token: RSA-OAEP of ``token|timestampMs`` with the MF key, then status and redeem."""
         if not token or not token.reveal().strip():
-            raise KsefInputError("The KSeF token is empty.", code="bad-file")
+            raise KsefInputError(_("The KSeF token is empty."), code="bad-file")
         ch = await self.challenge()
         _step(progress, "challenge")
         init: dict[str, Any] | None = None
@@ -272,7 +272,7 @@ class KsefGateway(CertificateCalls):
             ref = str(init["referenceNumber"])
             auth_token: Secret[str] = Secret(str(init["authenticationToken"]["token"]))
         except (KeyError, TypeError) as exc:
-            raise KsefProtocolError("KSeF did not return a reference number and authentication token.") from exc
+            raise KsefProtocolError(_("KSeF did not return a reference number and authentication token.")) from exc
         self._bind(auth_token, context)
         status = await self.wait_for_authentication(ref, auth_token, progress=progress)
         tokens = await self._redeem(auth_token)
@@ -294,7 +294,7 @@ class KsefGateway(CertificateCalls):
                 ksef_method_category=_method_category(status),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise KsefProtocolError("KSeF returned malformed access and refresh tokens.") from exc
+            raise KsefProtocolError(_("KSeF returned malformed access and refresh tokens.")) from exc
 
     def _bind(self, token: Secret[str], context: Context) -> None:
         """Requests made with this bearer count against ``context``'s limits (per context and IP)."""
@@ -363,7 +363,7 @@ class KsefGateway(CertificateCalls):
             self._bind(Secret(str(access["token"])), session.context)
             return session.with_access(Secret(str(access["token"])), parse_datetime(access["validUntil"]))  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError) as exc:
-            raise KsefProtocolError("KSeF returned a malformed access token.") from exc
+            raise KsefProtocolError(_("KSeF returned a malformed access token.")) from exc
 
     async def revoke_current(self, session: AuthSession) -> None:
         await self._http.call("DELETE", "/auth/sessions/current", bearer=session.access_token, expected=(204,),
@@ -413,12 +413,10 @@ class KsefGateway(CertificateCalls):
         perms = [p.strip() for p in permissions if p.strip()]
         bad = [p for p in perms if p not in TOKEN_PERMISSIONS]
         if not perms or bad:
-            raise KsefInputError(
-                f"Unknown token permissions {', '.join(bad) or '(none given)'}; use {', '.join(TOKEN_PERMISSIONS)}.",
-                code=21405,
-            )
+            raise KsefInputError(_("Unknown token permissions {bad}; use {known}.").format(
+                bad=", ".join(bad) or _("(none given)"), known=", ".join(TOKEN_PERMISSIONS)), code=21405)
         if not 5 <= len(description) <= 256:
-            raise KsefInputError("A token description must have 5 to 256 characters.", code=21405)
+            raise KsefInputError(_("A token description must have 5 to 256 characters."), code=21405)
         r = await self._http.call("POST", "/tokens", bearer=session.access_token, expected=(202,),
                                   json={"permissions": perms, "description": description},
                                   operation=N_("the token generation request"), retry=Retry.RATE_LIMIT_ONLY)
@@ -426,7 +424,7 @@ class KsefGateway(CertificateCalls):
         try:
             generated = GeneratedToken(str(body["referenceNumber"]), Secret(str(body["token"])))
         except KeyError as exc:
-            raise KsefProtocolError("KSeF did not return the new token.") from exc
+            raise KsefProtocolError(_("KSeF did not return the new token.")) from exc
         await self._refuse_foreign_token(session, generated)
         return generated
 
@@ -529,7 +527,7 @@ def _method_category(body: dict[str, Any]) -> str | None:
 
 def _rate_limits(body: Any) -> RateLimits:
     if not isinstance(body, dict):
-        raise KsefProtocolError("KSeF sent malformed rate limits.")
+        raise KsefProtocolError(_("KSeF sent malformed rate limits."))
     groups: dict[str, RateLimit] = {}
     for name, values in body.items():
         if not isinstance(values, dict):
@@ -537,7 +535,8 @@ def _rate_limits(body: Any) -> RateLimits:
         try:
             groups[str(name)] = RateLimit(int(values["perSecond"]), int(values["perMinute"]), int(values["perHour"]))
         except (KeyError, TypeError, ValueError):
-            raise KsefProtocolError(f"KSeF sent a malformed rate limit group {str(name)[:40]!r}.") from None
+            raise KsefProtocolError(_("KSeF sent a malformed rate limit group {name}.").format(
+                name=repr(str(name)[:40]))) from None
     return RateLimits(groups)
 
 

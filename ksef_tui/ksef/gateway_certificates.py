@@ -59,7 +59,7 @@ class CertificateCalls:
                 organization_identifier=b.get("organizationIdentifier"),
             )
         except KeyError as exc:
-            raise KsefProtocolError("KSeF sent incomplete enrollment data.") from exc
+            raise KsefProtocolError(_("KSeF sent incomplete enrollment data.")) from exc
 
     async def enroll_certificate(self, session: AuthSession, name: str, csr_der: bytes, *,
                                  certificate_type: str = "Authentication",
@@ -75,7 +75,7 @@ class CertificateCalls:
         try:
             return str(b["referenceNumber"])
         except KeyError as exc:
-            raise KsefProtocolError("KSeF did not return the enrollment reference number.") from exc
+            raise KsefProtocolError(_("KSeF did not return the enrollment reference number.")) from exc
 
     async def enrollment_status(self, session: AuthSession, reference_number: str) -> EnrollmentStatus:
         r = await self._http.call("GET", f"/certificates/enrollments/{reference_number}",
@@ -150,7 +150,7 @@ class CertificateCalls:
         serial = await self.wait_enrollment(session, ref)
         certs = await self.retrieve_certificates(session, [serial])
         if not certs:
-            raise KsefProtocolError(f"KSeF did not return the issued certificate {serial}.")
+            raise KsefProtocolError(_("KSeF did not return the issued certificate {serial}.").format(serial=serial))
         return certs[0], csr.private_key_pem
 
 
@@ -165,6 +165,6 @@ def _join(details: tuple[str, ...]) -> str:
 def _status(body: dict[str, Any]) -> StatusInfo:
     st = body.get("status") if isinstance(body, dict) else None
     if not isinstance(st, dict) or "code" not in st:
-        raise KsefProtocolError("KSeF sent a status without a code.")
+        raise KsefProtocolError(_("KSeF sent a status without a code."))
     return StatusInfo(int(st["code"]), str(st.get("description") or ""),
                       tuple(str(d) for d in st.get("details") or ()))

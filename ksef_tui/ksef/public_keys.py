@@ -14,6 +14,7 @@ from typing import Any
 
 from ksef_tui.domain.clock import system_clock
 from ksef_tui.domain.secret import Secret
+from ksef_tui.i18n import _
 from ksef_tui.ksef.errors import KsefError, KsefProtocolError
 from ksef_tui.ksef.models import parse_datetime
 
@@ -37,7 +38,7 @@ class PublicKeyCert:
             vf = parse_datetime(item["validFrom"])
             vt = parse_datetime(item["validTo"])
         except (KeyError, ValueError, TypeError) as exc:
-            raise KsefProtocolError("KSeF published a malformed public key certificate.") from exc
+            raise KsefProtocolError(_("KSeF published a malformed public key certificate.")) from exc
         assert vf is not None and vt is not None
         return cls(der, item.get("publicKeyId"), vf, vt, tuple(item.get("usage") or ()))
 
@@ -48,7 +49,7 @@ def select_key(
     now = now or system_clock()
     usable = [c for c in certs if usage in c.usage and c.valid_from <= now < c.valid_to]
     if not usable:
-        raise KsefError(f"KSeF published no valid public key for {usage}.", code="no-public-key")
+        raise KsefError(_("KSeF published no valid public key for {usage}.").format(usage=usage), code="no-public-key")
     return max(usable, key=lambda c: c.valid_from)
 
 

@@ -132,3 +132,21 @@ def test_a_wrong_token_is_refused_in_polish_with_lang_pl(tmp_path, capsys, sim_s
     assert err.startswith("ksef-tui: Uwierzytelnianie w KSeF zakończone niepowodzeniem, status 450 (błędny token KSeF)")
     assert "Wskazówka: Token KSeF jest błędny" in err and "0" * 64 not in err
     assert "authentication failed" not in err and "Hint:" not in err
+
+
+def test_a_wrong_pkcs12_password_and_a_bad_address_in_polish(tmp_path, capsys, ec_pair):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    cert = x509.load_pem_x509_certificate(ec_pair[0])
+    key = serialization.load_pem_private_key(ec_pair[1].reveal(), None)
+    (tmp_path / "a.p12").write_bytes(pkcs12.serialize_key_and_certificates(b"a", key, cert, None,
+                                                                           BestAvailableEncryption(b"dobre")))
+    (tmp_path / "pw").write_text("zle\n")
+    code, out, err = run(["--lang", "pl", "ksef", "auth", "--base-url", "http://127.0.0.1:9", "--nip", NIP,
+                          "--pkcs12", str(tmp_path / "a.p12"), "--password-file", str(tmp_path / "pw")], capsys)
+    assert code == 2 and err.startswith("ksef-tui: Hasło nie otwiera pliku PKCS#12. Wskazówka: "), err
+    code, out, err = run(["--lang", "pl", "ksef", "auth", "--base-url", "http://example.com", "--nip", NIP,
+                          "--token-file", "t"], capsys)
+    assert code == 2 and "Zwykły http jest dozwolony tylko na tym komputerze (loopback), nie dla example.com." in err
