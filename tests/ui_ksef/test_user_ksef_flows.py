@@ -74,6 +74,15 @@ async def paste_token(pilot, text: str) -> None:
     await pilot.pause()
 
 
+async def save_token(pilot, env: Environment, token: str) -> None:
+    """Choose the environment's row, paste the token into its form and save it (Enter), as a user does."""
+    await go_to_row(pilot, env)
+    await pilot.press("enter")
+    await paste_token(pilot, token)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
 def write_pem_pair(tmp_path: Path, nip: str, name: str = "anna") -> tuple[Path, Path]:
     from ksef_tui.ksef.testcert import make_test_certificate
 
@@ -188,11 +197,7 @@ async def test_wrong_token_shows_450_with_hint_and_environments_stay_apart(panel
     async with host(panel).run_test(size=SIZE) as pilot:
         await settle(pilot)
         for env in (Environment.DEMO, Environment.PRODUCTION):
-            await go_to_row(pilot, env)
-            await pilot.press("enter")
-            await paste_token(pilot, prod_token)
-            await pilot.press("enter")
-            await pilot.pause()
+            await save_token(pilot, env, prod_token)
         await go_to_row(pilot, Environment.DEMO)
         await pilot.press("t")
         await settle(pilot)
@@ -218,11 +223,7 @@ async def test_wrong_token_test_authorization_speaks_polish(panel: Panel, sims: 
     i18n.set_language("pl")  # reset to English after the test (conftest)
     async with host(panel).run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await go_to_row(pilot, Environment.DEMO)
-        await pilot.press("enter")
-        await paste_token(pilot, prod_token)
-        await pilot.press("enter")
-        await pilot.pause()
+        await save_token(pilot, Environment.DEMO, prod_token)
         await go_to_row(pilot, Environment.DEMO)
         await pilot.press("t")
         await settle(pilot)
