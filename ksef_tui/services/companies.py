@@ -12,7 +12,6 @@ from sqlalchemy import Index, and_, column, func, literal_column, or_, select, t
 from sqlalchemy.exc import IntegrityError
 
 from ksef_tui.domain.clock import Clock, system_clock
-from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import InvalidNip, format_nip, normalize_nip
 from ksef_tui.domain.regon import InvalidRegon, normalize_regon
 from ksef_tui.domain.text import contains_pattern, search_key, sort_key
@@ -21,6 +20,7 @@ from ksef_tui.errors import ConflictError, NotFound, OperationCancelled, Validat
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
+from ksef_tui.services.company_list import CompanyFilter, CompanyRow
 from ksef_tui.services.fields import control_problem, key
 from ksef_tui.services.id_sets import chosen_table, fill_chosen
 from ksef_tui.services.results import SerialPreview, SerialResult, preview_flag
@@ -34,23 +34,6 @@ REBUILD_INDEX_AT = 20_000
 NAME_MAX = 250
 
 SEARCH_KEY_LEN = 300  # the company.search_key column
-
-
-@dataclass(frozen=True)
-class CompanyFilter:
-    text: str = ""
-    ksef: bool | None = None  # None: all; True: KSeF on; False: KSeF off
-
-
-@dataclass(frozen=True)
-class CompanyRow:
-    id: int
-    name: str
-    nip: str
-    ksef_enabled: bool
-    version: int
-    #: the environments where the company is offline-ready (a member holds an active Offline certificate)
-    offline_ready: tuple[Environment, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -85,3 +85,15 @@ def test_an_opener_that_fails_ends_the_app_with_its_error(seeded_ctx) -> None:
 
     asyncio.run(run())
     assert isinstance(app.open_error, StoreError) and app.return_code == 1
+
+
+def test_the_companies_screen_imports_without_the_database_layer() -> None:
+    """The panel's first screen (the Companies list) and the app load without SQLAlchemy, SQLModel or
+    Alembic: those load in the opening worker, after the first frame."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ksef_tui.ui.app, ksef_tui.ui.companies.companies; "
+            "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'alembic') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

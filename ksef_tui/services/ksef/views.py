@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ksef_tui.domain.auth import ApiVersion, AuthMethod
 from ksef_tui.domain.environments import Environment
@@ -13,7 +14,9 @@ from ksef_tui.domain.secret import Secret
 from ksef_tui.domain.token_policy import DEFAULT_POLICY, TokenPolicy
 from ksef_tui.errors import ServiceError
 from ksef_tui.i18n import _
-from ksef_tui.store.models import KsefCertificate, KsefCredential
+
+if TYPE_CHECKING:  # rows read by the services; the UI imports these views without SQLModel
+    from ksef_tui.store.models import KsefCertificate, KsefCredential
 
 DEFAULT_PERMISSIONS = ("InvoiceRead", "InvoiceWrite")
 # the permissions a KSeF token may carry (as in ksef.gateway.TOKEN_PERMISSIONS; kept here so the UI

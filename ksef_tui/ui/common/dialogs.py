@@ -14,7 +14,7 @@ from textual.widgets import Button, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from ksef_tui.i18n import _, ngettext
-from ksef_tui.services.companies import SerialResult
+from ksef_tui.services.results import SerialResult
 from ksef_tui.ui.common.base import DialogScreen
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ksef_tui.services.actor import Actor
-from ksef_tui.services.companies import CompanyFilter, CompanyRow, CompanyService
-from ksef_tui.services.users import UserFilter, UserRow, UserService
+from ksef_tui.services.company_list import CompanyFilter, CompanyRow
+
+if TYPE_CHECKING:  # the services bring SQLAlchemy: the Companies screen, the first one shown, waits for none
+    from ksef_tui.services.companies import CompanyService
+    from ksef_tui.services.users import UserFilter, UserRow, UserService
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from textual.widgets import Label
 
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.i18n import _, ngettext
-from ksef_tui.services.companies import CompanyFilter, CompanyRow
+from ksef_tui.services.company_list import CompanyFilter, CompanyRow
 from ksef_tui.ui.common.dialogs import SerialMenu, SerialResultDialog
 from ksef_tui.ui.common.serial import SerialListScreen
 from ksef_tui.ui.common.sources import CompanySource

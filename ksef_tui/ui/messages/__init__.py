@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from ksef_tui.services.companies import SerialResult
+from ksef_tui.services.results import SerialResult
 
 if TYPE_CHECKING:
     from ksef_tui.ui.common.id_set import IdSet
