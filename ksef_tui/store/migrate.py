@@ -8,10 +8,9 @@ from sqlalchemy import inspect, text
 
 from ksef_tui.store.engine import Database
 from ksef_tui.store.errors import StoreError
+from ksef_tui.store.revision import HEAD as HEAD  # the newest revision (a test checks it is Alembic's head)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-# The newest revision; a test checks it equals Alembic's head.
-HEAD = "0009"
 
 
 def current_revision(db: Database) -> str | None:

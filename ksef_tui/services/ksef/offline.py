@@ -19,11 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, or_, select
 
+# the types and dead statuses are the domain's (the start-up's quick read uses them too); named here as ever
+from ksef_tui.domain.certificate_types import AUTHENTICATION as AUTHENTICATION
+from ksef_tui.domain.certificate_types import CERTIFICATE_TYPES as CERTIFICATE_TYPES
+from ksef_tui.domain.certificate_types import DEAD_STATUSES as DEAD_STATUSES
+from ksef_tui.domain.certificate_types import OFFLINE as OFFLINE
 from ksef_tui.domain.environments import Environment
 from ksef_tui.errors import ValidationFailed
 from ksef_tui.i18n import _
 from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor
+from ksef_tui.services.company_list import offline_by_company
 from ksef_tui.services.ksef.access import load_subject
 from ksef_tui.services.ksef.vault_access import credential_context
 from ksef_tui.store.models import KsefCertificate, Membership
@@ -31,13 +37,6 @@ from ksef_tui.store.models import KsefCertificate, Membership
 if TYPE_CHECKING:
     from ksef_tui.ksef.certificates import Credential
     from ksef_tui.vault.envelope import Vault
-
-AUTHENTICATION = "Authentication"
-OFFLINE = "Offline"
-#: the types KSeF issues, in the order the panel offers them
-CERTIFICATE_TYPES = (AUTHENTICATION, OFFLINE)
-#: KSeF statuses after which a certificate no longer works
-DEAD_STATUSES = ("Revoked", "Blocked", "Expired")
 
 
 def certificate_types(values: Iterable[str]) -> tuple[str, ...]:
@@ -103,11 +102,7 @@ def offline_ready(conn: Any, company_ids: Iterable[int], now: dt.datetime) -> di
     stmt = (select(k.company_id, k.environment).distinct()
             .join(Membership, and_(Membership.user_id == k.user_id, Membership.company_id == k.company_id))
             .where(k.company_id.in_(ids), usable_offline(now)))
-    found: dict[int, set[str]] = {}
-    for company_id, env in conn.execute(stmt):
-        found.setdefault(company_id, set()).add(env)
-    order = (Environment.PRODUCTION, Environment.DEMO, Environment.TEST)
-    return {cid: tuple(e for e in order if e.value in envs) for cid, envs in found.items()}
+    return offline_by_company(conn.execute(stmt))
 
 
 def certificate_of(s: Any, user_id: int, company_id: int, env: Environment,
