@@ -312,6 +312,53 @@ async def test_escape_cancels_a_running_serial_operation(
     assert set(seeded_ctx.companies.ids(actor, CompanyFilter(ksef=True))) == before
 
 
+async def test_the_list_is_read_again_once_a_serial_operation_ends_not_while_it_runs(
+    app: KsefApp, seeded_ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Returning from the plan to start the operation does not read the list (at 1,000,000 rows a
+    count and a million ids, beside the operation); its end does, and shows the new state. A declined
+    plan reads the list again, as any return to it does."""
+    actor = seeded_ctx.actor
+    off = rows(seeded_ctx, CompanyFilter(ksef=False))
+    original_set, original_count = CompanyService.serial_set_ksef, CompanyService.count
+    started, release = threading.Event(), threading.Event()
+    counts: list[str] = []
+
+    def held(self, actor, ids, enabled, progress=None, should_cancel=None, **kwargs):
+        started.set()
+        release.wait(60)
+        return original_set(self, actor, ids, enabled, progress, should_cancel, **kwargs)
+
+    def counted(self, *args, **kwargs):
+        counts.append(threading.current_thread().name)
+        return original_count(self, *args, **kwargs)
+
+    monkeypatch.setattr(CompanyService, "serial_set_ksef", held)
+    monkeypatch.setattr(CompanyService, "count", counted)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("k", "k")  # KSeF off: the list shrinks when the operation ends
+        await settle(pilot)
+        screen = companies(app)
+        await pilot.press("space", "space")
+        screen.run_serial_operation(True)
+        await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the confirmation")
+        await pilot.press("n")  # declined: back to the list, read again
+        await wait_until(pilot, lambda: app.screen is screen and bool(counts), "the list read after No")
+        await settle(pilot)
+        counts.clear()
+        screen.run_serial_operation(True)
+        await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the confirmation")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, ProgressDialog) and started.is_set(), "running")
+        await pilot.pause()
+        assert counts == []  # not read while it runs
+        release.set()
+        await wait_until(pilot, lambda: isinstance(app.screen, SerialResultDialog), "the summary")
+        await settle(pilot)
+        assert counts  # read again at its end
+        assert screen.table.row_count == len(off) - 2
+
+
 async def test_company_name_with_markup_renders(app: KsefApp, seeded_ctx) -> None:
     seeded_ctx.companies.create(
         seeded_ctx.actor, CompanyInput(name="ACME [/]", nip=make_nip("111111111") or "")

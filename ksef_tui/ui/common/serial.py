@@ -40,6 +40,11 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
         self._progress: ProgressDialog | None = None
         #: how many of the rows the last operation acted on were hidden by the filter (the result says so)
         self.acted_hidden = 0
+        #: an operation is asked about or running: the list is read again when it ends, not each time
+        #: a dialog of it closes (at 1,000,000 rows that reading is a count and a million ids, and
+        #: running beside the operation it slowed it by seconds)
+        self._serial_underway = False
+        self._reload_due = False
 
     # ---- what the subclass says ---------------------------------------------------
     def serial_menu(self, selected: int) -> DialogScreen[bool | None]:
@@ -77,6 +82,19 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
         raise NotImplementedError
 
     # ---- the mechanism ------------------------------------------------------------
+    def reload_rows(self) -> None:
+        if self._serial_underway:  # e.g. back from the plan: the operation's end reads the list again
+            self._reload_due = True
+            return
+        super().reload_rows()
+
+    def _serial_over(self, *, reload: bool) -> None:
+        """The operation was declined or has ended: the list is read again (``reload``, or when a
+        reading was put off while the question was open)."""
+        due, self._serial_underway, self._reload_due = self._reload_due, False, False
+        if reload or due:
+            self.reload_rows()
+
     def compose_toolbar_start(self) -> ComposeResult:
         yield Button(_("Serial operations ▾"), id="serial", compact=True, disabled=True,
                      tooltip=self.serial_tooltip(False))
@@ -118,20 +136,26 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
         lines = self.serial_lines(flag, preview)
         if preview.hidden:
             lines.append(hidden_line(preview.hidden, preview.hidden_names))
-        answer = await self.app.push_screen_wait(PlanDialog(
-            _("Serial operations"), self.serial_question(flag, len(ids)), lines, yes=self.serial_yes(flag),
-            shown=self.serial_only_shown(preview.visible) if preview.hidden and preview.visible else None))
-        if answer is None:
-            return
-        if answer == "shown":
-            ids = await asyncio.to_thread(ids.difference, hidden)
-        self.acted_hidden = len(hidden & ids)
-        self._cancel = threading.Event()
-        # the versions the user saw: a row another administrator changed since is skipped
-        seen = {row.id: row.version for row in self.table.loaded_rows()
-                if row.id in ids and hasattr(row, "version")}
-        # the work starts at once; the progress dialog mounts meanwhile (its updates wait for it)
-        self._serial_worker(ids, flag, self._cancel, seen)
+        self._serial_underway = True
+        try:
+            answer = await self.app.push_screen_wait(PlanDialog(
+                _("Serial operations"), self.serial_question(flag, len(ids)), lines, yes=self.serial_yes(flag),
+                shown=self.serial_only_shown(preview.visible) if preview.hidden and preview.visible else None))
+            if answer is None:
+                self._serial_over(reload=False)
+                return
+            if answer == "shown":
+                ids = await asyncio.to_thread(ids.difference, hidden)
+            self.acted_hidden = len(hidden & ids)
+            self._cancel = threading.Event()
+            # the versions the user saw: a row another administrator changed since is skipped
+            seen = {row.id: row.version for row in self.table.loaded_rows()
+                    if row.id in ids and hasattr(row, "version")}
+            # the work starts at once; the progress dialog mounts meanwhile (its updates wait for it)
+            self._serial_worker(ids, flag, self._cancel, seen)
+        except BaseException:  # not started: the list is read again on return, as before
+            self._serial_over(reload=False)
+            raise
         self._progress = ProgressDialog(self.serial_progress_title(flag), len(ids), self._cancel)
         self.app.push_screen(self._progress)
 
@@ -167,7 +191,7 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
             if self.app.screen is self._progress:
                 self._progress.dismiss(None)
             self._progress = None
-        self.reload_rows()
+        self._serial_over(reload=True)
         self.update_status()
         if message.result is not None:
             dialog = self.serial_result_dialog(message.enabled, message.result)
