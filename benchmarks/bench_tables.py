@@ -167,6 +167,8 @@ async def _ours_measure(app, out: dict, frame, words: list[str], over_budget, ur
     from ksef_tui.services.companies import CompanyFilter
     from ksef_tui.ui.companies.companies import CompaniesScreen
 
+    while not app.is_open:  # the rows come before the database is opened (SQLite); the samples need it
+        await asyncio.sleep(0.02)
     ctx = app.ctx
     n = app.screen.table.row_count
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ksef_tui.cli.common import open_ctx
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 def register(sub: Any) -> None:
@@ -23,7 +26,17 @@ def register(sub: Any) -> None:
     d.set_defaults(handler=cmd_demo)
 
 
+#: the rows the first view reads: one page of the list (ui.widgets.virtual_table.PAGE_SIZE; a test checks)
+FIRST_PAGE = 100
+
+
 def cmd_panel(args: argparse.Namespace) -> int:
+    from ksef_tui.ui.common.gc_policy import hold_until_start
+
+    hold_until_start()  # no garbage collection before the first frame (the app's policy then takes over)
+    # the Companies list's first view, read (SQLite) while Python imports the UI below
+    first_view = read_ahead(getattr(args, "database", None))
+
     def opener() -> tuple[Any, bool]:
         """Run by the panel in a thread worker after its first frame: the database (migrations,
         the vault check) and whether someone must log in first."""
@@ -33,13 +46,38 @@ def cmd_panel(args: argparse.Namespace) -> int:
         # once any user has a password, the panel asks who is logging in (else: the local operator)
         return ctx, AccountService(ctx.db).login_required()
 
-    return run_app(None, opener=opener)
+    try:
+        return run_app(None, opener=opener, first_view=first_view)
+    finally:
+        import gc
+
+        gc.enable()  # as the app's mount does (an app that never mounted leaves it held)
 
 
-def run_app(ctx: Any, *, login: bool = False, opener: Any = None) -> int:
+def read_ahead(database: str | None) -> Future[Any]:
+    """:func:`ksef_tui.services.company_list.first_view` in a thread of its own, started at once: sqlite3
+    lets go of the interpreter while it reads, so the read costs start-up next to nothing."""
+    import threading
+    from concurrent.futures import Future
+
+    from ksef_tui.services.company_list import first_view
+
+    future: Future[Any] = Future()
+
+    def read() -> None:
+        try:
+            future.set_result(first_view(database, limit=FIRST_PAGE))
+        except BaseException as exc:  # the panel then opens as ever
+            future.set_exception(exc)
+
+    threading.Thread(target=read, name="ksef-tui first view", daemon=True).start()
+    return future
+
+
+def run_app(ctx: Any, *, login: bool = False, opener: Any = None, first_view: Future[Any] | None = None) -> int:
     from ksef_tui.ui.app import KsefApp
 
-    app = KsefApp(ctx, login=login, opener=opener)
+    app = KsefApp(ctx, login=login, opener=opener, first_view=first_view)
     app.run()
     if app.open_error is not None:  # the database could not be opened: one sentence, as ever
         raise app.open_error

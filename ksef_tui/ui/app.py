@@ -17,10 +17,11 @@ from ksef_tui.services.actor import Actor
 from ksef_tui.ui.commands.panel import PanelCommands
 from ksef_tui.ui.common.gc_policy import GcPolicy
 from ksef_tui.ui.common.help import HelpScreen
-from ksef_tui.ui.common.opening import OpeningScreen
+from ksef_tui.ui.common.opening import ContextGate, OpeningScreen, arrived, first_rows, rows_read_ahead
 from ksef_tui.ui.common.type_ahead import SettledKeys
 
 if TYPE_CHECKING:
+    from ksef_tui.services.company_list import FirstView
     from ksef_tui.services.context import AppContext
     from ksef_tui.ui.companies.companies import CompaniesScreen
 
@@ -103,22 +104,30 @@ class KsefApp(SettledKeys):
     ]
 
     def __init__(self, ctx: AppContext | None, *, login: bool = False, accounts=None,
-                 opener: Opener | None = None) -> None:
+                 opener: Opener | None = None, first_view: Future[FirstView | None] | None = None) -> None:
         """``ctx`` ready, or None with an ``opener``: then the first frame says the database is being
         opened, the opener runs in a thread worker, and the panel (or the login screen, as the
-        database says) follows; what stops it from opening ends the app (:attr:`open_error`)."""
+        database says) follows; what stops it from opening ends the app (:attr:`open_error`).
+
+        ``first_view``: the Companies list read at start-up (ui.common.opening.arrived): when it is there,
+        the first frame is the Companies screen with its rows, and the opener runs after it all the same."""
         from ksef_tui.files import start_log
         from ksef_tui.ui.common import terminal
 
         terminal.install()  # pasted text stays text; no control character reaches the terminal raw
         start_log()  # where an unexpected error's traceback goes (0600), never to the screen
+        view = arrived(first_view) if ctx is None else None
+        #: the Companies screen is shown before the database is open (as the local administrator's)
+        self.early = view is not None
         # the first mode: the login screen, or (no passwords in the database) the panel
-        first = "opening" if ctx is None else "login" if login else type(self).DEFAULT_MODE
+        first = ("companies" if self.early else "opening") if ctx is None else "login" if login \
+            else type(self).DEFAULT_MODE
         self.DEFAULT_MODE = first  # type: ignore[misc]  # per app: opening, login or panel
         super().__init__()
         self._ctx = ctx
         self._opener = opener
-        self._first_rows: Future[tuple[int, Sequence[Any]]] | None = None
+        self._first_rows: Future[tuple[int, Sequence[Any]]] | None = rows_read_ahead(view)
+        self._gate = ContextGate()  # what waits for the context the opening worker opens
         #: why the database could not be opened (the command reports it once the app has ended)
         self.open_error: BaseException | None = None
         self.login_required = login
@@ -131,7 +140,7 @@ class KsefApp(SettledKeys):
     @property
     def ctx(self) -> AppContext:
         if self._ctx is None:
-            raise RuntimeError("the panel's database is not open yet")
+            raise AttributeError("the panel's database is not open yet")  # getattr(app, "ctx", None): None
         return self._ctx
 
     @ctx.setter
@@ -142,6 +151,20 @@ class KsefApp(SettledKeys):
     def is_open(self) -> bool:
         """The database is open (the context is there)."""
         return self._ctx is not None
+
+    @property
+    def actor(self) -> Actor:
+        """The context's actor (before it is open, on the early Companies screen: the local administrator)."""
+        return Actor.local_admin() if self._ctx is None and self.early else self.ctx.actor
+
+    def wait_for_context(self) -> AppContext:
+        """In a thread (never on the event loop): the context, once the worker has opened it (ContextGate.wait)."""
+        return self._ctx if self._ctx is not None else self._gate.wait(self._thread_id)
+
+    def when_open(self, action: Callable[[], object]) -> None:
+        """Run ``action`` on the event loop now if the database is open, else once it is (a key pressed on
+        the Companies screen shown before it opened is neither lost nor run without the context)."""
+        action() if self.is_open else self._gate.later(action)
 
     def _handle_exception(self, error: Exception) -> None:
         """An unexpected error stops the panel. Textual's own crash screen prints the traceback with
@@ -189,20 +212,23 @@ class KsefApp(SettledKeys):
             if not login:  # the section it shows next, loaded here rather than on the event loop
                 import ksef_tui.ui.companies.companies  # noqa: F401
         except BaseException as exc:  # reported by the command once the app has ended, in one sentence
+            self.open_error = exc
+            self._gate.failed(exc)
             self.call_from_thread(self._open_failed, exc)
+            return
+        if login:
+            ctx.actor = NOBODY  # before anything waiting for the context sees it
+        self._gate.opened(ctx, panel=not login)
+        if self.early:  # its rows are on the screen already
+            self.call_from_thread(self._opened, ctx, login)
             return
         first: Future[tuple[int, Sequence[Any]]] = Future()
         self._first_rows = None if login else first
         self.call_from_thread(self._opened, ctx, login)
         if login:
             return
-        # the companies' count and first page, read while the loop builds their screen
-        from ksef_tui.services.companies import CompanyFilter
-        from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE
-
-        try:
-            page = ctx.companies.page(ctx.actor, CompanyFilter(), 0, PAGE_SIZE)
-            first.set_result((ctx.companies.count(ctx.actor, CompanyFilter()), page))
+        try:  # the companies' count and first page, read while the loop builds their screen
+            first.set_result(first_rows(ctx))
         except Exception as exc:  # the screen's own worker reads them again and says what is wrong
             first.set_exception(exc)
 
@@ -217,12 +243,18 @@ class KsefApp(SettledKeys):
         import gc
 
         gc.freeze()  # what opening the database loaded lives as long as the process too
+        waiting = self._gate.take_waiting()
         if login:
             ctx.actor = NOBODY
             self.switch_mode("login")
-        else:
-            self.switch_mode("companies")
-            self.greet_demo()
+            if self.early:  # someone set a password meanwhile: nothing of the panel stays behind the login
+                self.remove_mode("companies")
+                self.add_mode("companies", _companies)
+            return
+        self.switch_mode("companies")
+        self.greet_demo()
+        for action in waiting:  # keys pressed on the Companies screen while the database opened
+            action()
 
     def _open_failed(self, exc: BaseException) -> None:
         self.open_error = exc
@@ -255,8 +287,11 @@ class KsefApp(SettledKeys):
 
     @property
     def is_panel(self) -> bool:
-        """True when the administrator's panel is shown (not the login, not a client, not opening)."""
-        return self.is_open and self.ctx.actor.is_admin and self.current_mode not in ("login", "client", "opening")
+        """True when the administrator's panel is shown (not the login, not a client, not opening); also
+        the Companies screen shown before the database is open (its actions wait for it: :meth:`when_open`)."""
+        if not self.is_open:  # not once the opening found that someone must log in, or failed
+            return self.early and self.current_mode == "companies" and not self._gate.refused
+        return self.ctx.actor.is_admin and self.current_mode not in ("login", "client", "opening")
 
     def logged_in(self, actor: Actor) -> None:
         """The login screen succeeded: the panel for an administrator, the client view otherwise."""
@@ -292,12 +327,16 @@ class KsefApp(SettledKeys):
         """Switch section; not while a dialog is open (it belongs to the current one)."""
         if isinstance(self.screen, ModalScreen) or not self.is_panel:
             return
+        if not self.is_open:  # the other sections read the database as they are built
+            return self.when_open(lambda: self.action_goto(mode))
         self.switch_mode(mode)
 
     def action_audit_log(self) -> None:
         """The audit log (administrators): pushed over the current section."""
         if isinstance(self.screen, ModalScreen) or not self.is_panel:
             return
+        if not self.is_open:
+            return self.when_open(self.action_audit_log)
         from ksef_tui.ui.audit.audit_log import AuditLogScreen
 
         if not isinstance(self.screen, AuditLogScreen):
@@ -356,3 +395,4 @@ class KsefApp(SettledKeys):
         self.action_goto("companies")
         screen = self.companies_screen()
         getattr(screen, f"action_{action}")()
+

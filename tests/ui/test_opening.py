@@ -97,3 +97,4 @@ def test_the_companies_screen_imports_without_the_database_layer() -> None:
             "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'alembic') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+

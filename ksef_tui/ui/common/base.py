@@ -30,7 +30,7 @@ class PanelScreen(Screen[ResultT]):
         return self.panel.ctx
 
     def nav_bar(self) -> NavBar:
-        return NavBar(self.SECTION, self.ctx.actor.login)
+        return NavBar(self.SECTION, self.panel.actor.login)
 
 
 class DialogScreen(ModalScreen[ResultT]):

@@ -14,6 +14,7 @@ A young pass (a thousand new objects) takes well under a millisecond. So, while 
   paste for :data:`IDLE_S` seconds and no worker running) and the middle generation was collected
   :data:`FULL_AFTER` times since the last full pass, so cyclic garbage that outlived the young
   passes (closed screens, finished workers) is still freed;
+- before that, from the panel command's start to the app's mount, no pass at all (:func:`hold_until_start`);
 - when the app ends, the collector's thresholds are as they were (a test process runs many apps).
 """
 
@@ -38,6 +39,14 @@ FULL_AFTER = 20
 _frozen = False
 
 
+def hold_until_start() -> None:
+    """At process start (the panel's command): no collection until :meth:`GcPolicy.start` (the app's
+    mount) freezes what start-up made. Start-up only makes objects that live as long as the process
+    (modules, classes, styles), yet CPython's default thresholds walked them in 10-20 passes, one of
+    them full (25-30 ms), before the first frame."""
+    gc.disable()
+
+
 def _middle_passes() -> int:
     return int(gc.get_stats()[1]["collections"])
 
@@ -57,6 +66,7 @@ class GcPolicy:
             _frozen = True
         self._saved = gc.get_threshold()
         gc.set_threshold(YOUNG, MIDDLE, NEVER)
+        gc.enable()  # `ksef-tui` holds the collector off from its start until now (:func:`hold_until_start`)
         self._at_full = _middle_passes()
         app.set_interval(CHECK_S, lambda: self.when_idle(app), name="gc-when-idle")
 

@@ -76,6 +76,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         #: selected ids the current filter hides (they stay selected: the status line counts them,
         #: a serial operation names them and asks)
         self.hidden: set[int] = set()
+        self._left = False  # another screen came over this one (or another section's): reload on return
 
     # ------------------------------------------------------------- subclass
 
@@ -141,8 +142,15 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self.table.focus()
         self.selection_changed()
 
+    def on_screen_suspend(self) -> None:
+        self._left = True
+
     def on_screen_resume(self) -> None:
-        # Back from a detail screen or another section: the data may have changed.
+        # Back from a detail screen or another section: the data may have changed. Not when first shown
+        # (mounting loads the rows, maybe at once from rows read ahead at start-up).
+        if not self._left:
+            return
+        self._left = False
         if self.is_mounted and self.table.source is not None:
             self.reload_rows()
 
@@ -180,9 +188,15 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self._in_flight = True
         self._generation += 1
         self._stale = threading.Event()
+        source = self.make_source()
+        ready = self.rows_read_ahead()
+        if ready is not None and ready.done() and ready.exception() is None and not self.selection:
+            # read already (the panel's start-up): shown in this very frame, no worker in between
+            count, first_page = ready.result()
+            self.on_rows_loaded(RowsLoaded(self._generation, source, count, first_page, None))
+            return
         self.status_line.set_class(True, "-loading")
-        self._load_rows(self.make_source(), self._generation, self.selection, stale=self._stale,
-                        ready=self.rows_read_ahead())
+        self._load_rows(source, self._generation, self.selection, stale=self._stale, ready=ready)
 
     def rows_read_ahead(self) -> Future[tuple[int, Sequence[Any]]] | None:
         """The count and first page of the current filter, when something read them ahead (the panel

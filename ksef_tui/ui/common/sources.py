@@ -17,6 +17,7 @@ from ksef_tui.services.company_list import CompanyFilter, CompanyRow
 
 if TYPE_CHECKING:  # the services bring SQLAlchemy: the Companies screen, the first one shown, waits for none
     from ksef_tui.services.companies import CompanyService
+    from ksef_tui.services.context import AppContext
     from ksef_tui.services.users import UserFilter, UserRow, UserService
 
 
@@ -35,6 +36,30 @@ class CompanySource:
 
     def ids(self) -> list[int]:
         return self.service.ids(self.actor, self.filter)
+
+
+@dataclass(frozen=True)
+class WaitingCompanySource:
+    """The companies for ``filter`` on the Companies screen shown before the database is open: each call
+    (made in a thread) waits for the panel's context (``context``), then asks the service as
+    :class:`CompanySource` does."""
+
+    context: Callable[[], AppContext]
+    filter: CompanyFilter
+    background: ClassVar[bool] = True
+
+    def _source(self) -> CompanySource:
+        ctx = self.context()
+        return CompanySource(ctx.companies, ctx.actor, self.filter)
+
+    def count(self, *, should_cancel: Callable[[], bool] | None = None) -> int:
+        return self._source().count(should_cancel=should_cancel)
+
+    def page(self, offset: int, limit: int, *, should_cancel: Callable[[], bool] | None = None) -> list[CompanyRow]:
+        return self._source().page(offset, limit, should_cancel=should_cancel)
+
+    def ids(self) -> list[int]:
+        return self._source().ids()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.company_list import CompanyFilter, CompanyRow
 from ksef_tui.ui.common.dialogs import SerialMenu, SerialResultDialog
 from ksef_tui.ui.common.serial import SerialListScreen
-from ksef_tui.ui.common.sources import CompanySource
+from ksef_tui.ui.common.sources import CompanySource, WaitingCompanySource
 from ksef_tui.ui.ksef.status import env_short
 from ksef_tui.ui.widgets.virtual_table import Column
 
@@ -77,8 +77,10 @@ class CompaniesScreen(SerialListScreen[CompanyRow]):
             return None
         return self.panel.take_first_rows()  # read while the panel opened the database
 
-    def make_source(self) -> CompanySource:
+    def make_source(self) -> CompanySource | WaitingCompanySource:
         flt = CompanyFilter(text=self.filter_text, ksef=self.ksef_filter)
+        if not self.panel.is_open:  # shown before the database is open: the source waits for it
+            return WaitingCompanySource(self.panel.wait_for_context, flt)
         return CompanySource(self.ctx.companies, self.ctx.actor, flt)
 
     def compose_toolbar_end(self) -> ComposeResult:
@@ -87,7 +89,7 @@ class CompaniesScreen(SerialListScreen[CompanyRow]):
     def open_row(self, row: CompanyRow) -> None:
         from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
 
-        self.app.push_screen(CompanyDetailScreen(row.id))
+        self.panel.when_open(lambda: self.app.push_screen(CompanyDetailScreen(row.id)))
 
     # ---------------------------------------------------------------- filter
 
@@ -109,7 +111,8 @@ class CompaniesScreen(SerialListScreen[CompanyRow]):
                 else ngettext("Disable KSeF for {n} company?", "Disable KSeF for {n} companies?", n)).format(n=n)
 
     def serial_preview(self, ids, flag, hidden):
-        return self.ctx.companies.serial_preview(self.ctx.actor, ids, flag, hidden)
+        ctx = self.panel.wait_for_context()  # in a thread
+        return ctx.companies.serial_preview(ctx.actor, ids, flag, hidden)
 
     def serial_lines(self, flag: bool, preview) -> list[str]:
         lines = []
@@ -140,8 +143,9 @@ class CompaniesScreen(SerialListScreen[CompanyRow]):
                 else _("Select companies first (space, a)"))
 
     def serial_run(self, ids, flag, progress, should_cancel, seen):
-        return self.ctx.companies.serial_set_ksef(self.ctx.actor, ids, flag, progress=progress,
-                                                  should_cancel=should_cancel, expected_versions=seen)
+        ctx = self.panel.wait_for_context()  # in a thread
+        return ctx.companies.serial_set_ksef(ctx.actor, ids, flag, progress=progress,
+                                             should_cancel=should_cancel, expected_versions=seen)
 
     def serial_result_dialog(self, flag: bool, result) -> SerialResultDialog:
         return SerialResultDialog(flag, result)
