@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Index, and_, column, func, literal_column, or_, select, table, text, true, update
+from sqlalchemy import Index, Integer, and_, column, func, literal_column, or_, select, table, text, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ksef_tui.domain.clock import Clock, system_clock
@@ -126,10 +126,15 @@ def clean_company(data: CompanyInput) -> tuple[dict, dict[str, str]]:
 
 
 _SEPARATORS = re.compile(r"[\s\-]")
-#: the trigram index of names and NIPs (SQLite, migration 0009); a text of three characters or more
-#: is looked up in it instead of scanning every company
+#: the trigram index of names and NIPs (SQLite, migrations 0009 and 0010); a text of three characters
+#: or more is looked up in it instead of scanning every company. Its rowid is ``stretch * 2**32 + id``
+#: (0010: stretches of the list in its order, see that migration), the company's id in its low bits
 SEARCH_TABLE = table("company_search", column("rowid"))
+STRETCH_TABLE = "company_search_stretch"
 TRIGRAM = 3
+ID_MASK = (1 << 32) - 1
+#: the SQL of a match's company id
+MATCH_ID = literal_column(f"{SEARCH_TABLE.name}.rowid & {ID_MASK}", Integer)
 
 
 def _terms(flt: CompanyFilter) -> tuple[str, str | None] | None:
@@ -170,7 +175,7 @@ def filter_clause(flt: CompanyFilter, *, trigram: bool = False):
     match = search_match(flt) if trigram else None
     if match is not None:
         conds.append(Company.id.in_(
-            select(SEARCH_TABLE.c.rowid).where(literal_column(SEARCH_TABLE.name).op("MATCH")(match))))
+            select(MATCH_ID).select_from(SEARCH_TABLE).where(literal_column(SEARCH_TABLE.name).op("MATCH")(match))))
     elif terms is not None:
         name, digits = terms
         name_cond = Company.search_key.like(contains_pattern(name), escape="\\")
@@ -199,6 +204,8 @@ class CompanyService:
         self.db = db
         self.clock = clock
         self._trigram: bool | None = None
+        #: the index keys its matches by stretches of the list (migration 0010), not only by id
+        self._stretches = False
 
     # ---- reading -------------------------------------------------------------
     def has_trigram_index(self) -> bool:
@@ -207,9 +214,11 @@ class CompanyService:
             found = False
             if self.db.dialect == "sqlite":
                 with self.db.engine.connect() as conn:
-                    found = conn.exec_driver_sql(
-                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SEARCH_TABLE.name,)
-                    ).first() is not None
+                    tables = {name for (name,) in conn.exec_driver_sql(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+                        (SEARCH_TABLE.name, STRETCH_TABLE))}
+                found = SEARCH_TABLE.name in tables
+                self._stretches = found and STRETCH_TABLE in tables
             self._trigram = found
         return self._trigram
 
@@ -238,12 +247,20 @@ class CompanyService:
             q = select(Company.id).where(self._where(flt)).order_by(Company.sort_key, Company.id)
             return q.offset(max(0, offset)).limit(max(0, limit)) if limit is not None else q
         sql = (f"SELECT company.id FROM {SEARCH_TABLE.name} JOIN company INDEXED BY ix_company_id_sort "
-               f"ON company.id = {SEARCH_TABLE.name}.rowid WHERE {SEARCH_TABLE.name} MATCH :match "
+               f"ON company.id = {MATCH_ID} WHERE {SEARCH_TABLE.name} MATCH :match{{bound}} "
                "ORDER BY company.sort_key, company.id")
         if limit is None:
-            return text(sql).bindparams(match=match)
-        return text(sql + " LIMIT :limit OFFSET :offset").bindparams(match=match, limit=max(0, limit),
-                                                                      offset=max(0, offset))
+            return text(sql.format(bound="")).bindparams(match=match)
+        if not self._stretches:
+            return text(sql.format(bound="") + " LIMIT :limit OFFSET :offset").bindparams(
+                match=match, limit=max(0, limit), offset=max(0, offset))
+        # The index returns its matches stretch by stretch in the list's order: the stretch of the
+        # (offset + limit)-th holds the page's end, so only matches up to that stretch are put in order.
+        last = (f"SELECT max(r) FROM (SELECT rowid AS r FROM {SEARCH_TABLE.name} WHERE {SEARCH_TABLE.name} "
+                "MATCH :match ORDER BY rowid LIMIT :wanted)")
+        bound = f" AND {SEARCH_TABLE.name}.rowid < ((({last}) >> 32) + 1) << 32"
+        return text(sql.format(bound=bound) + " LIMIT :limit OFFSET :offset").bindparams(
+            match=match, wanted=max(0, offset) + max(0, limit), limit=max(0, limit), offset=max(0, offset))
 
     def page(self, actor: Actor, flt: CompanyFilter, offset: int, limit: int, *,
              should_cancel: Callable[[], bool] | None = None) -> list[CompanyRow]:

@@ -185,7 +185,7 @@ def test_downgrade_refused_while_passwords_are_set(office: Office, accounts: Acc
     from ksef_tui.store.errors import StoreError
     from ksef_tui.store.migrate import HEAD, current_revision, downgrade
 
-    assert HEAD == "0009"
+    assert HEAD == "0010"
     accounts.set_password(office.ctx.actor, office.anna, PASSWORD)
     with pytest.raises(StoreError, match="passwords of 1 user"):
         downgrade(office.ctx.db, "0003")
