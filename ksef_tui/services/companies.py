@@ -8,7 +8,21 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Index, Integer, and_, column, func, literal_column, or_, select, table, text, true, update
+from sqlalchemy import (
+    Index,
+    Integer,
+    and_,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ksef_tui.domain.clock import Clock, system_clock
@@ -22,7 +36,7 @@ from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.company_list import CompanyFilter, CompanyRow
 from ksef_tui.services.fields import control_problem, key
-from ksef_tui.services.id_sets import chosen_table, fill_chosen
+from ksef_tui.services.id_sets import chosen_table, fill_chosen, fill_seen, id_runs, run_pieces, seen_table
 from ksef_tui.services.results import SerialPreview, SerialResult, preview_flag
 from ksef_tui.store.engine import Database, cancellable
 from ksef_tui.store.models import Company
@@ -412,68 +426,78 @@ class CompanyService:
         for it and then meets a version conflict instead of being lost.
         """
         require_admin(actor)
-        wanted: Sequence[int] = sorted(set(int(i) for i in ids))
+        wanted: Sequence[int] = sorted(set(map(int, ids)))
         total = len(wanted)
         action = "company.ksef_enable" if enabled else "company.ksef_disable"
         changed: list[int] = []
-        exceptions: list[tuple[int, bool]] = []  # (id, gone): missing, or changed by someone else
+        missing: list[int] = []
         now = self.clock()
-        c = Company.__table__.c
+        company = Company.__table__
+        c = company.c
+        pieces, chunks = run_pieces(id_runs(wanted), CHUNK)
         with self.db.session() as s:
-            # Set-based: the chosen ids (with the versions the user saw) go into a temporary table in
-            # one statement; each chunk is then one INSERT ... SELECT for its audit entries, one UPDATE
-            # and one SELECT of the exceptions, whatever its size. No per-company round trip or Python loop.
+            # Set-based: the chosen ids go into a temporary table as runs of consecutive ids (select all
+            # is a few runs, whatever its size), the versions the user saw into another; each chunk is
+            # then one INSERT ... SELECT for its audit entries, one UPDATE and one SELECT of the runs with
+            # gone companies, whatever its size. No per-company round trip or Python loop.
             conn = s.connection()
             if total >= REBUILD_INDEX_AT:
                 self.db.defer_checkpoint(s)
-            chosen = chosen_table(conn)
-            fill_chosen(conn, chosen, wanted, expected_versions or {})
-            t = chosen.c
+            chosen, seen = chosen_table(conn), seen_table(conn)
+            fill_chosen(conn, chosen, pieces)
+            seen_rows = fill_seen(conn, seen, wanted, expected_versions or {})
+            r = chosen.c
             rebuilt = self._drop_ksef_index(conn, total)
-            for start in range(0, total, CHUNK):
+            for first, last, done in chunks:
                 if should_cancel is not None and should_cancel():
                     raise OperationCancelled(_("Cancelled; nothing was changed."))
-                in_chunk = t.seq.between(start, start + CHUNK - 1)
-                chunk_ids = select(t.id).where(in_chunk)
+                in_chunk = r.seq.between(first, last)
+                rows = chosen.join(company, c.id.between(r.lo, r.hi))
                 if self.db.dialect == "postgresql":  # lock the rows in id order: serial operations never deadlock
-                    conn.execute(select(c.id).where(c.id.in_(chunk_ids)).order_by(c.id).with_for_update())
+                    conn.execute(select(c.id).select_from(rows).where(in_chunk).order_by(c.id)
+                                 .with_for_update(of=company))
                 to_change = (
                     select(c.id, c.name)
-                    .select_from(chosen.join(Company.__table__, c.id == t.id))
-                    .where(in_chunk, c.ksef_enabled != enabled, or_(t.expected.is_(None), t.expected == c.version))
+                    .select_from(rows.outerjoin(seen, seen.c.id == c.id))
+                    .where(in_chunk, c.ksef_enabled != enabled,
+                           or_(seen.c.expected.is_(None), seen.c.expected == c.version))
                 )
                 self._apply_chunk(s, actor, action, enabled, to_change, now)
                 result = conn.execute(
-                    update(Company.__table__)
+                    update(company)
                     .where(c.id.in_(to_change.with_only_columns(c.id)))
                     .values(ksef_enabled=enabled, updated_at=now, version=c.version + 1)
                     .returning(c.id)
                 )
                 changed.extend(cid for (cid,) in result.cursor.fetchall())  # plain ints: no row objects
                 result.close()
-                # gone, or (a version the user saw that moved on) left in the other state by someone else
-                exceptions.extend(conn.execute(
-                    select(t.id, c.id.is_(None))
-                    .select_from(chosen.outerjoin(Company.__table__, c.id == t.id))
-                    .where(in_chunk, or_(c.id.is_(None), and_(t.expected.is_not(None), c.ksef_enabled != enabled)))
-                ).all())
+                # gone: the runs of this chunk with fewer companies than ids, then which of their ids
+                for lo, hi in conn.execute(
+                    select(r.lo, r.hi).select_from(chosen.outerjoin(company, c.id.between(r.lo, r.hi)))
+                    .where(in_chunk).group_by(r.seq, r.lo, r.hi).having(func.count(c.id) <= r.hi - r.lo)
+                ).all():
+                    present = set(conn.execute(select(c.id).where(c.id.between(lo, hi))).scalars())
+                    missing.extend(cid for cid in range(lo, hi + 1) if cid not in present)
                 if progress is not None:
-                    progress(min(start + CHUNK, total), total)
+                    progress(done, total)
             if should_cancel is not None and should_cancel():
                 raise OperationCancelled(_("Cancelled; nothing was changed."))
+            # a version the user saw that moved on, left in the other state by someone else
+            skipped = sorted(conn.execute(select(seen.c.id).where(
+                exists().where(c.id == seen.c.id, c.ksef_enabled != enabled))).scalars()) if seen_rows else []
             if rebuilt is not None:
                 rebuilt.create(conn)
             chosen.drop(conn)
-        changed_set = set(changed)
-        missing = sorted(cid for cid, gone in exceptions if gone)
-        skipped = sorted(cid for cid, gone in exceptions if not gone)
-        left = changed_set.union(missing, skipped)
-        return SerialResult(
-            changed=sorted(changed_set),
-            unchanged=[cid for cid in wanted if cid not in left],
-            missing=missing,
-            skipped=skipped,
-        )
+            seen.drop(conn)
+        changed.sort()  # SQLite returns them in order already: then a single pass
+        missing.sort()
+        if len(changed) + len(missing) + len(skipped) == total:
+            unchanged: list[int] = []
+        else:
+            left = set(changed)
+            left.update(missing, skipped)
+            unchanged = [cid for cid in wanted if cid not in left]
+        return SerialResult(changed=changed, unchanged=unchanged, missing=missing, skipped=skipped)
 
     def _drop_ksef_index(self, conn, total: int) -> Index | None:
         """A serial operation over a large part of the companies (SQLite): ``ix_company_ksef`` is

@@ -53,20 +53,21 @@ def preview_flag(db: Any, ids: Iterable[int], hidden: Iterable[int], flag: bool,
     and ``label(*columns)`` words one."""
     from sqlalchemy import func, select
 
-    from ksef_tui.services.id_sets import in_ids
+    from ksef_tui.services.id_sets import runs_join
 
-    wanted = sorted(set(int(i) for i in ids))
-    hidden_ids = sorted(set(int(i) for i in hidden).intersection(wanted))
+    wanted = sorted(set(map(int, ids)))
+    hidden_ids = sorted(set(map(int, hidden)).intersection(wanted))
     already = present = 0
     with db.engine.connect() as conn:
-        one = in_ids(conn, id_col, wanted)
-        if one is not None:  # the whole selection in one statement (SQLite)
-            parts = [(one[0], one[1])]
+        counted = select(flag_col, func.count()).group_by(flag_col)
+        one = runs_join(conn, id_col, wanted)
+        if one is not None:  # the whole selection in one statement (SQLite), read as ranges of ids
+            parts = [(counted.select_from(one[0]), one[1])]
         else:
-            parts = [(id_col.in_(wanted[start:start + PREVIEW_CHUNK]), {})
+            parts = [(counted.where(id_col.in_(wanted[start:start + PREVIEW_CHUNK])), {})
                      for start in range(0, len(wanted), PREVIEW_CHUNK)]
-        for condition, params in parts:
-            for state, n in conn.execute(select(flag_col, func.count()).where(condition).group_by(flag_col), params):
+        for query, params in parts:
+            for state, n in conn.execute(query, params):
                 present += n
                 already += n if bool(state) == flag else 0
         shown = tuple(label(*row) for row in conn.execute(names(hidden_ids[:PREVIEW_CHUNK]).limit(PREVIEW_NAMES)))

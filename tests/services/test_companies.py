@@ -122,6 +122,37 @@ def test_serial_over_most_companies_keeps_the_ksef_index_and_the_versions_seen(s
     assert seeded_ctx.audit.count(a, action="company.ksef_enable") >= len(result.changed)
 
 
+def test_serial_over_runs_of_ids_with_gaps_and_ids_that_do_not_exist(seeded_ctx, monkeypatch):
+    """The chosen ids are told to the database as runs of consecutive ids cut into chunks: a run that
+    begins and ends with ids no company has, gaps between runs, runs cut by chunks; every company
+    chosen ends switched, each with its audit entry, the ids no company has come back as missing."""
+    svc, a = seeded_ctx.companies, seeded_ctx.actor
+    monkeypatch.setattr("ksef_tui.services.companies.CHUNK", 7)
+    every = sorted(svc.ids(a))
+    left_out = set(every[5:9]) | set(every[40:41]) | set(every[100:150])
+    chosen = [-2, -1, 0] + [i for i in every if i not in left_out] + [every[-1] + 1, every[-1] + 2]
+    on_before = set(svc.ids(a, CompanyFilter(ksef=True)))
+    audit_before = seeded_ctx.audit.count(a, action="company.ksef_enable")
+    steps: list[tuple[int, int]] = []
+    result = svc.serial_set_ksef(a, reversed(chosen), True, progress=lambda d, t: steps.append((d, t)),
+                                 expected_versions={every[0]: 1, every[5]: 1})
+    assert steps == [(d, len(chosen)) for d in [*range(7, len(chosen), 7), len(chosen)]]  # chunk by chunk
+    expected_changed = sorted(set(every) - left_out - on_before)
+    assert result.changed == expected_changed
+    assert result.unchanged == sorted((set(every) - left_out) & on_before)
+    assert result.missing == [-2, -1, 0, every[-1] + 1, every[-1] + 2] and result.skipped == []
+    assert seeded_ctx.audit.count(a, action="company.ksef_enable") == audit_before + len(expected_changed)
+    assert set(svc.ids(a, CompanyFilter(ksef=False))) == left_out - on_before
+    entry = seeded_ctx.audit.entries(a, action="company.ksef_enable", limit=1)[0]
+    assert entry.object_type == "company" and entry.actor_login == a.login
+    assert entry.before == {"ksef_enabled": False} and entry.after == {"ksef_enabled": True}
+    assert entry.object_label == svc.get(a, entry.object_id).name
+    # again: nothing to change, every company chosen is already on
+    again = svc.serial_set_ksef(a, chosen, True)
+    assert again.changed == [] and again.unchanged == sorted(set(every) - left_out)
+    assert again.missing == result.missing
+
+
 def test_optimistic_locking(seeded_ctx):
     svc, a = seeded_ctx.companies, seeded_ctx.actor
     c = svc.page(a, CompanyFilter(), 0, 1)[0]

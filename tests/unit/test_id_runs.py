@@ -1,0 +1,37 @@
+"""Runs of consecutive ids (services/id_sets.py), how a serial operation tells the database its ids."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ksef_tui.services.id_sets import id_runs, run_pieces
+
+id_lists = st.lists(st.integers(min_value=-50, max_value=400), max_size=300).map(lambda v: sorted(set(v)))
+
+
+@given(id_lists)
+def test_runs_hold_exactly_the_ids_and_are_maximal(ids):
+    runs = id_runs(ids)
+    assert [i for lo, hi in runs for i in range(lo, hi + 1)] == ids
+    assert all(lo <= hi for lo, hi in runs)
+    assert all(b[0] > a[1] + 1 for a, b in zip(runs, runs[1:], strict=False))  # a gap between any two
+
+
+@given(id_lists, st.integers(min_value=1, max_value=50))
+def test_pieces_make_chunks_of_the_size_asked(ids, size):
+    pieces, chunks = run_pieces(id_runs(ids), size)
+    assert [i for lo, hi in pieces for i in range(lo, hi + 1)] == ids
+    assert [c[0] for c in chunks] == ([0, *(c[1] + 1 for c in chunks[:-1])] if chunks else [])  # consecutive
+    assert (chunks[-1][1] if chunks else -1) == len(pieces) - 1
+    done = 0
+    for number, (first, last, up_to) in enumerate(chunks):
+        n = sum(hi - lo + 1 for lo, hi in pieces[first:last + 1])
+        done += n
+        assert up_to == done
+        assert n == size or (number == len(chunks) - 1 and 0 < n <= size)
+
+
+def test_a_contiguous_million_is_one_run_in_chunks_of_twenty_thousand():
+    ids = range(1, 1_000_001)
+    assert id_runs(ids) == [(1, 1_000_000)]
+    pieces, chunks = run_pieces(id_runs(ids), 20_000)
+    assert len(pieces) == len(chunks) == 50 and chunks[-1] == (49, 49, 1_000_000)
