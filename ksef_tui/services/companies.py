@@ -246,6 +246,10 @@ class CompanyService:
         if match is not None:  # the index alone counts the matches
             q = select(func.count()).select_from(SEARCH_TABLE).where(
                 literal_column(SEARCH_TABLE.name).op("MATCH")(match))
+        elif _terms(flt) is None and flt.ksef is None:
+            # all of them, with no WHERE: SQLite counts the entries of its smallest index without
+            # stepping through them (7 ms at 1,000,000, never stopping to ask ``should_cancel``)
+            q = select(func.count()).select_from(Company)
         else:
             q = select(func.count()).select_from(Company).where(self._where(flt))
         with self.db.engine.connect() as conn, cancellable(conn, should_cancel):

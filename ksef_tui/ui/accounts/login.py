@@ -14,10 +14,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor
+from ksef_tui.ui.widgets.footer import PanelFooter
 
 
 class LoginScreen(Screen[None]):
@@ -84,7 +85,7 @@ class LoginScreen(Screen[None]):
             if hint:
                 self.add_class("-demo")
                 yield Static(hint, id="login-demo-hint", markup=False)
-        yield Footer(compact=True)
+        yield PanelFooter()
 
     def demo_hint(self) -> str:
         """Only ``ksef-tui demo --login`` puts accounts with published passwords in the context

@@ -26,7 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from ksef_tui.errors import OperationCancelled, ServiceError
@@ -37,6 +37,7 @@ from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.dialogs import ProgressDialog
 from ksef_tui.ui.common.file_picker import downloads_dir
 from ksef_tui.ui.messages import LoadFailed, RowsLoaded, SerialProgress
+from ksef_tui.ui.widgets.footer import PanelFooter
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, VirtualTable
 
 #: the export's progress dialog is updated at most this often
@@ -146,7 +147,7 @@ class AuditLogScreen(PanelScreen[None]):
                                      id="audit-table")
         yield Static(id="audit-detail", markup=False)
         yield Static(id="audit-status", markup=False)
-        yield Footer(compact=True)
+        yield PanelFooter()
 
     def _columns(self) -> list[Column[AuditRow]]:
         """The change column takes what the others leave; at 80 columns the others narrow."""

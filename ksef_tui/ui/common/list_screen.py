@@ -21,7 +21,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ksef_tui.errors import OperationCancelled
 from ksef_tui.files import problem_text
@@ -29,6 +29,7 @@ from ksef_tui.i18n import _, ngettext
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.id_set import IdSet
 from ksef_tui.ui.messages import IdsLoaded, LoadFailed, RowsLoaded
+from ksef_tui.ui.widgets.footer import PanelFooter
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, HasId, RowSource, VirtualTable
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         yield VirtualTable[RowT](self.columns(), selection=self.selection,
                                  empty_text=self.empty_text(), id="table")
         yield Static(id="status")
-        yield Footer(compact=True)
+        yield PanelFooter()
 
     @property
     def table(self) -> VirtualTable[RowT]:

@@ -17,7 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Input, Label, Static, Switch, TabbedContent, TabPane
+from textual.widgets import Button, Input, Label, Static, Switch, TabbedContent, TabPane
 
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.errors import ConflictError, NotFound, ServiceError, ValidationFailed
@@ -26,6 +26,7 @@ from ksef_tui.services.companies import CompanyDetail, CompanyInput
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.dialogs import ConfirmDialog
 from ksef_tui.ui.companies.company_ksef import CompanyKsefPane
+from ksef_tui.ui.widgets.footer import PanelFooter
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class CompanyDetailScreen(PanelScreen[None]):
                     yield Static("", id="form-message")
             with TabPane(_("KSeF configuration"), id="ksef"):
                 yield CompanyKsefPane(self.company_id, id="company-ksef")
-        yield Footer(compact=True)
+        yield PanelFooter()
 
     def on_mount(self) -> None:
         self.load()

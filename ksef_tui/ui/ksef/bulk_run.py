@@ -14,12 +14,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from ksef_tui.i18n import _, ngettext
 from ksef_tui.services.ksef.bulk import BulkProgress, BulkReport, RowResult, Target
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.ksef.cert_types import types_text
+from ksef_tui.ui.widgets.footer import PanelFooter
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
 TEST, ENROLL, REVOKE, REFRESH, PERMISSIONS, GRANT = "test", "enroll", "revoke", "refresh", "permissions", "grant"
@@ -109,7 +110,7 @@ class BulkRunScreen(PanelScreen[BulkReport | None]):
              Column("message", _("What happened"), lambda r: (r.result.message + (" " + r.result.hint if r.result.hint else "")),
                     weight=4, min_width=20)],
             empty_text=_("No row finished yet"), id="bulk-results")
-        yield Footer(compact=True)
+        yield PanelFooter()
 
     def on_mount(self) -> None:
         self._show_status(None)

@@ -21,7 +21,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import ContentSwitcher, Footer, Static
+from textual.widgets import ContentSwitcher, Static
 
 from ksef_tui.domain.clock import Clock
 from ksef_tui.domain.environments import Environment
@@ -36,6 +36,7 @@ from ksef_tui.ui.common.file_picker import downloads_dir
 from ksef_tui.ui.ksef.bulk_run import ENROLL, GRANT, REFRESH, REVOKE, TEST, TITLES, BulkRunScreen
 from ksef_tui.ui.ksef.health_view import EndsTimeline, HealthBars
 from ksef_tui.ui.ksef.status import ksef_status_label
+from ksef_tui.ui.widgets.footer import PanelFooter
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
 
@@ -176,7 +177,7 @@ class KsefDashboardScreen(PanelScreen[None]):
                 yield Static("", id="dashboard-timeline-note")
             with Vertical(id="dashboard-numbers"):
                 yield from self._numbers()
-        yield Footer(compact=True)
+        yield PanelFooter()
 
     def _numbers(self) -> ComposeResult:
         yield VirtualTable[BucketRow](

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ksef_tui.domain.environments import Environment
 from ksef_tui.domain.nip import format_nip
@@ -26,6 +26,7 @@ from ksef_tui.services.ksef.diagnosis_texts import cause_text
 from ksef_tui.services.ksef.permission_views import STEP_FAIL, STEP_OK, STEP_UNKNOWN, Diagnosis, Step
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.ksef.grant_dialog import INDIRECT_ONE, GrantDialog, GrantRequest, RequestDialog, run_grant
+from ksef_tui.ui.widgets.footer import PanelFooter
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
 _MARKS = {STEP_OK: ("✓", "green"), STEP_FAIL: ("✗", "red"), STEP_UNKNOWN: ("?", "yellow")}
@@ -92,7 +93,7 @@ class DiagnosisScreen(PanelScreen[None]):
         with VerticalScroll(id="diagnosis-fix"):
             yield Static("", id="diagnosis-hint")
             yield Static("", id="diagnosis-evidence")
-        yield Footer(compact=True)
+        yield PanelFooter()
 
     def on_mount(self) -> None:
         self.action_run()

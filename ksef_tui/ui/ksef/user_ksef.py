@@ -19,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static, TextArea
+from textual.widgets import Input, Static, TextArea
 
 from ksef_tui.domain.clock import Clock
 from ksef_tui.domain.environments import Environment
@@ -37,6 +37,7 @@ from ksef_tui.ui.ksef.status import (
     env_short,
     method_label,
 )
+from ksef_tui.ui.widgets.footer import PanelFooter
 from ksef_tui.ui.widgets.virtual_table import Column, VirtualTable
 
 # the form follows the table's cursor after it rests this long (seconds)
@@ -114,7 +115,7 @@ class UserKsefScreen(PanelScreen[None]):
         yield VirtualTable(self._columns(), selectable=False, id="ksef-table")
         with VerticalScroll(id="ksef-form", can_focus=False):  # no invisible stop: Tab goes to its fields
             yield KsefProblem(id="ksef-message")
-        yield Footer(compact=True)
+        yield PanelFooter()
 
     def on_mount(self) -> None:
         self.table.focus()

@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Label, Static, Switch
+from textual.widgets import Label, Static, Switch
 
 from ksef_tui.domain.nip import format_nip
 from ksef_tui.errors import ConflictError, ServiceError
@@ -24,6 +24,7 @@ from ksef_tui.i18n import _
 from ksef_tui.services.users import UserDetail
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.users.users import role_label
+from ksef_tui.ui.widgets.footer import PanelFooter
 
 LABEL_WIDTH = 20
 
@@ -70,7 +71,7 @@ class UserDetailScreen(PanelScreen[None]):
                 yield Label("", id="user-may-state")
             yield Static("", id="user-message")
             yield Static(id="user-companies")
-        yield Footer(compact=True)
+        yield PanelFooter()
 
     def on_mount(self) -> None:
         self.load()
