@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from rich.text import Text
 from textual import on, work
+from textual._context import NoActiveAppError
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -28,6 +29,7 @@ from ksef_tui.files import problem_text
 from ksef_tui.i18n import _, ngettext
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.id_set import IdSet
+from ksef_tui.ui.common.read_ahead import FirstRows, read_first_rows
 from ksef_tui.ui.messages import IdsLoaded, LoadFailed, RowsLoaded
 from ksef_tui.ui.widgets.footer import PanelFooter
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, HasId, RowSource, VirtualTable
@@ -63,6 +65,10 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         Binding("down", "focus_table", _("To the list"), show=False, id="list.to_table"),
     ]
 
+    #: the list has the focus from the start (not the filter, Textual's first focusable): the footer
+    #: and the focus styles are worked out once
+    AUTO_FOCUS = "#table"
+
     def __init__(self) -> None:
         super().__init__()
         self.selection = IdSet()
@@ -73,11 +79,14 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         #: set to stop the query in flight (a newer filter makes its answer stale)
         self._stale = threading.Event()
         self._busy = 0
-        self._had_selection = True  # forces the first selection_changed() to refresh
+        self._had_selection = False  # a new screen starts with nothing selected (as its status line says)
         #: selected ids the current filter hides (they stay selected: the status line counts them,
         #: a serial operation names them and asks)
         self.hidden: set[int] = set()
-        self._left = False  # another screen came over this one (or another section's): reload on return
+        #: the count and first page of the list as it opens, read in a thread from the moment the
+        #: screen is made (usually there when it is mounted: its first frame has the rows)
+        self._first_rows = self._read_ahead()
+        self._left = False  # another screen was shown over it (or another section) since it was shown
 
     # ------------------------------------------------------------- subclass
 
@@ -90,6 +99,10 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
 
     def open_row(self, row: RowT) -> None:
         raise NotImplementedError
+
+    def opening_source(self) -> IdSource | None:
+        """The source of the list as it opens (no filter typed yet), read ahead; None: not read ahead."""
+        return None
 
     def filter_placeholder(self) -> str:
         return _("/ Filter")
@@ -138,21 +151,30 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         return self.filter_input.value
 
     def on_mount(self) -> None:
-        # the shell is drawn at once; the count and the first page come from a worker
+        # the count and the first page read ahead are shown at once if they are there; if not,
+        # the shell is drawn and they follow from the worker
         self.apply_filter()
         self.table.focus()
         self.selection_changed()
+
+    def _read_ahead(self) -> FirstRows | None:
+        try:
+            app = self.app
+        except NoActiveAppError:  # made outside a running panel
+            return None
+        ahead = self.rows_read_ahead()  # the panel's, at start-up
+        if ahead is None and getattr(app, "is_open", False) and (source := self.opening_source()) is not None:
+            ahead = read_first_rows(app, source, f"{type(self).__name__}: the first rows")
+        return ahead
 
     def on_screen_suspend(self) -> None:
         self._left = True
 
     def on_screen_resume(self) -> None:
-        # Back from a detail screen or another section: the data may have changed. Not when first shown
-        # (mounting loads the rows, maybe at once from rows read ahead at start-up).
-        if not self._left:
-            return
-        self._left = False
-        if self.is_mounted and self.table.source is not None:
+        # Back from a detail screen or another section: the data may have changed (not while it
+        # opens, which may resume it twice: the rows it shows were read just now).
+        back, self._left = self._left, False
+        if back and self.is_mounted and self.table.source is not None:
             self.reload_rows()
 
     def reload_rows(self) -> None:
@@ -189,19 +211,19 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self._in_flight = True
         self._generation += 1
         self._stale = threading.Event()
+        ready, self._first_rows = self._first_rows, None  # the list as it opens: the first filter only
         source = self.make_source()
-        ready = self.rows_read_ahead()
         if ready is not None and ready.done() and ready.exception() is None and not self.selection:
-            # read already (the panel's start-up): shown in this very frame, no worker in between
+            # read already (ahead, or at the panel's start-up): shown in this very frame, no worker in between
             count, first_page = ready.result()
-            self.on_rows_loaded(RowsLoaded(self._generation, source, count, first_page, None))
+            self.on_rows_loaded(RowsLoaded(self._generation, source, count, first_page))
             return
         self.status_line.set_class(True, "-loading")
         self._load_rows(source, self._generation, self.selection, stale=self._stale, ready=ready)
 
-    def rows_read_ahead(self) -> Future[tuple[int, Sequence[Any]]] | None:
-        """The count and first page of the current filter, when something read them ahead (the panel
-        while it opened the database); None: the rows worker reads them."""
+    def rows_read_ahead(self) -> FirstRows | None:
+        """The count and first page of the list as it opens, when something read them ahead (the panel
+        while it opened the database); None: the screen reads them (:meth:`opening_source`)."""
         return None
 
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False, description="_load_rows")

@@ -73,9 +73,10 @@ class CompaniesScreen(SerialListScreen[CompanyRow]):
         ]
 
     def rows_read_ahead(self):
-        if self.filter_text or self.ksef_filter is not None:
-            return None
         return self.panel.take_first_rows()  # read while the panel opened the database
+
+    def opening_source(self) -> CompanySource:
+        return CompanySource(self.ctx.companies, self.ctx.actor, CompanyFilter())
 
     def make_source(self) -> CompanySource | WaitingCompanySource:
         flt = CompanyFilter(text=self.filter_text, ksef=self.ksef_filter)

@@ -85,6 +85,9 @@ class UsersScreen(SerialListScreen[UserRow]):
     def make_source(self) -> UserSource:
         return UserSource(self.ctx.users, self.ctx.actor, UserFilter(text=self.filter_text))
 
+    def opening_source(self) -> UserSource:
+        return UserSource(self.ctx.users, self.ctx.actor, UserFilter())
+
     def status_extra(self) -> str:
         return _("Self-service: may configure KSeF themselves")
 

@@ -29,8 +29,6 @@ class PanelFooter(Footer):
         super().__init__(compact=True)
         self._rebuild_due = False
         self._shown: tuple[Any, ...] | None = None
-        # the keys are composed with the footer (Textual's waits for the first change of bindings)
-        self.set_reactive(Footer._bindings_ready, True)
 
     def _keys(self) -> tuple[Any, ...]:
         """Everything :meth:`Footer.compose` draws from (equal: it would draw the same keys)."""
@@ -45,7 +43,7 @@ class PanelFooter(Footer):
                 shown, palette_key)
 
     def compose(self) -> ComposeResult:
-        self._shown = self._keys()
+        self._shown = self._keys() if self._bindings_ready else None
         for widget in super().compose():
             if isinstance(widget, FooterKey):  # what binding ``compact`` on mount would set, styled once
                 widget.set_class(self.compact, "-compact", update=False)
