@@ -62,7 +62,6 @@ class DiagnosisScreen(PanelScreen[None]):
     """``DiagnosisScreen(user_id, company_id, env)``: runs at once; ``r`` runs it again."""
 
     SECTION = "ksef"
-    CSS_PATH = "permissions.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", _("Back"), id="diagnosis.back"),
         Binding("r", "run", _("Check again"), id="diagnosis.run", tooltip=_("Run the checklist again")),

@@ -49,7 +49,6 @@ class GrantRequest:
 class GrantDialog(DialogScreen[GrantRequest | None]):
     """``GrantDialog(user_id, company_id, env, person=…, company=…, identifier=…)``."""
 
-    CSS_PATH = "permissions.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", _("Cancel"), id="grant.cancel"),
     ]
@@ -165,7 +164,6 @@ class ChoiceDialog(DialogScreen[str | None]):
 class RequestDialog(DialogScreen[None]):
     """The words to send the client (only the client can grant this): ``c`` copies, ``s`` saves a file."""
 
-    CSS_PATH = "permissions.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", _("Close"), id="request.close"),
         Binding("c", "copy", _("Copy"), id="request.copy"),
