@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import itemgetter
 
 from sqlalchemy import (
     Index,
@@ -36,7 +37,15 @@ from ksef_tui.services import audit
 from ksef_tui.services.actor import Actor, require_admin
 from ksef_tui.services.company_list import CompanyFilter, CompanyRow
 from ksef_tui.services.fields import control_problem, key
-from ksef_tui.services.id_sets import chosen_table, fill_chosen, fill_seen, id_runs, run_pieces, seen_table
+from ksef_tui.services.id_sets import (
+    chosen_table,
+    fill_chosen,
+    fill_seen,
+    id_runs,
+    run_pieces,
+    seen_table,
+    sorted_ids,
+)
 from ksef_tui.services.results import SerialPreview, SerialResult, preview_flag
 from ksef_tui.store.engine import Database, cancellable
 from ksef_tui.store.models import Company
@@ -430,7 +439,7 @@ class CompanyService:
         for it and then meets a version conflict instead of being lost.
         """
         require_admin(actor)
-        wanted: Sequence[int] = sorted(set(map(int, ids)))
+        wanted: Sequence[int] = sorted_ids(ids)
         total = len(wanted)
         action = "company.ksef_enable" if enabled else "company.ksef_disable"
         changed: list[int] = []
@@ -473,7 +482,7 @@ class CompanyService:
                     .values(ksef_enabled=enabled, updated_at=now, version=c.version + 1)
                     .returning(c.id)
                 )
-                changed.extend(cid for (cid,) in result.cursor.fetchall())  # plain ints: no row objects
+                changed.extend(map(itemgetter(0), result.cursor.fetchall()))  # plain ints: no row objects
                 result.close()
                 # gone: the runs of this chunk with fewer companies than ids, then which of their ids
                 for lo, hi in conn.execute(

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import compress, islice
-from operator import sub
+from operator import lt, sub
 from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, Table, bindparam, func
@@ -29,6 +29,19 @@ from sqlalchemy import Column, Integer, MetaData, Table, bindparam, func
 IDS_PER_STATEMENT = 5_000
 
 Run = tuple[int, int]
+
+
+def sorted_ids(ids: Iterable[int]) -> list[int]:
+    """``ids`` as a sorted list of distinct ints. A set, or a list already sorted, of plain ints (a
+    serial operation's million ids, as the panel hands them over) is checked and sorted by C loops
+    instead of being converted id by id."""
+    if isinstance(ids, (set, frozenset, list)) and set(map(type, ids)) <= {int}:
+        if isinstance(ids, list):
+            if all(map(lt, ids, islice(ids, 1, None))):
+                return ids
+            return sorted(set(ids))
+        return sorted(ids)
+    return sorted(set(map(int, ids)))
 
 
 def id_runs(ids: Sequence[int]) -> list[Run]:

@@ -53,9 +53,9 @@ def preview_flag(db: Any, ids: Iterable[int], hidden: Iterable[int], flag: bool,
     and ``label(*columns)`` words one."""
     from sqlalchemy import func, select
 
-    from ksef_tui.services.id_sets import runs_join
+    from ksef_tui.services.id_sets import runs_join, sorted_ids
 
-    wanted = sorted(set(map(int, ids)))
+    wanted = sorted_ids(ids)
     hidden_ids = sorted(set(map(int, hidden)).intersection(wanted))
     already = present = 0
     with db.engine.connect() as conn:

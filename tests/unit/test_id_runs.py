@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ksef_tui.services.id_sets import id_runs, run_pieces
+from ksef_tui.services.id_sets import id_runs, run_pieces, sorted_ids
 
 id_lists = st.lists(st.integers(min_value=-50, max_value=400), max_size=300).map(lambda v: sorted(set(v)))
 
@@ -35,3 +35,10 @@ def test_a_contiguous_million_is_one_run_in_chunks_of_twenty_thousand():
     assert id_runs(ids) == [(1, 1_000_000)]
     pieces, chunks = run_pieces(id_runs(ids), 20_000)
     assert len(pieces) == len(chunks) == 50 and chunks[-1] == (49, 49, 1_000_000)
+
+
+@given(st.lists(st.integers(min_value=-50, max_value=400) | st.booleans(), max_size=200),
+       st.sampled_from([list, set, frozenset, iter, lambda v: sorted(set(v)), lambda v: [str(int(i)) for i in v]]))
+def test_sorted_ids_is_the_sorted_distinct_ints(values, shape):
+    given_ids = shape(values)
+    assert sorted_ids(given_ids) == sorted(set(map(int, values)))
