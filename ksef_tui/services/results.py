@@ -60,9 +60,15 @@ def preview_flag(db: Any, ids: Iterable[int], hidden: Iterable[int], flag: bool,
     already = present = 0
     with db.engine.connect() as conn:
         counted = select(flag_col, func.count()).group_by(flag_col)
-        one = runs_join(conn, id_col, wanted)
-        if one is not None:  # the whole selection in one statement (SQLite), read as ranges of ids
-            parts = [(counted.select_from(one[0]), one[1])]
+        lowest, highest = conn.execute(select(func.min(id_col), func.max(id_col))).one()
+        everything = (bool(wanted) and lowest is not None and wanted[0] <= lowest and highest <= wanted[-1]
+                      and wanted[-1] - wanted[0] == len(wanted) - 1)
+        joined = None if everything else runs_join(conn, id_col, wanted)
+        parts: list[tuple[Any, dict[str, str]]]
+        if everything:  # one run of ids holding every row (select all): all rows counted, by an index
+            parts = [(counted, {})]
+        elif joined is not None:  # the whole selection in one statement (SQLite), read as ranges of ids
+            parts = [(counted.select_from(joined[0]), joined[1])]
         else:
             parts = [(counted.where(id_col.in_(wanted[start:start + PREVIEW_CHUNK])), {})
                      for start in range(0, len(wanted), PREVIEW_CHUNK)]

@@ -153,6 +153,30 @@ def test_serial_over_runs_of_ids_with_gaps_and_ids_that_do_not_exist(seeded_ctx,
     assert again.missing == result.missing
 
 
+def test_serial_preview_counts_what_the_operation_then_does(seeded_ctx, monkeypatch):
+    """The preview's counts, for every company chosen (one run holding them all, ids no company has
+    around it), a selection with gaps and a scattered one, are what the operation then reports."""
+    svc, a = seeded_ctx.companies, seeded_ctx.actor
+    every = sorted(svc.ids(a))
+    top = every[-1]
+    hidden = every[:3]
+    names = {r.id: r.name for r in svc.page(a, CompanyFilter(), 0, 1000)}
+    in_order = svc.ids(a)
+    monkeypatch.setattr("ksef_tui.services.companies.CHUNK", 11)
+    selections = [list(range(-3, top + 4)), every, every[:40] + every[60:], every[::3]]
+    for flag in (True, False):
+        for chosen in selections:
+            preview = svc.serial_preview(a, chosen, flag, hidden=hidden)
+            hidden_chosen = set(hidden) & set(chosen)  # hidden rows count only when chosen
+            assert preview.total == len(chosen) and preview.hidden == len(hidden_chosen)
+            assert [n.split(" (NIP")[0] for n in preview.hidden_names] == [
+                names[i] for i in in_order if i in hidden_chosen]
+            done = svc.serial_set_ksef(a, chosen, flag)  # the operation itself, then undone
+            assert (preview.to_change, preview.already, preview.missing) == (
+                len(done.changed), len(done.unchanged), len(done.missing))
+            svc.serial_set_ksef(a, done.changed, not flag)  # as it was, for the next selection
+
+
 def test_optimistic_locking(seeded_ctx):
     svc, a = seeded_ctx.companies, seeded_ctx.actor
     c = svc.page(a, CompanyFilter(), 0, 1)[0]
