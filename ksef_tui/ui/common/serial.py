@@ -191,7 +191,9 @@ class SerialListScreen(ListScreen[RowT], Generic[RowT]):
             if self.app.screen is self._progress:
                 self._progress.dismiss(None)
             self._progress = None
-        self._serial_over(reload=True)
+        # the list is read again once the summary is drawn: read meanwhile (a count and, with a selection,
+        # a million ids at 1,000,000 rows), it held the interpreter the summary's first frame waited for
+        self.call_after_refresh(self._serial_over, reload=True)
         self.update_status()
         if message.result is not None:
             dialog = self.serial_result_dialog(message.enabled, message.result)
