@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 #: opens the panel's context in a worker: (the context, whether someone must log in first)
 Opener = Callable[[], "tuple[AppContext, bool]"]
+#: how often the opening screen looks whether a first view still being read has come
+LATE_VIEW_CHECK_S = 0.02
 
 
 # The sections' screens are imported when first shown: the first frame waits for none of them
@@ -127,6 +129,8 @@ class KsefApp(SettledKeys):
         self._ctx = ctx
         self._opener = opener
         self._first_rows: Future[tuple[int, Sequence[Any]]] | None = rows_read_ahead(view)
+        #: a first view still being read (a cold disk): shown when it comes, if the database is not open yet
+        self._late_view = first_view if ctx is None and view is None and first_view is not None else None
         self._gate = ContextGate()  # what waits for the context the opening worker opens
         #: why the database could not be opened (the command reports it once the app has ended)
         self.open_error: BaseException | None = None
@@ -197,6 +201,8 @@ class KsefApp(SettledKeys):
         self.apply_keymap()
         if self._ctx is None:
             self.call_after_refresh(self._open_context)  # after the first frame, which waits for nothing
+            if self._late_view is not None:
+                self._late_timer = self.set_interval(LATE_VIEW_CHECK_S, self._view_arrived, name="first-view")
         elif not self.login_required:
             self.greet_demo()
 
@@ -231,6 +237,21 @@ class KsefApp(SettledKeys):
             first.set_result(first_rows(ctx))
         except Exception as exc:  # the screen's own worker reads them again and says what is wrong
             first.set_exception(exc)
+
+    def _view_arrived(self) -> None:
+        """A first view that came after the opening screen: the Companies list with its rows replaces it,
+        unless the database opened first (or someone must log in, or it failed)."""
+        late = self._late_view
+        if late is None or not (late.done() or self.is_open or self._gate.refused):
+            return
+        self._late_view = None
+        self._late_timer.stop()
+        view = arrived(late, 0)
+        if view is None or self.is_open or self._gate.refused or self.current_mode != "opening":
+            return
+        self.early = True
+        self._first_rows = rows_read_ahead(view)
+        self.switch_mode("companies")
 
     def take_first_rows(self) -> Future[tuple[int, Sequence[Any]]] | None:
         """The companies' count and first page read ahead while the database opened (once)."""

@@ -24,7 +24,7 @@ def _pilot_after_first_loads():
 
 async def _companies_shown(pilot) -> None:
     app = pilot.app
-    await wait_until(pilot, lambda: type(app.screen).__name__ == "CompaniesScreen"
+    await wait_until(pilot, lambda: type(app.screen).__name__ == "CompaniesScreen" and bool(app.screen.query("#table"))
                      and app.screen.table.row_count > 0, "the Companies list")
 
 
@@ -207,3 +207,42 @@ def test_the_first_view_reads_one_page_of_the_list() -> None:
     from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE
 
     assert FIRST_PAGE == PAGE_SIZE
+
+
+async def test_a_first_view_read_late_replaces_the_opening_screen(seeded_ctx, db_url) -> None:
+    from concurrent.futures import Future
+
+    from ksef_tui.services.company_list import first_view
+
+    _sqlite_only(db_url)
+    late: Future = Future()  # a cold disk: not read within the grace
+    opener, release = _held_opener(seeded_ctx)
+    app = KsefApp(None, opener=opener, first_view=late)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "OpeningScreen", "the opening screen")
+        late.set_result(first_view(db_url, limit=100))
+        await _companies_shown(pilot)
+        screen = app.screen
+        assert not app.is_open and screen.table.row_count == 300
+        release.set()
+        await wait_until(pilot, lambda: app.is_open, "the database open")
+        await pilot.pause()
+        assert app.screen is screen and app.is_panel
+
+
+async def test_a_first_view_read_after_the_database_opened_changes_nothing(seeded_ctx, db_url) -> None:
+    from concurrent.futures import Future
+
+    from ksef_tui.services.company_list import first_view
+
+    _sqlite_only(db_url)
+    late: Future = Future()
+    app = KsefApp(None, opener=lambda: (seeded_ctx, False), first_view=late)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.is_open and type(app.screen).__name__ == "CompaniesScreen"
+                         and bool(app.screen.query("#table")) and app.screen.table.row_count == 300,
+                         "the panel, opened as ever")
+        screen = app.screen
+        late.set_result(first_view(db_url, limit=100))
+        await pilot.pause(0.1)
+        assert app.screen is screen and not app.early

@@ -25,17 +25,18 @@ if TYPE_CHECKING:
     from ksef_tui.services.context import AppContext
 
 #: how long the app, once Python has imported it, still waits for the first view read at start-up
-#: (normally read long before: it takes tens of milliseconds, the imports hundreds)
-FIRST_VIEW_GRACE_S = 0.3
+#: (normally read long before: it takes tens of milliseconds, the imports hundreds); one that comes
+#: later (a cold disk) replaces the opening screen when it comes
+FIRST_VIEW_GRACE_S = 0.1
 
 
-def arrived(first_view: Future[FirstView | None] | None) -> FirstView | None:
+def arrived(first_view: Future[FirstView | None] | None, grace: float = FIRST_VIEW_GRACE_S) -> FirstView | None:
     """The first view read at start-up (:func:`ksef_tui.services.company_list.first_view`), if it came
-    within :data:`FIRST_VIEW_GRACE_S` and vouches for the first frame; otherwise the panel opens as ever."""
+    within ``grace`` seconds and vouches for the first frame; otherwise the panel opens as ever."""
     if first_view is None:
         return None
     try:
-        return first_view.result(timeout=FIRST_VIEW_GRACE_S)
+        return first_view.result(timeout=grace)
     except Exception:  # not read in time, or a fault: the normal opening says what is wrong
         return None
 
