@@ -53,12 +53,19 @@ def _held_opener(ctx, login: bool = False):
 
 
 def _frames(monkeypatch, until):
-    """The real `ksef-tui` headless: the screens of the frames it hands to the driver, until ``until(app)``."""
+    """The real `ksef-tui` headless: the screens of the frames it hands to the driver, until one for which
+    ``until(app)`` holds has been drawn and the database is open."""
     seen: list[tuple[str, int, bool]] = []
     real_run = textual.app.App.run
 
     def headless(self, *args, **kwargs):
         display = self._display
+
+        reached: list[bool] = []
+
+        def done() -> None:  # the database open may draw nothing new: looked at between frames too
+            if reached and self.is_open:
+                self.exit()
 
         def shown(screen, renderable) -> None:
             display(screen, renderable)
@@ -66,9 +73,12 @@ def _frames(monkeypatch, until):
                 return
             table = self.screen.query("#table")
             rows = table.first().row_count if table and table.first().loaded_rows() else 0
+            if not seen:
+                self.set_interval(0.02, done)
             seen.append((type(self.screen).__name__, rows, self.is_open))
-            if until(self) and self.is_open:
-                self.exit()
+            if until(self):  # a frame showed what the test waits for
+                reached.append(True)
+            done()
 
         self._display = shown
         kwargs.update(headless=True, size=(120, 40))
