@@ -39,11 +39,12 @@ from ksef_tui.services.company_list import CompanyFilter, CompanyRow
 from ksef_tui.services.fields import control_problem, key
 from ksef_tui.services.id_sets import (
     chosen_table,
+    dense_runs,
     fill_chosen,
     fill_seen,
-    id_runs,
     run_pieces,
     seen_table,
+    single_chunks,
     sorted_ids,
 )
 from ksef_tui.services.results import SerialPreview, SerialResult, preview_flag
@@ -453,7 +454,8 @@ class CompanyService:
         now = self.clock()
         company = Company.__table__
         c = company.c
-        pieces, chunks = run_pieces(id_runs(wanted), CHUNK)
+        runs = dense_runs(wanted)  # None: a scattered selection, told id by id
+        pieces, chunks = run_pieces(runs, CHUNK) if runs is not None else ([], single_chunks(total, CHUNK))
         with self.db.session() as s:
             # Set-based: the chosen ids go into a temporary table as runs of consecutive ids (select all
             # is a few runs, whatever its size), the versions the user saw into another; each chunk is
@@ -463,7 +465,7 @@ class CompanyService:
             if total >= REBUILD_INDEX_AT:
                 self.db.defer_checkpoint(s)
             chosen, seen = chosen_table(conn), seen_table(conn)
-            fill_chosen(conn, chosen, pieces)
+            fill_chosen(conn, chosen, pieces, None if runs is not None else wanted)
             seen_rows = fill_seen(conn, seen, wanted, expected_versions or {})
             r = chosen.c
             rebuilt = self._drop_ksef_index(conn, total)

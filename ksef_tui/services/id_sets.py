@@ -44,16 +44,29 @@ def sorted_ids(ids: Iterable[int]) -> list[int]:
     return sorted(set(map(int, ids)))
 
 
-def id_runs(ids: Sequence[int]) -> list[Run]:
-    """``ids`` (sorted, distinct) as maximal runs of consecutive ids, ``(first, last)`` each, in order.
-    The scan is done by the interpreter's C loops (``map``, ``compress``): a million ids in ~0.05 s."""
+#: a selection with more runs than its ids divided by this (a scattered one) is told id by id: its runs
+#: would cost more to make and read than the ids themselves
+SCATTERED = 4
+
+
+def id_runs(ids: Sequence[int], limit: int | None = None) -> list[Run] | None:
+    """``ids`` (sorted, distinct) as maximal runs of consecutive ids, ``(first, last)`` each, in order;
+    None when there would be more than ``limit`` of them. The scan is done by the interpreter's C loops
+    (``map``, ``compress``): a million ids in ~0.05 s."""
     n = len(ids)
     if not n:
         return []
     # where the next id is not this one plus one, a run ends
     starts = [0, *compress(range(1, n), map((1).__ne__, map(sub, islice(ids, 1, None), ids)))]
+    if limit is not None and len(starts) > limit:
+        return None
     ends = [*(s - 1 for s in islice(starts, 1, None)), n - 1]
     return list(zip(map(ids.__getitem__, starts), map(ids.__getitem__, ends), strict=True))
+
+
+def dense_runs(ids: Sequence[int]) -> list[Run] | None:
+    """The runs of ``ids`` when they are few enough to be worth it (see :data:`SCATTERED`), else None."""
+    return id_runs(ids, limit=max(1, len(ids) // SCATTERED))
 
 
 def run_pieces(runs: Sequence[Run], size: int) -> tuple[list[Run], list[tuple[int, int, int]]]:
@@ -101,9 +114,10 @@ def seen_table(conn: Any) -> Table:
                       Column("expected", Integer, nullable=False))
 
 
-def fill_chosen(conn: Any, table: Table, pieces: Sequence[Run]) -> None:
-    """``pieces`` (from :func:`run_pieces`) into ``table`` as (position, first id, last id)."""
-    if not pieces:
+def fill_chosen(conn: Any, table: Table, pieces: Sequence[Run], ids: Sequence[int] | None = None) -> None:
+    """``pieces`` (from :func:`run_pieces`) into ``table`` as (position, first id, last id); or, given
+    ``ids`` instead (a scattered selection), one piece per id."""
+    if not pieces and not ids:
         return
     name = table.name
     if conn.dialect.name == "postgresql":
@@ -111,12 +125,21 @@ def fill_chosen(conn: Any, table: Table, pieces: Sequence[Run]) -> None:
         # knows the temporary table's size
         with conn.connection.dbapi_connection.cursor() as cur, \
                 cur.copy(f"COPY {name} (seq, lo, hi) FROM STDIN") as copy:
-            for seq, (lo, hi) in enumerate(pieces):
+            for seq, (lo, hi) in enumerate(pieces or ((cid, cid) for cid in ids or ())):
                 copy.write_row((seq, lo, hi))
         conn.exec_driver_sql(f"ANALYZE {name}")
         return
-    conn.exec_driver_sql(f"INSERT INTO {name} (seq, lo, hi) SELECT key, json_extract(value, '$[0]'), "
-                         "json_extract(value, '$[1]') FROM json_each(?)", (json.dumps(pieces),))
+    if pieces:
+        conn.exec_driver_sql(f"INSERT INTO {name} (seq, lo, hi) SELECT key, json_extract(value, '$[0]'), "
+                             "json_extract(value, '$[1]') FROM json_each(?)", (json.dumps(pieces),))
+    else:
+        conn.exec_driver_sql(f"INSERT INTO {name} (seq, lo, hi) SELECT key, value, value FROM json_each(?)",
+                             (json.dumps(ids),))
+
+
+def single_chunks(n: int, size: int) -> list[tuple[int, int, int]]:
+    """Chunks of ``size`` over ``n`` pieces of one id each, as :func:`run_pieces` gives them."""
+    return [(start, min(start + size, n) - 1, min(start + size, n)) for start in range(0, n, size)]
 
 
 def fill_seen(conn: Any, table: Table, ids: Sequence[int], expected: Mapping[int, int]) -> int:
@@ -131,10 +154,12 @@ def fill_seen(conn: Any, table: Table, ids: Sequence[int], expected: Mapping[int
 def runs_join(conn: Any, id_col: Any, ids: Sequence[int]) -> tuple[Any, dict[str, str]] | None:
     """The rows of ``id_col``'s table whose id is in ``ids`` (sorted, distinct), as one join with their
     runs as one parameter (a JSON array) where the database takes it (SQLite): each run is read as a
-    range of the primary key. None elsewhere (the caller goes :data:`IDS_PER_STATEMENT` ids at a time)."""
+    range of the primary key (a scattered selection: each id). None elsewhere (the caller goes :data:`IDS_PER_STATEMENT` ids at a time)."""
     if conn.dialect.name != "sqlite":
         return None
-    runs = id_runs(ids)
-    values = func.json_each(bindparam("chosen_runs")).table_valued("value")
+    runs = dense_runs(ids)
+    values = func.json_each(bindparam("chosen")).table_valued("value")
+    if runs is None:  # scattered: id by id
+        return values.join(id_col.table, id_col == values.c.value), {"chosen": json.dumps(ids)}
     lo, hi = (func.json_extract(values.c.value, f"$[{i}]") for i in (0, 1))
-    return values.join(id_col.table, id_col.between(lo, hi)), {"chosen_runs": json.dumps(runs)}
+    return values.join(id_col.table, id_col.between(lo, hi)), {"chosen": json.dumps(runs)}

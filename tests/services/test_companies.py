@@ -153,6 +153,23 @@ def test_serial_over_runs_of_ids_with_gaps_and_ids_that_do_not_exist(seeded_ctx,
     assert again.missing == result.missing
 
 
+def test_serial_over_a_scattered_selection(seeded_ctx, monkeypatch):
+    """Every other company and ids no company has between them (told to the database id by id, not
+    as runs): the same outcome, chunk by chunk."""
+    svc, a = seeded_ctx.companies, seeded_ctx.actor
+    monkeypatch.setattr("ksef_tui.services.companies.CHUNK", 7)
+    every = sorted(svc.ids(a))
+    chosen = every[::2] + [every[-1] + 2 * k for k in range(1, 6)]
+    on_before = set(svc.ids(a, CompanyFilter(ksef=True)))
+    steps: list[int] = []
+    result = svc.serial_set_ksef(a, chosen, True, progress=lambda d, t: steps.append(d))
+    assert result.changed == sorted(set(every[::2]) - on_before)
+    assert result.unchanged == sorted(set(every[::2]) & on_before)
+    assert result.missing == [every[-1] + 2 * k for k in range(1, 6)]
+    assert steps == [*range(7, len(chosen), 7), len(chosen)]
+    assert set(svc.ids(a, CompanyFilter(ksef=False))) == set(every[1::2]) - on_before
+
+
 def test_serial_preview_counts_what_the_operation_then_does(seeded_ctx, monkeypatch):
     """The preview's counts, for every company chosen (one run holding them all, ids no company has
     around it), a selection with gaps and a scattered one, are what the operation then reports."""

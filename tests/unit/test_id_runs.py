@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ksef_tui.services.id_sets import id_runs, run_pieces, sorted_ids
+from ksef_tui.services.id_sets import SCATTERED, dense_runs, id_runs, run_pieces, single_chunks, sorted_ids
 
 id_lists = st.lists(st.integers(min_value=-50, max_value=400), max_size=300).map(lambda v: sorted(set(v)))
 
@@ -42,3 +42,16 @@ def test_a_contiguous_million_is_one_run_in_chunks_of_twenty_thousand():
 def test_sorted_ids_is_the_sorted_distinct_ints(values, shape):
     given_ids = shape(values)
     assert sorted_ids(given_ids) == sorted(set(map(int, values)))
+
+
+@given(id_lists)
+def test_dense_runs_are_the_runs_unless_too_many(ids):
+    runs = id_runs(ids)
+    dense = dense_runs(ids)
+    assert dense == (runs if len(runs) <= max(1, len(ids) // SCATTERED) else None)
+
+
+@given(st.integers(min_value=0, max_value=200), st.integers(min_value=1, max_value=50))
+def test_single_chunks_are_run_pieces_of_single_ids(n, size):
+    ids = list(range(0, 2 * n, 2))  # no two consecutive: one piece per id
+    assert single_chunks(n, size) == run_pieces(id_runs(ids), size)[1]
