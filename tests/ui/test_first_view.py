@@ -256,3 +256,29 @@ async def test_a_first_view_read_after_the_database_opened_changes_nothing(seede
         late.set_result(first_view(db_url, limit=100))
         await pilot.pause(0.1)
         assert app.screen is screen and not app.early
+
+
+def test_a_database_that_fails_to_open_after_its_rows_ends_the_app_with_its_error(seeded_ctx, db_url) -> None:
+    import asyncio
+    import threading
+
+    from ksef_tui.store.errors import StoreError
+
+    _sqlite_only(db_url)
+    release = threading.Event()
+
+    def opener():  # e.g. the vault check: a wrong master key
+        assert release.wait(60)
+        raise StoreError("The master key does not open this database.")
+
+    app = KsefApp(None, opener=opener, first_view=_first_view(db_url))
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _companies_shown(pilot)
+            await pilot.press("a", "space", "o")  # waiting for the database when it fails
+            release.set()
+            await wait_until(pilot, lambda: app.open_error is not None, "the error")
+
+    asyncio.run(run())
+    assert isinstance(app.open_error, StoreError) and app.return_code == 1
