@@ -164,7 +164,7 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
             return None
         ahead = self.rows_read_ahead()  # the panel's, at start-up
         if ahead is None and getattr(app, "is_open", False) and (source := self.opening_source()) is not None:
-            ahead = read_first_rows(app, source, f"{type(self).__name__}: the first rows")
+            ahead = read_first_rows(source)
         return ahead
 
     def on_screen_suspend(self) -> None:

@@ -1,22 +1,26 @@
-"""A list's count and first page read in a thread worker before its screen is mounted.
+"""A list's count and first page read in a thread from the moment its screen is made.
 
-A list screen starts reading them when it is made (:meth:`ListScreen.__init__`); composing, styling
-and mounting the screen on the event loop take about as long, so the rows are usually there when it
-is mounted and its first frame shows them (one layout and one drawing instead of two). When they are
+A list screen starts reading them in its ``__init__`` (:class:`ListScreen`); composing, styling and
+mounting the screen on the event loop take about as long, so the rows are usually there when it is
+mounted and its first frame shows them (one layout and one drawing instead of two). When they are
 not, the screen's rows worker waits for them instead of reading them again.
+
+The read starts at once in a thread of its own (a Textual worker would start its thread only on a
+later turn of the event loop, after the screen had been composed and mounted).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
-
-from textual.app import App
 
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE
 
 FirstRows = Future[tuple[int, Sequence[Any]]]
+
+#: two lists may be opened at once (a section and the list over it); reads are short
+_READERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ksef-tui-read-ahead")
 
 
 class Countable(Protocol):
@@ -25,15 +29,11 @@ class Countable(Protocol):
     def page(self, offset: int, limit: int) -> Sequence[Any]: ...
 
 
-def read_first_rows(app: App[Any], source: Countable, description: str) -> FirstRows:
-    """Start reading ``source``'s count and first page; the future has them (or what went wrong)."""
-    first: FirstRows = Future()
+def _read(source: Countable) -> tuple[int, Sequence[Any]]:
+    return source.count(), source.page(0, PAGE_SIZE)
 
-    def read() -> None:
-        try:
-            first.set_result((source.count(), source.page(0, PAGE_SIZE)))
-        except Exception as exc:  # the rows worker reads them again and says what is wrong
-            first.set_exception(exc)
 
-    app.run_worker(read, thread=True, group="read-ahead", exit_on_error=False, description=description)
-    return first
+def read_first_rows(source: Countable) -> FirstRows:
+    """Start reading ``source``'s count and first page; the future has them (or what went wrong: the
+    rows worker then reads them again and says what is wrong)."""
+    return _READERS.submit(_read, source)
