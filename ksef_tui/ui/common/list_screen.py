@@ -29,7 +29,7 @@ from ksef_tui.files import problem_text
 from ksef_tui.i18n import _, ngettext
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.id_set import IdSet
-from ksef_tui.ui.common.read_ahead import FirstRows, read_first_rows
+from ksef_tui.ui.common.read_ahead import FirstRows, first_rows_shortly, read_first_rows
 from ksef_tui.ui.messages import IdsLoaded, LoadFailed, RowsLoaded
 from ksef_tui.ui.widgets.footer import PanelFooter
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE, Column, HasId, RowSource, VirtualTable
@@ -213,6 +213,8 @@ class ListScreen(PanelScreen[None], Generic[RowT]):
         self._stale = threading.Event()
         ready, self._first_rows = self._first_rows, None  # the list as it opens: the first filter only
         source = self.make_source()
+        if ready is not None and not ready.done() and not self.selection:
+            first_rows_shortly(ready)
         if ready is not None and ready.done() and ready.exception() is None and not self.selection:
             # read already (ahead, or at the panel's start-up): shown in this very frame, no worker in between
             count, first_page = ready.result()

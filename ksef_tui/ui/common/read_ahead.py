@@ -12,12 +12,18 @@ later turn of the event loop, after the screen had been composed and mounted).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
 from ksef_tui.ui.widgets.virtual_table import PAGE_SIZE
 
 FirstRows = Future[tuple[int, Sequence[Any]]]
+
+#: how long a list being mounted waits for rows already being read (seconds). The read itself takes
+#: 3-5 ms at 1,000,000 companies, but while the event loop composes the screen it gets the interpreter
+#: lock only now and then (15-45 ms); waited for, it has it. Not there by then: the list is drawn
+#: without them and they follow from the rows worker (a second layout and drawing, ~20 ms).
+WAIT_AT_MOUNT = 0.015
 
 #: two lists may be opened at once (a section and the list over it); reads are short
 _READERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ksef-tui-read-ahead")
@@ -31,6 +37,11 @@ class Countable(Protocol):
 
 def _read(source: Countable) -> tuple[int, Sequence[Any]]:
     return source.count(), source.page(0, PAGE_SIZE)
+
+
+def first_rows_shortly(first: FirstRows) -> None:
+    """Wait at most :data:`WAIT_AT_MOUNT` for rows being read (on the event loop: never longer)."""
+    wait([first], timeout=WAIT_AT_MOUNT)
 
 
 def read_first_rows(source: Countable) -> FirstRows:
