@@ -81,15 +81,6 @@ def _frames(monkeypatch, until):
             done()
 
         self._display = shown
-        opened = self._opened
-
-        def opened_and_drawn(*args, **kwargs) -> None:
-            opened(*args, **kwargs)
-            # a frame once the database is open, which the test ends at: the screen may have nothing
-            # new to draw then (the rows were there before), and the test waited for ever
-            self.screen.refresh()
-
-        self._opened = opened_and_drawn
         kwargs.update(headless=True, size=(120, 40))
         return real_run(self, *args, **kwargs)
 
