@@ -10,12 +10,14 @@ from ksef_tui.ui.companies.companies import CompaniesScreen
 from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
 from ksef_tui.ui.common.dialogs import ConfirmDialog
 
-from .conftest import rows
+from .conftest import rows, wait_until
 
 
 async def open_first(pilot) -> CompanyDetailScreen:
     await pilot.press("enter")
-    await pilot.pause()
+    # the screen draws its frame first, then the form with the company read meanwhile
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, CompanyDetailScreen)
+                     and pilot.app.screen.detail is not None, "the company's form")
     screen = pilot.app.screen
     assert isinstance(screen, CompanyDetailScreen)
     return screen

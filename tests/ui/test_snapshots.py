@@ -53,7 +53,7 @@ def test_serial_result_summary(snap_compare, seeded_ctx, size) -> None:
 def test_additional_data_with_validation_error(snap_compare, seeded_ctx, size) -> None:
     async def run_before(pilot: Pilot) -> None:
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_until(pilot, lambda: getattr(pilot.app.screen, "detail", None) is not None, "the company's form")
         no_blink(pilot.app)  # type: ignore[arg-type]
         nip = pilot.app.screen.query_one("#in-nip", Input)
         nip.focus()
