@@ -281,7 +281,8 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
             await until(pilot, lambda: user.panel_widget() is not None and user.panel_widget().is_mounted, "form")
         panel = user.panel_widget()
         panel.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
-        await pilot.pause()
+        # the certificate forms are built when the method is first switched to them
+        await until(pilot, lambda: bool(panel.query("#cert-demo")), "the certificate form")
         form = panel.query_one("#cert-demo")
         with Step("certificate files"):
             form.query_one("#cert-file", Input).value = str(Path(folder) / "cert.pem")

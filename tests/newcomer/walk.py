@@ -224,8 +224,9 @@ async def _language_leftovers(ctx) -> dict[str, object]:
     """What issue 14's item 12 found in English in the Polish panel: the command palette, the Ctrl+C
     prompt; and the environment as the seed names it."""
     from textual.command import CommandPalette
-    from textual.widgets import Input
+    from textual.widgets import Input, Select
 
+    from ksef_tui.domain.auth import AuthMethod
     from ksef_tui.ui.app import KsefApp
     from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
     from tests.pilot import settle, wait_until
@@ -253,6 +254,9 @@ async def _language_leftovers(ctx) -> dict[str, object]:
         await wait_until(pilot, lambda: isinstance(app.screen, UserKsefScreen), "demo-cert's KSeF screen")
         await settle(pilot)
         found["panel_titles"] = [str(s.render()) for s in app.screen.query("#panel-title")]
+        # the certificate forms are there once Certificate is the login method shown
+        app.screen.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
+        await wait_until(pilot, lambda: len(app.screen.query("KsefCertForm")) == 2, "the certificate forms")
         found["form_titles"] = [str(w.border_title) for w in app.screen.query("KsefCertForm")]
     return found
 
@@ -407,6 +411,7 @@ async def _admin_walk(ctx) -> dict[str, object]:
         await _row(pilot, Environment.DEMO)
         panel = user.panel_widget()
         panel.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
+        await wait_until(pilot, lambda: bool(panel.query("#cert-demo")), "the certificate forms")
         await settle(pilot)
         form = panel.query_one("#cert-demo")
         for field, name in (("#cert-file", "demo-cert-DEMO.crt"), ("#key-file", "demo-cert-DEMO.key")):

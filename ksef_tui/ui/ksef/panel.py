@@ -2,7 +2,9 @@
 
 Login method (Token / Certificate) and API version (2.0; 1.0 is shown as switched off on
 26 Jan 2026 and refused), the token form or the certificate forms (DEMO and PRODUCTION of
-the company), "Test authorization" with its steps, and the result with its hint.
+the company), "Test authorization" with its steps, and the result with its hint. Only the
+shown method's form is built with the panel; the other one when the method is first switched
+to it (then both stay, hidden by a class, keeping what was typed in them).
 
 Reusable: the administrator's screen and the client's own KSeF view both embed it.
 """
@@ -94,6 +96,8 @@ class KsefCredentialPanel(Vertical):
         self.running: Worker | None = None
         #: the views of the certificate pair (DEMO, PRODUCTION), given by the screen that has them all
         self.pair = pair
+        #: the methods whose form is built: the shown one's at first, the other's once switched to
+        self.built: set[AuthMethod] = set()
 
     # ---------------------------------------------------------------- layout
 
@@ -115,19 +119,27 @@ class KsefCredentialPanel(Vertical):
                          id="panel-version")
         yield Static(tokens_notice(self.ctx.token_policy, today(self.clock)), id="token-notice", markup=False)
         yield KsefProblem(id="panel-rule")
-        yield KsefTokenForm(self.ctx, v, clock=self.clock, id="token-form")
-        yield KsefCertPair(self.ctx, self._pair_views(), clock=self.clock, id="cert-pair")
+        # the other method's form (some 40 widgets for the certificate pair) is built only when the
+        # method is switched to it: a panel is built for every row the table's cursor rests on
+        yield self._form(self.shown_method)
         with Horizontal(id="panel-test-row"):
             yield Button(_("Test authorization (t)"), id="panel-test", compact=True)
         yield KsefSteps(id="test-steps")
         yield KsefProblem(id="test-result")
 
+    def _form(self, method: AuthMethod) -> KsefTokenForm | KsefCertPair:
+        self.built.add(method)
+        if method is AuthMethod.TOKEN:
+            return KsefTokenForm(self.ctx, self.view, clock=self.clock, id="token-form")
+        return KsefCertPair(self.ctx, self._pair_views(), clock=self.clock, id="cert-pair")
+
     def _pair_views(self) -> list[CredentialView]:
         v = self.view
         if v.environment not in PAIR:
             return [v]
-        if self.pair is not None:
-            return [view for view in self.pair if view.environment in PAIR]
+        if self.pair is not None:  # this row's as it is now (saved with a token since, say)
+            return [v if view.environment is v.environment else view for view in self.pair
+                    if view.environment in PAIR]
         views = []
         for env in PAIR:
             if env is v.environment:
@@ -172,6 +184,10 @@ class KsefCredentialPanel(Vertical):
         token = self.shown_method is AuthMethod.TOKEN
         if self.has_class("-token") != token or self.has_class("-certificate") == token:
             self.update_classes({"-token": token, "-certificate": not token})  # one restyle, not two
+        if self.shown_method not in self.built:  # first switched to: its form now, styled once as shown
+            pair = self.query(KsefCertPair)
+            self.mount(self._form(self.shown_method),
+                       before=pair.first() if token and pair else self.query_one("#panel-test-row"))
 
     def first_field(self):
         """Where Enter/Tab from the table lands."""
@@ -189,12 +205,16 @@ class KsefCredentialPanel(Vertical):
 
     def set_view(self, view: CredentialView) -> None:
         """Show ``view`` (this row's, or the other environment's in the certificate pair)."""
+        if self.pair is not None:  # a certificate pair built later shows it too
+            self.pair = [view if p.environment is view.environment and p.company_id == view.company_id else p
+                         for p in self.pair]
         if view.environment is self.view.environment and view.company_id == self.view.company_id:
             self.view = view
             self._show_state()
             if not view.company_ksef_enabled:
                 return
-            self.query_one(KsefTokenForm).set_view(view)
+            for token_form in self.query(KsefTokenForm):
+                token_form.set_view(view)
             if view.method is not None and view.method is not self.shown_method:
                 self.shown_method = view.method
                 with self.prevent(Select.Changed):
