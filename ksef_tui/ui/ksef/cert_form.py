@@ -438,8 +438,10 @@ class KsefCertPair(Horizontal):
     WIDE = 100
 
     def __init__(self, ctx: AppContext, views: list[CredentialView], *, clock: Clock | None = None,
-                 id: str | None = None) -> None:
-        super().__init__(id=id)
+                 width: int = 0, id: str | None = None) -> None:
+        # side by side from the start when the width it will have (``width``) says so: set at its first
+        # resize, the class restyled its ~40 widgets and the screen laid them out and drew them again
+        super().__init__(id=id, classes="-wide" if width >= self.WIDE else "")
         self.ctx = ctx
         self.views = views
         self.clock: Clock = clock or ctx.clock

@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Button, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
@@ -131,7 +132,13 @@ class KsefCredentialPanel(Vertical):
         self.built.add(method)
         if method is AuthMethod.TOKEN:
             return KsefTokenForm(self.ctx, self.view, clock=self.clock, id="token-form")
-        return KsefCertPair(self.ctx, self._pair_views(), clock=self.clock, id="cert-pair")
+        return KsefCertPair(self.ctx, self._pair_views(), clock=self.clock, width=self._width(), id="cert-pair")
+
+    def _width(self) -> int:
+        """Its width, or before its first layout the room its container gives it."""
+        if self.size.width or not isinstance(self.parent, Widget):
+            return self.size.width
+        return self.parent.scrollable_content_region.width
 
     def _pair_views(self) -> list[CredentialView]:
         v = self.view
