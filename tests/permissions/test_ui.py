@@ -76,6 +76,28 @@ async def _diagnosed(pilot) -> None:
     await pilot.pause()
 
 
+def test_the_tab_is_read_when_first_chosen_and_shows_the_picture(scene):
+    """Opened on "Additional data", the company screen reads its KSeF configuration only when that tab
+    is chosen (not while the form opens), and then shows the same picture."""
+    from textual.widgets import TabbedContent
+
+    from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
+
+    ctx, _sim, ids = scene
+    app = PanelApp(ctx, lambda: CompanyDetailScreen(ids["alfa"]))
+
+    async def go():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: app.screen.detail is not None, "the company's form")
+            await settle(pilot)
+            assert not _pane(app).pictures and _pane(app).table.row_count == 0  # not read yet
+            app.screen.query_one(TabbedContent).active = "ksef"
+            await _loaded(pilot)
+            assert _cells(_pane(app), "piotr")["permissions"] == "InvoiceRead (indirect)"
+
+    asyncio.run(go())
+
+
 def test_the_tab_shows_the_picture_and_a_grant_fixes_a_user(scene):
     ctx, _sim, ids = scene
     app = PanelApp(ctx, _tab(ids))

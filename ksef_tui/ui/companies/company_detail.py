@@ -132,7 +132,9 @@ class CompanyDetailScreen(PanelScreen[None]):
             with TabPane(_("Additional data"), id="additional"):
                 yield CompanyForm(id="form")
             with TabPane(_("KSeF configuration"), id="ksef"):
-                yield CompanyKsefPane(self.company_id, id="company-ksef")
+                # read when its tab is first chosen: its reading thread held the interpreter lock
+                # the opening of the form waited for
+                yield CompanyKsefPane(self.company_id, id="company-ksef", load_on_mount=self.initial_tab == "ksef")
         yield PanelFooter()
 
     _form_built = False
@@ -147,8 +149,10 @@ class CompanyDetailScreen(PanelScreen[None]):
         return not (action in ("save", "reload") and tabs and tabs.first(TabbedContent).active == "ksef")
 
     @on(TabbedContent.TabActivated)
-    def _tab_changed(self) -> None:
+    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_bindings()
+        if event.pane.id == "ksef":
+            self.query_one("#company-ksef", CompanyKsefPane).shown()
 
     # ------------------------------------------------------------------ data
 

@@ -156,8 +156,11 @@ class CompanyKsefPane(Vertical):
                 tooltip=_("How the office works with this company in KSeF (A–D)")),
     ]
 
-    def __init__(self, company_id: int, *, id: str | None = None) -> None:
+    def __init__(self, company_id: int, *, id: str | None = None, load_on_mount: bool = True) -> None:
         super().__init__(id=id)
+        #: False: read when first shown (:meth:`shown`), not while its screen opens with another tab
+        self.load_on_mount = load_on_mount
+        self.loaded = False
         self.company_id = company_id
         self.pictures: dict[Environment, PermissionPicture] = {}
         self.reading: Environment | None = None
@@ -180,11 +183,18 @@ class CompanyKsefPane(Vertical):
         return self.query_one("#ck-table", VirtualTable)
 
     def on_mount(self) -> None:
-        self.load()
+        if self.load_on_mount:
+            self.load()
+
+    def shown(self) -> None:
+        """Its tab was chosen: read it, the first time."""
+        if not self.loaded:
+            self.load()
 
     # ------------------------------------------------------------------ data
 
     def load(self) -> None:
+        self.loaded = True
         self.run_worker(self._load, thread=True, exclusive=True, group="company-ksef-load")
 
     def _load(self) -> None:
