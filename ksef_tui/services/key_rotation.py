@@ -76,7 +76,15 @@ def rotate_master_key(db: Database, actor: Actor, *, key_path: Path | None = Non
             staged.unlink(missing_ok=True)  # a key that opens nothing
             raise
         if out is None:
-            os.replace(staged, key_path)
+            try:
+                os.replace(staged, key_path)
+            except FileNotFoundError:
+                # a process that read the check row after our commit renamed it first (it finishes an
+                # interrupted rotation: vault.rotation); then the key file is already the new key
+                from ksef_tui.vault.envelope import read_key_file
+
+                if read_key_file(key_path).key_id != new.key.key_id:
+                    raise
     return RotationResult(count, old.key.key_id_hex, new.key.key_id_hex, Path(out) if out else key_path)
 
 

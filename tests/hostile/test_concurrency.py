@@ -60,6 +60,28 @@ def test_two_key_rotations_at_once_one_waits_its_turn_or_is_refused(panel, monke
     assert every_secret_opens(ctx.db.url) == [TOKENS[0]]
 
 
+def test_a_key_file_renamed_by_a_rotation_between_reading_it_and_the_check_row_is_read_again(panel, monkeypatch):
+    """A process reads the key file, another `keys rotate` commits and renames its new key file, then
+    the first reads the check row: it opens with the key file as it is now, not "the wrong key" (seen
+    in a run of two `keys rotate` commands at once)."""
+    from ksef_tui.vault import envelope
+
+    ctx = panel.ctx
+    ctx.credentials.save_token(ctx.actor, panel.user_id, panel.alfa, DEMO, TOKENS[0])
+    before = envelope.load_master_key(create=False)  # what the slow process read
+    rotate_master_key(ctx.db, ctx.actor)  # the other process's whole rotation
+    real = envelope.load_master_key
+    reads: list[int] = []
+
+    def stale_first(**kw):
+        reads.append(1)
+        return before if len(reads) == 1 else real(**kw)
+
+    monkeypatch.setattr(envelope, "load_master_key", stale_first)
+    assert every_secret_opens(ctx.db.url) == [TOKENS[0]]
+    assert len(reads) >= 2  # the key file was read again
+
+
 def test_two_keys_rotate_commands_at_once_leave_a_key_that_opens_everything(panel):
     ctx = panel.ctx
     ctx.credentials.save_token(ctx.actor, panel.user_id, panel.alfa, DEMO, TOKENS[0])

@@ -73,8 +73,15 @@ class VaultAccess:
             from ksef_tui.vault.rotation import finish_interrupted_rotation
 
             path = self.key_path or key_file_path()
-            if os.environ.get(MASTER_KEY_ENV) or not finish_interrupted_rotation(path, check_blob):
+            if os.environ.get(MASTER_KEY_ENV):
                 raise
+            tried = vault.key.key_id
+            if not finish_interrupted_rotation(path, check_blob):
+                # a rotation (`keys rotate` in another process) may have committed and renamed its new
+                # key file between our reading the key and the check row: the key file says so
+                fresh = load_master_key(create=False, path=path)
+                if fresh.key_id == tried:
+                    raise
             vault = Vault(load_master_key(create=False, path=path))
             vault.verify_check(check_blob)
         self._vault = vault
