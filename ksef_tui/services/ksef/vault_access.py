@@ -76,13 +76,13 @@ class VaultAccess:
             if os.environ.get(MASTER_KEY_ENV):
                 raise
             tried = vault.key.key_id
-            if not finish_interrupted_rotation(path, check_blob):
-                # a rotation (`keys rotate` in another process) may have committed and renamed its new
-                # key file between our reading the key and the check row: the key file says so
-                fresh = load_master_key(create=False, path=path)
-                if fresh.key_id == tried:
-                    raise
-            vault = Vault(load_master_key(create=False, path=path))
+            # a rotation (`keys rotate`) committed but its new key file is still staged: finish it; or
+            # another process's rotation renamed it between our reading the key and the check row
+            finish_interrupted_rotation(path, check_blob)
+            key = load_master_key(create=False, path=path)
+            if key.key_id == tried:  # the key file is as it was: it is the wrong key
+                raise
+            vault = Vault(key)
             vault.verify_check(check_blob)
         self._vault = vault
 
