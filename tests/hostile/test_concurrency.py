@@ -82,6 +82,25 @@ def test_a_key_file_renamed_by_a_rotation_between_reading_it_and_the_check_row_i
     assert len(reads) >= 2  # the key file was read again
 
 
+def test_a_rotation_interrupted_before_renaming_its_key_file_is_finished_at_the_next_start(panel):
+    """The rotation committed, the process ended before its new key file (``<key>.new``) replaced the
+    old one: the next start finishes it, and every secret opens."""
+    from ksef_tui.vault import envelope
+
+    ctx = panel.ctx
+    ctx.credentials.save_token(ctx.actor, panel.user_id, panel.alfa, DEMO, TOKENS[0])
+    key_path = envelope.key_file_path()
+    old = key_path.read_bytes()
+    rotate_master_key(ctx.db, ctx.actor)
+    new = key_path.read_bytes()
+    staged = key_path.with_name(key_path.name + ".new")
+    key_path.replace(staged)  # as it was between the commit and the rename
+    key_path.write_bytes(old)
+    key_path.chmod(0o600)
+    assert every_secret_opens(ctx.db.url) == [TOKENS[0]]
+    assert key_path.read_bytes() == new and not staged.exists()
+
+
 def test_two_keys_rotate_commands_at_once_leave_a_key_that_opens_everything(panel):
     ctx = panel.ctx
     ctx.credentials.save_token(ctx.actor, panel.user_id, panel.alfa, DEMO, TOKENS[0])
