@@ -42,6 +42,25 @@ async def test_enter_opens_additional_data_with_the_company(app: KsefApp, seeded
         assert not screen.is_dirty
 
 
+async def test_a_reload_while_the_form_is_coming_shows_the_newer_reading(app: KsefApp, seeded_ctx) -> None:
+    """F5 while the form's rows are still being mounted: once they are all there, the form shows what
+    that reload read (here: a name another administrator saved just before it), not the first reading."""
+    first = rows(seeded_ctx, limit=1)[0]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(screen := CompanyDetailScreen(first.id))
+        await wait_until(pilot, lambda: screen._form_built, "the first reading")
+        detail = seeded_ctx.companies.get(seeded_ctx.actor, first.id)
+        seeded_ctx.companies.update(seeded_ctx.actor, first.id, detail.version, CompanyInput(
+            name="Apteka Zmieniona Sp. z o.o.", nip=detail.nip, regon=detail.regon, address=detail.address,
+            ksef_enabled=detail.ksef_enabled, notes=detail.notes))
+        screen.load()  # as F5 does (nothing typed yet)
+        await wait_until(pilot, lambda: screen.detail is not None
+                         and screen.detail.name == "Apteka Zmieniona Sp. z o.o.", "the newer reading")
+        await pilot.pause()
+        assert screen.query_one("#in-name", Input).value == "Apteka Zmieniona Sp. z o.o."
+        assert not screen.is_dirty
+
+
 async def test_invalid_nip_shows_the_error_under_the_field(app: KsefApp, seeded_ctx) -> None:
     first = rows(seeded_ctx, limit=1)[0]
     async with app.run_test(size=(80, 24)) as pilot:

@@ -10,15 +10,13 @@ service refuses and the user's edits stay on screen.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widget import Widget
+from textual.containers import VerticalScroll
 from textual.widgets import Button, Input, Label, Static, Switch, TabbedContent, TabPane
 
 from ksef_tui.domain.nip import format_nip
@@ -27,77 +25,11 @@ from ksef_tui.i18n import _
 from ksef_tui.services.companies import CompanyDetail, CompanyInput
 from ksef_tui.ui.common.base import PanelScreen
 from ksef_tui.ui.common.dialogs import ConfirmDialog
+from ksef_tui.ui.companies.company_form import TEXT_FIELDS, CompanyForm, field_text, form_groups, ksef_state
 from ksef_tui.ui.companies.company_ksef import CompanyKsefPane
 from ksef_tui.ui.widgets.footer import PanelFooter
 
 log = logging.getLogger(__name__)
-
-TEXT_FIELDS: tuple[str, ...] = ("name", "nip", "regon", "address", "notes")
-
-#: the form's rows come a group per frame (Textual draws at most 60 a second)
-FRAME_S = 1 / 60
-
-
-def field_label(field: str) -> str:
-    return {
-        "name": _("Name"),
-        "nip": _("NIP"),
-        "regon": _("REGON"),
-        "address": _("Address"),
-        "notes": _("Notes"),
-        "ksef_enabled": _("KSeF"),
-    }[field]
-
-
-def _text(value: str | None) -> str:
-    return value or ""
-
-
-class CompanyForm(VerticalScroll):
-    """The fields of "Additional data". The screen draws its own frame first (navigation, tabs,
-    footer) and reads the company in a thread meanwhile; the rows are then made with the company's
-    values in them and mounted a group per frame (:meth:`build`), as Textual's ``Reveal`` does.
-    Made empty, laid out and drawn in the screen's first turn of the event loop and filled in
-    after, the form held the loop 55-65 ms in one turn (filling 5 inputs restyles each as it
-    validates); a group per frame keeps each turn short."""
-
-    def build(self, groups: list[list[Widget]], then: Callable[[], None]) -> None:
-        self._groups, self._then = groups, then
-        self.set_timer(FRAME_S, self._mount_next)
-
-    async def _mount_next(self) -> None:
-        await self.mount_all(self._groups.pop(0))
-        if self._groups:
-            self.set_timer(FRAME_S, self._mount_next)
-        else:
-            self._then()
-
-
-def _field_rows(field: str, value: str) -> Vertical:
-    """One text field: its label and input, and its error under them (shown once the field was left)."""
-    return Vertical(
-        Horizontal(Label(field_label(field), classes="field-label"),
-                   Input(value, id=f"in-{field}", compact=True), classes="field-row"),
-        Static("", classes="field-error", id=f"err-{field}"),
-        classes="field", id=f"field-{field}")
-
-
-def form_groups(detail: CompanyDetail | None) -> list[list[Widget]]:
-    """The form's rows with the company's values (empty without one), in the groups mounted one per
-    frame: the KSeF switch and the name, NIP and REGON, then the rest with Save."""
-    enabled = detail is not None and detail.ksef_enabled
-    ksef = Horizontal(Label(field_label("ksef_enabled"), classes="field-label"),
-                      Switch(enabled, id="in-ksef_enabled"), Label(ksef_state(enabled), id="ksef-state"),
-                      classes="field-row", id="row-ksef_enabled")
-    actions = Horizontal(Button(_("Save"), id="save", variant="primary", compact=True), Static("", id="form-message"),
-                         id="form-actions")
-    rows: list[Widget] = [ksef, *(_field_rows(f, _text(getattr(detail, f, None))) for f in TEXT_FIELDS), actions]
-    return [rows[:2], rows[2:4], rows[4:]]
-
-
-def ksef_state(enabled: bool) -> str:
-    return _("KSeF is enabled for this company") if enabled else _("KSeF is disabled for this company")
-
 
 class CompanyDetailScreen(PanelScreen[None]):
     SECTION = "companies"
@@ -137,7 +69,9 @@ class CompanyDetailScreen(PanelScreen[None]):
                 yield CompanyKsefPane(self.company_id, id="company-ksef", load_on_mount=self.initial_tab == "ksef")
         yield PanelFooter()
 
-    _form_built = False
+    _form_built = False  # the form's rows are made (and coming, a group per frame)
+    _form_ready = False  # ... and all there
+    _newer: CompanyDetail | ServiceError | None = None  # a reading that came while they were coming
 
     def on_mount(self) -> None:
         self.load()
@@ -169,8 +103,11 @@ class CompanyDetailScreen(PanelScreen[None]):
             read = await asyncio.to_thread(self.ctx.companies.get, self.ctx.actor, self.company_id)
         except ServiceError as exc:
             read = exc
-        if self._form_built:
+        if self._form_ready:
             self._show_read(read)
+            return
+        if self._form_built:  # F5 while the rows are coming: shown once they are there
+            self._newer = read
             return
         # the first reading: the form's rows are made with its values
         self._form_built = True
@@ -178,7 +115,14 @@ class CompanyDetailScreen(PanelScreen[None]):
         if detail is not None:
             self._show_title(detail)
             self._show_overview(detail)
-        self.query_one("#form", CompanyForm).build(form_groups(detail), lambda: self._show_read(read, fields=False))
+        self.query_one("#form", CompanyForm).build(form_groups(detail), lambda: self._form_done(read))
+
+    def _form_done(self, first: CompanyDetail | ServiceError) -> None:
+        self._form_ready = True
+        newer, self._newer = self._newer, None
+        self._show_read(first, fields=False)
+        if newer is not None:
+            self._show_read(newer)
 
     def _show_read(self, read: CompanyDetail | ServiceError, *, fields: bool = True) -> None:
         if isinstance(read, ServiceError):
@@ -194,7 +138,7 @@ class CompanyDetailScreen(PanelScreen[None]):
         if fields:
             with self.prevent(Input.Changed, Switch.Changed):
                 for field in TEXT_FIELDS:
-                    self.query_one(f"#in-{field}", Input).value = _text(getattr(detail, field))
+                    self.query_one(f"#in-{field}", Input).value = field_text(getattr(detail, field))
                 self.query_one("#in-ksef_enabled", Switch).value = detail.ksef_enabled
             self._show_ksef_state(detail.ksef_enabled)
             self._show_title(detail)
@@ -238,7 +182,7 @@ class CompanyDetailScreen(PanelScreen[None]):
             return False
         current = self.form_input()
         return any(
-            _text(getattr(current, f)) != _text(getattr(loaded, f)) for f in TEXT_FIELDS
+            field_text(getattr(current, f)) != field_text(getattr(loaded, f)) for f in TEXT_FIELDS
         ) or current.ksef_enabled != loaded.ksef_enabled
 
     # ------------------------------------------------------------ validation
