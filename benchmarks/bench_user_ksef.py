@@ -72,7 +72,7 @@ async def _open_times(ctx, user_id: int, runs: int) -> tuple[list[float], list[f
                 await pilot.pause()
             painted.append(frames[0] - t)
             assert screen.table.row_count == len(screen.views) > 0
-            while screen.panel_widget() is None or not screen.panel_widget().is_mounted:
+            while screen.panel_widget() is None or not screen.panel_widget().ready:  # every part of the form
                 await pilot.pause()
             await pilot.pause()
             complete.append(time.perf_counter() - t)

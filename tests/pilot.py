@@ -32,9 +32,13 @@ class PanelApp(KsefApp):
 
 async def settle(pilot: Pilot) -> None:
     """Let workers finish and their messages be handled (no clock involved)."""
+    from ksef_tui.ui.common.frames import mounting
+
     for _ in range(3):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+        while mounting(pilot.app):  # a form coming a part per frame
+            await pilot.pause(0.02)
 
 
 #: how long a UI condition may take before the test fails: generous, so a slow, shared CI machine

@@ -61,7 +61,7 @@ async def go_to_row(pilot, env: Environment, company: str = "Alfa") -> None:
 
     def shown() -> bool:
         panel = s.panel_widget()
-        return s.current == target and panel is not None and panel.is_mounted
+        return s.current == target and panel is not None and panel.ready
 
     await wait_until(pilot, shown, f"the form of {target}")
     await pilot.pause()
@@ -94,9 +94,9 @@ def write_pem_pair(tmp_path: Path, nip: str, name: str = "anna") -> tuple[Path, 
 
 
 async def choose_certificate_method(pilot) -> None:
-    select = panel_of(pilot).query_one("#panel-method", Select)
-    select.value = AuthMethod.CERTIFICATE.value
-    await pilot.pause()
+    panel = panel_of(pilot)
+    panel.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
+    await wait_until(pilot, lambda: panel.ready and bool(panel.query("#cert-pair")), "the certificate forms")
 
 
 async def open_pkcs12_form(pilot, env: Environment) -> KsefCertForm:
@@ -190,6 +190,28 @@ async def test_pasted_token_is_saved_masked_and_authorizes(panel: Panel, sims: S
         steps = panel_of(pilot).query_one("#test-steps", KsefSteps)
         assert steps.outcome == "ok" and steps.plain.count("✓") == 5
         assert status(pilot, Environment.DEMO).startswith("authorized until ")
+
+
+async def test_keys_pressed_while_the_rows_form_is_coming_act_once_it_is_there(panel: Panel, sims: Sims) -> None:
+    """The form comes a part per frame after the row is chosen: `t` and Enter pressed in between are
+    not lost (and raise nothing): the test runs, and the focus lands in the form, once it is there."""
+    ctx = panel.ctx
+    ctx.credentials.save_token(ctx.actor, panel.user_id, panel.alfa, Environment.DEMO,
+                               sims.demo.issue_ksef_token(context_nip=NIP))
+    async with host(panel).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        s = screen(pilot)
+        demo = next(k for k, v in s.views.items() if v.environment is Environment.DEMO)
+        s.current = None
+        s.show_row(demo)  # the row's form made again, as when the cursor comes to rest on it
+        shown = s.panel_widget()
+        assert shown is not None and not shown.ready
+        s.action_test()  # `t`
+        s.focus_form()  # Enter
+        await wait_until(pilot, lambda: shown.ready, "the form")
+        await settle(pilot)
+        assert shown.query_one("#test-result", KsefProblem).kind == "ok"
+        assert pilot.app.focused is shown.query_one(TokenInput)
 
 
 async def test_wrong_token_shows_450_with_hint_and_environments_stay_apart(panel: Panel, sims: Sims) -> None:

@@ -51,7 +51,7 @@ async def _form_of(pilot: Pilot, key: str) -> None:
 
     def shown() -> bool:
         panel = s.panel_widget()
-        return s.current == key and panel is not None and panel.is_mounted
+        return s.current == key and panel is not None and panel.ready
 
     await wait_until(pilot, shown, f"the form of {key}")
     await pilot.pause()
@@ -146,7 +146,7 @@ def test_certificate_form_with_details(snap_compare, panel: Panel, size) -> None
         await _ready(pilot)
         s = _screen(pilot)
         s.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
-        await pilot.pause()
+        await settle(pilot)  # the certificate forms come a frame apart
         form = s.query_one("#cert-demo", KsefCertForm)
         form.query_one("#cert-file", Input).value = "~/Downloads/anna-cert.pem"
         form.query_one("#key-file", Input).value = "~/Downloads/anna-key.pem"
@@ -171,7 +171,7 @@ def test_pkcs12_form_with_details(snap_compare, panel: Panel, size) -> None:
         table.move_cursor(1)  # Alfa PRODUCTION
         await _form_of(pilot, list(s.views)[1])
         s.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
-        await pilot.pause()
+        await settle(pilot)  # the certificate forms come a frame apart
         form = s.query_one("#cert-production", KsefCertForm)
         form.query_one("#cert-p12-mode").value = True
         form.query_one("#p12-file", Input).value = "~/Downloads/anna.p12"

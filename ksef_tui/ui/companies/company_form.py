@@ -4,6 +4,7 @@ that mounts them a group per frame after its screen has drawn its own (see :clas
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
@@ -11,11 +12,9 @@ from textual.widgets import Button, Input, Label, Static, Switch
 
 from ksef_tui.i18n import _
 from ksef_tui.services.companies import CompanyDetail
+from ksef_tui.ui.common.frames import PartPerFrame
 
 TEXT_FIELDS: tuple[str, ...] = ("name", "nip", "regon", "address", "notes")
-
-#: the form's rows come a group per frame (Textual draws at most 60 a second)
-FRAME_S = 1 / 60
 
 
 def field_label(field: str) -> str:
@@ -36,21 +35,15 @@ def field_text(value: str | None) -> str:
 class CompanyForm(VerticalScroll):
     """The fields of "Additional data". The screen draws its own frame first (navigation, tabs,
     footer) and reads the company in a thread meanwhile; the rows are then made with the company's
-    values in them and mounted a group per frame (:meth:`build`), as Textual's ``Reveal`` does.
+    values in them and mounted a group per frame (:meth:`build`, :class:`PartPerFrame`).
     Made empty, laid out and drawn in the screen's first turn of the event loop and filled in
     after, the form held the loop 55-65 ms in one turn (filling 5 inputs restyles each as it
     validates); a group per frame keeps each turn short."""
 
     def build(self, groups: list[list[Widget]], then: Callable[[], None]) -> None:
-        self._groups, self._then = groups, then
-        self.set_timer(FRAME_S, self._mount_next)
-
-    async def _mount_next(self) -> None:
-        await self.mount_all(self._groups.pop(0))
-        if self._groups:
-            self.set_timer(FRAME_S, self._mount_next)
-        else:
-            self._then()
+        parts = PartPerFrame(self)
+        parts.add(*(partial(self.mount_all, group) for group in groups))
+        parts.when_done(then)
 
 
 def _field_rows(field: str, value: str) -> Vertical:

@@ -6,7 +6,7 @@ authorization" (PL "Wykonaj autoryzację certyfikatu") loads the material strict
 authorizes in KSeF with it, showing each step, and saves it only on success; Esc cancels.
 
 ``KsefCertPair`` shows the DEMO and PRODUCTION forms side by side when there is room
-(100 columns or more) and one above the other otherwise.
+(100 columns or more) and one above the other otherwise; the second comes a frame after the first.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.widget import AwaitMount
 from textual.widgets import Button, Checkbox, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
@@ -155,6 +156,7 @@ class KsefCertForm(Vertical):
     def __init__(self, ctx: AppContext, view: CredentialView, *, clock: Clock | None = None,
                  id: str | None = None) -> None:
         super().__init__(id=id or f"cert-{view.environment.value.lower()}")
+        self.border_title = env_name(view.environment)  # with the form: it may come a frame after its pair
         self.ctx = ctx
         self.view = view
         self.clock: Clock = clock or ctx.clock
@@ -162,7 +164,6 @@ class KsefCertForm(Vertical):
         self.running: Worker | None = None
 
     def compose(self) -> ComposeResult:
-        self.border_title = env_name(self.view.environment)
         yield Static(saved_certificate_text(self.view), id="cert-saved")
         yield Checkbox(_("PKCS#12 file (.p12, .pfx)"), id="cert-p12-mode", compact=True)
         web = self.ctx.options.get("web") is not None  # a browser session: upload or paste, no paths
@@ -326,7 +327,6 @@ class KsefCertForm(Vertical):
             return
         self.query_one("#cert-result", KsefProblem).show_note(
             _("Authorizing in KSeF {env}… Esc cancels.").format(env=self.view.environment.value))
-        self.add_class("-busy")
         self.running = self._authorize(self.pkcs12, self._paths(), self.query_one("#cert-password", Input).value)
 
     @work(group=KSEF_WORKERS, exclusive=True, exit_on_error=False, description="_authorize")
@@ -370,7 +370,6 @@ class KsefCertForm(Vertical):
         if event.worker is not self.running or event.state in (WorkerState.PENDING, WorkerState.RUNNING):
             return
         self.running = None
-        self.remove_class("-busy")
         if event.state is WorkerState.CANCELLED:
             self.query_one("#cert-steps", KsefSteps).finish("cancelled")
             self.query_one("#cert-result", KsefProblem).show_note(_("Cancelled — nothing was saved."))
@@ -424,7 +423,10 @@ def _checked_material(ctx: AppContext, pkcs12: bool, paths: dict[str, Path | Non
 
 
 class KsefCertPair(Horizontal):
-    """The certificate forms of one company's environments: side by side when wide."""
+    """The certificate forms of one company's environments: side by side when wide.
+
+    It is mounted with its first form; :meth:`mount_next` mounts the next (the panel calls it a
+    frame later, :class:`~ksef_tui.ui.common.frames.PartPerFrame`): some 20 widgets each."""
 
     DEFAULT_CSS = """
     KsefCertPair {
@@ -432,6 +434,8 @@ class KsefCertPair(Horizontal):
         layout: vertical;
         &.-wide { layout: horizontal; }
         &.-wide > KsefCertForm { width: 1fr; }
+        /* half the width even while the second form is still coming: not drawn twice */
+        &.-wide.-two > KsefCertForm { max-width: 50%; }
     }
     """
 
@@ -441,14 +445,29 @@ class KsefCertPair(Horizontal):
                  width: int = 0, id: str | None = None) -> None:
         # side by side from the start when the width it will have (``width``) says so: set at its first
         # resize, the class restyled its ~40 widgets and the screen laid them out and drew them again
-        super().__init__(id=id, classes="-wide" if width >= self.WIDE else "")
+        classes = {"-wide"} if width >= self.WIDE else set()
+        if len(views) == 2:
+            classes.add("-two")
+        super().__init__(id=id, classes=" ".join(sorted(classes)))
         self.ctx = ctx
         self.views = views
         self.clock: Clock = clock or ctx.clock
 
     def compose(self) -> ComposeResult:
-        for view in self.views:
-            yield KsefCertForm(self.ctx, view, clock=self.clock)
+        yield from [KsefCertForm(self.ctx, view, clock=self.clock) for view in self.views[:1]]
+
+    def mount_next(self) -> AwaitMount | None:
+        """The form of the next environment without one, as it is now; ``None`` if all are there."""
+        shown = {form.view.environment for form in self.forms()}
+        view = next((v for v in self.views if v.environment not in shown), None)
+        return None if view is None else self.mount(KsefCertForm(self.ctx, view, clock=self.clock))
+
+    def set_view(self, view: CredentialView) -> None:
+        """``view`` is its environment's now: in its form, or in the form still to come."""
+        self.views = [view if v.environment is view.environment else v for v in self.views]
+        for form in self.forms():
+            if form.view.environment is view.environment:
+                form.set_view(view)
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width >= self.WIDE, "-wide")
@@ -458,4 +477,3 @@ class KsefCertPair(Horizontal):
 
     def cancel(self) -> bool:
         return any([form.cancel() for form in self.forms()])
-

@@ -4,20 +4,22 @@ Login method (Token / Certificate) and API version (2.0; 1.0 is shown as switche
 26 Jan 2026 and refused), the token form or the certificate forms (DEMO and PRODUCTION of
 the company), "Test authorization" with its steps, and the result with its hint. Only the
 shown method's form is built with the panel; the other one when the method is first switched
-to it (then both stay, hidden by a class, keeping what was typed in them).
+to it (then both stay, hidden by a class, keeping what was typed in them). The panel draws its
+top rows first; the form and the test row come a part per frame after them (:attr:`ready`).
 
 Reusable: the administrator's screen and the client's own KSeF view both embed it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widget import Widget
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Button, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
@@ -30,6 +32,7 @@ from ksef_tui.files import problem_text
 from ksef_tui.i18n import _
 from ksef_tui.services.ksef.token_policy import tokens_notice
 from ksef_tui.services.ksef.views import CredentialView, describe
+from ksef_tui.ui.common.frames import Part, PartPerFrame
 from ksef_tui.ui.ksef.cert_form import KsefCertForm, KsefCertPair
 from ksef_tui.ui.ksef.status import (
     CERT_STEPS,
@@ -99,6 +102,8 @@ class KsefCredentialPanel(Vertical):
         self.pair = pair
         #: the methods whose form is built: the shown one's at first, the other's once switched to
         self.built: set[AuthMethod] = set()
+        #: the form and the test row, mounted a part per frame after the top rows
+        self.parts = PartPerFrame(self, expect_parts=True)
 
     # ---------------------------------------------------------------- layout
 
@@ -120,19 +125,36 @@ class KsefCredentialPanel(Vertical):
                          id="panel-version")
         yield Static(tokens_notice(self.ctx.token_policy, today(self.clock)), id="token-notice", markup=False)
         yield KsefProblem(id="panel-rule")
-        # the other method's form (some 40 widgets for the certificate pair) is built only when the
-        # method is switched to it: a panel is built for every row the table's cursor rests on
-        yield self._form(self.shown_method)
-        with Horizontal(id="panel-test-row"):
-            yield Button(_("Test authorization (t)"), id="panel-test", compact=True)
-        yield KsefSteps(id="test-steps")
-        yield KsefProblem(id="test-result")
+        # the form and the test row come after these rows, a part per frame (on_mount): in one turn
+        # with them, the certificate pair's 40 widgets held the loop 40-60 ms
 
-    def _form(self, method: AuthMethod) -> KsefTokenForm | KsefCertPair:
+    @property
+    def ready(self) -> bool:
+        """Every part of the panel is mounted (the form comes a part per frame after the top rows)."""
+        return self.parts.done
+
+    def when_ready(self, callback: Callable[[], object]) -> None:
+        """``callback()`` once every part of the panel is mounted (now, if it is)."""
+        self.parts.when_done(callback)
+
+    def _form_parts(self, method: AuthMethod, before: Callable[[], Widget] | None = None) -> list[Part]:
+        """The parts that mount ``method``'s form (before the widget ``before()`` gives then, or at the
+        panel's end), each made when mounted, with the views as they are then: the token form in one;
+        the certificate pair with its first form, then its second."""
         self.built.add(method)
+
+        def place(form: Widget) -> AwaitMount:
+            return self.mount(form, before=before() if before else None)
+
         if method is AuthMethod.TOKEN:
-            return KsefTokenForm(self.ctx, self.view, clock=self.clock, id="token-form")
-        return KsefCertPair(self.ctx, self._pair_views(), clock=self.clock, width=self._width(), id="cert-pair")
+            return [lambda: place(KsefTokenForm(self.ctx, self.view, clock=self.clock, id="token-form"))]
+        return [lambda: place(KsefCertPair(self.ctx, self._pair_views(), clock=self.clock, width=self._width(),
+                                           id="cert-pair")),
+                lambda: self.query_one(KsefCertPair).mount_next()]
+
+    def _test_row(self) -> list[Widget]:
+        return [Horizontal(Button(_("Test authorization (t)"), id="panel-test", compact=True), id="panel-test-row"),
+                KsefSteps(id="test-steps"), KsefProblem(id="test-result")]
 
     def _width(self) -> int:
         """Its width, or before its first layout the room its container gives it."""
@@ -165,12 +187,23 @@ class KsefCredentialPanel(Vertical):
             self.query_one("#panel-rule", KsefProblem).show_error(
                 _("KSeF is switched off for {name} (NIP {nip}).").format(name=v.company_name, nip=format_nip(v.nip)),
                 _("Switch it on first: Users and Companies → Companies → the company → Additional data."))
+            self.parts.add()  # nothing more comes
             return
-        self._show_method()
         if v.api_version is ApiVersion.V1:
             self.query_one("#panel-rule", KsefProblem).show_error(
                 api_v1_refusal(), _("This setting still says API 1.0: choose 2.0 to use it again."))
-        self.call_after_refresh(self._own_form_into_view)
+        # the shown method's form, with the test row under it in its first part
+        first, *rest = self._form_parts(self.shown_method)
+        test_row = self._test_row()
+
+        async def form_and_test_row() -> None:
+            mounted = first()
+            if mounted is not None:
+                await mounted
+            await self.mount_all(test_row)
+
+        self.parts.add(form_and_test_row, *rest)
+        self.when_ready(lambda: self.call_after_refresh(self._own_form_into_view))
 
     def _own_form_into_view(self) -> None:
         """The PRODUCTION row at 80 columns: its certificate form is below DEMO's; show it, not DEMO's."""
@@ -192,13 +225,15 @@ class KsefCredentialPanel(Vertical):
         if self.has_class("-token") != token or self.has_class("-certificate") == token:
             self.update_classes({"-token": token, "-certificate": not token})  # one restyle, not two
         if self.shown_method not in self.built:  # first switched to: its form now, styled once as shown
-            pair = self.query(KsefCertPair)
-            self.mount(self._form(self.shown_method),
-                       before=pair.first() if token and pair else self.query_one("#panel-test-row"))
+            def before() -> Widget:  # looked up when mounted: the parts before it may still be coming
+                pair = self.query(KsefCertPair)
+                return pair.first() if token and pair else self.query_one("#panel-test-row")
+
+            self.parts.add(*self._form_parts(self.shown_method, before=before))
 
     def first_field(self):
-        """Where Enter/Tab from the table lands."""
-        if not self.view.company_ksef_enabled:
+        """Where Enter/Tab from the table lands (``None`` until the panel is :attr:`ready`)."""
+        if not self.view.company_ksef_enabled or not self.ready:
             return None
         if self.shown_method is AuthMethod.TOKEN:
             return self.query_one("#token-input")
@@ -227,9 +262,8 @@ class KsefCredentialPanel(Vertical):
                 with self.prevent(Select.Changed):
                     self.query_one("#panel-method", Select).value = view.method.value
                 self._show_method()
-        for form in self.query(KsefCertForm):
-            if form.view.environment is view.environment:
-                form.set_view(view)
+        for pair in self.query(KsefCertPair):
+            pair.set_view(view)
 
     @on(CredentialChanged)
     def _changed(self, event: CredentialChanged) -> None:
@@ -242,8 +276,10 @@ class KsefCredentialPanel(Vertical):
         about the earlier input; they go (a running test stays, and so do warnings and errors)."""
         event.stop()
         if self.running is None or not self.running.is_running:
-            self.query_one("#test-steps", KsefSteps).hide()
-            self.query_one("#test-result", KsefProblem).clear()
+            for steps in self.query("#test-steps").results(KsefSteps):  # none while the form is coming
+                steps.hide()
+            for result in self.query("#test-result").results(KsefProblem):
+                result.clear()
         rule = self.query_one("#panel-rule", KsefProblem)
         if rule.kind == "ok":
             rule.clear()
@@ -317,6 +353,9 @@ class KsefCredentialPanel(Vertical):
     def test_authorization(self) -> None:
         """Authorize in KSeF with the saved credential of this row (nothing is changed)."""
         if not self.view.company_ksef_enabled or self.busy:
+            return
+        if not self.ready:  # `t` while the form is still coming: once it is there
+            self.when_ready(self.test_authorization)
             return
         result = self.query_one("#test-result", KsefProblem)
         v = self.view

@@ -17,7 +17,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import Input, Static, TextArea
 
@@ -253,18 +252,18 @@ class UserKsefScreen(PanelScreen[None]):
         form.mount(self._panel)
         form.scroll_home(animate=False)
 
-    def focus_form(self, tries: int = 5) -> None:
+    def focus_form(self) -> None:
+        """Into the row's form, once it is all there (Enter right after the cursor moved: it is coming)."""
         panel = self.panel_widget()
         if panel is None:
             return
-        try:
-            target = panel.first_field()
-        except NoMatches:  # Enter right after the cursor moved: the row's form is still being built
-            if tries:
-                self.call_after_refresh(self.focus_form, tries - 1)
-            return
-        if target is not None:
-            target.focus()
+
+        def focus() -> None:
+            target = panel.first_field() if panel is self.panel_widget() else None
+            if target is not None:
+                target.focus()
+
+        panel.when_ready(focus)
 
     @on(CredentialChanged)
     def _credential_changed(self, event: CredentialChanged) -> None:
