@@ -54,3 +54,43 @@ def test_a_full_pass_only_when_idle_and_no_worker_runs():
         assert not policy.when_idle(app)  # nothing collected young since: not worth another
     finally:
         policy.stop()
+
+
+def _idle(policy: GcPolicy) -> None:
+    policy.last_input = time.monotonic() - gc_policy.IDLE_S - 1
+
+
+def test_the_first_idle_pass_does_not_wait_for_young_passes():
+    policy = GcPolicy()
+    app = _App()
+    policy.start(app)
+    try:
+        _idle(policy)
+        full_before = gc.get_stats()[2]["collections"]
+        assert policy.when_idle(app), "the first idle moment: a full pass"
+        assert gc.get_stats()[2]["collections"] == full_before + 1
+        assert not policy.when_idle(app), "then only once enough was collected young"
+    finally:
+        policy.stop()
+
+
+def test_what_survives_a_pass_at_rest_is_frozen_until_the_app_ends():
+    policy = GcPolicy()
+    app = _App()
+    app.screen_stack = ["the section's screen"]  # nothing open over it
+    policy.start(app)
+    try:
+        _idle(policy)
+        kept = [object() for _ in range(10)]  # lives on, as a section's rows do
+        assert policy.when_idle(app)
+        assert gc.get_freeze_count() > 0 and policy.last_pass_ms > 0
+        frozen = gc.get_freeze_count()
+        _due(policy)
+        _idle(policy)
+        app.screen_stack = ["the section's screen", "a company"]  # a screen open: not at rest
+        assert policy.when_idle(app)
+        assert gc.get_freeze_count() <= frozen, "a screen open then is not frozen"
+    finally:
+        policy.stop()
+    assert gc.get_freeze_count() == 0, "the app's objects are collected as usual after it ends"
+    assert kept
