@@ -8,6 +8,8 @@ plus 20 users with KSeF tokens and one with certificate files, and a loopback KS
 plays DEMO. The real panel (KsefApp, headless, 120x40) then does, one after the other:
 
 - open: the Companies list with its rows;
+- idle at start: the full garbage collection the panel runs once nobody has typed for a while
+  (``ui/common/gc_policy.py``), here while the user reads the list they opened;
 - end key: the last row of the list (a page fetched at OFFSET size-100);
 - select all: every row of the list selected;
 - open audit log: the audit log screen until it shows its count and first rows;
@@ -16,11 +18,21 @@ plays DEMO. The real panel (KsefApp, headless, 120x40) then does, one after the 
 - audit export: Ctrl+E, until the file is written (every entry);
 - open company: a company's screen until its details are shown;
 - save: its notes changed and saved (Ctrl+S);
-- open user's KSeF: a user's KSeF screen until its form is mounted;
+- open user's KSeF: a user's KSeF screen until its form is mounted (a token row);
+- certificate forms: the login method switched to Certificate, until both certificate forms
+  (DEMO and PRODUCTION) are mounted;
 - certificate files: on the user's KSeF screen, certificate and key files chosen, until their
   facts are shown;
 - certificate authorization: "Perform certificate authorization" until the result is shown;
-- bulk test: the KSeF dashboard's "Test authorization" of 20 token rows, until the report.
+- bulk test: the KSeF dashboard's "Test authorization" of 20 token rows, until the report;
+- idle after work: that collection again, with the heap as the steps above left it (no pause
+  between them: all their garbage at once, and the KSeF libraries imported on the way);
+- idle again: a company and the user's KSeF screen opened and closed again, a token tested, then
+  the collection once more.
+
+Every step starts as the user's key does: the collector's policy is told someone works. The
+three "idle" steps are not work and are reported apart: no key waits on them unless pressed
+during one.
 
 Every screen is opened inside a step (composing, styling, mounting and drawing it run on the
 loop). Meanwhile a task on the event loop sleeps 5 ms at a time and records how late it wakes: the
@@ -30,7 +42,9 @@ longest stall, the most CPU time the event loop's thread itself used in one tick
 the work on the loop; a stall much longer than it is time the loop waited for a CPU or for the
 interpreter lock, which other processes and our own worker threads hold), and how long the
 step took. ``BENCH_EXPLAIN=1`` also prints, per step, the
-event loop's stacks seen most often while it was held over half the goal (where a stall is).
+event loop's stacks seen most often while it was held over half the goal (where a stall is), and
+what ran in the tick with the most loop CPU; ``BENCH_PROFILE="open company"`` profiles every
+tick of that step and prints the profile of its longest (cProfile: about twice as slow).
 """
 
 from __future__ import annotations
@@ -52,7 +66,10 @@ SIZE = (120, 40)
 TICK = 0.005
 GOAL_MS = 50.0
 STEPS = ("open", "end key", "select all", "open audit log", "audit filter", "audit export", "open company",
-         "save", "open user's KSeF", "certificate files", "certificate authorization", "bulk test")
+         "save", "open user's KSeF", "certificate forms", "certificate files", "certificate authorization",
+         "bulk test")
+#: the garbage collector's full pass when nobody types (not work: reported apart, see the docstring)
+IDLE_STEPS = ("idle at start", "idle after work", "idle again")
 
 
 # ------------------------------------------------------------------ data
@@ -117,14 +134,77 @@ class Stalls:
         self.beat = time.perf_counter()
         self.seen: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         self.gcs: dict[str, dict[str, tuple[int, float, float, int]]] = collections.defaultdict(dict)
+        #: with ``explain``: what ran on the loop in the tick since the last wake-up, and in each
+        #: step's tick with the most loop CPU (callbacks over a millisecond, with their CPU time)
+        self.ran: list[tuple[float, str]] = []
+        self.worst_ran: dict[str, list[tuple[float, str]]] = {}
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._watch())
+        if os.environ.get("BENCH_PROFILE"):
+            self._profile_ticks(os.environ["BENCH_PROFILE"])
         if self.explain:
             threading.Thread(target=self._look, args=(threading.get_ident(),), daemon=True).start()
+            self._time_callbacks()
             import gc
 
             gc.callbacks.append(self._gc)
+
+    def _profile_ticks(self, step: str) -> None:
+        """Each turn of the loop in ``step`` under cProfile; the longest turn's profile is kept."""
+        import cProfile
+        from asyncio import base_events
+
+        run_once = base_events.BaseEventLoop._run_once  # type: ignore[attr-defined]
+        self.profiled: tuple[float, cProfile.Profile | None] = (0.0, None)
+
+        def profiled(loop) -> None:
+            if self.step != step:
+                return run_once(loop)
+            profile, cpu = cProfile.Profile(), time.thread_time()
+            profile.enable()
+            try:
+                return run_once(loop)
+            finally:
+                profile.disable()
+                took = time.thread_time() - cpu
+                if took > self.profiled[0]:
+                    self.profiled = (took, profile)
+
+        base_events.BaseEventLoop._run_once = profiled  # type: ignore[attr-defined]
+
+    def profile_report(self) -> str:
+        import io
+        import pstats
+
+        took, profile = getattr(self, "profiled", (0.0, None))
+        if profile is None:
+            return ""
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(40)
+        return f"the longest turn of {os.environ['BENCH_PROFILE']}: {took * 1000:.1f} ms (profiled)\n{out.getvalue()}"
+
+    def _time_callbacks(self) -> None:
+        """Every callback the loop runs is timed (thread CPU); a Textual message pump's or timer's
+        task is named after its widget or timer."""
+        import asyncio.events
+
+        run = asyncio.events.Handle._run
+        ran = self.ran
+
+        def timed(handle: asyncio.events.Handle) -> None:
+            cpu = time.thread_time()
+            try:
+                run(handle)
+            finally:
+                took = (time.thread_time() - cpu) * 1000
+                if took > 1 and self.step:
+                    task = getattr(getattr(handle, "_callback", None), "__self__", None)
+                    name = (f"{task.get_name()}: {task.get_coro().__qualname__}"
+                            if isinstance(task, asyncio.Task) else repr(handle))
+                    ran.append((round(took, 1), name[:100]))
+
+        asyncio.events.Handle._run = timed  # type: ignore[method-assign]
 
     def _gc(self, phase: str, info: dict) -> None:
         """Every garbage collection (it holds every thread) in each step: per generation and thread,
@@ -147,7 +227,10 @@ class Stalls:
             busy = time.thread_time() - cpu  # what the loop itself ran meanwhile (its callbacks)
             if self.step:
                 self.worst[self.step] = max(self.worst.get(self.step, 0.0), late)
+                if busy > self.worst_cpu.get(self.step, 0.0):
+                    self.worst_ran[self.step] = sorted(self.ran, reverse=True)[:6]
                 self.worst_cpu[self.step] = max(self.worst_cpu.get(self.step, 0.0), busy)
+            self.ran.clear()
 
     def _look(self, loop_thread: int) -> None:
         import traceback
@@ -171,10 +254,13 @@ class Stalls:
 
     def report(self) -> str:
         out = []
-        for step in STEPS:
-            if step not in self.seen and step not in self.gcs:
+        for step in (*STEPS, *IDLE_STEPS):
+            if step not in self.seen and step not in self.gcs and step not in self.worst_ran:
                 continue
             out.append(f"{step}:")
+            if step in self.worst_ran:
+                out.append(f"  the tick with the most loop CPU ({self.worst_cpu[step] * 1000:.1f} ms) ran: "
+                           + "; ".join(f"{name} {ms} ms" for ms, name in self.worst_ran[step]))
             out.extend(f"  {n:4d}x {stack}" for stack, n in self.seen[step].most_common(4))
             out.extend(f"  {key}: {count}x, longest {longest:.1f} ms, total {total:.0f} ms, {freed:,} freed"
                        for key, (count, longest, total, freed) in sorted(self.gcs[step].items()))
@@ -217,6 +303,10 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
         def __enter__(self) -> None:
             if os.environ.get("BENCH_DEBUG"):
                 print(f"step: {self.name}", file=sys.stderr, flush=True)
+            # a step is the user's action: it starts with a key, which tells the collector's policy
+            # that someone works in the panel (a screen pushed by code alone looked idle to it, and a
+            # full collection for an idle panel ran inside the step)
+            app.gc_policy.input()
             stalls.step = self.name
             self.t = time.perf_counter()
 
@@ -224,11 +314,23 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
             took[self.name] = time.perf_counter() - self.t
             stalls.step = ""
 
+    def idle_pass() -> None:
+        """The full collection the policy runs once nobody has typed for a while (no step's work
+        meets it: a step starts with a key), as if it were due."""
+        from ksef_tui.ui.common import gc_policy
+
+        app.gc_policy.last_input -= gc_policy.IDLE_S
+        app.gc_policy._at_full -= gc_policy.FULL_AFTER
+        assert app.gc_policy.when_idle(app), "the idle collection did not run"
+
     async with app.run_test(size=SIZE) as pilot:
         stalls.start()
         screen = app.screen
         with Step("open"):
             await until(pilot, lambda: screen.table.row_count == n and screen.table.cursor_row is not None, "rows")
+        with Step("idle at start"):
+            idle_pass()
+            await pilot.pause()
         with Step("end key"):
             await pilot.press("end")
             await until(pilot, lambda: screen.table.cursor_row is not None and screen.table.cursor == n - 1, "last")
@@ -278,11 +380,12 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
 
         with Step("open user's KSeF"):
             await app.push_screen(user := UserKsefScreen(ctx, seed["cert_user"]))
-            await until(pilot, lambda: user.panel_widget() is not None and user.panel_widget().is_mounted, "form")
+            await until(pilot, lambda: user.panel_widget() is not None and user.panel_widget().ready, "form")
         panel = user.panel_widget()
-        panel.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
-        # the certificate forms are built when the method is first switched to them
-        await until(pilot, lambda: bool(panel.query("#cert-demo")), "the certificate form")
+        with Step("certificate forms"):
+            # the certificate forms are built when the method is first switched to them
+            panel.query_one("#panel-method", Select).value = AuthMethod.CERTIFICATE.value
+            await until(pilot, lambda: panel.ready and len(panel.query("KsefCertForm")) == 2, "the certificate forms")
         form = panel.query_one("#cert-demo")
         with Step("certificate files"):
             form.query_one("#cert-file", Input).value = str(Path(folder) / "cert.pem")
@@ -301,8 +404,31 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
         with Step("bulk test"):
             await app.push_screen(bulk := BulkRunScreen(TEST, targets))
             await until(pilot, lambda: bulk.report is not None and not bulk.running, "the bulk report")
+        bulk.dismiss(None)
+        await pilot.pause()
+        await until(pilot, lambda: not any(worker.is_running for worker in app.workers), "no worker running")
+        with Step("idle after work"):
+            idle_pass()
+            await pilot.pause()
+        # the same work once more (the KSeF libraries are imported and frozen by now), then idle
+        await app.push_screen(detail := CompanyDetailScreen(1))
+        await until(pilot, lambda: detail.detail is not None, "the company")
+        detail.dismiss(None)
+        await pilot.pause()
+        await app.push_screen(user := UserKsefScreen(ctx, seed["cert_user"]))
+        await until(pilot, lambda: user.panel_widget() is not None and user.panel_widget().ready, "form")
+        user.action_test()
+        await until(pilot, lambda: not user.panel_widget().busy, "the test")
+        user.dismiss(None)
+        await pilot.pause()
+        await until(pilot, lambda: not any(worker.is_running for worker in app.workers), "no worker running")
+        with Step("idle again"):
+            idle_pass()
+            await pilot.pause()
     if stalls.explain:
         print(stalls.report(), file=sys.stderr, flush=True)
+    if os.environ.get("BENCH_PROFILE"):
+        print(stalls.profile_report(), file=sys.stderr, flush=True)
     return {"stall": stalls.worst, "cpu": stalls.worst_cpu, "took": took, "rows": n}
 
 
@@ -336,7 +462,7 @@ def main() -> None:
           f"headless {SIZE[0]}x{SIZE[1]}, SQLite")
     env = dict(os.environ, KSEF_TUI_MASTER_KEY=os.environ.get("KSEF_TUI_MASTER_KEY", "A" * 43))
     os.environ.setdefault("KSEF_TUI_MASTER_KEY", env["KSEF_TUI_MASTER_KEY"])
-    worst_all = worst_cpu = 0.0
+    worst_all = worst_cpu = worst_idle = 0.0
     for n in [int(s) for s in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory(prefix="ksef-stalls-") as tmp:
             folder = Path(tmp)
@@ -357,24 +483,30 @@ def main() -> None:
                     if r.returncode != 0:
                         raise SystemExit(f"run failed: {r.stderr.strip().splitlines()[-5:]}")
                     results.append(json.loads(r.stdout.strip().splitlines()[-1]))
-                    if env.get("BENCH_EXPLAIN"):
+                    if env.get("BENCH_EXPLAIN") or env.get("BENCH_PROFILE"):
                         print(r.stderr, file=sys.stderr, flush=True)
             finally:
                 server.stop()
         print(f"\n{n:,} companies and audit entries (load average {os.getloadavg()[0]:.1f})")
         print(f"{'step':<28} {'longest stall':>24} {'loop CPU in it':>24} {'step took (median)':>20}")
-        for step in STEPS:
+        for step in (*STEPS, *IDLE_STEPS):
+            if step == IDLE_STEPS[0]:
+                print("the collector's full pass when nobody types (not work):")
             ms = [r["stall"].get(step, 0.0) * 1000 for r in results]
             cpu = [r["cpu"].get(step, 0.0) * 1000 for r in results]
             took = statistics.median(r["took"][step] for r in results)
-            worst_all = max(worst_all, max(ms))
-            worst_cpu = max(worst_cpu, max(cpu))
+            if step in IDLE_STEPS:
+                worst_idle = max(worst_idle, max(ms))
+            else:
+                worst_all = max(worst_all, max(ms))
+                worst_cpu = max(worst_cpu, max(cpu))
             flag = "" if max(ms) < GOAL_MS else "  OVER" if max(cpu) >= GOAL_MS else "  over (waiting, not running)"
             print(f"{step:<28} {statistics.median(ms):8.1f} ms ({min(ms):5.1f}–{max(ms):5.1f}) "
                   f"{statistics.median(cpu):8.1f} ms ({min(cpu):5.1f}–{max(cpu):5.1f}) {took:17.2f} s{flag}",
                   flush=True)
-    print(f"\nlongest stall of all: {worst_all:.1f} ms ({'under' if worst_all < GOAL_MS else 'OVER'} the "
-          f"{GOAL_MS:g} ms goal); the longest the loop itself ran in one tick: {worst_cpu:.1f} ms")
+    print(f"\nlongest stall while working: {worst_all:.1f} ms ({'under' if worst_all < GOAL_MS else 'OVER'} the "
+          f"{GOAL_MS:g} ms goal); the longest the loop itself ran in one tick: {worst_cpu:.1f} ms; the longest "
+          f"full collection when nobody types: {worst_idle:.1f} ms")
 
 
 if __name__ == "__main__":
