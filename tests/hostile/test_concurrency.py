@@ -82,6 +82,35 @@ def test_a_key_file_renamed_by_a_rotation_between_reading_it_and_the_check_row_i
     assert len(reads) >= 2  # the key file was read again
 
 
+def test_a_rotation_between_reading_the_check_row_and_the_key_file_is_seen(panel, monkeypatch):
+    """A process reads the check row, another `keys rotate` commits and renames its new key file, then
+    the first reads the key file (the new key): it reads the check row again and opens, not "the wrong
+    key" (a clean-clone CI run of two `keys rotate` commands at once failed so, on 4 Dec)."""
+    from ksef_tui.vault import envelope
+
+    ctx = panel.ctx
+    ctx.credentials.save_token(ctx.actor, panel.user_id, panel.alfa, DEMO, TOKENS[0])
+    real = envelope.load_master_key
+    rotated: list[object] = []
+
+    def rotation_first(**kw):  # the check row is read already: the other process's whole rotation now
+        if not rotated:
+            rotated.append("started")  # the rotation reads the key file too
+            other = open_database(ctx.db.url)
+            rotated.append(rotate_master_key(other, ctx.actor))
+            other.dispose()
+        return real(**kw)
+
+    monkeypatch.setattr(envelope, "load_master_key", rotation_first)
+    starting = open_database(ctx.db.url)
+    try:
+        AppContext(starting, None).credentials.vaults.check()  # type: ignore[arg-type]  # as every command starts
+    finally:
+        starting.dispose()
+    assert len(rotated) == 2
+    assert every_secret_opens(ctx.db.url) == [TOKENS[0]]
+
+
 def test_a_rotation_interrupted_before_renaming_its_key_file_is_finished_at_the_next_start(panel):
     """The rotation committed, the process ended before its new key file (``<key>.new``) replaced the
     old one: the next start finishes it, and every secret opens."""

@@ -30,17 +30,19 @@ class VaultAccess:
 
     def check(self) -> None:
         """At start: if the database holds secrets, the key must be there and right."""
-        with self.db.engine.connect() as conn:
-            row = conn.execute(select(VaultCheck.key_id, VaultCheck.check).where(VaultCheck.id == 1)).first()
+        row = self._check_row()
         if row is not None:
             self._load(row[1], create=False)
+
+    def _check_row(self) -> Any:
+        with self.db.engine.connect() as conn:
+            return conn.execute(select(VaultCheck.key_id, VaultCheck.check).where(VaultCheck.id == 1)).first()
 
     def vault(self) -> Vault:
         """The vault of the master key the database is sealed with now: loaded again when the key was
         rotated since (``ksef-tui keys rotate`` in another process), so nothing is sealed or opened
         with a key that no longer counts."""
-        with self.db.engine.connect() as conn:
-            row = conn.execute(select(VaultCheck.key_id, VaultCheck.check).where(VaultCheck.id == 1)).first()
+        row = self._check_row()
         if row is None:
             self._create()
         elif self._vault is None or self._vault.key.key_id_hex != row[0]:
@@ -76,14 +78,18 @@ class VaultAccess:
             if os.environ.get(MASTER_KEY_ENV):
                 raise
             tried = vault.key.key_id
-            # a rotation (`keys rotate`) committed but its new key file is still staged: finish it; or
-            # another process's rotation renamed it between our reading the key and the check row
-            finish_interrupted_rotation(path, check_blob)
+            # another process's rotation (`keys rotate`) may have committed since we read the check row
+            # (then the key file we read may be its new key already): the check row as it is now
+            row = self._check_row()
+            fresh = row[1] if row is not None else check_blob
+            # a rotation committed but its new key file is still staged: finish it; or another process's
+            # rotation renamed it between our reading the check row and the key
+            finish_interrupted_rotation(path, fresh)
             key = load_master_key(create=False, path=path)
-            if key.key_id == tried:  # the key file is as it was: it is the wrong key
+            if key.key_id == tried and fresh == check_blob:  # nothing changed: it is the wrong key
                 raise
             vault = Vault(key)
-            vault.verify_check(check_blob)
+            vault.verify_check(fresh)
         self._vault = vault
 
     def _create(self) -> None:
