@@ -314,23 +314,24 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
             took[self.name] = time.perf_counter() - self.t
             stalls.step = ""
 
-    def idle_pass() -> None:
-        """The full collection the policy runs once nobody has typed for a while (no step's work
-        meets it: a step starts with a key), as if it were due."""
+    async def idle_step(pilot, name: str) -> None:
+        """The step ``name``: the full collection the policy runs once nobody has typed for a while
+        and no worker runs (no step's work meets it: a step starts with a key), as if it were due."""
         from ksef_tui.ui.common import gc_policy
 
-        app.gc_policy.last_input -= gc_policy.IDLE_S
-        app.gc_policy._at_full -= gc_policy.FULL_AFTER
-        assert app.gc_policy.when_idle(app), "the idle collection did not run"
+        await until(pilot, lambda: not any(worker.is_running for worker in app.workers), "no worker running")
+        with Step(name):
+            app.gc_policy.last_input -= gc_policy.IDLE_S
+            app.gc_policy._at_full -= gc_policy.FULL_AFTER
+            assert app.gc_policy.when_idle(app), "the idle collection did not run"
+            await pilot.pause()
 
     async with app.run_test(size=SIZE) as pilot:
         stalls.start()
         screen = app.screen
         with Step("open"):
             await until(pilot, lambda: screen.table.row_count == n and screen.table.cursor_row is not None, "rows")
-        with Step("idle at start"):
-            idle_pass()
-            await pilot.pause()
+        await idle_step(pilot, "idle at start")
         with Step("end key"):
             await pilot.press("end")
             await until(pilot, lambda: screen.table.cursor_row is not None and screen.table.cursor == n - 1, "last")
@@ -406,10 +407,7 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
             await until(pilot, lambda: bulk.report is not None and not bulk.running, "the bulk report")
         bulk.dismiss(None)
         await pilot.pause()
-        await until(pilot, lambda: not any(worker.is_running for worker in app.workers), "no worker running")
-        with Step("idle after work"):
-            idle_pass()
-            await pilot.pause()
+        await idle_step(pilot, "idle after work")
         # the same work once more (the KSeF libraries are imported and frozen by now), then idle
         await app.push_screen(detail := CompanyDetailScreen(1))
         await until(pilot, lambda: detail.detail is not None, "the company")
@@ -421,10 +419,7 @@ async def run(url: str, folder: str, seed: dict, sim_url: str) -> dict:
         await until(pilot, lambda: not user.panel_widget().busy, "the test")
         user.dismiss(None)
         await pilot.pause()
-        await until(pilot, lambda: not any(worker.is_running for worker in app.workers), "no worker running")
-        with Step("idle again"):
-            idle_pass()
-            await pilot.pause()
+        await idle_step(pilot, "idle again")
     if stalls.explain:
         print(stalls.report(), file=sys.stderr, flush=True)
     if os.environ.get("BENCH_PROFILE"):

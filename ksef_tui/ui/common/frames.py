@@ -3,8 +3,9 @@
 Textual composes, styles, mounts, lays out and draws everything mounted in one turn of the event
 loop; a form of 40-60 widgets held the loop 40-60 ms so. :class:`PartPerFrame` runs a widget's
 parts one per frame, each once the screen has laid out and drawn the one before (a timer of a
-frame, as Textual's ``Reveal`` uses, fired in the same turn as the screen's own update about
-half the time), and says when the last one is there.
+frame, as Textual's ``Reveal`` uses, could fire in the same turn as the screen's update of the
+part before: 59 ms in one turn, switching the user's KSeF form to Certificate), and says when the
+last one is there.
 """
 
 from __future__ import annotations

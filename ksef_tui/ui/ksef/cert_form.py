@@ -454,7 +454,8 @@ class KsefCertPair(Horizontal):
         self.clock: Clock = clock or ctx.clock
 
     def compose(self) -> ComposeResult:
-        yield from [KsefCertForm(self.ctx, view, clock=self.clock) for view in self.views[:1]]
+        if self.views:  # the others: mount_next
+            yield KsefCertForm(self.ctx, self.views[0], clock=self.clock)
 
     def mount_next(self) -> AwaitMount | None:
         """The form of the next environment without one, as it is now; ``None`` if all are there."""
