@@ -91,7 +91,7 @@ async def test_an_offline_certificate_is_refused_as_a_login_certificate(panel: P
         form = cert_form(pilot, Environment.DEMO)
         form.query_one("#cert-file", Input).value = str(cert_path)
         form.query_one("#key-file", Input).value = str(key_path)
-        await pilot.pause()
+        await settle(pilot)
         assert "KSeF Offline certificate — cannot log in" in form.facts_plain
         form.query_one("#cert-authorize", Button).press()
         await settle(pilot)

@@ -106,7 +106,7 @@ async def open_pkcs12_form(pilot, env: Environment) -> KsefCertForm:
     await choose_certificate_method(pilot)
     form = cert_form(pilot, env)
     form.query_one("#cert-p12-mode", Checkbox).value = True
-    await pilot.pause()
+    await settle(pilot)
     return form
 
 
@@ -147,7 +147,7 @@ async def test_api_v1_is_refused_with_its_date(panel: Panel) -> None:
         await settle(pilot)
         select = panel_of(pilot).query_one("#panel-version", Select)
         select.value = "1.0"
-        await pilot.pause()
+        await settle(pilot)
         rule = panel_of(pilot).query_one("#panel-rule", KsefProblem)
         assert rule.kind == "error" and "switched off on 26 Jan 2026" in rule.plain
         assert select.value == "2.0"
@@ -309,10 +309,10 @@ async def _wizard_to_step_3(pilot, panel: Panel, sims: Sims, tmp_path: Path) -> 
     # the unsigned file is refused at once
     field = wizard.query_one("#pz-signed", Input)
     field.value = str(unsigned)
-    await pilot.pause()
+    await settle(pilot)
     assert wizard.query_one("#pz-3-check", KsefProblem).kind == "error"
     field.value = str(signed_path)
-    await pilot.pause()
+    await settle(pilot)
     check = wizard.query_one("#pz-3-check", KsefProblem)
     assert check.kind == "ok" and "Signed file OK" in check.plain, check.plain
     return wizard
@@ -382,7 +382,7 @@ async def test_wizard_escape_cancels_then_closes(panel: Panel, tmp_path: Path) -
             (tmp_path / "signed.xml").write_bytes(signed)
             wizard.show_step(3)
             wizard.query_one("#pz-signed", Input).value = str(tmp_path / "signed.xml")
-            await pilot.pause()
+            await settle(pilot)
             wizard.get_access_token()
             steps = wizard.query_one("#pz-progress", KsefSteps)
             await wait_until(pilot, lambda: steps.done >= 2, "the file was sent")  # KSeF keeps it at 100
@@ -411,10 +411,10 @@ async def test_certificate_from_pem_is_inspected_authorized_and_saved(panel: Pan
         assert {f.view.environment for f in screen(pilot).query(KsefCertForm)} == {Environment.DEMO,
                                                                                   Environment.PRODUCTION}
         form.query_one("#cert-file", Input).value = str(cert_path)
-        await pilot.pause()
+        await settle(pilot)
         assert "Choose the key file" in form.facts_plain
         form.query_one("#key-file", Input).value = str(key_path)
-        await pilot.pause()
+        await settle(pilot)
         facts = form.facts_plain
         assert "Anna Nowak" in facts and "NIP 526-587-76-35" in facts and "matches the certificate" in facts
         assert "days left" in facts
@@ -443,12 +443,12 @@ async def test_certificate_from_pkcs12_on_production(panel: Panel, sims: Sims, t
     async with host(panel).run_test(size=(120, 40)) as pilot:
         form = await open_pkcs12_form(pilot, Environment.PRODUCTION)
         form.query_one("#p12-file", Input).value = str(p12_path)
-        await pilot.pause()
+        await settle(pilot)
         assert form.facts is None and form.query_one("#cert-facts").has_class("-error")  # no password yet
         password = form.query_one("#cert-password", Input)
         assert password.password
         password.value = "tajne-haslo-1"
-        await pilot.pause()
+        await settle(pilot)
         assert form.facts is not None and form.facts.key_matches and form.facts.nip == NIP
         form.query_one("#cert-authorize", Button).press()
         await settle(pilot)
@@ -475,7 +475,7 @@ async def test_failed_reauthorization_keeps_the_working_certificate(panel: Panel
         assert before.last_auth_ok
         form.query_one("#cert-file", Input).value = str(bad_cert)
         form.query_one("#key-file", Input).value = str(bad_key)
-        await pilot.pause()
+        await settle(pilot)
         form.authorize()
         await settle(pilot)
         result = form.query_one("#cert-result", KsefProblem)
@@ -501,7 +501,7 @@ async def test_mismatched_key_is_shown_and_refused(panel: Panel, tmp_path: Path)
         form = cert_form(pilot, Environment.DEMO)
         form.query_one("#cert-file", Input).value = str(cert_a)
         form.query_one("#key-file", Input).value = str(key_b)
-        await pilot.pause()
+        await settle(pilot)
         assert "does NOT match the certificate" in form.facts_plain
         form.authorize()
         await settle(pilot)
@@ -551,7 +551,7 @@ async def test_switching_the_method_uses_the_saved_material(panel: Panel, sims: 
         s = screen(pilot)
         assert s.cell(f"{panel.alfa}:DEMO", "method") == "Cert."
         panel_of(pilot).query_one("#panel-method", Select).value = AuthMethod.TOKEN.value
-        await pilot.pause()
+        await settle(pilot)
         assert ctx.credentials.get(ctx.actor, panel.user_id, panel.alfa, Environment.DEMO).method is AuthMethod.TOKEN
         assert s.cell(f"{panel.alfa}:DEMO", "method") == "Token"
         await pilot.press("t")

@@ -128,7 +128,7 @@ def test_api_v1_refused(snap_compare, panel: Panel, size) -> None:
     async def run_before(pilot: Pilot) -> None:
         await _ready(pilot)
         _screen(pilot).query_one("#panel-version", Select).value = "1.0"
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app_for(panel), terminal_size=size, run_before=run_before)
 
@@ -151,7 +151,7 @@ def test_certificate_form_with_details(snap_compare, panel: Panel, size) -> None
         form.query_one("#cert-file", Input).value = "~/Downloads/anna-cert.pem"
         form.query_one("#key-file", Input).value = "~/Downloads/anna-key.pem"
         form.query_one("#cert-password", Input).value = "not-needed-but-masked"
-        await pilot.pause()
+        await settle(pilot)
         form.query_one("#cert-authorize", Button).focus()
         no_blink(pilot.app)
         await pilot.pause()
