@@ -109,8 +109,8 @@ async def test_administrator_logs_in_to_the_panel_and_unblocks_three(office: Off
         await pilot.press("space", "space", "space")
         users = app.screen
         assert users.selection == {office.anna, office.bob, office.ewa}
-        await pilot.press("o")
-        assert isinstance(app.screen, UserSerialMenu)
+        await pilot.press("o")  # the menu comes after the selection is copied in a thread
+        await wait_until(pilot, lambda: isinstance(app.screen, UserSerialMenu), "the serial menu")
         await pilot.press("enter")  # "Allow" is first
         await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the confirmation")
         assert "Allow 3 users" in app.screen.question

@@ -152,9 +152,8 @@ async def test_command_palette_provider_offers_our_commands(app: KsefApp) -> Non
 async def test_serial_menu_escape_does_nothing(app: KsefApp, seeded_ctx) -> None:
     before = seeded_ctx.audit.count(seeded_ctx.actor)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("space", "o")
-        await pilot.pause()
-        assert isinstance(app.screen, SerialMenu)
+        await pilot.press("space", "o")  # the menu comes after the selection is copied in a thread
+        await wait_until(pilot, lambda: isinstance(app.screen, SerialMenu), "the serial menu")
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, CompaniesScreen)

@@ -63,8 +63,8 @@ async def test_select_three_and_enable_ksef_by_serial_operation(app: KsefApp, se
         assert companies(app).selection == chosen
         assert "3 selected of" in status(app)
 
-        await pilot.press("o")
-        assert isinstance(app.screen, SerialMenu)
+        await pilot.press("o")  # the menu comes after the selection is copied in a thread
+        await wait_until(pilot, lambda: isinstance(app.screen, SerialMenu), "the serial menu")
         await pilot.press("enter")  # "Enable KSeF" is first
         await wait_until(pilot, lambda: isinstance(app.screen, PlanDialog), "the confirmation")
         assert "Enable KSeF for 3 companies?" in app.screen.question
