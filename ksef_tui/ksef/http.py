@@ -125,7 +125,7 @@ class KsefHttp:
 
     def _new_client(self) -> httpx.AsyncClient:
         _skip_missing_sniffio()
-        _warm_imports()
+        warm_imports()
         from ksef_tui.ksef import pool
 
         timeout = httpx.Timeout(self.policy.timeout_s, connect=self.policy.connect_timeout_s)
@@ -344,7 +344,7 @@ def tls_context() -> ssl.SSLContext:
         return _tls
 
 
-def _warm_imports() -> None:
+def warm_imports() -> None:
     """What httpx imports on its first connection (httpcore's anyio backend, anyio's streams):
     imported here, in the thread that makes the client, and not on the event loop."""
     import anyio._backends._asyncio

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen, Screen
 
 from ksef_tui.i18n import _
 from ksef_tui.services.actor import Actor
+from ksef_tui.services.ksef.preload import load_ksef_libraries
 from ksef_tui.ui.commands.panel import PanelCommands
 from ksef_tui.ui.common.gc_policy import GcPolicy
 from ksef_tui.ui.common.help import HelpScreen
@@ -136,8 +137,9 @@ class KsefApp(SettledKeys):
         self.open_error: BaseException | None = None
         self.login_required = login
         self._accounts = accounts
-        #: full garbage collections only while nobody works in the panel
-        self.gc_policy = GcPolicy()
+        #: full garbage collections only while nobody works in the panel; the KSeF libraries loaded
+        #: then too, in a thread (the first KSeF call does not wait for them)
+        self.gc_policy = GcPolicy(preload=load_ksef_libraries)
         if login and ctx is not None:
             ctx.actor = NOBODY
 

@@ -177,3 +177,21 @@ async def test_the_users_keymap_file_changes_keys_by_binding_id(seeded_ctx) -> N
         await pilot.press("f8")
         await settle(pilot)
         assert isinstance(app.screen, AuditLogScreen)
+
+
+async def test_the_panel_loads_the_ksef_libraries_in_a_thread_once_nobody_types(app: KsefApp) -> None:
+    """ui/common/gc_policy.py: after the first idle full pass with the list at rest, the KSeF
+    libraries are imported in a worker thread (never on the event loop) and then set aside."""
+    from ksef_tui.ui.common import gc_policy
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        policy = app.gc_policy
+        assert not policy.preloaded
+        policy.last_input -= gc_policy.IDLE_S  # nobody typed for a while
+        assert policy.when_idle(app)
+        preload = [w for w in app.workers if w.description == "preload"]
+        assert len(preload) == 1 and preload[0]._thread_worker
+        await settle(pilot)
+        policy.when_idle(app)  # the policy's next look
+        assert policy.preloaded

@@ -94,3 +94,74 @@ def test_what_survives_a_pass_at_rest_is_frozen_until_the_app_ends():
         policy.stop()
     assert gc.get_freeze_count() == 0, "the app's objects are collected as usual after it ends"
     assert kept
+
+
+class _WorkerApp(_App):
+    """Runs a worker's function at once (as if its thread had finished)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.screen_stack = ["the section's screen"]
+        self.started: list[str] = []
+
+    def run_worker(self, work, *, thread: bool, exit_on_error: bool, group: str, description: str) -> None:
+        assert thread, "the imports run in a thread, never on the event loop"
+        self.started.append(description)
+        work()
+
+
+def test_after_the_first_pass_at_rest_the_preload_runs_in_a_thread_and_is_frozen():
+    loaded: list[bool] = []
+    policy = GcPolicy(preload=lambda: loaded.append(True))
+    app = _WorkerApp()
+    policy.start(app)
+    try:
+        _idle(policy)
+        assert policy.when_idle(app)
+        assert app.started == ["preload"] and loaded == [True]
+        frozen = gc.get_freeze_count()
+        made = [[] for _ in range(100)]  # what the imports made
+        policy.when_idle(app)  # the policy's next look, on the event loop
+        assert policy.preloaded and gc.get_freeze_count() >= frozen + 100
+        _due(policy)
+        _idle(policy)
+        assert policy.when_idle(app)
+        assert app.started == ["preload"], "once"
+    finally:
+        policy.stop()
+    assert made
+
+
+def test_a_key_pressed_while_the_preload_ran_leaves_it_to_the_next_pass_at_rest():
+    policy = GcPolicy(preload=lambda: None)
+    app = _WorkerApp()
+    policy.start(app)
+    try:
+        _idle(policy)
+        assert policy.when_idle(app)
+        frozen = gc.get_freeze_count()
+        policy.input()  # someone typed meanwhile: what was made may be their screen's
+        made = [[] for _ in range(100)]
+        policy.when_idle(app)
+        assert policy.preloaded and gc.get_freeze_count() < frozen + 100
+    finally:
+        policy.stop()
+    assert made
+
+
+def test_no_preload_while_a_screen_is_open():
+    policy = GcPolicy(preload=lambda: None)
+    app = _WorkerApp()
+    app.screen_stack = ["the section's screen", "a company"]
+    policy.start(app)
+    try:
+        _idle(policy)
+        assert policy.when_idle(app)
+        assert app.started == []
+        app.screen_stack = ["the section's screen"]
+        _due(policy)
+        _idle(policy)
+        assert policy.when_idle(app)
+        assert app.started == ["preload"]
+    finally:
+        policy.stop()
