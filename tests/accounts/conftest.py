@@ -16,7 +16,7 @@ from ksef_tui.services.users import UserInput
 NIP_ALFA = "5265877635"   # anna and bob, KSeF on
 NIP_BETA = "7762811692"   # nobody of them, KSeF on
 NIP_GAMMA = "1234563218"  # anna, KSeF off
-T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 FAST = ScryptParams(n=2**10, r=8, p=1)
 
 

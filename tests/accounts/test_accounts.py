@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 
 from ksef_tui.domain.secret import Secret
+from ksef_tui.errors import PermissionDenied, ValidationFailed
 from ksef_tui.services.accounts import (
     AccountService,
     LoginFailed,
     hash_secret,
     verify_secret,
 )
-from ksef_tui.errors import PermissionDenied, ValidationFailed
 from ksef_tui.services.users import UserInput
 
 from .conftest import FAST, Office

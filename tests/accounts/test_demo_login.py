@@ -9,7 +9,6 @@ from ksef_tui.services.accounts import AccountService
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.context import AppContext
 from ksef_tui.ui.app import KsefApp
-
 from tests.pilot import settle, wait_until
 
 from .conftest import FAST

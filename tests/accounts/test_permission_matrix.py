@@ -15,8 +15,8 @@ import pytest
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
-from ksef_tui.services.actor import Actor
 from ksef_tui.errors import PermissionDenied, ServiceError
+from ksef_tui.services.actor import Actor
 from ksef_tui.services.ksef.views import CertificateFiles
 
 from .conftest import NIP_ALFA, Office

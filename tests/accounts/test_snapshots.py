@@ -17,7 +17,6 @@ from ksef_tui.services.accounts import AccountService
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.context import AppContext
 from ksef_tui.ui.app import KsefApp
-
 from tests.pilot import PanelApp, no_blink, settle, wait_until
 
 from .conftest import FAST, NIP_ALFA, NIP_BETA, T0, Office
@@ -94,7 +93,7 @@ def _audit_entries(ctx: AppContext) -> None:
     """A morning in the office, with fixed times (the services stamp the real time)."""
     ewa = Actor(id=None, login="ewa", role="admin")
     anna = Actor(id=None, login="anna", role="client")
-    at = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
     rows = [
         (ewa, "company.create", "company", "Alfa Sp. z o.o.", None,
          {"name": "Alfa Sp. z o.o.", "nip": NIP_ALFA, "ksef_enabled": True}),

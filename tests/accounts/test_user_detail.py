@@ -6,14 +6,12 @@ then look at the SVGs).
 
 from __future__ import annotations
 
-
 import pytest
 from textual.widgets import Switch
 
-from ksef_tui.services.actor import Actor
 from ksef_tui.errors import ConflictError, PermissionDenied
+from ksef_tui.services.actor import Actor
 from ksef_tui.ui.app import KsefApp
-
 from tests.pilot import settle
 
 from .conftest import Office
@@ -35,8 +33,8 @@ def text_of(screen, selector: str) -> str:
 
 
 async def test_switch_toggles_by_keyboard_saves_and_audits(office: Office) -> None:
-    from ksef_tui.ui.users.user_detail import UserDetailScreen
     from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
+    from ksef_tui.ui.users.user_detail import UserDetailScreen
     from ksef_tui.ui.users.users import UsersScreen
 
     ctx, admin = office.ctx, office.ctx.actor

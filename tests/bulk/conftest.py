@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ksef_tui.services.ksef.views import CertificateFiles
 
 PESEL = "44051401359"
@@ -50,7 +51,7 @@ def pesel_for(index: int) -> str:
     """A valid PESEL per test person (born 1944-05-14, serial = index)."""
     base = f"440514{index:04d}"
     weights = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
-    check = (10 - sum(int(d) * w for d, w in zip(base, weights)) % 10) % 10
+    check = (10 - sum(int(d) * w for d, w in zip(base, weights, strict=True)) % 10) % 10
     return base + str(check)
 
 
@@ -85,7 +86,7 @@ class GovPl:
         self.errors: list[BaseException] = []
         self.thread = threading.Thread(target=self._run, name="gov.pl", daemon=True)
 
-    def __enter__(self) -> "GovPl":
+    def __enter__(self) -> GovPl:
         self.thread.start()
         return self
 
@@ -96,7 +97,7 @@ class GovPl:
     def _run(self) -> None:
         try:
             self.loop()
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
+        except BaseException as exc:
             self.errors.append(exc)
 
     def loop(self) -> None:

@@ -197,7 +197,7 @@ def test_refresh_marks_revoked_tokens_and_dashboard_counts(bulk_ctx, limited_sim
     assert report.counts[OK] == 5 and report.counts[FAILED] == 1
     assert "Revoked" in report.results[0].message
     svc = dash.DashboardService(bulk_ctx.db)
-    now = dt.datetime(2026, 11, 24, 12, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
     summary = svc.summary(bulk_ctx.actor, now=now)
     assert summary.today == dt.date(2026, 11, 24) and summary.policy.last_day == dt.date(2027, 11, 30)
     demo = summary.counts(DEMO)
@@ -225,7 +225,7 @@ def test_dashboard_states_in_sql(ctx):
 
     seed_demo(ctx.db, ctx.actor, companies=40, users=60, seed=3)
     svc = dash.DashboardService(ctx.db)
-    now = dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
     summary = svc.summary(ctx.actor, now=now)
     assert [e.environment for e in summary.environments] == [Environment.DEMO, Environment.PRODUCTION]
     n = summary.counts(DEMO).counts[dash.NOT_CONFIGURED]

@@ -12,8 +12,8 @@ from ksef_tui.ksef.gateway import KsefGateway
 from ksef_tui.ksef.limits import RateLimiter
 from ksef_tui.services.ksef.bulk import OK, SKIPPED, KsefBulk, run_bulk
 from ksef_tui.services.ksef.certificate_move import CertificateMove
-from ksef_tui.store.models import KsefCredential
 from ksef_tui.services.ksef.views import CertificateFiles
+from ksef_tui.store.models import KsefCredential
 
 from .conftest import PESEL, give_each_rights, give_rights, seed
 

@@ -20,17 +20,17 @@ from ksef_tui.services.ksef import dashboard as dash
 from ksef_tui.services.ksef.bulk import KsefBulk
 from ksef_tui.store.models import AuditEntry, KsefCredential
 from ksef_tui.ui.app import KsefApp
+from ksef_tui.ui.common.dialogs import PlanDialog
 from ksef_tui.ui.ksef.bulk_run import ENROLL, REVOKE, TEST, BulkRunScreen
 from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
-from ksef_tui.ui.common.dialogs import PlanDialog
 
 from .conftest import (
     PESEL,
     GovPl,
+    choose_types,
     counts,
     give_each_rights,
     give_rights,
-    choose_types,
     open_bucket,
     same_serial,
     seed,
@@ -187,7 +187,7 @@ async def test_pilot_one_user_token_to_certificate_through_the_panel(bulk_ctx, l
         view = ctx.credentials.get(ctx.actor, t.user_id, t.company_id, DEMO)
         assert view.method is AuthMethod.CERTIFICATE and view.has_certificate and view.cert_serial == serial
         assert view.cert_identifier == f"PNOPL-{PESEL}" and f"PNOPL-{PESEL}" in (view.cert_subject or "")
-        assert view.cert_valid_to is not None and view.cert_valid_to.replace(tzinfo=dt.timezone.utc) > sim.now() + dt.timedelta(days=700)
+        assert view.cert_valid_to is not None and view.cert_valid_to.replace(tzinfo=dt.UTC) > sim.now() + dt.timedelta(days=700)
         assert view.last_auth_ok is True and view.last_auth_method == AuthMethod.CERTIFICATE.value
         stored = _creds(ctx)[t.user_id]
         assert b"BEGIN" not in stored.cert_blob and b"PRIVATE" not in stored.key_blob

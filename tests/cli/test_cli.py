@@ -39,7 +39,7 @@ def test_import_enable_export(db_url, companies_csv):
     assert r.returncode == 0
     lines = r.stdout.splitlines()
     assert lines[0].split(",")[:3] == ["name", "nip", "ksef_enabled"]
-    assert {tuple(l.split(",")[1:3]) for l in lines[1:]} == {("5265877635", "true"), ("7762811692", "true"), ("3755747347", "true")}
+    assert {tuple(ln.split(",")[1:3]) for ln in lines[1:]} == {("5265877635", "true"), ("7762811692", "true"), ("3755747347", "true")}
     r = run("companies", "disable-ksef", "--all", db=db_url)
     assert "KSeF disabled for 3 companies" in r.stdout
 

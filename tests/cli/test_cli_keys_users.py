@@ -2,6 +2,7 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,12 +44,12 @@ def test_set_token_then_rotate_keys(prepared):
     cfg = os.environ["XDG_CONFIG_HOME"]
     key = os.path.join(cfg, "ksef-tui", "master.key")
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
-    old = open(key).read()
+    old = Path(key).read_text()
     blob_before = _token_blob(db)
     r = run("keys", "rotate", db=db)
     assert r.returncode == 0, r.stderr
     assert "Re-encrypted 1 secret(s)" in r.stdout
-    assert open(key).read() != old and stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert Path(key).read_text() != old and stat.S_IMODE(os.stat(key).st_mode) == 0o600
     blob_after = _token_blob(db)
     assert blob_after != blob_before
     # the old key no longer opens the database: a clear line, not a traceback

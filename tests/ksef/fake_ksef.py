@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 from collections import Counter
 from collections.abc import Callable
 

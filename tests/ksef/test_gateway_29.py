@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from conftest import NIP
 
 from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef.endpoints import Endpoint
@@ -13,8 +14,6 @@ from ksef_tui.ksef.errors import KsefSessionUnavailable, needs_new_flow
 from ksef_tui.ksef.gateway import TOKEN_PERMISSIONS, KsefGateway
 from ksef_tui.ksef.models import Context, SystemWarning, parse_system_warnings
 from ksef_tui.ksef.public_keys import KeyCache
-
-from conftest import NIP
 
 
 class WarningHeader(httpx.AsyncHTTPTransport):

@@ -8,10 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import NIP
 
 from ksef_tui.cli import main as cli_main
-
-from conftest import NIP
 
 
 def run(argv, capsys):
@@ -53,7 +52,7 @@ def test_test_cert_writes_files(tmp_path, capsys):
     (["ksef", "token", "generate", "--env", "TEST", "--nip", NIP, "--token-file", "t"], "required"),
 ])
 def test_wrong_input_one_line_exit_2(argv, needle, capsys):
-    code, out, err = run(argv, capsys)
+    code, _out, err = run(argv, capsys)
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and needle in err and "Traceback" not in err
 
@@ -68,7 +67,7 @@ def test_wrong_pkcs12_password_one_line(tmp_path, capsys, ec_pair):
     (tmp_path / "a.p12").write_bytes(pkcs12.serialize_key_and_certificates(b"a", key, cert, None,
                                                                            BestAvailableEncryption(b"dobre")))
     (tmp_path / "pw").write_text("zle\n")
-    code, out, err = run(["ksef", "auth", "--base-url", "http://127.0.0.1:9", "--nip", NIP, "--pkcs12",
+    code, _out, err = run(["ksef", "auth", "--base-url", "http://127.0.0.1:9", "--nip", NIP, "--pkcs12",
                           str(tmp_path / "a.p12"), "--password-file", str(tmp_path / "pw")], capsys)
     assert code == 2
     assert err == ("ksef-tui: The password does not open the PKCS#12 file. "
@@ -126,7 +125,7 @@ def test_challenge_file_and_refusals(tmp_path, capsys, sim_server):
 
 def test_a_wrong_token_is_refused_in_polish_with_lang_pl(tmp_path, capsys, sim_server):
     (tmp_path / "bad.txt").write_text("20261124-EC-0000000000-0000000000-00|nip-5265877635|" + "0" * 64)
-    code, out, err = run(["--lang", "pl", "ksef", "auth", "--base-url", sim_server.base_url, "--nip", NIP,
+    code, _out, err = run(["--lang", "pl", "ksef", "auth", "--base-url", sim_server.base_url, "--nip", NIP,
                           "--token-file", str(tmp_path / "bad.txt")], capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1, err
     assert err.startswith("ksef-tui: Uwierzytelnianie w KSeF zakończone niepowodzeniem, status 450 (błędny token KSeF)")
@@ -144,9 +143,9 @@ def test_a_wrong_pkcs12_password_and_a_bad_address_in_polish(tmp_path, capsys, e
     (tmp_path / "a.p12").write_bytes(pkcs12.serialize_key_and_certificates(b"a", key, cert, None,
                                                                            BestAvailableEncryption(b"dobre")))
     (tmp_path / "pw").write_text("zle\n")
-    code, out, err = run(["--lang", "pl", "ksef", "auth", "--base-url", "http://127.0.0.1:9", "--nip", NIP,
+    code, _out, err = run(["--lang", "pl", "ksef", "auth", "--base-url", "http://127.0.0.1:9", "--nip", NIP,
                           "--pkcs12", str(tmp_path / "a.p12"), "--password-file", str(tmp_path / "pw")], capsys)
     assert code == 2 and err.startswith("ksef-tui: Hasło nie otwiera pliku PKCS#12. Wskazówka: "), err
-    code, out, err = run(["--lang", "pl", "ksef", "auth", "--base-url", "http://example.com", "--nip", NIP,
+    code, _out, err = run(["--lang", "pl", "ksef", "auth", "--base-url", "http://example.com", "--nip", NIP,
                           "--token-file", "t"], capsys)
     assert code == 2 and "Zwykły http jest dozwolony tylko na tym komputerze (loopback), nie dla example.com." in err

@@ -5,20 +5,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
-from pathlib import Path
 
 import pytest
-
-from ksef_tui.ksef import authxml
-from ksef_tui.ksef.errors import KsefError, KsefInputError
-from ksef_tui.ksef.public_keys import PublicKeyCert, encrypt_token, select_key
-from ksef_tui.ksef.models import Context, EnrollmentData
-from ksef_tui.domain.secret import Secret
-
 from conftest import NIP
 
+from ksef_tui.domain.secret import Secret
+from ksef_tui.ksef import authxml
+from ksef_tui.ksef.errors import KsefError, KsefInputError
+from ksef_tui.ksef.models import Context, EnrollmentData
+from ksef_tui.ksef.public_keys import PublicKeyCert, encrypt_token, select_key
+
 CHALLENGE = "20250604-CR-461EA5B000-537A6BA15D-D7"
-NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
 def _mf_cert(days_from: int, days_to: int):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import httpx
@@ -22,7 +21,7 @@ from ksef_tui.ksef.errors import (
 )
 from ksef_tui.ksef.gateway import GatewayPolicy, KsefGateway
 from ksef_tui.ksef.http import HttpPolicy
-from ksef_tui.ksef.models import Challenge, Context
+from ksef_tui.ksef.models import Context
 from ksef_tui.ksef.public_keys import KeyCache
 from ksef_tui.ksef.testcert import make_test_certificate
 

@@ -6,7 +6,10 @@ import asyncio
 
 import httpx
 import pytest
+from conftest import NIP
+from fake_ksef import FakeKsef, legacy_error
 
+from ksef_tui.domain.secret import Secret
 from ksef_tui.ksef.endpoints import Endpoint
 from ksef_tui.ksef.errors import (
     EndpointError,
@@ -17,12 +20,8 @@ from ksef_tui.ksef.errors import (
     KsefTimeout,
 )
 from ksef_tui.ksef.gateway import GatewayPolicy, KsefGateway
-from ksef_tui.ksef.public_keys import KeyCache
 from ksef_tui.ksef.models import Context
-from ksef_tui.domain.secret import Secret
-
-from conftest import NIP
-from fake_ksef import FakeKsef, legacy_error
+from ksef_tui.ksef.public_keys import KeyCache
 
 TOKEN = Secret("20991231-EC-0000000000-0000000000-00|nip-5265877635|" + "ab" * 32)
 

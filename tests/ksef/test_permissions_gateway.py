@@ -140,7 +140,6 @@ async def test_a_refused_operation_and_a_missing_permission(server, gateway):
 
 
 async def test_bad_input_never_reaches_the_network(gateway, transport):
-    import datetime as dt
 
     from ksef_tui.domain.secret import Secret
     from ksef_tui.ksef.models import AuthSession

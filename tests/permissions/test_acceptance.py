@@ -52,7 +52,7 @@ def test_model_b_chain_and_the_client_withdrawing(office):
     assert code == 0 and out["cause"] == "ok" and out["model"] == "B"
     picture = ctx.permissions.picture(ctx.actor, office.client_id, DEMO)
     piotr = next(u for u in picture.users if u.login == "piotr")
-    assert piotr.state == "Active" and {(l.scope, l.source) for l in piotr.lines} == {("InvoiceRead", "indirect")}
+    assert piotr.state == "Active" and {(ln.scope, ln.source) for ln in piotr.lines} == {("InvoiceRead", "indirect")}
 
     office.sim.revoke_permission(entity)  # the client withdraws the office's grant
     code, out = office.cli_json("ksef", "diagnose", "piotr", "--nip", CLIENT, "--env", "DEMO")
@@ -63,7 +63,7 @@ def test_model_b_chain_and_the_client_withdrawing(office):
     picture = ctx.permissions.picture(ctx.actor, office.client_id, DEMO)
     piotr = next(u for u in picture.users if u.login == "piotr")
     assert piotr.cause == "chain-broken"
-    assert [(l.scope, l.source, l.state) for l in piotr.lines if l.source == "indirect"] == [
+    assert [(ln.scope, ln.source, ln.state) for ln in piotr.lines if ln.source == "indirect"] == [
         ("InvoiceRead", "indirect", "Inactive")]
     audit = ctx.audit.actions(ctx.actor)
     assert "permission.grant_indirect" in audit and "credential.permission_check" in audit

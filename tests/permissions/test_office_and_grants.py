@@ -8,7 +8,6 @@ import asyncio
 import pytest
 
 from ksef_tui.errors import ServiceError, ValidationFailed
-from ksef_tui.services.ksef.views import CertificateFiles
 
 from .conftest import CLIENT, DEMO, OFFICE, PIOTR
 
@@ -68,8 +67,8 @@ def test_person_grant_in_the_clients_context_and_its_withdrawal(office):
     assert office.diagnose(office.piotr).cause == "ok"
     picture = ctx.permissions.picture(ctx.actor, office.client_id, DEMO)
     piotr = next(u for u in picture.users if u.login == "piotr")
-    direct = [l for l in piotr.lines if l.source == "direct"]
-    assert {l.scope for l in direct} == {"InvoiceRead", "InvoiceWrite"}
+    direct = [ln for ln in piotr.lines if ln.source == "direct"]
+    assert {ln.scope for ln in direct} == {"InvoiceRead", "InvoiceWrite"}
     for line in direct:
         out = asyncio.run(ctx.permissions.withdraw(ctx.actor, DEMO, office.client_id, line.permission_id))
         assert out.ok
@@ -91,7 +90,7 @@ def test_indirect_grant_for_all_clients_and_its_withdrawal(office):
     beta = office.diagnose(office.piotr, office.other_id)
     assert beta.cause == "chain-broken"
     picture = ctx.permissions.picture(ctx.actor, office.other_id, DEMO)
-    line = next(l for u in picture.users if u.login == "piotr" for l in u.lines)
+    line = next(ln for u in picture.users if u.login == "piotr" for ln in u.lines)
     assert (line.source, line.state, line.target) == ("indirect", "Inactive", "AllPartners")
     out = asyncio.run(ctx.permissions.withdraw(ctx.actor, DEMO, office.client_id, line.permission_id))
     assert out.ok
@@ -121,11 +120,11 @@ def test_reading_a_company_picture(office):
     office.sim.grant_permissions(OFFICE, ("Pesel", PIOTR), ["InvoiceWrite"], kind="indirect", client_nip=CLIENT)
     picture = asyncio.run(ctx.permissions.read_picture(ctx.actor, office.client_id, DEMO))
     assert picture.read_at is not None and picture.office_configured
-    assert {(l.scope, l.can_delegate) for l in picture.office.lines} == {("InvoiceRead", True), ("InvoiceWrite", True)}
+    assert {(ln.scope, ln.can_delegate) for ln in picture.office.lines} == {("InvoiceRead", True), ("InvoiceWrite", True)}
     users = {u.login: u for u in picture.users}
     assert users["piotr"].state == "Active" and users["piotr"].cause == "ok"
-    assert {(l.scope, l.source) for l in users["piotr"].lines} == {("InvoiceWrite", "indirect")}
-    assert {(l.scope, l.source) for l in users["anna"].lines} == {("InvoiceRead", "direct")}
+    assert {(ln.scope, ln.source) for ln in users["piotr"].lines} == {("InvoiceWrite", "indirect")}
+    assert {(ln.scope, ln.source) for ln in users["anna"].lines} == {("InvoiceRead", "direct")}
     # the office may not read the client's grants (no CredentialsRead there): said, not hidden
     assert "cannot read the client's grants" in (picture.note or "")
 

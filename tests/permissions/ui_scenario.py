@@ -16,9 +16,9 @@ from ksef_tui.services.users import UserInput
 CLIENT, OFFICE, PIOTR, ANNA = "5265877635", "7762811692", "44051401359", "90010112340"
 DEMO = Environment.DEMO
 #: the services' clock in these tests (what the screens show as "read" times)
-FIXED = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.timezone.utc)
+FIXED = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
 #: certificates start here (valid two years): the dates shown never move either
-ISSUED = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.timezone.utc)
+ISSUED = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
 
 
 def fixed_services(ctx) -> None:

@@ -1,9 +1,9 @@
 import pytest
 from sqlalchemy import text
 
+from ksef_tui.errors import ConflictError, OperationCancelled, PermissionDenied, ValidationFailed
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.companies import CompanyFilter, CompanyInput, CompanyService
-from ksef_tui.errors import ConflictError, OperationCancelled, PermissionDenied, ValidationFailed
 
 
 def test_create_validates_and_normalizes(ctx):
@@ -42,7 +42,7 @@ def test_serial_enable_is_one_transaction_with_one_audit_entry_per_change(seeded
     rows = svc.page(a, CompanyFilter(ksef=False), 0, 3) + svc.page(a, CompanyFilter(ksef=True), 0, 2)
     ids = [r.id for r in rows]
     before = seeded_ctx.audit.count(a, action="company.ksef_enable")
-    result = svc.serial_set_ksef(a, ids + [999_999], True)
+    result = svc.serial_set_ksef(a, [*ids, 999_999], True)
     assert result.changed == sorted(ids[:3])
     assert result.unchanged == sorted(ids[3:])
     assert result.missing == [999_999]
@@ -112,7 +112,7 @@ def test_serial_over_most_companies_keeps_the_ksef_index_and_the_versions_seen(s
     assert _autocheckpoint(seeded_ctx) in (None, 1000)  # SQLite checkpoints after commits again
     stale = svc.get(a, off[0])
     svc.update(a, stale.id, stale.version, CompanyInput(name=stale.name + " bis", nip=stale.nip))
-    result = svc.serial_set_ksef(a, every + [999_999], True, expected_versions={stale.id: stale.version})
+    result = svc.serial_set_ksef(a, [*every, 999_999], True, expected_versions={stale.id: stale.version})
     assert result.skipped == [stale.id] and result.missing == [999_999]
     assert result.changed == sorted(set(off) - {stale.id})
     assert result.unchanged == sorted(set(every) - set(off))
@@ -217,9 +217,8 @@ def test_update_audits_only_changed_fields(ctx):
 def test_audit_log_is_append_only(ctx):
     ctx.companies.create(ctx.actor, CompanyInput(name="Alfa", nip="7762811692"))
     for stmt in ("UPDATE audit_entry SET action='x'", "DELETE FROM audit_entry"):
-        with pytest.raises(Exception, match="append-only"):
-            with ctx.db.engine.begin() as conn:
-                conn.execute(text(stmt))
+        with pytest.raises(Exception, match="append-only"), ctx.db.engine.begin() as conn:
+            conn.execute(text(stmt))
     assert ctx.audit.count(ctx.actor) == 1
 
 

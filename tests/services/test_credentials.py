@@ -5,12 +5,11 @@ import pytest
 
 from ksef_tui.domain.auth import ApiVersion, AuthMethod
 from ksef_tui.domain.environments import Environment
+from ksef_tui.errors import PermissionDenied, ServiceError, ValidationFailed
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.companies import CompanyInput
-from ksef_tui.services.ksef.views import describe
-from ksef_tui.errors import PermissionDenied, ServiceError, ValidationFailed
+from ksef_tui.services.ksef.views import CertificateFiles, describe
 from ksef_tui.services.users import UserInput
-from ksef_tui.services.ksef.views import CertificateFiles
 
 NIP, OTHER = "5265877635", "7762811692"
 TOKEN = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|919f704466624ce29cd5ac7b65ded5e7cccc112eee314f2aaa76e02cd16df7b9"
@@ -63,8 +62,8 @@ def test_bad_token_refused_and_nothing_saved(setup, bad, word):
 
 
 def test_ksef_off_or_not_a_member_is_refused(setup):
-    ctx, on, off, anna, bob = setup
-    with pytest.raises(ServiceError, match="KSeF is switched off for Beta .*Additional data"):
+    ctx, _on, off, anna, bob = setup
+    with pytest.raises(ServiceError, match=r"KSeF is switched off for Beta .*Additional data"):
         ctx.credentials.save_token(ctx.actor, anna.id, off.id, Environment.DEMO, TOKEN)
     with pytest.raises(ServiceError, match="bob does not belong to the company Beta"):
         ctx.credentials.save_token(ctx.actor, bob.id, off.id, Environment.DEMO, TOKEN)
@@ -98,8 +97,8 @@ def test_demo_material_never_opens_for_production(setup):
         conn.exec_driver_sql(
             "UPDATE ksef_credential SET token_blob=(SELECT token_blob FROM ksef_credential WHERE environment='DEMO') "
             "WHERE environment='PRODUCTION'")
-    from ksef_tui.vault.envelope import VaultError
     from ksef_tui.store.models import KsefCredential
+    from ksef_tui.vault.envelope import VaultError
 
     with ctx.db.session() as s:
         rows = {r.environment: r for r in s.query(KsefCredential)}
@@ -143,8 +142,8 @@ def test_wrong_material_is_refused_by_field(setup):
 def test_wrong_master_key_stops_with_clear_message(setup, monkeypatch):
     ctx, on, _off, anna, _bob = setup
     ctx.credentials.save_token(ctx.actor, anna.id, on.id, Environment.DEMO, TOKEN)
-    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, VaultError, encode_key
     from ksef_tui.services.ksef.vault_access import VaultAccess
+    from ksef_tui.vault.envelope import MASTER_KEY_ENV, MasterKey, VaultError, encode_key
 
     monkeypatch.setenv(MASTER_KEY_ENV, encode_key(MasterKey.generate().raw()))
     with pytest.raises(VaultError, match="is not the key these secrets were stored with"):

@@ -7,9 +7,8 @@ import pytest
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.services.companies import CompanyInput
-from ksef_tui.services.ksef.views import KsefOperationError, describe
+from ksef_tui.services.ksef.views import CertificateFiles, KsefOperationError, describe
 from ksef_tui.services.users import UserInput
-from ksef_tui.services.ksef.views import CertificateFiles
 
 NIP = "5265877635"
 DEMO, PROD = Environment.DEMO, Environment.PRODUCTION

@@ -2,8 +2,8 @@ import io
 
 import pytest
 
-from ksef_tui.services.companies import CompanyFilter
 from ksef_tui.errors import ImportFailed
+from ksef_tui.services.companies import CompanyFilter
 
 
 def test_import_companies_all_or_nothing(ctx):

@@ -1,7 +1,7 @@
 import pytest
 
-from ksef_tui.services.companies import CompanyInput
 from ksef_tui.errors import ConflictError
+from ksef_tui.services.companies import CompanyInput
 from ksef_tui.store.engine import open_database
 from ksef_tui.store.errors import StoreError
 from ksef_tui.store.migrate import HEAD, current_revision, known_revisions

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from ksef_tui.services.companies import CompanyFilter
 from ksef_tui.errors import ConflictError
+from ksef_tui.services.companies import CompanyFilter
 from ksef_tui.services.users import UserInput
 
 
@@ -54,11 +54,11 @@ def test_concurrent_membership_saves_both_land_cleanly(seeded_ctx):
         sets = [ids[:4], ids[2:6]] if n % 2 else [ids[1:5], ids[:3]]
         start = threading.Barrier(2)
 
-        def save(cids):
+        def save(cids, start=start):
             try:
                 start.wait(5)
                 ctx.users.set_memberships(ctx.actor, user.id, cids)
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=save, args=(c,)) for c in sets]

@@ -14,8 +14,15 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # make ``tests.contract`` importable whatever the import mode
     sys.path.insert(0, str(ROOT))
 
-from ksef_tui.simulator import ManualClock, SimulatorConfig, create_app, serve_in_thread
-from tests.contract.openapi import documented_codes, exception_codes, match_template, spec, validate_httpx_response
+# after the path above
+from ksef_tui.simulator import ManualClock, SimulatorConfig, create_app, serve_in_thread  # noqa: E402
+from tests.contract.openapi import (  # noqa: E402
+    documented_codes,
+    exception_codes,
+    match_template,
+    spec,
+    validate_httpx_response,
+)
 
 NIP = "5265877635"
 OTHER_NIP = "7762811692"

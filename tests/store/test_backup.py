@@ -22,7 +22,7 @@ TOKEN = "20251010-EC-1DCE3E3000-12ECB5B36E-45|nip-5265877635|919f704466624ce29cd
 
 def _utc(v):
     if isinstance(v, dt.datetime):
-        return (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+        return (v if v.tzinfo else v.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
     return bytes(v) if isinstance(v, memoryview) else v
 
 
@@ -62,7 +62,7 @@ def test_backup_and_restore_round_trip(full, tmp_path, capsys):
     assert backup_format(path) == ("sqlite" if ctx.db.dialect == "sqlite" else "portable")
     assert "company" in out
 
-    with pytest.raises(StoreError, match="not empty .* --force"):
+    with pytest.raises(StoreError, match=r"not empty .* --force"):
         restore(ctx.db, ctx.actor, path)
     # after the backup: changes that the restore must undo
     ctx.companies.serial_set_ksef(ctx.actor, ctx.companies.ids(ctx.actor), True)
@@ -77,9 +77,8 @@ def test_backup_and_restore_round_trip(full, tmp_path, capsys):
     ctx.companies.create(ctx.actor, CompanyInput(name="New after restore", nip="7762811692"))
     from sqlalchemy import text
 
-    with pytest.raises(Exception, match="append-only"):
-        with ctx.db.engine.begin() as conn:
-            conn.execute(text("DELETE FROM audit_entry"))
+    with pytest.raises(Exception, match="append-only"), ctx.db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_entry"))
 
     # the same backup restores into an empty SQLite database elsewhere (across engines on PostgreSQL)
     other = open_database(f"sqlite:///{tmp_path / 'elsewhere.sqlite3'}")
@@ -124,7 +123,8 @@ def test_restore_checks_the_schema(db, tmp_path, admin):
 
     path = tmp_path / "p.backup"
     backup(db, admin, path, portable=True)
-    lines = gzip.open(path, "rt").read().splitlines()
+    with gzip.open(path, "rt") as f:
+        lines = f.read().splitlines()
     header = json.loads(lines[0])
     assert header["schema"] == HEAD
     header["schema"] = "9999"

@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from ksef_tui.domain.environments import Environment
+from ksef_tui.errors import ConflictError
 from ksef_tui.services.actor import Actor
 from ksef_tui.services.companies import CompanyFilter, CompanyInput
 from ksef_tui.services.context import AppContext
-from ksef_tui.errors import ConflictError
 from ksef_tui.services.users import UserInput
 from ksef_tui.store.engine import open_database
 
@@ -73,12 +73,11 @@ def test_stale_credential_row_never_overwrites_a_newer_one(two):
     a, b = two
     c, u = _credential_setup(a)
     a.credentials.save_token(ADMIN, u.id, c.id, Environment.DEMO, TOKEN)
-    with pytest.raises(ConflictError, match="Someone else changed this record"):
-        with b.db.session() as s:
-            row = s.query(KsefCredential).one()  # B reads ...
-            a.credentials.save_token(ADMIN, u.id, c.id, Environment.DEMO, TOKEN2)  # ... A saves ...
-            row.token_status = "stale"  # ... B writes what it read
-            row.version += 1
+    with pytest.raises(ConflictError, match="Someone else changed this record"), b.db.session() as s:
+        row = s.query(KsefCredential).one()  # B reads ...
+        a.credentials.save_token(ADMIN, u.id, c.id, Environment.DEMO, TOKEN2)  # ... A saves ...
+        row.token_status = "stale"  # ... B writes what it read
+        row.version += 1
     view = a.credentials.get(ADMIN, u.id, c.id, Environment.DEMO)
     assert view.token_last4 == TOKEN2[-4:] and view.version == 2
 

@@ -12,8 +12,8 @@ import textwrap
 import pytest
 
 from ksef_tui.services.actor import Actor
-from ksef_tui.services.companies import CompanyFilter, CompanyService
 from ksef_tui.services.audit import AuditService
+from ksef_tui.services.companies import CompanyFilter, CompanyService
 from ksef_tui.store.engine import open_database
 
 N = 10_000

@@ -10,12 +10,11 @@ from sqlalchemy import insert, select, text
 from sqlmodel import SQLModel
 
 from ksef_tui.store import models  # noqa: F401  (tables registered)
-
 from ksef_tui.store.engine import open_database
 from ksef_tui.store.errors import StoreError
 from ksef_tui.store.migrate import HEAD, current_revision, downgrade, known_revisions, upgrade_to
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2025, 3, 1, 8, 30, 15, 123000, tzinfo=UTC)
 NAMES = ["Żuraw Sp. z o.o.", "Zorza S.A.", "Ąbc s.c.", "Abc Sp.j.", "Łódź Transport", "Lodz Trans", "Ćma", "Cis"]
 EARLIER = [r for r in reversed(known_revisions()) if r != HEAD]  # oldest first
@@ -27,15 +26,15 @@ def _nip(i: int) -> str:
 
 def _fill(conn, at: str) -> dict[str, list[tuple]]:
     """Rows in every table that exists at schema ``at``; returns what was written, by table."""
+    from sqlalchemy import MetaData, Table
+
     from ksef_tui.domain.text import search_key, sort_key
     from ksef_tui.store.dump import reset_sequences
-
-    from sqlalchemy import MetaData, Table
 
     def put(table: str, cols: tuple[str, ...], rows: list[tuple]) -> None:
         # the table as it is at schema ``at`` (reflected), not as the newest models describe it
         reflected = Table(table, MetaData(), autoload_with=conn)
-        conn.execute(insert(reflected), [dict(zip(cols, r)) for r in rows])
+        conn.execute(insert(reflected), [dict(zip(cols, r, strict=True)) for r in rows])
 
     companies = [
         (i + 1, name, _nip(i), "123456785" if i % 2 else None, f"ul. Długa {i}" if i % 3 else None,
@@ -54,7 +53,7 @@ def _fill(conn, at: str) -> dict[str, list[tuple]]:
     put("membership", ("user_id", "company_id"), memberships)
     audits = [
         (i + 1, T0 + dt.timedelta(minutes=i), None, "local:tester", "company.create", "company", i + 1,
-         NAMES[i], None, '{"name": "%s"}' % NAMES[i])
+         NAMES[i], None, f'{{"name": "{NAMES[i]}"}}')
         for i in range(len(NAMES))
     ]
     put("audit_entry", AUDIT, audits)
@@ -125,12 +124,10 @@ def test_upgrade_from_every_earlier_schema_keeps_every_row(db_url, start):
         assert AuditService(db).count(admin) == len(NAMES)
         # new writes work after the upgrade, and the audit log is still append-only
         CompanyService(db).set_ksef(admin, 2, True)
-        with pytest.raises(Exception, match="append-only"):
-            with db.engine.begin() as conn:
-                conn.execute(text("UPDATE audit_entry SET action = 'x' WHERE id = 1"))
-        with pytest.raises(Exception, match="append-only"):
-            with db.engine.begin() as conn:
-                conn.execute(text("DELETE FROM audit_entry"))
+        with pytest.raises(Exception, match="append-only"), db.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_entry SET action = 'x' WHERE id = 1"))
+        with pytest.raises(Exception, match="append-only"), db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_entry"))
     finally:
         db.dispose()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from ksef_tui.services.companies import CompanyFilter, CompanyRow
@@ -16,5 +15,5 @@ def app(seeded_ctx: AppContext) -> KsefApp:
     return KsefApp(seeded_ctx)
 
 
-def rows(ctx: AppContext, flt: CompanyFilter = CompanyFilter(), limit: int = 1000) -> list[CompanyRow]:
-    return ctx.companies.page(ctx.actor, flt, 0, limit)
+def rows(ctx: AppContext, flt: CompanyFilter | None = None, limit: int = 1000) -> list[CompanyRow]:
+    return ctx.companies.page(ctx.actor, flt or CompanyFilter(), 0, limit)

@@ -21,7 +21,7 @@ OTHER_NIP = "7762811692"  # Beta, KSeF off
 PESEL = "90010112345"
 DATA = Path(__file__).parent / "data"
 #: the moment the snapshot tests freeze (the fixed test certificates are valid 2026-01-01 → 2028-01-01)
-FROZEN = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone.utc)
+FROZEN = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
 from ksef_tui.ui.ksef.status import KsefProblem, KsefSteps
 
-from .conftest import NIP, PESEL, Panel, Sims, host, settle
+from .conftest import PESEL, Panel, Sims, host, settle
 from .test_user_ksef_flows import SIZE, _wizard_to_step_3, cert_form, choose_certificate_method
 
 

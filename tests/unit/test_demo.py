@@ -14,9 +14,8 @@ def test_demo_prepares_working_credentials_and_signs_downloads(ctx, tmp_path):
     try:
         for env in Environment:
             assert ctx.credentials.connections.endpoint_url(env).startswith("http://127.0.0.1:")
-        from ksef_tui.store.models import KsefCredential
-
         from ksef_tui.demo.environment import DEMO_KSEF_USERS
+        from ksef_tui.store.models import KsefCredential
 
         demo_users = {u.id for u in ctx.users.page(ctx.actor, UserFilter(), 0, 100)
                       if u.login in {d.login for d in DEMO_KSEF_USERS}}

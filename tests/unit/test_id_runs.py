@@ -1,5 +1,7 @@
 """Runs of consecutive ids (services/id_sets.py), how a serial operation tells the database its ids."""
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,7 +15,7 @@ def test_runs_hold_exactly_the_ids_and_are_maximal(ids):
     runs = id_runs(ids)
     assert [i for lo, hi in runs for i in range(lo, hi + 1)] == ids
     assert all(lo <= hi for lo, hi in runs)
-    assert all(b[0] > a[1] + 1 for a, b in zip(runs, runs[1:], strict=False))  # a gap between any two
+    assert all(b[0] > a[1] + 1 for a, b in itertools.pairwise(runs))  # a gap between any two
 
 
 @given(id_lists, st.integers(min_value=1, max_value=50))

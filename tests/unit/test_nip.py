@@ -40,7 +40,7 @@ def _reference(nip: str) -> bool:  # PROTOCOL.md §11, verbatim rule
 
     if not re.fullmatch(r"[1-9]((\d[1-9])|([1-9]\d))\d{7}", nip):
         return False
-    s = sum(int(c) * w for c, w in zip(nip[:9], (6, 5, 7, 2, 3, 4, 5, 6, 7))) % 11
+    s = sum(int(c) * w for c, w in zip(nip[:9], (6, 5, 7, 2, 3, 4, 5, 6, 7), strict=True)) % 11
     return s != 10 and s == int(nip[9])
 
 

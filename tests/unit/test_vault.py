@@ -50,7 +50,7 @@ def test_world_readable_or_missing_key_stops(tmp_path):
     path = tmp_path / "master.key"
     load_master_key(create=True, path=path, environ={})
     os.chmod(path, 0o644)
-    with pytest.raises(VaultError, match="can be read by other users .*chmod 600"):
+    with pytest.raises(VaultError, match=r"can be read by other users .*chmod 600"):
         load_master_key(create=False, path=path, environ={})
     with pytest.raises(VaultError, match="master key is missing"):
         load_master_key(create=False, path=tmp_path / "none.key", environ={})

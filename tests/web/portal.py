@@ -29,7 +29,7 @@ class Portal:
         environ.setdefault("PYTHONUNBUFFERED", "1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ksef_tui", "--database", db_url, "serve", "--port", "0", *extra],
-            stdout=subprocess.PIPE, stderr=open(log, "wb") if log else subprocess.DEVNULL, env=environ,
+            stdout=subprocess.PIPE, stderr=open(log, "wb") if log else subprocess.DEVNULL, env=environ,  # noqa: SIM115 - the server keeps it
             start_new_session=True)
         line = self.proc.stdout.readline().decode().strip()  # the URL, printed when ready
         if not line.startswith("http"):
@@ -80,7 +80,7 @@ class TerminalClient:
         self.closed: asyncio.Event | None = None
         self.close_code: int | None = None
 
-    async def __aenter__(self) -> "TerminalClient":
+    async def __aenter__(self) -> TerminalClient:
         import aiohttp
 
         self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
@@ -119,7 +119,7 @@ class TerminalClient:
         if getattr(self, "reader", None) is not None:
             try:
                 await asyncio.wait_for(self.reader, 5)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 pass
         await self.http.close()
 

@@ -63,7 +63,6 @@ async def log_in(term: BrowserTerminal, login: str, password: str) -> None:
 
 async def test_a_client_configures_ksef_in_the_browser(portal_office, portal_factory, browser, ksef_servers, tmp_path):
     from ksef_tui.domain.environments import Environment
-
     from ksef_tui.simulator.errors import KsefApiError
 
     sim = ksef_servers[Environment.DEMO].app.state.sim  # the suite's simulators: other tests may have
@@ -152,7 +151,7 @@ async def test_a_client_configures_ksef_in_the_browser(portal_office, portal_fac
 
 async def test_a_wrong_password_is_refused_and_throttled(office_db, portal_factory, browser):
     portal = portal_factory(office_db)
-    context, page, term = await open_portal(browser, portal.url)
+    context, _page, term = await open_portal(browser, portal.url)
     await log_in(term, CLIENT, "not-her-password")
     await term.wait_for("Wrong login or password.")
     for _i in range(4):  # each wrong password costs a growing pause ("Checking…")

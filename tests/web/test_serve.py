@@ -6,8 +6,6 @@ import asyncio
 import subprocess
 import sys
 
-import pytest
-
 from tests.web.conftest import ADMIN, ADMIN_PASSWORD, CLIENT, CLIENT_PASSWORD
 from tests.web.portal import CTRL_Q, ENTER, TerminalClient
 
@@ -89,9 +87,8 @@ async def test_session_cap_idle_timeout_and_browser_close(office_db, portal_fact
         await b.connect()
         await a.wait_for("ksef-tui: log in")
         await b.wait_for("ksef-tui: log in")
-        async with aiohttp.ClientSession() as http:  # the page says the portal is busy
-            async with http.get(portal.url + "/") as r:
-                assert r.status == 503 and "all 2 sessions are in use" in await r.text()
+        async with aiohttp.ClientSession() as http, http.get(portal.url + "/") as r:  # the portal is busy
+            assert r.status == 503 and "all 2 sessions are in use" in await r.text()
         await c.connect()  # a websocket beyond the cap is closed: try again later
         assert await c.wait_closed() == 1013
         for _i in range(60):  # a types now and then; b does nothing and times out
