@@ -34,10 +34,28 @@ async def settle(pilot: Pilot) -> None:
     from ksef_tui.ui.common.frames import mounting
 
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        await _workers_ended(pilot.app)
         await pilot.pause()
         while mounting(pilot.app):  # a form coming a part per frame
             await pilot.pause(0.02)
+
+
+async def _workers_ended(app: App) -> None:
+    """Every worker the app has now has ended, however it ended. ``workers.wait_for_complete()`` raised
+    for a worker cancelled meanwhile (the panel quitting while its opening worker returned, Esc) and
+    stopped waiting for the others: whether a worker may end so is for the test to say, not its wait."""
+    import asyncio
+    import contextlib
+
+    from textual.worker import WorkerState
+
+    async def ended(worker) -> None:
+        while worker.state is WorkerState.PENDING:  # started this turn: its task has not run yet
+            await asyncio.sleep(0)
+        with contextlib.suppress(Exception):  # WorkerCancelled, WorkerFailed
+            await worker.wait()
+
+    await asyncio.gather(*(ended(worker) for worker in list(app.workers)))
 
 
 #: how long a UI condition may take before the test fails: generous, so a slow, shared CI machine
@@ -47,13 +65,22 @@ TIMEOUT_S = 60.0
 
 async def wait_until(pilot: Pilot, condition: Callable[[], bool], what: str, timeout: float = TIMEOUT_S) -> None:
     """The one polling helper of the UI tests: let the app run (its messages, timers and workers)
-    until ``condition()`` holds; fail, naming ``what``, after ``timeout`` seconds."""
+    until ``condition()`` holds; fail, naming ``what``, after ``timeout`` seconds.
+
+    Then, if the app's screen is not mounted yet, until it is: a screen pushed (a dialog a worker
+    opens) is ``app.screen`` at once, before its widgets are composed and its ``on_mount`` gave the
+    focus, so ``isinstance(app.screen, Dialog)`` alone let a test query a widget not there yet or
+    press a key the dialog's default button had not got (a loaded CI machine)."""
     import time
 
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:g} s: {what}")
+        await pilot.pause(0.02)
+    while pilot.app.screen_stack and not pilot.app.screen.is_mounted:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what} (its screen mounted)")
         await pilot.pause(0.02)
 
 

@@ -45,7 +45,9 @@ async def test_client_logs_in_configures_token_then_is_blocked(office: Office, k
         await pilot.press("f2")  # no way around the login
         assert app.current_mode == "login"
         await log_in(pilot, "anna", PASSWORD)
-        await wait_until(pilot, lambda: isinstance(app.screen, ClientKsefScreen), "the client view")
+        # the view's rows are read by its worker and its form follows them: the screen alone is not enough
+        await wait_until(pilot, lambda: isinstance(app.screen, ClientKsefScreen) and app.screen.panel_widget() is not None
+                         and app.screen.panel_widget().ready, "the client view and its form")
         screen = app.screen
         assert app.ctx.actor.login == "anna" and not app.ctx.actor.is_admin
         # only her company with KSeF on (Gamma is off), and nothing of the panel

@@ -42,7 +42,7 @@ async def test_users_list_filter_select_and_detail(app: KsefApp, seeded_ctx) -> 
     assert 0 < expected < 90
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f3")
-        await pilot.pause()
+        await settle(pilot)  # the Users rows: read ahead in a thread, or by the rows worker
         screen = app.screen
         assert isinstance(screen, UsersScreen)
         assert screen.table.row_count == 90

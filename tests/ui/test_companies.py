@@ -87,7 +87,7 @@ async def test_serial_operations_disabled_without_selection(app: KsefApp) -> Non
         assert screen.query_one("#serial", Button).disabled
         await pilot.press("o")
         await pilot.press("f6")
-        await pilot.pause()
+        await settle(pilot)  # each key starts the serial worker, which says what to do and ends
         assert app.screen is screen  # nothing opens; it says what to do instead (issue 14)
         assert [str(n.message) for n in app._notifications][-1] == "Select companies first (space, a)."
         await pilot.press("space")
@@ -376,6 +376,6 @@ async def test_company_name_with_markup_renders(app: KsefApp, seeded_ctx) -> Non
         await settle(pilot)
         assert "[bold]Bold[/bold] & [link=x]co" in table.render_line(1).text
         await pilot.press("enter")  # the detail screen shows it too
-        await pilot.pause()
+        await settle(pilot)  # its title comes with the company, read in a thread by the screen's worker
         app.save_screenshot()  # renders the whole screen without a markup error
         assert "[bold]Bold[/bold]" in str(app.screen.query_one("#detail-title", Static).render())

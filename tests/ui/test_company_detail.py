@@ -6,11 +6,11 @@ from textual.widgets import Input, Static, Switch
 
 from ksef_tui.services.companies import CompanyInput
 from ksef_tui.ui.app import KsefApp
+from ksef_tui.ui.common.dialogs import ConfirmDialog
 from ksef_tui.ui.companies.companies import CompaniesScreen
 from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
-from ksef_tui.ui.common.dialogs import ConfirmDialog
 
-from .conftest import rows, wait_until
+from .conftest import rows, settle, wait_until
 
 
 async def open_first(pilot) -> CompanyDetailScreen:
@@ -91,10 +91,11 @@ async def test_save_uses_the_loaded_version_and_updates(app: KsefApp, seeded_ctx
         await pilot.pause()
         assert screen.is_dirty
         await pilot.press("ctrl+s")
+        await settle(pilot)  # the UPDATE runs in a thread (the save worker)
         assert message(screen) == "Saved."
         assert not screen.is_dirty
         await pilot.press("escape")  # nothing unsaved: straight back
-        await pilot.pause()
+        await settle(pilot)  # Back is a worker (it may ask first)
         assert isinstance(app.screen, CompaniesScreen)
     saved = seeded_ctx.companies.get(seeded_ctx.actor, first.id)
     assert saved.name == "Apteka Nowa Sp. z o.o."
@@ -112,14 +113,14 @@ async def test_conflict_keeps_the_edits_and_says_reload(app: KsefApp, seeded_ctx
         seeded_ctx.companies.update(seeded_ctx.actor, first.id, other.version, CompanyInput(
             name="Their edit", nip=other.nip, address=other.address, ksef_enabled=other.ksef_enabled))
         await pilot.press("ctrl+s")
+        await settle(pilot)  # the refused UPDATE comes back from the save worker's thread
         assert "Someone else changed this company; reload" in message(screen)
         assert screen.query_one("#form-message").has_class("-error")
         assert screen.query_one("#in-name", Input).value == "My edit"
         await pilot.press("f5")  # reload asks first, the edits are unsaved
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmDialog)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question before reloading")
         await pilot.press("y")
-        await pilot.pause()
+        await settle(pilot)  # the company read again in a thread, then shown
         assert screen.query_one("#in-name", Input).value == "Their edit"
     assert seeded_ctx.companies.get(seeded_ctx.actor, first.id).name == "Their edit"
 
@@ -129,14 +130,13 @@ async def test_escape_with_unsaved_changes_asks(app: KsefApp, seeded_ctx) -> Non
         screen = await open_first(pilot)
         screen.query_one("#in-notes", Input).value = "call on Monday"
         await pilot.press("escape")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmDialog)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the unsaved-changes question")
         await pilot.press("escape")  # keep editing
         await pilot.pause()
         assert app.screen is screen
         assert screen.query_one("#in-notes", Input).value == "call on Monday"
         await pilot.press("escape")
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question again")
         await pilot.press("y")  # discard
-        await pilot.pause()
+        await settle(pilot)  # the Back worker, answered, closes the screen
         assert isinstance(app.screen, CompaniesScreen)

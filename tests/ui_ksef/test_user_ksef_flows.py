@@ -16,14 +16,14 @@ from textual.widgets import Button, Checkbox, Input, Select
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
-from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
+from ksef_tui.services.ksef.views import CertificateFiles
 from ksef_tui.ui.ksef.cert_form import KsefCertForm
 from ksef_tui.ui.ksef.panel import KsefCredentialPanel
 from ksef_tui.ui.ksef.pz_wizard import GOV_PL_SIGN_URL, ProfilZaufanyWizard
 from ksef_tui.ui.ksef.status import KsefProblem, KsefSteps
 from ksef_tui.ui.ksef.token_form import TokenInput
+from ksef_tui.ui.ksef.user_ksef import UserKsefScreen
 from ksef_tui.ui.widgets.virtual_table import VirtualTable
-from ksef_tui.services.ksef.views import CertificateFiles
 
 from .conftest import NIP, OTHER_NIP, PESEL, Panel, Sims, host, settle, wait_until
 
@@ -80,7 +80,7 @@ async def save_token(pilot, env: Environment, token: str) -> None:
     await pilot.press("enter")
     await paste_token(pilot, token)
     await pilot.press("enter")
-    await pilot.pause()
+    await settle(pilot)  # the save worker (KSeF checks a token replacing a working one) and the row updated
 
 
 def write_pem_pair(tmp_path: Path, nip: str, name: str = "anna") -> tuple[Path, Path]:
@@ -171,7 +171,7 @@ async def test_pasted_token_is_saved_masked_and_authorizes(panel: Panel, sims: S
         form = screen(pilot).query_one("#token-form")
         assert form.check_message.startswith("Looks right")
         await pilot.press("enter")  # saves
-        await pilot.pause()
+        await settle(pilot)  # in the save worker; the field is emptied and the row updated when it is saved
         assert token_input.value == ""
         assert status(pilot, Environment.DEMO) == f"token ••••••••{token[-4:]}"
         saved = str(form.query_one("#token-saved").render())
@@ -330,7 +330,7 @@ async def test_profil_zaufany_three_steps_give_an_active_token(panel: Panel, sim
         assert wizard.query_one("#pz-progress", KsefSteps).plain.count("✓") == 7
         assert "status Active" in result.plain
         await pilot.press("escape")  # closes, returning the saved credential
-        await pilot.pause()
+        await settle(pilot)  # the row told of it; back on the screen, a worker reads what changed meanwhile
         assert isinstance(pilot.app.screen, UserKsefScreen)
         view = panel.ctx.credentials.get(panel.ctx.actor, panel.user_id, panel.alfa, Environment.DEMO)
         assert view.method is AuthMethod.TOKEN and view.token_status == "Active"
@@ -354,7 +354,7 @@ async def test_profil_zaufany_can_enroll_a_certificate_instead(panel: Panel, sim
         assert result.kind == "ok", result.plain
         assert "Authorized until" in result.plain
         wizard.query_one("#pz-close", Button).press()
-        await pilot.pause()
+        await settle(pilot)  # the row told of it; back on the screen, a worker reads what changed meanwhile
         view = panel.ctx.credentials.get(panel.ctx.actor, panel.user_id, panel.alfa, Environment.DEMO)
         assert view.method is AuthMethod.CERTIFICATE and view.has_certificate
         assert status(pilot, Environment.DEMO).startswith("authorized until ")

@@ -19,11 +19,10 @@ from textual.widgets import Button, Input, Select
 
 from ksef_tui.domain.auth import AuthMethod
 from ksef_tui.domain.environments import Environment
-from ksef_tui.services.ksef.views import PreparedFile, SignedFileCheck
+from ksef_tui.services.ksef.views import CertificateFiles, PreparedFile, SignedFileCheck
 from ksef_tui.ui.ksef.cert_form import KsefCertForm
 from ksef_tui.ui.ksef.pz_wizard import ProfilZaufanyWizard
 from ksef_tui.ui.ksef.token_form import KsefTokenForm, TokenInput
-from ksef_tui.services.ksef.views import CertificateFiles
 
 from .conftest import DATA, FROZEN, NIP, Panel, host, no_blink, settle, wait_until
 
@@ -94,7 +93,7 @@ def test_table_and_masked_token_form(snap_compare, saved: Panel, size) -> None:
 
 
 #: the day after the default token policy's last day (30 Nov 2027)
-AFTER_POLICY = dt.datetime(2027, 12, 1, 10, 0, tzinfo=dt.timezone.utc)
+AFTER_POLICY = dt.datetime(2027, 12, 1, 10, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -176,7 +175,7 @@ def test_pkcs12_form_with_details(snap_compare, panel: Panel, size) -> None:
         form.query_one("#cert-p12-mode").value = True
         form.query_one("#p12-file", Input).value = "~/Downloads/anna.p12"
         form.query_one("#cert-password", Input).value = "p12-snapshot-password"
-        await pilot.pause()
+        await settle(pilot)  # the file is opened with the password in a thread (the inspect worker)
         form.query_one("#cert-authorize", Button).focus()
         no_blink(pilot.app)
         await pilot.pause()
