@@ -9,7 +9,6 @@ from ksef_tui.domain.environments import Environment
 from ksef_tui.services.accounts import AccountService
 from ksef_tui.services.context import AppContext
 from ksef_tui.ui.app import KsefApp
-
 from tests.pilot import settle, wait_until
 
 from .conftest import FAST, NIP_ALFA, Office
@@ -85,7 +84,7 @@ async def test_five_wrong_passwords_show_lockout(office: Office, fake_time):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press(*"anna", "enter")
-        for i in range(5):
+        for _ in range(5):
             await pilot.press(*"wrong-password", "enter")
             await settle(pilot)
         message = str(app.screen.query_one("#login-message").render())

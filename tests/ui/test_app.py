@@ -7,12 +7,12 @@ from textual.binding import Binding
 from ksef_tui.services.users import UserFilter
 from ksef_tui.ui.app import KsefApp
 from ksef_tui.ui.commands.panel import PanelCommands
-from ksef_tui.ui.companies.companies import CompaniesScreen
-from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
 from ksef_tui.ui.common.dialogs import PlanDialog, SerialMenu
 from ksef_tui.ui.common.help import HelpScreen
-from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
 from ksef_tui.ui.common.list_screen import ListScreen
+from ksef_tui.ui.companies.companies import CompaniesScreen
+from ksef_tui.ui.companies.company_detail import CompanyDetailScreen
+from ksef_tui.ui.ksef.dashboard import KsefDashboardScreen
 from ksef_tui.ui.users.user_detail import UserDetailScreen
 from ksef_tui.ui.users.users import UsersScreen
 from ksef_tui.ui.widgets.virtual_table import VirtualTable

@@ -11,14 +11,14 @@ from ksef_tui.domain.nip import make_nip
 from ksef_tui.services import companies as companies_module
 from ksef_tui.services.companies import CompanyFilter, CompanyInput, CompanyService
 from ksef_tui.ui.app import KsefApp
-from ksef_tui.ui.companies.companies import CompaniesScreen
 from ksef_tui.ui.common.dialogs import (
-    PlanDialog,
     MessageDialog,
+    PlanDialog,
     ProgressDialog,
     SerialMenu,
     SerialResultDialog,
 )
+from ksef_tui.ui.companies.companies import CompaniesScreen
 from ksef_tui.ui.widgets.virtual_table import VirtualTable
 
 from .conftest import rows, settle, wait_until
@@ -138,7 +138,7 @@ async def test_keystrokes_typed_during_a_slow_filter_fold_into_one_query(
     release = threading.Event()
     real_count = service.count
 
-    def slow_count(actor, flt=CompanyFilter(), *, should_cancel=None):
+    def slow_count(actor, flt=CompanyFilter(), *, should_cancel=None):  # noqa: B008 - as the service has it
         counted.append(flt.text)
         if flt.text == "a":
             stops.append(should_cancel)
@@ -318,7 +318,6 @@ async def test_the_list_is_read_again_once_a_serial_operation_ends_not_while_it_
     """Returning from the plan to start the operation does not read the list (at 1,000,000 rows a
     count and a million ids, beside the operation); its end does, and shows the new state. A declined
     plan reads the list again, as any return to it does."""
-    actor = seeded_ctx.actor
     off = rows(seeded_ctx, CompanyFilter(ksef=False))
     original_set, original_count = CompanyService.serial_set_ksef, CompanyService.count
     started, release = threading.Event(), threading.Event()
