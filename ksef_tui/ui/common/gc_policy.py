@@ -21,7 +21,7 @@ A young pass (a thousand new objects) takes well under a millisecond. So, while 
   caches Textual makes for each drawn line) and held the loop 80-140 ms; frozen at rest, the next
   one walks what was made since (20-47 ms after two more screens). (An object frozen so and later
   thrown away in a cycle stays: the sections' screens live on, and a notification shown then is
-  all that is lost: of a toast's 1,200 objects, 73 are thrown away in a cycle.)
+  all that is lost: of a toast's 1,179 objects, 73 are thrown away in a cycle.)
 - after the first pass at rest, the KSeF libraries are imported in a thread (``preload``, about
   half a second): the first "Test authorization" or certificate does not wait for them, and their
   37,000 objects, which live as long as the process, are frozen as soon as they are there if nobody
