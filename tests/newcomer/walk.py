@@ -420,6 +420,9 @@ async def _admin_walk(ctx) -> dict[str, object]:
         await press_button(pilot, "#cert-authorize")
         result = form.query_one("#cert-result")
         await wait_until(pilot, lambda: result.kind in ("ok", "error"), "the certificate authorization")
+        # the row told of the saved certificate, and the result scrolled into view after the next refresh
+        # (call_after_refresh): what is on screen is looked at once they are done, not as the result comes
+        await settle(pilot)
         facts["certificate authorizes"] = result.kind == "ok"
         facts["certificate result on screen"] = user.query_one("#ksef-form").region.contains_region(result.region)
         # 6. API 1.0 refused (demo-cert's PRODUCTION row)
